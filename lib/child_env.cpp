@@ -1,0 +1,57 @@
+#include "child_env.hpp"
+
+#include <cstring>
+
+namespace reuserun {
+
+bool is_launcher_activation_variable(std::string_view entry) {
+  for (std::string_view key : {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET="})
+    if (entry.starts_with(key)) return true;
+  return false;
+}
+
+ChildEnv::ChildEnv(const char* const* inherited, const std::vector<std::string>& listen_fd_names) {
+  for (const char* const* entry = inherited; entry != nullptr && *entry != nullptr; ++entry)
+    if (!is_launcher_activation_variable(*entry)) entries_.emplace_back(*entry);
+  if (listen_fd_names.empty()) return;
+  has_listeners_ = true;
+  std::string names;
+  for (const auto& name : listen_fd_names) names.append(names.empty() ? "" : ":").append(name);
+  set("LISTEN_FDS", std::to_string(listen_fd_names.size()));
+  set("LISTEN_FDNAMES", names);
+  std::memcpy(listen_pid_.data(), kPidKey.data(), kPidKey.size());
+}
+
+void ChildEnv::set(std::string_view key, std::string_view value) {
+  std::string entry = std::string(key) + "=" + std::string(value);
+  for (auto& existing : entries_) {
+    if (existing.size() > key.size() && existing.starts_with(key) && existing[key.size()] == '=') {
+      existing = std::move(entry);
+      return;
+    }
+  }
+  entries_.push_back(std::move(entry));
+}
+
+const char* const* ChildEnv::envp() {
+  pointers_.clear();
+  for (const auto& entry : entries_) pointers_.push_back(entry.c_str());
+  if (has_listeners_) pointers_.push_back(listen_pid_.data());
+  pointers_.push_back(nullptr);
+  return pointers_.data();
+}
+
+void ChildEnv::write_listen_pid(pid_t pid) {
+  if (!has_listeners_) return;
+  char digits[24];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + pid % 10);
+    pid /= 10;
+  } while (pid > 0);
+  char* out = listen_pid_.data() + kPidKey.size();
+  while (count > 0) *out++ = digits[--count];
+  *out = '\0';
+}
+
+}  // namespace reuserun

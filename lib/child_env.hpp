@@ -1,0 +1,51 @@
+// The environment one child is started with, built completely before fork.
+//
+// The launcher's own environment is passed on, minus the variables that describe the launcher's
+// own activation (LISTEN_*, NOTIFY_SOCKET): a child must never believe sockets or a notify channel
+// meant for reuserun are its own. LISTEN_PID is the child's pid, known only after fork, so the
+// entry is reserved here and filled in by the child through write_listen_pid().
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace reuserun {
+
+class ChildEnv {
+ public:
+  // inherited: a NULL-terminated envp (usually environ). listen_fd_names: one name per listener
+  // handed over at fds 3.. (empty: no listeners, no LISTEN_* at all).
+  ChildEnv(const char* const* inherited, const std::vector<std::string>& listen_fd_names);
+  ChildEnv(const ChildEnv&) = delete;
+  ChildEnv& operator=(const ChildEnv&) = delete;
+
+  // Adds or replaces KEY=VALUE.
+  void set(std::string_view key, std::string_view value);
+
+  // The NULL-terminated envp. Valid until the next set() or the object's end.
+  const char* const* envp();
+
+  // async-signal-safe: no allocation, no logging. Called in the forked child: writes its pid as
+  // plain decimal. No zero padding: older libsystemd parses LISTEN_PID with strtoul(..., 0), so
+  // "0001234" would read as octal.
+  void write_listen_pid(pid_t pid);
+
+  bool has_listeners() const { return has_listeners_; }
+
+ private:
+  static constexpr std::string_view kPidKey = "LISTEN_PID=";
+  std::vector<std::string> entries_;
+  std::array<char, 32> listen_pid_{};  // "LISTEN_PID=" + up to 20 digits + NUL
+  std::vector<const char*> pointers_;
+  bool has_listeners_ = false;
+};
+
+// True for the variables a child must never inherit from the launcher.
+bool is_launcher_activation_variable(std::string_view entry);
+
+}  // namespace reuserun

@@ -1,0 +1,162 @@
+#include "cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <ostream>
+
+#include "exit_code.hpp"
+#include "signal_name.hpp"
+
+namespace reuserun {
+namespace {
+
+constexpr const char* kVersion = "reuserun 0.1.0";
+
+constexpr const char* kDescription =
+    "Runs COMMAND with a listening socket handed over by the systemd socket-activation protocol "
+    "(fd 3, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES), and restarts it on SIGHUP without dropping "
+    "a connection: the new generation must pass its readiness gate before the old one gets the "
+    "stop signal.";
+
+// The values as typed; converted and checked after parsing so that every bad value gets one
+// line that names the option.
+struct RawOptions {
+  int port = -1;
+  std::string bind;
+  int backlog = SOMAXCONN;
+  bool no_free_port = false;
+  std::string ready_timeout = "30s";
+  std::string ready_delay = "1s";
+  std::string ready_cmd;
+  std::string ready_interval = "100ms";
+  std::string drain_timeout = "30s";
+  std::string stop_timeout = "10s";
+  std::string stop_signal = "TERM";
+  std::string log_level = "info";
+};
+
+void add_options(CLI::App& app, RawOptions& raw) {
+  app.add_option("--port", raw.port, "TCP port to listen on (0: the kernel picks one)")
+      ->envname("REUSERUN_PORT")
+      ->check(CLI::Range(0, 65535))
+      ->required();
+  app.add_option("--bind", raw.bind,
+                 "Address to listen on: an IPv4 or IPv6 literal; default every address "
+                 "(dual-stack [::] where the machine has IPv6)")
+      ->envname("REUSERUN_BIND");
+  app.add_option("--backlog", raw.backlog, "Length of the listen queue")
+      ->envname("REUSERUN_BACKLOG")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  app.add_flag("--no-free-port", raw.no_free_port,
+               "Do not ask a process still listening on the port to leave")
+      ->envname("REUSERUN_NO_FREE_PORT");
+  app.add_option("--ready-timeout", raw.ready_timeout,
+                 "How long a new generation may take to pass its readiness gate")
+      ->envname("REUSERUN_READY_TIMEOUT")
+      ->capture_default_str();
+  app.add_option("--ready-delay", raw.ready_delay,
+                 "Minimum uptime before a new generation counts as ready")
+      ->envname("REUSERUN_READY_DELAY")
+      ->capture_default_str();
+  app.add_option("--ready-cmd", raw.ready_cmd,
+                 "Shell command that must exit 0 for a new generation to be ready; it sees "
+                 "REUSERUN_CHILD_PID and REUSERUN_GENERATION")
+      ->envname("REUSERUN_READY_CMD");
+  app.add_option("--ready-interval", raw.ready_interval, "Time between two --ready-cmd runs")
+      ->envname("REUSERUN_READY_INTERVAL")
+      ->capture_default_str();
+  app.add_option("--drain-timeout", raw.drain_timeout,
+                 "How long an old generation may drain after the stop signal before SIGKILL")
+      ->envname("REUSERUN_DRAIN_TIMEOUT")
+      ->capture_default_str();
+  app.add_option("--stop-timeout", raw.stop_timeout,
+                 "On SIGTERM/SIGINT (and for a stale process on the port): time between the stop "
+                 "signal and SIGKILL")
+      ->envname("REUSERUN_STOP_TIMEOUT")
+      ->capture_default_str();
+  app.add_option("--stop-signal", raw.stop_signal,
+                 "Signal that asks a generation to drain and exit")
+      ->envname("REUSERUN_STOP_SIGNAL")
+      ->capture_default_str();
+  app.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error or off")
+      ->envname("REUSERUN_LOG_LEVEL")
+      ->capture_default_str();
+}
+
+struct UsageError {
+  std::string message;
+};
+
+Duration duration_option(const std::string& option, const std::string& text) {
+  if (const auto value = parse_duration(text)) return *value;
+  throw UsageError{"invalid value '" + text + "' for " + option +
+                   ": expected a duration such as 500ms, 5s, 1.5s or 2m"};
+}
+
+Config to_config(const RawOptions& raw, std::vector<std::string> command) {
+  Config config;
+  config.port = static_cast<std::uint16_t>(raw.port);
+  if (!raw.bind.empty()) {
+    config.bind = parse_ip_address(raw.bind);
+    if (!config.bind)
+      throw UsageError{"invalid value '" + raw.bind +
+                       "' for --bind: expected an IP address such as 127.0.0.1 or ::1"};
+  }
+  config.backlog = raw.backlog;
+  config.free_port = !raw.no_free_port;
+  config.ready_timeout = duration_option("--ready-timeout", raw.ready_timeout);
+  config.readiness.delay = duration_option("--ready-delay", raw.ready_delay);
+  config.readiness.command = raw.ready_cmd;
+  config.readiness.interval = duration_option("--ready-interval", raw.ready_interval);
+  config.drain_timeout = duration_option("--drain-timeout", raw.drain_timeout);
+  config.stop_timeout = duration_option("--stop-timeout", raw.stop_timeout);
+  const auto sig = parse_signal(raw.stop_signal);
+  if (!sig)
+    throw UsageError{"invalid value '" + raw.stop_signal +
+                     "' for --stop-signal: expected a signal name such as TERM or a number"};
+  config.stop_signal = *sig;
+  const auto level = parse_log_level(raw.log_level);
+  if (!level)
+    throw UsageError{"invalid value '" + raw.log_level +
+                     "' for --log-level: expected trace, debug, info, warn, error or off"};
+  config.log_level = *level;
+  if (command.empty())
+    throw UsageError{"no command given: usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]"};
+  config.command = std::move(command);
+  return config;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out,
+                               std::ostream& err) {
+  CLI::App app(kDescription, "reuserun");
+  // Everything from the first word that is not one of our options (or after "--") is the
+  // child's command line, untouched: its own --flags are never ours.
+  app.prefix_command();
+  app.set_version_flag("--version", kVersion);
+  app.footer("Exit status: 0 stopped on request; 1 runtime error; 2 usage error; 3 port could not "
+             "be freed or bound; 4 a child had to be killed on stop; 126 COMMAND not executable; "
+             "127 COMMAND not found. See reuserun(1).");
+  RawOptions raw;
+  add_options(app, raw);
+  try {
+    app.parse(argc, argv);
+    std::vector<std::string> command = app.remaining();
+    if (!command.empty() && command.front() == "--") command.erase(command.begin());
+    return {to_config(raw, std::move(command)), kExitOk};
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return {std::nullopt, kExitOk};
+  } catch (const CLI::CallForVersion&) {
+    out << kVersion << "\n";
+    return {std::nullopt, kExitOk};
+  } catch (const CLI::ParseError& error) {
+    err << "reuserun: " << error.what() << "\n";
+  } catch (const UsageError& error) {
+    err << "reuserun: " << error.message << "\n";
+  }
+  return {std::nullopt, kExitUsage};
+}
+
+}  // namespace reuserun

@@ -1,0 +1,41 @@
+#include "command.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace reuserun {
+
+ResolvedCommand resolve_command(std::string_view name, std::string_view search_path,
+                                const ExecutableCheck& check) {
+  if (name.empty()) return {"", ENOENT};
+  if (name.find('/') != std::string_view::npos) {
+    std::string path(name);
+    const int error = check(path);
+    return {error == 0 ? path : "", error};
+  }
+  int remembered = ENOENT;
+  std::size_t start = 0;
+  while (start <= search_path.size()) {
+    std::size_t end = search_path.find(':', start);
+    if (end == std::string_view::npos) end = search_path.size();
+    std::string directory(search_path.substr(start, end - start));
+    std::string candidate = (directory.empty() ? "." : directory) + "/" + std::string(name);
+    const int error = check(candidate);
+    if (error == 0) return {candidate, 0};
+    if (error == EACCES) remembered = EACCES;
+    start = end + 1;
+  }
+  return {"", remembered};
+}
+
+int check_executable(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == -1) return errno;
+  if (!S_ISREG(info.st_mode)) return EACCES;
+  if (::access(path.c_str(), X_OK) == -1) return errno;
+  return 0;
+}
+
+}  // namespace reuserun

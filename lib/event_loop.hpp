@@ -1,0 +1,65 @@
+// The one thread around the supervisor: turns signals, child exits, gate results and timers into
+// supervisor events, and the supervisor's actions into syscalls (DESIGN.md §4).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "config.hpp"
+#include "listener.hpp"
+#include "readiness.hpp"
+#include "reaper.hpp"
+#include "supervisor.hpp"
+
+namespace reuserun {
+
+class EventLoop final : private ProbeRunner {
+ public:
+  EventLoop(const Config& config, const Listener& listener);
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  ~EventLoop() override;
+
+  // Starts the first generation and runs until the supervisor says Exit; returns its code.
+  int run();
+
+ private:
+  void wait_for_signal();
+  void dispatch(Event event);
+  void apply(const Action& action);
+  void apply(const SpawnChild& action);
+  void apply(const StartGate& action);
+  void apply(const CancelGate& action);
+  void apply(const SignalGroup& action);
+  void apply(const ArmTimer& action);
+  void apply(const CancelTimer& action);
+  void apply(const Report& action);
+  void apply(const ServiceReady& action);
+  void apply(const RestartFinished& action);
+  void apply(const Exit& action);
+
+  // ProbeRunner
+  pid_t start_probe(const std::string& command,
+            const std::vector<std::pair<std::string, std::string>>& extra_env,
+            ExitHandler on_exit) override;
+  void abandon(pid_t pid) override;
+
+  const Config& config_;
+  const Listener& listener_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  Reaper reaper_;
+  Supervisor supervisor_;
+  std::map<TimerId, std::unique_ptr<boost::asio::steady_timer>> timers_;
+  std::map<Generation, std::unique_ptr<Gate>> gates_;
+  std::deque<Event> pending_;
+  bool dispatching_ = false;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace reuserun

@@ -1,0 +1,23 @@
+// reuserun's exit statuses. They are part of the interface: man/reuserun.1 (EXIT STATUS)
+// documents each one and the integration tests check them.
+#pragma once
+
+#include <cerrno>
+
+namespace reuserun {
+
+inline constexpr int kExitOk = 0;              // stopped on request, every child exited in time
+inline constexpr int kExitFailure = 1;         // runtime error (event loop, signals, ...)
+inline constexpr int kExitUsage = 2;           // invalid option, value or missing command
+inline constexpr int kExitListen = 3;          // the port could not be freed or bound
+inline constexpr int kExitForcedStop = 4;      // stopped, but a child had to be SIGKILLed
+inline constexpr int kExitNotExecutable = 126; // the command exists but cannot be executed
+inline constexpr int kExitNotFound = 127;      // the command was not found
+
+// The exit status for a command that could not be started at all, from the exec errno (the
+// shell's convention: 127 when nothing was found, 126 when it was found but not runnable).
+inline int exit_code_for_exec_error(int error) {
+  return error == ENOENT || error == ENOTDIR ? kExitNotFound : kExitNotExecutable;
+}
+
+}  // namespace reuserun

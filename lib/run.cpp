@@ -1,0 +1,46 @@
+#include "run.hpp"
+
+#include <csignal>
+
+#include "event_loop.hpp"
+#include "exit_code.hpp"
+#include "free_port.hpp"
+#include "listener.hpp"
+
+namespace reuserun {
+namespace {
+
+Result<Listener> open_listener(const Config& config) {
+  ListenerSpec spec{config.bind, config.port, config.backlog};
+  const SocketAddress target = config.bind.value_or(any_address_ipv6(config.port));
+  SocketAddress wanted = target;
+  wanted.set_port(config.port);
+  if (config.port != 0 && config.free_port) {
+    if (auto error = free_port(wanted, config.stop_timeout)) return *error;
+  }
+  auto listener = Listener::open(spec);
+  if (!listener && listener.error().code == EADDRINUSE && config.port != 0) {
+    const std::string holders = describe_port_holders(wanted);
+    if (!holders.empty())
+      return Error{listener.error().message + " (held by " + holders + ")", EADDRINUSE};
+  }
+  return listener;
+}
+
+}  // namespace
+
+int run(const Config& config) {
+  // A write to a closed connection must not kill the launcher; children get SIG_DFL back.
+  ::signal(SIGPIPE, SIG_IGN);
+  auto listener = open_listener(config);
+  if (!listener) {
+    log_error("{}", listener.error().message);
+    return kExitListen;
+  }
+  log_info("listening on {} (backlog {})", format_address(listener.value().address()),
+           config.backlog);
+  EventLoop loop(config, listener.value());
+  return loop.run();
+}
+
+}  // namespace reuserun

@@ -1,0 +1,39 @@
+// Starting a child process. spawn.cpp is the only file that includes Boost.Process; this header
+// keeps it out of everyone else's way.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "child_env.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace reuserun {
+
+inline constexpr int kListenFdsStart = 3;  // SD_LISTEN_FDS_START
+inline constexpr std::size_t kMaxListeners = 64;
+
+struct SpawnRequest {
+  std::string executable;         // the resolved path given to execve
+  std::vector<std::string> argv;  // verbatim, argv[0] included
+  ChildEnv* env = nullptr;        // built before fork; LISTEN_PID is written in the child
+  std::vector<int> listen_fds;    // become fds 3, 4, ... in this order
+};
+
+struct SpawnResult {
+  pid_t pid = -1;  // > 0 when the child runs the new program
+  int error = 0;   // errno from the child's setup or execve, when it failed
+};
+
+// Forks and execs. In the child: default signal dispositions and an empty mask, its own process
+// group, PR_SET_PDEATHSIG(SIGTERM), the listeners at fds 3.., every other fd closed at exec,
+// LISTEN_PID = its own pid. Returns once execve has succeeded or failed. The exit status of the
+// child (and of a child whose exec failed) is left to the Reaper.
+SpawnResult spawn_process(boost::asio::io_context& io, const SpawnRequest& request);
+
+}  // namespace reuserun

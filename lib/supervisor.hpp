@@ -1,0 +1,185 @@
+// The supervisor: every policy of DESIGN.md §4 as a pure state machine. It takes events (a signal
+// arrived, a child was spawned or exited, a gate passed or failed, a timer fired) and returns the
+// actions the event loop must carry out. It holds no fd, calls no syscall and reads no clock, so
+// each policy is a fast unit test (tests/unit/supervisor_test.cpp).
+#pragma once
+
+#include <sys/types.h>
+
+#include <csignal>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "duration.hpp"
+#include "log.hpp"
+
+namespace reuserun {
+
+using Generation = std::uint64_t;
+
+struct SupervisorConfig {
+  Duration ready_timeout = std::chrono::seconds(30);
+  Duration drain_timeout = std::chrono::seconds(30);
+  Duration stop_timeout = std::chrono::seconds(10);
+  int stop_signal = SIGTERM;
+  // Respawn of a crashed generation: initial * 2^(n-1) after the n-th failure in a row, capped;
+  // the count resets once a generation has served for stable_uptime.
+  Duration backoff_initial = std::chrono::milliseconds(100);
+  Duration backoff_max = std::chrono::seconds(30);
+  Duration stable_uptime = std::chrono::seconds(10);
+};
+
+enum class TimerKind { ready_deadline, drain_deadline, kill_deadline, stop_deadline, backoff, stable };
+
+struct TimerId {
+  TimerKind kind;
+  Generation generation = 0;  // 0 for the launcher-wide timers (stop_deadline, backoff)
+  auto operator<=>(const TimerId&) const = default;
+};
+
+// ---- events ----
+struct StartRequested {};
+struct SignalReceived {
+  int sig;
+};
+struct ChildSpawned {
+  Generation generation;
+  pid_t pid;
+};
+struct SpawnFailed {
+  Generation generation;
+  int error;  // errno of the failed exec
+  std::string reason;
+};
+struct ChildExited {
+  pid_t pid;
+  int wait_status;  // as from waitpid()
+};
+struct GatePassed {
+  Generation generation;
+};
+struct GateFailed {
+  Generation generation;
+  std::string reason;
+};
+struct TimerFired {
+  TimerId id;
+};
+using Event = std::variant<StartRequested, SignalReceived, ChildSpawned, SpawnFailed, ChildExited,
+                           GatePassed, GateFailed, TimerFired>;
+
+// ---- actions ----
+struct SpawnChild {
+  Generation generation;
+};
+struct StartGate {
+  Generation generation;
+  pid_t pid;
+};
+struct CancelGate {
+  Generation generation;
+};
+// kill(-process_group, sig): every child leads its own process group.
+struct SignalGroup {
+  pid_t process_group;
+  int sig;
+  bool operator==(const SignalGroup&) const = default;
+};
+struct ArmTimer {
+  TimerId id;
+  Duration after;
+};
+struct CancelTimer {
+  TimerId id;
+};
+struct Report {
+  LogLevel level = LogLevel::info;
+  std::string text;
+};
+// The first generation passed its gate: the service is up.
+struct ServiceReady {};
+// A restart (SIGHUP) ended: the new generation serves, or it was rolled back.
+struct RestartFinished {
+  Generation generation = 0;
+  bool succeeded = false;
+  std::string reason;
+};
+struct Exit {
+  int code;
+};
+using Action = std::variant<SpawnChild, StartGate, CancelGate, SignalGroup, ArmTimer, CancelTimer,
+                            Report, ServiceReady, RestartFinished, Exit>;
+using Actions = std::vector<Action>;
+
+enum class Phase { starting, serving, draining, failed, stopping };
+std::string_view phase_name(Phase phase);
+
+struct ChildState {
+  Generation generation;
+  pid_t pid;
+  Phase phase;
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(SupervisorConfig config) : config_(config) {}
+
+  Actions handle(const Event& event);
+
+  // Read-only views for status reporting and tests.
+  std::optional<Generation> serving() const { return serving_; }
+  std::optional<Generation> candidate() const { return candidate_; }
+  bool restart_pending() const { return restart_pending_; }
+  bool stopping() const { return stopping_; }
+  const std::map<Generation, ChildState>& children() const { return children_; }
+
+ private:
+  void on(const StartRequested&);
+  void on(const SignalReceived&);
+  void on(const ChildSpawned&);
+  void on(const SpawnFailed&);
+  void on(const ChildExited&);
+  void on(const GatePassed&);
+  void on(const GateFailed&);
+  void on(const TimerFired&);
+
+  void request_restart();
+  void launch_generation(bool restart);
+  void promote_candidate(ChildState& child);
+  void fail_candidate(const std::string& reason, bool still_running);
+  void finish_candidate(bool succeeded, const std::string& reason);
+  void schedule_respawn();
+  void begin_stop();
+  void force_stop();
+  void exit_if_stopped();
+  void forward_to_serving(int sig);
+  void kill_group(const ChildState& child, int sig);
+
+  void arm(TimerKind kind, Generation generation, Duration after);
+  void cancel(TimerKind kind, Generation generation);
+  void cancel_timers_of(Generation generation);
+  void report(LogLevel level, std::string text);
+  ChildState* find_by_pid(pid_t pid);
+
+  SupervisorConfig config_;
+  Actions actions_;  // collected while handling one event
+  std::map<Generation, ChildState> children_;  // spawned and not yet reaped
+  std::set<TimerId> armed_;
+  Generation next_generation_ = 1;
+  std::optional<Generation> serving_;
+  std::optional<Generation> candidate_;  // being started and gated
+  bool candidate_is_restart_ = false;
+  bool restart_pending_ = false;
+  bool ever_ready_ = false;
+  bool stopping_ = false;
+  bool forced_ = false;
+  int failures_in_a_row_ = 0;
+};
+
+}  // namespace reuserun

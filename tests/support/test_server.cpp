@@ -1,0 +1,151 @@
+// A small HTTP server that takes its listening socket the systemd way (fd 3, LISTEN_FDS,
+// LISTEN_PID) and nothing else: the test double for "an unmodified server" in the integration
+// tests and the demo.
+//
+//   GET /      -> "pid=<pid> generation=<REUSERUN_GENERATION>\n"
+//   GET /info  -> what it saw at start-up: its fds, LISTEN_* variables, signal masks, pgid
+//
+// Options: --start-delay MS (before accepting), --exit-after MS (exit 3 then), --ignore-term,
+// --slow MS (per request). SIGTERM: stop accepting, finish the request in hand, exit 0.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+
+void on_term(int) { g_stop = 1; }
+
+struct Options {
+  int start_delay_ms = 0;
+  int exit_after_ms = -1;
+  int slow_ms = 0;
+  bool ignore_term = false;
+};
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : fallback;
+}
+
+// Recorded before anything else opens an fd.
+std::string startup_report() {
+  std::string report = "pid=" + std::to_string(getpid()) + "\n";
+  report += "LISTEN_FDS=" + env_or("LISTEN_FDS", "") + "\n";
+  report += "LISTEN_PID=" + env_or("LISTEN_PID", "") + "\n";
+  report += "LISTEN_FDNAMES=" + env_or("LISTEN_FDNAMES", "") + "\n";
+  report += "NOTIFY_SOCKET=" + env_or("NOTIFY_SOCKET", "") + "\n";
+  report += "pgid=" + std::to_string(getpgid(0)) + "\n";
+  std::vector<std::string> fds;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    const int own = dirfd(dir);
+    while (const dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] == '.' || std::atoi(entry->d_name) == own) continue;
+      char target[256] = {};
+      const std::string link = std::string("/proc/self/fd/") + entry->d_name;
+      const ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+      fds.push_back(std::string(entry->d_name) + " " + (n > 0 ? target : "?"));
+    }
+    closedir(dir);
+  }
+  std::sort(fds.begin(), fds.end());
+  for (const auto& fd : fds) report += "fd " + fd + "\n";
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("SigBlk:") || line.starts_with("SigIgn:")) report += line + "\n";
+  return report;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    const auto next = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
+    if (arg == "--start-delay") options.start_delay_ms = next();
+    else if (arg == "--exit-after") options.exit_after_ms = next();
+    else if (arg == "--slow") options.slow_ms = next();
+    else if (arg == "--ignore-term") options.ignore_term = true;
+  }
+  return options;
+}
+
+void serve_one(int client, const std::string& report, const Options& options) {
+  std::string request;
+  char buffer[4096];
+  while (request.find("\r\n\r\n") == std::string::npos) {
+    const ssize_t n = read(client, buffer, sizeof buffer);
+    if (n <= 0) return;
+    request.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (options.slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.slow_ms));
+  const std::string body = request.starts_with("GET /info ")
+                               ? report
+                               : "pid=" + std::to_string(getpid()) + " generation=" +
+                                     env_or("REUSERUN_GENERATION", "?") + "\n";
+  const std::string response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+                               body;
+  std::size_t sent = 0;
+  while (sent < response.size()) {
+    const ssize_t n = write(client, response.data() + sent, response.size() - sent);
+    if (n <= 0) return;
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string report = startup_report();
+  const Options options = parse_options(argc, argv);
+  if (env_or("LISTEN_FDS", "") != "1" || env_or("LISTEN_PID", "") != std::to_string(getpid())) {
+    std::fprintf(stderr, "test_server: no socket for me (LISTEN_FDS=%s LISTEN_PID=%s pid=%d)\n",
+                 env_or("LISTEN_FDS", "").c_str(), env_or("LISTEN_PID", "").c_str(), getpid());
+    return 2;
+  }
+  struct sigaction action {};
+  action.sa_handler = options.ignore_term ? SIG_IGN : on_term;  // no SA_RESTART: poll wakes up
+  sigaction(SIGTERM, &action, nullptr);
+  sigset_t term, unblocked;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, &unblocked);  // SIGTERM only arrives inside ppoll
+  sigdelset(&unblocked, SIGTERM);
+  signal(SIGPIPE, SIG_IGN);
+
+  const auto started = std::chrono::steady_clock::now();
+  if (options.start_delay_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(options.start_delay_ms));
+  constexpr int kListenFd = 3;
+  // Non-blocking, as real servers do: with old and new generation polling one socket, the other
+  // may take the connection between poll and accept.
+  fcntl(kListenFd, F_SETFL, fcntl(kListenFd, F_GETFL) | O_NONBLOCK);
+  while (!g_stop) {
+    if (options.exit_after_ms >= 0 && std::chrono::steady_clock::now() - started >=
+                                          std::chrono::milliseconds(options.exit_after_ms))
+      return 3;
+    pollfd fd{kListenFd, POLLIN, 0};
+    const timespec tick{0, 20 * 1000 * 1000};
+    if (ppoll(&fd, 1, &tick, &unblocked) <= 0) continue;
+    const int client = accept4(kListenFd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    serve_one(client, report, options);
+    close(client);
+  }
+  return 0;
+}

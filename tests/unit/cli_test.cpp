@@ -1,0 +1,122 @@
+#include "cli.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <sstream>
+
+#include "exit_code.hpp"
+
+namespace reuserun {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Parsed {
+  CommandLine result;
+  std::string out;
+  std::string err;
+};
+
+Parsed parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "reuserun");
+  std::ostringstream out, err;
+  auto result = parse_command_line(static_cast<int>(args.size()), args.data(), out, err);
+  return {std::move(result), out.str(), err.str()};
+}
+
+TEST(Cli, ChildCommandIsTakenVerbatimAfterDoubleDash) {
+  const auto parsed = parse({"--port", "8080", "--", "./srv", "--port", "9", "-x", "--"});
+  ASSERT_TRUE(parsed.result.config) << parsed.err;
+  EXPECT_EQ(parsed.result.config->port, 8080);
+  EXPECT_EQ(parsed.result.config->command,
+            (std::vector<std::string>{"./srv", "--port", "9", "-x", "--"}));
+}
+
+TEST(Cli, ChildCommandStartsAtTheFirstWordThatIsNotAnOption) {
+  const auto parsed = parse({"--port", "8080", "./srv", "--bind", "x"});
+  ASSERT_TRUE(parsed.result.config) << parsed.err;
+  EXPECT_EQ(parsed.result.config->command, (std::vector<std::string>{"./srv", "--bind", "x"}));
+  EXPECT_FALSE(parsed.result.config->bind);
+}
+
+TEST(Cli, Defaults) {
+  const auto parsed = parse({"--port", "1", "srv"});
+  ASSERT_TRUE(parsed.result.config);
+  const Config& config = *parsed.result.config;
+  EXPECT_EQ(config.ready_timeout, 30s);
+  EXPECT_EQ(config.drain_timeout, 30s);
+  EXPECT_EQ(config.stop_timeout, 10s);
+  EXPECT_EQ(config.readiness.delay, 1s);
+  EXPECT_EQ(config.stop_signal, SIGTERM);
+  EXPECT_EQ(config.backlog, SOMAXCONN);
+  EXPECT_TRUE(config.free_port);
+}
+
+TEST(Cli, ConvertsValues) {
+  const auto parsed = parse({"--port", "0", "--bind", "::1", "--ready-timeout", "1.5s",
+                             "--drain-timeout", "2m", "--stop-signal", "QUIT", "--no-free-port",
+                             "--ready-cmd", "true", "srv"});
+  ASSERT_TRUE(parsed.result.config) << parsed.err;
+  EXPECT_EQ(format_address(*parsed.result.config->bind), "[::1]:0");
+  EXPECT_EQ(parsed.result.config->ready_timeout, 1500ms);
+  EXPECT_EQ(parsed.result.config->drain_timeout, 2min);
+  EXPECT_EQ(parsed.result.config->stop_signal, SIGQUIT);
+  EXPECT_FALSE(parsed.result.config->free_port);
+  EXPECT_EQ(parsed.result.config->readiness.command, "true");
+}
+
+TEST(Cli, EnvironmentIsTheFallbackAndTheCommandLineWins) {
+  ::setenv("REUSERUN_DRAIN_TIMEOUT", "7s", 1);
+  ::setenv("REUSERUN_PORT", "9000", 1);
+  const auto from_env = parse({"srv"});
+  const auto overridden = parse({"--drain-timeout", "3s", "srv"});
+  ::unsetenv("REUSERUN_DRAIN_TIMEOUT");
+  ::unsetenv("REUSERUN_PORT");
+  ASSERT_TRUE(from_env.result.config) << from_env.err;
+  EXPECT_EQ(from_env.result.config->drain_timeout, 7s);
+  EXPECT_EQ(from_env.result.config->port, 9000);
+  ASSERT_TRUE(overridden.result.config) << overridden.err;
+  EXPECT_EQ(overridden.result.config->drain_timeout, 3s);
+}
+
+// Each bad input: exit 2 and exactly one line on stderr that names what is wrong.
+TEST(Cli, BadInputGetsOneLineNamingIt) {
+  const std::vector<std::pair<std::vector<const char*>, std::string>> cases = {
+      {{"--port", "70000", "srv"}, "--port"},
+      {{"--port", "http", "srv"}, "--port"},
+      {{"srv"}, "--port"},
+      {{"--port", "1", "--ready-timeout", "5x", "srv"}, "--ready-timeout"},
+      {{"--port", "1", "--drain-timeout", "-1s", "srv"}, "--drain-timeout"},
+      {{"--port", "1", "--bind", "localhost", "srv"}, "--bind"},
+      {{"--port", "1", "--stop-signal", "SIGFOO", "srv"}, "--stop-signal"},
+      {{"--port", "1", "--log-level", "loud", "srv"}, "--log-level"},
+      {{"--port", "1"}, "command"},
+      {{"--port", "1", "--"}, "command"},
+  };
+  for (const auto& [args, named] : cases) {
+    const auto parsed = parse(args);
+    EXPECT_FALSE(parsed.result.config) << named;
+    EXPECT_EQ(parsed.result.exit_code, kExitUsage) << named;
+    EXPECT_NE(parsed.err.find(named), std::string::npos) << parsed.err;
+    EXPECT_EQ(std::count(parsed.err.begin(), parsed.err.end(), '\n'), 1) << parsed.err;
+  }
+}
+
+TEST(Cli, HelpShowsDefaultsAndExitsZero) {
+  const auto parsed = parse({"--help"});
+  EXPECT_FALSE(parsed.result.config);
+  EXPECT_EQ(parsed.result.exit_code, kExitOk);
+  EXPECT_NE(parsed.out.find("--drain-timeout"), std::string::npos);
+  EXPECT_NE(parsed.out.find("30s"), std::string::npos);
+  EXPECT_NE(parsed.out.find("REUSERUN_PORT"), std::string::npos);
+}
+
+TEST(Cli, VersionExitsZero) {
+  const auto parsed = parse({"--version"});
+  EXPECT_EQ(parsed.result.exit_code, kExitOk);
+  EXPECT_NE(parsed.out.find("reuserun"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace reuserun

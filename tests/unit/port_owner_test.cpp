@@ -1,0 +1,137 @@
+// /proc parsing for port owners, against tables copied from a real kernel and a fake /proc tree
+// laid out in a temporary directory.
+#include "port_owner.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace reuserun {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kHeader =
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
+    "inode\n";
+
+std::string row(const char* local, const char* state, int uid, int inode) {
+  return std::string("   0: ") + local + " 00000000:0000 " + state +
+         " 00000000:00000000 00:00000000 00000000  " + std::to_string(uid) + "        0 " +
+         std::to_string(inode) + " 1 0000000000000000 100 0 0 10 0\n";
+}
+
+SocketAddress ip(const char* text, std::uint16_t port) { return *parse_ip_address(text, port); }
+
+TEST(PortOwner, ParsesListenRowsOfTheIpv4Table) {
+  const std::string table = kHeader + row("0100007F:1F90", "0A", 1000, 555) +
+                            row("0100007F:1F90", "01", 1000, 0) +  // established: not a listener
+                            row("00000000:0050", "0A", 0, 777);
+  const auto entries = parse_tcp_table(table, AF_INET);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(format_address(entries[0].address), "127.0.0.1:8080");
+  EXPECT_EQ(entries[0].uid, 1000u);
+  EXPECT_EQ(entries[0].inode, 555u);
+  EXPECT_EQ(format_address(entries[1].address), "0.0.0.0:80");
+}
+
+TEST(PortOwner, ParsesTheIpv6Table) {
+  const std::string table = kHeader +
+                            row("00000000000000000000000001000000:1F90", "0A", 0, 12) +
+                            row("00000000000000000000000000000000:1F91", "0A", 0, 13);
+  const auto entries = parse_tcp_table(table, AF_INET6);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(format_address(entries[0].address), "[::1]:8080");
+  EXPECT_EQ(format_address(entries[1].address), "[::]:8081");
+}
+
+TEST(PortOwner, IgnoresMalformedRows) {
+  EXPECT_TRUE(parse_tcp_table(std::string(kHeader) + "garbage\n   0: XYZ:1F90 0A\n", AF_INET)
+                  .empty());
+}
+
+class FakeProc : public ::testing::Test {
+ protected:
+  FakeProc() {
+    char pattern[] = "/tmp/reuserun-proc-XXXXXX";
+    root_ = ::mkdtemp(pattern);
+    fs::create_directories(root_ + "/net");
+    write("net/tcp6", kHeader);
+  }
+  ~FakeProc() override { fs::remove_all(root_); }
+
+  void write(const std::string& path, const std::string& content) {
+    std::ofstream(root_ + "/" + path) << content;
+  }
+
+  void add_process(pid_t pid, pid_t parent, int uid, const std::string& cmdline,
+                   std::vector<int> socket_inodes) {
+    const std::string dir = std::to_string(pid);
+    fs::create_directories(root_ + "/" + dir + "/fd");
+    write(dir + "/status", "Name:\tx\nPPid:\t" + std::to_string(parent) + "\nUid:\t" +
+                               std::to_string(uid) + "\t" + std::to_string(uid) + "\t0\t0\n");
+    write(dir + "/cmdline", cmdline);
+    int fd = 3;
+    for (int inode : socket_inodes)
+      fs::create_symlink("socket:[" + std::to_string(inode) + "]",
+                         root_ + "/" + dir + "/fd/" + std::to_string(fd++));
+  }
+
+  std::string root_;
+};
+
+TEST_F(FakeProc, FindsTheProcessesHoldingACompetingListener) {
+  write("net/tcp", kHeader + row("0100007F:1F90", "0A", 1000, 555) +
+                       row("0100007F:1F91", "0A", 1000, 556));  // another port
+  add_process(200, 1, 1000, std::string("python3\0-m\0http.server\0", 24), {555});
+  add_process(201, 200, 1000, "worker", {555, 556});
+  add_process(300, 1, 1000, "other", {556});
+  const auto holders = find_port_holders(ip("::", 8080), root_);
+  ASSERT_EQ(holders.size(), 2u);
+  EXPECT_EQ(holders[0].pid, 200);
+  EXPECT_EQ(holders[0].command_line, "python3 -m http.server");
+  EXPECT_EQ(holders[0].address, "127.0.0.1:8080");
+  EXPECT_EQ(holders[1].pid, 201);
+  EXPECT_TRUE(find_port_holders(ip("127.0.0.2", 8080), root_).empty());
+}
+
+TEST_F(FakeProc, ReportsAListenerThatNoVisibleProcessHolds) {
+  write("net/tcp", kHeader + row("00000000:1F90", "0A", 0, 900));
+  const auto holders = find_port_holders(ip("127.0.0.1", 8080), root_);
+  ASSERT_EQ(holders.size(), 1u);
+  EXPECT_EQ(holders[0].pid, 0);
+  EXPECT_NE(describe_holder(holders[0]).find("does not show"), std::string::npos);
+}
+
+TEST_F(FakeProc, OwnTreeHoldsAncestorsAndDescendantsButNotSiblings) {
+  write("net/tcp", kHeader);
+  add_process(1, 0, 0, "init", {});
+  add_process(10, 1, 0, "shell", {});
+  add_process(20, 10, 0, "reuserun", {});
+  add_process(30, 20, 0, "child", {});
+  add_process(40, 30, 0, "grandchild", {});
+  add_process(50, 10, 0, "sibling", {});
+  auto tree = own_process_tree(20, root_);
+  std::sort(tree.begin(), tree.end());
+  EXPECT_EQ(tree, (std::vector<pid_t>{1, 10, 20, 30, 40}));
+}
+
+TEST(PortOwner, ProtectsPid1OwnTreeAndOtherUsers) {
+  const std::vector<pid_t> tree{20, 10};
+  PortHolder holder{500, 1000, "srv", "0.0.0.0:80", 1};
+  EXPECT_EQ(protected_reason(holder, tree, 1000), "");
+  EXPECT_NE(protected_reason(holder, tree, 1001), "") << "another user's process";
+  EXPECT_EQ(protected_reason(holder, tree, 0), "") << "root may ask anyone to leave";
+  holder.pid = 1;
+  EXPECT_NE(protected_reason(holder, tree, 0), "");
+  holder.pid = 10;
+  EXPECT_NE(protected_reason(holder, tree, 0), "");
+  holder.pid = 0;
+  EXPECT_NE(protected_reason(holder, tree, 0), "");
+}
+
+}  // namespace
+}  // namespace reuserun

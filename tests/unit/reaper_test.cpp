@@ -1,0 +1,61 @@
+#include "reaper.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <utility>
+#include <vector>
+
+namespace reuserun {
+namespace {
+
+// Children that "exited", handed out one per wait, then 0 (none left right now).
+struct FakeWait {
+  std::deque<std::pair<pid_t, int>> exited;
+  pid_t operator()(int* status) {
+    if (exited.empty()) return 0;
+    const auto [pid, wait_status] = exited.front();
+    exited.pop_front();
+    *status = wait_status;
+    return pid;
+  }
+};
+
+TEST(Reaper, CollectsEveryExitedChildInOneCall) {
+  auto wait = std::make_shared<FakeWait>();
+  wait->exited = {{10, 0}, {11, 256}, {12, 9}};
+  std::vector<std::pair<pid_t, int>> seen;
+  Reaper reaper([&](pid_t pid, int status) { seen.emplace_back(pid, status); },
+                [wait](int* status) { return (*wait)(status); });
+  reaper.reap();
+  EXPECT_EQ(seen, (std::vector<std::pair<pid_t, int>>{{10, 0}, {11, 256}, {12, 9}}));
+}
+
+TEST(Reaper, RoutedPidGoesToItsHandlerOnceThenBackToTheDefault) {
+  auto wait = std::make_shared<FakeWait>();
+  std::vector<pid_t> by_default, by_route;
+  Reaper reaper([&](pid_t pid, int) { by_default.push_back(pid); },
+                [wait](int* status) { return (*wait)(status); });
+  reaper.route(20, [&](pid_t pid, int) { by_route.push_back(pid); });
+  wait->exited = {{20, 0}, {21, 0}};
+  reaper.reap();
+  wait->exited = {{20, 0}};  // a recycled pid later on
+  reaper.reap();
+  EXPECT_EQ(by_route, std::vector<pid_t>{20});
+  EXPECT_EQ(by_default, (std::vector<pid_t>{21, 20}));
+}
+
+TEST(Reaper, UnroutedPidGoesToTheDefault) {
+  auto wait = std::make_shared<FakeWait>();
+  std::vector<pid_t> by_default;
+  Reaper reaper([&](pid_t pid, int) { by_default.push_back(pid); },
+                [wait](int* status) { return (*wait)(status); });
+  reaper.route(30, [](pid_t, int) { FAIL() << "abandoned probe reported"; });
+  reaper.unroute(30);
+  wait->exited = {{30, 0}};
+  reaper.reap();
+  EXPECT_EQ(by_default, std::vector<pid_t>{30});
+}
+
+}  // namespace
+}  // namespace reuserun

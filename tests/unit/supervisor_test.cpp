@@ -1,0 +1,340 @@
+// Every policy row of DESIGN.md §4, driven through the pure Supervisor: no fork, no sleep.
+#include "supervisor.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <csignal>
+
+#include "exit_code.hpp"
+
+namespace reuserun {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <typename T>
+std::vector<T> all_of(const Actions& actions) {
+  std::vector<T> found;
+  for (const auto& action : actions)
+    if (const T* typed = std::get_if<T>(&action)) found.push_back(*typed);
+  return found;
+}
+
+template <typename T>
+std::optional<T> first_of(const Actions& actions) {
+  const auto found = all_of<T>(actions);
+  return found.empty() ? std::nullopt : std::optional<T>(found.front());
+}
+
+bool sends(const Actions& actions, pid_t pid, int sig) {
+  const auto signals = all_of<SignalGroup>(actions);
+  return std::find(signals.begin(), signals.end(), SignalGroup{pid, sig}) != signals.end();
+}
+
+bool arms(const Actions& actions, TimerKind kind, Generation generation, Duration after) {
+  for (const auto& arm : all_of<ArmTimer>(actions))
+    if (arm.id == TimerId{kind, generation} && arm.after == after) return true;
+  return false;
+}
+
+int exited(int code) { return (code & 0xff) << 8; }  // a wait status for exit(code)
+int killed(int sig) { return sig; }                   // a wait status for death by sig
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  SupervisorTest() {
+    config_.ready_timeout = 30s;
+    config_.drain_timeout = 20s;
+    config_.stop_timeout = 10s;
+    config_.backoff_initial = 100ms;
+    config_.backoff_max = 1s;
+    config_.stable_uptime = 10s;
+  }
+
+  Actions send(const Event& event) { return supervisor_->handle(event); }
+
+  // Generation `generation` spawned as `pid` and passed its gate.
+  Actions start_serving(Generation generation, pid_t pid) {
+    send(ChildSpawned{generation, pid});
+    return send(GatePassed{generation});
+  }
+
+  // The first generation (pid 100) is serving.
+  void serve_first() {
+    supervisor_ = std::make_unique<Supervisor>(config_);
+    send(StartRequested{});
+    start_serving(1, 100);
+  }
+
+  SupervisorConfig config_;
+  std::unique_ptr<Supervisor> supervisor_ = std::make_unique<Supervisor>(config_);
+};
+
+TEST_F(SupervisorTest, FirstStartSpawnsGatesAndReportsReady) {
+  const auto start = send(StartRequested{});
+  ASSERT_TRUE(first_of<SpawnChild>(start));
+  EXPECT_EQ(first_of<SpawnChild>(start)->generation, 1u);
+
+  const auto spawned = send(ChildSpawned{1, 100});
+  ASSERT_TRUE(first_of<StartGate>(spawned));
+  EXPECT_EQ(first_of<StartGate>(spawned)->pid, 100);
+  EXPECT_TRUE(arms(spawned, TimerKind::ready_deadline, 1, 30s));
+  EXPECT_FALSE(first_of<ServiceReady>(spawned));
+
+  const auto ready = send(GatePassed{1});
+  EXPECT_TRUE(first_of<ServiceReady>(ready));
+  EXPECT_TRUE(all_of<SignalGroup>(ready).empty());
+  EXPECT_FALSE(first_of<RestartFinished>(ready)) << "the first start is not a restart";
+  EXPECT_EQ(supervisor_->serving(), 1u);
+}
+
+TEST_F(SupervisorTest, RestartStopsTheOldGenerationOnlyAfterTheNewOneIsReady) {
+  serve_first();
+  const auto hup = send(SignalReceived{SIGHUP});
+  ASSERT_TRUE(first_of<SpawnChild>(hup));
+  EXPECT_EQ(first_of<SpawnChild>(hup)->generation, 2u);
+
+  const auto spawned = send(ChildSpawned{2, 200});
+  EXPECT_TRUE(all_of<SignalGroup>(spawned).empty()) << "the old one must keep serving";
+
+  const auto ready = send(GatePassed{2});
+  EXPECT_TRUE(sends(ready, 100, SIGTERM));
+  EXPECT_TRUE(arms(ready, TimerKind::drain_deadline, 1, 20s));
+  ASSERT_TRUE(first_of<RestartFinished>(ready));
+  EXPECT_TRUE(first_of<RestartFinished>(ready)->succeeded);
+  EXPECT_FALSE(first_of<ServiceReady>(ready)) << "READY is reported once, for the first start";
+  EXPECT_EQ(supervisor_->serving(), 2u);
+  EXPECT_EQ(supervisor_->children().at(1).phase, Phase::draining);
+}
+
+TEST_F(SupervisorTest, DrainTimeoutKillsTheOldGeneration) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  start_serving(2, 200);
+  const auto deadline = send(TimerFired{{TimerKind::drain_deadline, 1}});
+  EXPECT_TRUE(sends(deadline, 100, SIGKILL));
+}
+
+TEST_F(SupervisorTest, OldGenerationExitingInTimeCancelsItsDrainTimerAndCleansItsGroup) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  start_serving(2, 200);
+  const auto gone = send(ChildExited{100, exited(0)});
+  bool cancelled = false;
+  for (const auto& cancel : all_of<CancelTimer>(gone))
+    cancelled |= cancel.id == TimerId{TimerKind::drain_deadline, 1};
+  EXPECT_TRUE(cancelled);
+  EXPECT_TRUE(sends(gone, 100, SIGKILL)) << "leftovers in the old process group are killed";
+  EXPECT_TRUE(all_of<SpawnChild>(gone).empty()) << "a drained generation is not respawned";
+  // A late timer for a generation that is gone does nothing.
+  EXPECT_TRUE(send(TimerFired{{TimerKind::drain_deadline, 1}}).empty());
+}
+
+TEST_F(SupervisorTest, SighupsDuringARestartAreCoalescedIntoOne) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  EXPECT_TRUE(all_of<SpawnChild>(send(SignalReceived{SIGHUP})).empty());
+  EXPECT_TRUE(all_of<SpawnChild>(send(SignalReceived{SIGHUP})).empty());
+  EXPECT_TRUE(supervisor_->restart_pending());
+
+  const auto ready = send(GatePassed{2});
+  const auto spawns = all_of<SpawnChild>(ready);
+  ASSERT_EQ(spawns.size(), 1u);
+  EXPECT_EQ(spawns.front().generation, 3u);
+  EXPECT_FALSE(supervisor_->restart_pending());
+  // And no more after that one.
+  EXPECT_TRUE(all_of<SpawnChild>(start_serving(3, 300)).empty());
+}
+
+TEST_F(SupervisorTest, PendingRestartRunsAfterAFailedRestartToo) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  send(SignalReceived{SIGHUP});
+  const auto failed = send(ChildExited{200, exited(1)});
+  ASSERT_EQ(all_of<SpawnChild>(failed).size(), 1u);
+  EXPECT_EQ(all_of<SpawnChild>(failed).front().generation, 3u);
+}
+
+TEST_F(SupervisorTest, NewGenerationThatExitsBeforeReadyIsRolledBack) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  const auto failed = send(ChildExited{200, exited(1)});
+  EXPECT_FALSE(sends(failed, 100, SIGTERM));
+  EXPECT_TRUE(first_of<CancelGate>(failed));
+  ASSERT_TRUE(first_of<RestartFinished>(failed));
+  EXPECT_FALSE(first_of<RestartFinished>(failed)->succeeded);
+  EXPECT_NE(first_of<RestartFinished>(failed)->reason.find("exited with status 1"),
+            std::string::npos);
+  EXPECT_EQ(supervisor_->serving(), 1u);
+  EXPECT_TRUE(all_of<SpawnChild>(failed).empty()) << "a failed deploy is not retried";
+}
+
+TEST_F(SupervisorTest, NewGenerationThatMissesTheReadyTimeoutIsKilledAndTheOldKeepsServing) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  const auto late = send(TimerFired{{TimerKind::ready_deadline, 2}});
+  EXPECT_TRUE(sends(late, 200, SIGTERM));
+  EXPECT_FALSE(sends(late, 100, SIGTERM));
+  EXPECT_TRUE(arms(late, TimerKind::kill_deadline, 2, 10s));
+  ASSERT_TRUE(first_of<RestartFinished>(late));
+  EXPECT_NE(first_of<RestartFinished>(late)->reason.find("not ready within 30s"),
+            std::string::npos);
+  EXPECT_EQ(supervisor_->serving(), 1u);
+  EXPECT_TRUE(sends(send(TimerFired{{TimerKind::kill_deadline, 2}}), 200, SIGKILL));
+  // A gate result that arrives after the deadline changes nothing.
+  EXPECT_TRUE(all_of<SignalGroup>(send(GatePassed{2})).empty());
+}
+
+TEST_F(SupervisorTest, FailedGateRollsBackWithItsReason) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  const auto failed = send(GateFailed{2, "ready-cmd could not be started"});
+  EXPECT_TRUE(sends(failed, 200, SIGTERM));
+  ASSERT_TRUE(first_of<RestartFinished>(failed));
+  EXPECT_EQ(first_of<RestartFinished>(failed)->reason, "ready-cmd could not be started");
+  EXPECT_EQ(supervisor_->serving(), 1u);
+}
+
+TEST_F(SupervisorTest, SpawnFailureDuringARestartKeepsTheOldGeneration) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  const auto failed = send(SpawnFailed{2, ENOENT, "Failed to execute ./srv: No such file"});
+  EXPECT_FALSE(first_of<Exit>(failed));
+  ASSERT_TRUE(first_of<RestartFinished>(failed));
+  EXPECT_FALSE(first_of<RestartFinished>(failed)->succeeded);
+  EXPECT_EQ(supervisor_->serving(), 1u);
+}
+
+TEST_F(SupervisorTest, CommandThatCannotRunAtFirstStartExitsWithShellCodes) {
+  send(StartRequested{});
+  const auto missing = send(SpawnFailed{1, ENOENT, "not found"});
+  ASSERT_TRUE(first_of<Exit>(missing));
+  EXPECT_EQ(first_of<Exit>(missing)->code, kExitNotFound);
+
+  supervisor_ = std::make_unique<Supervisor>(config_);
+  send(StartRequested{});
+  const auto denied = send(SpawnFailed{1, EACCES, "permission denied"});
+  ASSERT_TRUE(first_of<Exit>(denied));
+  EXPECT_EQ(first_of<Exit>(denied)->code, kExitNotExecutable);
+}
+
+TEST_F(SupervisorTest, CrashedServingGenerationIsRespawnedWithExponentialBackoff) {
+  serve_first();
+  const auto crash = send(ChildExited{100, killed(SIGSEGV)});
+  EXPECT_TRUE(arms(crash, TimerKind::backoff, 0, 100ms));
+  EXPECT_TRUE(all_of<SpawnChild>(crash).empty()) << "not at once: the backoff comes first";
+
+  Generation generation = 2;
+  for (Duration expected : {200ms, 400ms, 800ms, 1000ms, 1000ms}) {
+    const auto respawn = send(TimerFired{{TimerKind::backoff, 0}});
+    ASSERT_EQ(all_of<SpawnChild>(respawn).size(), 1u);
+    EXPECT_EQ(all_of<SpawnChild>(respawn).front().generation, generation);
+    send(ChildSpawned{generation, static_cast<pid_t>(100 + generation)});
+    const auto again = send(ChildExited{static_cast<pid_t>(100 + generation), exited(1)});
+    EXPECT_TRUE(arms(again, TimerKind::backoff, 0, expected)) << "generation " << generation;
+    ++generation;
+  }
+}
+
+TEST_F(SupervisorTest, BackoffStartsOverAfterAStableUptime) {
+  serve_first();
+  send(ChildExited{100, exited(1)});
+  send(TimerFired{{TimerKind::backoff, 0}});
+  start_serving(2, 200);
+  send(ChildExited{200, exited(1)});  // second failure in a row: 200ms
+  send(TimerFired{{TimerKind::backoff, 0}});
+  const auto ready = start_serving(3, 300);
+  EXPECT_TRUE(arms(ready, TimerKind::stable, 3, 10s));
+  send(TimerFired{{TimerKind::stable, 3}});
+  EXPECT_TRUE(arms(send(ChildExited{300, exited(1)}), TimerKind::backoff, 0, 100ms));
+}
+
+TEST_F(SupervisorTest, SighupWhileWaitingForABackoffStartsAtOnce) {
+  serve_first();
+  send(ChildExited{100, exited(1)});
+  const auto hup = send(SignalReceived{SIGHUP});
+  ASSERT_EQ(all_of<SpawnChild>(hup).size(), 1u);
+  EXPECT_TRUE(send(TimerFired{{TimerKind::backoff, 0}}).empty()) << "the backoff was cancelled";
+}
+
+TEST_F(SupervisorTest, ServingGenerationDyingDuringARestartLetsTheNewOneTakeOver) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  const auto crash = send(ChildExited{100, exited(1)});
+  EXPECT_TRUE(all_of<SpawnChild>(crash).empty());
+  EXPECT_FALSE(first_of<ArmTimer>(crash) && first_of<ArmTimer>(crash)->id.kind == TimerKind::backoff);
+  send(GatePassed{2});
+  EXPECT_EQ(supervisor_->serving(), 2u);
+}
+
+TEST_F(SupervisorTest, StopSignalsEveryGenerationOnceAndExitsZero) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  start_serving(2, 200);  // 1 is draining, 2 serving
+  const auto stop = send(SignalReceived{SIGTERM});
+  EXPECT_TRUE(sends(stop, 200, SIGTERM));
+  EXPECT_FALSE(sends(stop, 100, SIGTERM)) << "a draining generation was already told";
+  EXPECT_TRUE(arms(stop, TimerKind::stop_deadline, 0, 10s));
+  EXPECT_FALSE(first_of<Exit>(send(ChildExited{100, exited(0)})));
+  const auto last = send(ChildExited{200, exited(0)});
+  ASSERT_TRUE(first_of<Exit>(last));
+  EXPECT_EQ(first_of<Exit>(last)->code, kExitOk);
+}
+
+TEST_F(SupervisorTest, SecondStopSignalKillsAtOnce) {
+  serve_first();
+  send(SignalReceived{SIGTERM});
+  EXPECT_TRUE(sends(send(SignalReceived{SIGINT}), 100, SIGKILL));
+  const auto gone = send(ChildExited{100, killed(SIGKILL)});
+  ASSERT_TRUE(first_of<Exit>(gone));
+  EXPECT_EQ(first_of<Exit>(gone)->code, kExitForcedStop);
+}
+
+TEST_F(SupervisorTest, StopTimeoutEscalatesToSigkill) {
+  serve_first();
+  send(SignalReceived{SIGINT});
+  EXPECT_TRUE(sends(send(TimerFired{{TimerKind::stop_deadline, 0}}), 100, SIGKILL));
+  EXPECT_EQ(first_of<Exit>(send(ChildExited{100, killed(SIGKILL)}))->code, kExitForcedStop);
+}
+
+TEST_F(SupervisorTest, StopDuringARestartStopsTheCandidateAndReportsTheRestartFailed) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  const auto stop = send(SignalReceived{SIGTERM});
+  EXPECT_TRUE(sends(stop, 100, SIGTERM));
+  EXPECT_TRUE(sends(stop, 200, SIGTERM));
+  ASSERT_TRUE(first_of<RestartFinished>(stop));
+  EXPECT_FALSE(first_of<RestartFinished>(stop)->succeeded);
+  EXPECT_TRUE(all_of<SpawnChild>(send(SignalReceived{SIGHUP})).empty()) << "no restart now";
+}
+
+TEST_F(SupervisorTest, StopWhileNothingRunsExitsAtOnce) {
+  serve_first();
+  send(ChildExited{100, exited(1)});  // waiting for the backoff
+  const auto stop = send(SignalReceived{SIGTERM});
+  ASSERT_TRUE(first_of<Exit>(stop));
+  EXPECT_EQ(first_of<Exit>(stop)->code, kExitOk);
+}
+
+TEST_F(SupervisorTest, ForwardsDocumentedSignalsToTheServingGeneration) {
+  serve_first();
+  EXPECT_TRUE(sends(send(SignalReceived{SIGUSR1}), 100, SIGUSR1));
+  EXPECT_TRUE(sends(send(SignalReceived{SIGWINCH}), 100, SIGWINCH));
+}
+
+TEST_F(SupervisorTest, ExitOfAnUnknownPidIsIgnored) {
+  serve_first();
+  EXPECT_TRUE(send(ChildExited{4242, exited(0)}).empty());
+  EXPECT_EQ(supervisor_->serving(), 1u);
+}
+
+}  // namespace
+}  // namespace reuserun
