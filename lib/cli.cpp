@@ -135,9 +135,10 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   // child's command line, untouched: its own --flags are never ours.
   app.prefix_command();
   app.set_version_flag("--version", kVersion);
-  app.footer("Exit status: 0 stopped on request; 1 runtime error; 2 usage error; 3 port could not "
-             "be freed or bound; 4 a child had to be killed on stop; 126 COMMAND not executable; "
-             "127 COMMAND not found. See reuserun(1).");
+  app.footer(
+      "Exit status: 0 stopped on request; 1 runtime error; 2 usage error; 3 port could not "
+      "be freed or bound; 4 a child had to be killed on stop; 126 COMMAND not executable; "
+      "127 COMMAND not found. See reuserun(1).");
   RawOptions raw;
   add_options(app, raw);
   try {

@@ -39,7 +39,9 @@ EventLoop::EventLoop(const Config& config, const Listener& listener)
     : config_(config),
       listener_(listener),
       signals_(io_, SIGHUP, SIGTERM, SIGINT),
-      reaper_([this](pid_t pid, int status) { dispatch(ChildExited{pid, status}); }),
+      reaper_([this](pid_t pid, int status) {
+        dispatch(ChildExited{pid, status});
+      }),
       supervisor_(supervisor_config(config)) {
   for (int sig : {SIGCHLD, SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
 }
@@ -87,9 +89,12 @@ void EventLoop::apply(const SpawnChild& action) {
   const ResolvedCommand resolved =
       resolve_command(config_.command.front(), search_path(), check_executable);
   const auto fail = [&](int error) {
-    dispatch(SpawnFailed{action.generation, error,
-                         fmt::format("Failed to execute {}: {}", config_.command.front(),
-                                     std::strerror(error))});
+    // execve's ENOENT for a file that exists means its #! interpreter is missing.
+    const bool interpreter = error == ENOENT && resolved.error == 0;
+    dispatch(SpawnFailed{
+        action.generation, error,
+        fmt::format("Failed to execute {}: {}{}", config_.command.front(),
+                    interpreter ? "its interpreter was not found: " : "", std::strerror(error))});
   };
   if (resolved.error != 0) return fail(resolved.error);
   ChildEnv env(environ, {listener_.name()});
@@ -117,8 +122,7 @@ void EventLoop::apply(const StartGate& action) {
 void EventLoop::apply(const CancelGate& action) {
   const auto it = gates_.find(action.generation);
   if (it == gates_.end()) return;
-  log_debug("generation {}: readiness gate closed ({})", action.generation,
-            it->second->progress());
+  log_debug("generation {}: readiness gate closed ({})", action.generation, it->second->progress());
   it->second->cancel();
   // Destroyed later: this may run inside the gate's own callback.
   std::shared_ptr<Gate> closing(std::move(it->second));
@@ -163,8 +167,8 @@ void EventLoop::apply(const RestartFinished& action) {
 void EventLoop::apply(const Exit& action) { exit_code_ = action.code; }
 
 pid_t EventLoop::start_probe(const std::string& command,
-                     const std::vector<std::pair<std::string, std::string>>& extra_env,
-                     ExitHandler on_exit) {
+                             const std::vector<std::pair<std::string, std::string>>& extra_env,
+                             ExitHandler on_exit) {
   ChildEnv env(environ, {});
   for (const auto& [key, value] : extra_env) env.set(key, value);
   const SpawnResult spawned = spawn_process(io_, {"/bin/sh", {"sh", "-c", command}, &env, {}});

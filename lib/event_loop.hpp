@@ -45,8 +45,8 @@ class EventLoop final : private ProbeRunner {
 
   // ProbeRunner
   pid_t start_probe(const std::string& command,
-            const std::vector<std::pair<std::string, std::string>>& extra_env,
-            ExitHandler on_exit) override;
+                    const std::vector<std::pair<std::string, std::string>>& extra_env,
+                    ExitHandler on_exit) override;
   void abandon(pid_t pid) override;
 
   const Config& config_;

@@ -6,13 +6,13 @@
 
 namespace reuserun {
 
-inline constexpr int kExitOk = 0;              // stopped on request, every child exited in time
-inline constexpr int kExitFailure = 1;         // runtime error (event loop, signals, ...)
-inline constexpr int kExitUsage = 2;           // invalid option, value or missing command
-inline constexpr int kExitListen = 3;          // the port could not be freed or bound
-inline constexpr int kExitForcedStop = 4;      // stopped, but a child had to be SIGKILLed
-inline constexpr int kExitNotExecutable = 126; // the command exists but cannot be executed
-inline constexpr int kExitNotFound = 127;      // the command was not found
+inline constexpr int kExitOk = 0;               // stopped on request, every child exited in time
+inline constexpr int kExitFailure = 1;          // runtime error (event loop, signals, ...)
+inline constexpr int kExitUsage = 2;            // invalid option, value or missing command
+inline constexpr int kExitListen = 3;           // the port could not be freed or bound
+inline constexpr int kExitForcedStop = 4;       // stopped, but a child had to be SIGKILLed
+inline constexpr int kExitNotExecutable = 126;  // the command exists but cannot be executed
+inline constexpr int kExitNotFound = 127;       // the command was not found
 
 // The exit status for a command that could not be started at all, from the exec errno (the
 // shell's convention: 127 when nothing was found, 126 when it was found but not runnable).

@@ -37,9 +37,8 @@ std::vector<Victim> choose_victims(const SocketAddress& address) {
                describe_holder(holder), reason);
       continue;
     }
-    const bool known = std::any_of(victims.begin(), victims.end(), [&](const Victim& v) {
-      return v.holder.pid == holder.pid;
-    });
+    const bool known = std::any_of(victims.begin(), victims.end(),
+                                   [&](const Victim& v) { return v.holder.pid == holder.pid; });
     if (known) continue;
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, holder.pid, 0)));
     // Opened after the scan: make sure the pid still names the process that holds the socket.
@@ -68,10 +67,10 @@ bool wait_for_victims(std::vector<Victim>& victims, Duration limit) {
   while (true) {
     std::vector<pollfd> fds;
     for (auto& victim : victims) fds.push_back({victim.pidfd.get(), POLLIN, 0});
-    const auto left = std::chrono::duration_cast<Duration>(deadline -
-                                                           std::chrono::steady_clock::now());
-    const int timeout = static_cast<int>(std::clamp<Duration::rep>(left.count(), 0,
-                                                                   kPollInterval.count()));
+    const auto left =
+        std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
+    const int timeout =
+        static_cast<int>(std::clamp<Duration::rep>(left.count(), 0, kPollInterval.count()));
     if (::poll(fds.data(), fds.size(), timeout) == -1 && errno != EINTR) return false;
     for (std::size_t i = fds.size(); i-- > 0;)
       if (fds[i].revents != 0) victims.erase(victims.begin() + static_cast<std::ptrdiff_t>(i));

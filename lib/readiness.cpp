@@ -43,8 +43,7 @@ class DelayGate final : public Gate {
 // Runs the user's command until it exits 0, every `interval`.
 class ExecGate final : public Gate {
  public:
-  ExecGate(boost::asio::io_context& io, ProbeRunner& probes, std::string command,
-           Duration interval)
+  ExecGate(boost::asio::io_context& io, ProbeRunner& probes, std::string command, Duration interval)
       : timer_(io), probes_(probes), command_(std::move(command)), interval_(interval) {}
   ~ExecGate() override { cancel(); }
 
@@ -67,9 +66,9 @@ class ExecGate final : public Gate {
   void run_probe() {
     ++runs_;
     probe_pid_ = probes_.start_probe(command_,
-                             {{"REUSERUN_CHILD_PID", std::to_string(subject_.pid)},
-                              {"REUSERUN_GENERATION", std::to_string(subject_.generation)}},
-                             [this](int status) { on_probe_exit(status); });
+                                     {{"REUSERUN_CHILD_PID", std::to_string(subject_.pid)},
+                                      {"REUSERUN_GENERATION", std::to_string(subject_.generation)}},
+                                     [this](int status) { on_probe_exit(status); });
     if (probe_pid_ < 0)
       done_(false, fmt::format("ready-cmd could not be started: {}", std::strerror(errno)));
   }

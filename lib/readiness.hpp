@@ -48,15 +48,15 @@ class ProbeRunner {
   virtual ~ProbeRunner() = default;
   // Starts `/bin/sh -c command` with `extra_env` added; returns its pid, or -1 with errno.
   virtual pid_t start_probe(const std::string& command,
-                    const std::vector<std::pair<std::string, std::string>>& extra_env,
-                    ExitHandler on_exit) = 0;
+                            const std::vector<std::pair<std::string, std::string>>& extra_env,
+                            ExitHandler on_exit) = 0;
   // SIGKILLs the probe's process group; its exit is not reported.
   virtual void abandon(pid_t pid) = 0;
 };
 
 struct ReadinessConfig {
-  Duration delay = std::chrono::seconds(1);    // minimum uptime
-  std::string command;                         // exec gate, empty: none
+  Duration delay = std::chrono::seconds(1);            // minimum uptime
+  std::string command;                                 // exec gate, empty: none
   Duration interval = std::chrono::milliseconds(100);  // between exec probes
 };
 

@@ -57,8 +57,8 @@ struct ChildSetup {
 
   // Boost.Process hook, child side, after the errno went to the parent: leave without running
   // the parent's atexit handlers and static destructors (1.81 would call exit()).
-  void on_exec_error(bp::posix::default_launcher&, const bp::filesystem::path&,
-                     const char* const*, const error_code&) {
+  void on_exec_error(bp::posix::default_launcher&, const bp::filesystem::path&, const char* const*,
+                     const error_code&) {
     ::_exit(kExitNotExecutable);
   }
   // 1.81 detects the hook with a five-argument expression but calls the four-argument one above;

@@ -25,11 +25,16 @@ bool is_forwarded_signal(int sig) {
 
 std::string_view phase_name(Phase phase) {
   switch (phase) {
-    case Phase::starting: return "starting";
-    case Phase::serving: return "serving";
-    case Phase::draining: return "draining";
-    case Phase::failed: return "failed";
-    case Phase::stopping: return "stopping";
+    case Phase::starting:
+      return "starting";
+    case Phase::serving:
+      return "serving";
+    case Phase::draining:
+      return "draining";
+    case Phase::failed:
+      return "failed";
+    case Phase::stopping:
+      return "stopping";
   }
   return "unknown";
 }
@@ -49,8 +54,8 @@ void Supervisor::on(const SignalReceived& event) {
     request_restart();
   } else if (event.sig == SIGTERM || event.sig == SIGINT) {
     if (stopping_) {
-      report(LogLevel::warn, fmt::format("{} again: killing every generation now",
-                                         signal_name(event.sig)));
+      report(LogLevel::warn,
+             fmt::format("{} again: killing every generation now", signal_name(event.sig)));
       force_stop();
     } else {
       report(LogLevel::info, fmt::format("{}: stopping", signal_name(event.sig)));
@@ -63,8 +68,7 @@ void Supervisor::on(const SignalReceived& event) {
 
 void Supervisor::on(const ChildSpawned& event) {
   children_[event.generation] = {event.generation, event.pid, Phase::starting};
-  report(LogLevel::info,
-         fmt::format("generation {} started: pid {}", event.generation, event.pid));
+  report(LogLevel::info, fmt::format("generation {} started: pid {}", event.generation, event.pid));
   actions_.push_back(StartGate{event.generation, event.pid});
   arm(TimerKind::ready_deadline, event.generation, config_.ready_timeout);
 }
@@ -98,8 +102,8 @@ void Supervisor::on(const ChildExited& event) {
       break;
     case Phase::serving:
       serving_.reset();
-      report(LogLevel::warn, fmt::format("generation {} (pid {}) {} while serving",
-                                         gone.generation, gone.pid, how));
+      report(LogLevel::warn, fmt::format("generation {} (pid {}) {} while serving", gone.generation,
+                                         gone.pid, how));
       if (!candidate_) schedule_respawn();
       break;
     case Phase::draining:
@@ -138,12 +142,11 @@ void Supervisor::on(const TimerFired& event) {
     case TimerKind::drain_deadline:
     case TimerKind::kill_deadline:
       if (child == children_.end()) break;
-      report(LogLevel::warn,
-             fmt::format("generation {} (pid {}) still running after {}: SIGKILL", generation,
-                         child->second.pid,
-                         format_duration(event.id.kind == TimerKind::drain_deadline
-                                             ? config_.drain_timeout
-                                             : config_.stop_timeout)));
+      report(LogLevel::warn, fmt::format("generation {} (pid {}) still running after {}: SIGKILL",
+                                         generation, child->second.pid,
+                                         format_duration(event.id.kind == TimerKind::drain_deadline
+                                                             ? config_.drain_timeout
+                                                             : config_.stop_timeout)));
       kill_group(child->second, SIGKILL);
       break;
     case TimerKind::stop_deadline:
@@ -179,8 +182,7 @@ void Supervisor::launch_generation(bool restart) {
   const Generation generation = next_generation_++;
   candidate_ = generation;
   candidate_is_restart_ = restart;
-  if (restart)
-    report(LogLevel::info, fmt::format("restart: starting generation {}", generation));
+  if (restart) report(LogLevel::info, fmt::format("restart: starting generation {}", generation));
   actions_.push_back(SpawnChild{generation});
 }
 
@@ -196,9 +198,9 @@ void Supervisor::promote_candidate(ChildState& child) {
   if (old) {
     ChildState& previous = children_.at(*old);
     previous.phase = Phase::draining;
-    report(LogLevel::info, fmt::format("generation {} (pid {}): {}, draining for up to {}", *old,
-                                       previous.pid, signal_name(config_.stop_signal),
-                                       format_duration(config_.drain_timeout)));
+    report(LogLevel::info,
+           fmt::format("generation {} (pid {}): {}, draining for up to {}", *old, previous.pid,
+                       signal_name(config_.stop_signal), format_duration(config_.drain_timeout)));
     kill_group(previous, config_.stop_signal);
     arm(TimerKind::drain_deadline, *old, config_.drain_timeout);
   }
@@ -230,8 +232,8 @@ void Supervisor::finish_candidate(bool succeeded, const std::string& reason) {
   if (candidate_is_restart_) {
     actions_.push_back(RestartFinished{generation, succeeded, reason});
     if (!succeeded && serving_)
-      report(LogLevel::warn, fmt::format("restart rolled back: generation {} keeps serving",
-                                         *serving_));
+      report(LogLevel::warn,
+             fmt::format("restart rolled back: generation {} keeps serving", *serving_));
   }
   if (stopping_) return;
   if (restart_pending_) {
@@ -288,8 +290,8 @@ void Supervisor::exit_if_stopped() {
 
 void Supervisor::forward_to_serving(int sig) {
   if (!serving_) {
-    report(LogLevel::warn, fmt::format("{} not forwarded: no generation is serving",
-                                       signal_name(sig)));
+    report(LogLevel::warn,
+           fmt::format("{} not forwarded: no generation is serving", signal_name(sig)));
     return;
   }
   const ChildState& child = children_.at(*serving_);

@@ -35,7 +35,14 @@ struct SupervisorConfig {
   Duration stable_uptime = std::chrono::seconds(10);
 };
 
-enum class TimerKind { ready_deadline, drain_deadline, kill_deadline, stop_deadline, backoff, stable };
+enum class TimerKind {
+  ready_deadline,
+  drain_deadline,
+  kill_deadline,
+  stop_deadline,
+  backoff,
+  stable
+};
 
 struct TimerId {
   TimerKind kind;
@@ -168,7 +175,7 @@ class Supervisor {
   ChildState* find_by_pid(pid_t pid);
 
   SupervisorConfig config_;
-  Actions actions_;  // collected while handling one event
+  Actions actions_;                            // collected while handling one event
   std::map<Generation, ChildState> children_;  // spawned and not yet reaped
   std::set<TimerId> armed_;
   Generation next_generation_ = 1;

@@ -7,8 +7,11 @@
 //
 // Options: --start-delay MS (before accepting), --exit-after MS (exit 3 then), --ignore-term,
 // --slow MS (per request). SIGTERM: stop accepting, finish the request in hand, exit 0.
+// --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way).
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -36,6 +39,8 @@ struct Options {
   int exit_after_ms = -1;
   int slow_ms = 0;
   bool ignore_term = false;
+  int listen_port = -1;
+  bool reuseport = false;
 };
 
 std::string env_or(const char* name, const char* fallback) {
@@ -76,10 +81,18 @@ Options parse_options(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     const auto next = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
-    if (arg == "--start-delay") options.start_delay_ms = next();
-    else if (arg == "--exit-after") options.exit_after_ms = next();
-    else if (arg == "--slow") options.slow_ms = next();
-    else if (arg == "--ignore-term") options.ignore_term = true;
+    if (arg == "--start-delay")
+      options.start_delay_ms = next();
+    else if (arg == "--exit-after")
+      options.exit_after_ms = next();
+    else if (arg == "--slow")
+      options.slow_ms = next();
+    else if (arg == "--ignore-term")
+      options.ignore_term = true;
+    else if (arg == "--listen")
+      options.listen_port = next();
+    else if (arg == "--reuseport")
+      options.reuseport = true;
   }
   return options;
 }
@@ -95,11 +108,10 @@ void serve_one(int client, const std::string& report, const Options& options) {
   if (options.slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.slow_ms));
   const std::string body = request.starts_with("GET /info ")
                                ? report
-                               : "pid=" + std::to_string(getpid()) + " generation=" +
-                                     env_or("REUSERUN_GENERATION", "?") + "\n";
+                               : "pid=" + std::to_string(getpid()) +
+                                     " generation=" + env_or("REUSERUN_GENERATION", "?") + "\n";
   const std::string response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-                               body;
+                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   std::size_t sent = 0;
   while (sent < response.size()) {
     const ssize_t n = write(client, response.data() + sent, response.size() - sent);
@@ -108,12 +120,33 @@ void serve_one(int client, const std::string& report, const Options& options) {
   }
 }
 
+// The listening socket of a server that binds by itself, placed at fd 3.
+bool listen_by_itself(const Options& options) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int on = 1;
+  if (options.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(options.listen_port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == -1 ||
+      listen(fd, SOMAXCONN) == -1) {
+    std::perror("test_server: bind");
+    return false;
+  }
+  return dup2(fd, 3) == 3;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string report = startup_report();
   const Options options = parse_options(argc, argv);
-  if (env_or("LISTEN_FDS", "") != "1" || env_or("LISTEN_PID", "") != std::to_string(getpid())) {
+  if (options.listen_port >= 0) {
+    if (!listen_by_itself(options)) return 2;
+  } else if (env_or("LISTEN_FDS", "") != "1" ||
+             env_or("LISTEN_PID", "") != std::to_string(getpid())) {
     std::fprintf(stderr, "test_server: no socket for me (LISTEN_FDS=%s LISTEN_PID=%s pid=%d)\n",
                  env_or("LISTEN_FDS", "").c_str(), env_or("LISTEN_PID", "").c_str(), getpid());
     return 2;

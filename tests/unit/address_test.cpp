@@ -22,7 +22,8 @@ TEST(Address, ParsesNumericIpv4AndIpv6) {
 }
 
 TEST(Address, RejectsNamesAndMalformedAddresses) {
-  for (const char* bad : {"", "localhost", "1.2.3", "256.1.1.1", "[1.2.3.4]", "::1]", "[::1", "1.2.3.4:80"})
+  for (const char* bad :
+       {"", "localhost", "1.2.3", "256.1.1.1", "[1.2.3.4]", "::1]", "[::1", "1.2.3.4:80"})
     EXPECT_FALSE(parse_ip_address(bad)) << bad;
 }
 

@@ -10,7 +10,8 @@ namespace {
 
 std::vector<std::string> entries(ChildEnv& env) {
   std::vector<std::string> result;
-  for (const char* const* entry = env.envp(); *entry != nullptr; ++entry) result.emplace_back(*entry);
+  for (const char* const* entry = env.envp(); *entry != nullptr; ++entry)
+    result.emplace_back(*entry);
   return result;
 }
 
@@ -18,9 +19,9 @@ bool contains(const std::vector<std::string>& list, const std::string& entry) {
   return std::find(list.begin(), list.end(), entry) != list.end();
 }
 
-const char* const kParentEnv[] = {"PATH=/usr/bin",     "LISTEN_FDS=4",       "LISTEN_PID=1",
-                                  "LISTEN_FDNAMES=x",  "NOTIFY_SOCKET=/run/n", "HOME=/root",
-                                  nullptr};
+const char* const kParentEnv[] = {
+    "PATH=/usr/bin",        "LISTEN_FDS=4", "LISTEN_PID=1", "LISTEN_FDNAMES=x",
+    "NOTIFY_SOCKET=/run/n", "HOME=/root",   nullptr};
 
 TEST(ChildEnv, DropsTheLaunchersOwnActivationVariables) {
   ChildEnv env(kParentEnv, {"http"});

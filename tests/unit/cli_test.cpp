@@ -54,9 +54,9 @@ TEST(Cli, Defaults) {
 }
 
 TEST(Cli, ConvertsValues) {
-  const auto parsed = parse({"--port", "0", "--bind", "::1", "--ready-timeout", "1.5s",
-                             "--drain-timeout", "2m", "--stop-signal", "QUIT", "--no-free-port",
-                             "--ready-cmd", "true", "srv"});
+  const auto parsed =
+      parse({"--port", "0", "--bind", "::1", "--ready-timeout", "1.5s", "--drain-timeout", "2m",
+             "--stop-signal", "QUIT", "--no-free-port", "--ready-cmd", "true", "srv"});
   ASSERT_TRUE(parsed.result.config) << parsed.err;
   EXPECT_EQ(format_address(*parsed.result.config->bind), "[::1]:0");
   EXPECT_EQ(parsed.result.config->ready_timeout, 1500ms);

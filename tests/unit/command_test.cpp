@@ -23,8 +23,7 @@ TEST(Command, NameWithASlashIsUsedAsItIs) {
 }
 
 TEST(Command, SearchesPathInOrder) {
-  const auto found =
-      resolve_command("srv", "/a:/b:/c", fake({{"/b/srv", 0}, {"/c/srv", 0}}));
+  const auto found = resolve_command("srv", "/a:/b:/c", fake({{"/b/srv", 0}, {"/c/srv", 0}}));
   EXPECT_EQ(found.path, "/b/srv");
   EXPECT_EQ(found.error, 0);
 }

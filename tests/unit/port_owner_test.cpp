@@ -39,8 +39,7 @@ TEST(PortOwner, ParsesListenRowsOfTheIpv4Table) {
 }
 
 TEST(PortOwner, ParsesTheIpv6Table) {
-  const std::string table = kHeader +
-                            row("00000000000000000000000001000000:1F90", "0A", 0, 12) +
+  const std::string table = kHeader + row("00000000000000000000000001000000:1F90", "0A", 0, 12) +
                             row("00000000000000000000000000000000:1F91", "0A", 0, 13);
   const auto entries = parse_tcp_table(table, AF_INET6);
   ASSERT_EQ(entries.size(), 2u);
@@ -49,8 +48,8 @@ TEST(PortOwner, ParsesTheIpv6Table) {
 }
 
 TEST(PortOwner, IgnoresMalformedRows) {
-  EXPECT_TRUE(parse_tcp_table(std::string(kHeader) + "garbage\n   0: XYZ:1F90 0A\n", AF_INET)
-                  .empty());
+  EXPECT_TRUE(
+      parse_tcp_table(std::string(kHeader) + "garbage\n   0: XYZ:1F90 0A\n", AF_INET).empty());
 }
 
 class FakeProc : public ::testing::Test {

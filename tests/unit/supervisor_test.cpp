@@ -39,7 +39,7 @@ bool arms(const Actions& actions, TimerKind kind, Generation generation, Duratio
 }
 
 int exited(int code) { return (code & 0xff) << 8; }  // a wait status for exit(code)
-int killed(int sig) { return sig; }                   // a wait status for death by sig
+int killed(int sig) { return sig; }                  // a wait status for death by sig
 
 class SupervisorTest : public ::testing::Test {
  protected:
@@ -269,7 +269,8 @@ TEST_F(SupervisorTest, ServingGenerationDyingDuringARestartLetsTheNewOneTakeOver
   send(ChildSpawned{2, 200});
   const auto crash = send(ChildExited{100, exited(1)});
   EXPECT_TRUE(all_of<SpawnChild>(crash).empty());
-  EXPECT_FALSE(first_of<ArmTimer>(crash) && first_of<ArmTimer>(crash)->id.kind == TimerKind::backoff);
+  EXPECT_FALSE(first_of<ArmTimer>(crash) &&
+               first_of<ArmTimer>(crash)->id.kind == TimerKind::backoff);
   send(GatePassed{2});
   EXPECT_EQ(supervisor_->serving(), 2u);
 }

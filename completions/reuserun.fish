@@ -1,0 +1,45 @@
+# fish completion for reuserun
+
+# Options only before the child command; after it, complete the child command itself.
+function __reuserun_in_options
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l takes_value --port --bind --backlog --ready-timeout --ready-delay --ready-cmd \
+        --ready-interval --drain-timeout --stop-timeout --stop-signal --log-level
+    set -l skip 0
+    for token in $tokens
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        if test "$token" = --
+            return 1
+        end
+        if contains -- $token $takes_value
+            set skip 1
+            continue
+        end
+        if not string match -q -- '-*' $token
+            return 1
+        end
+    end
+    return 0
+end
+
+set -l durations '100ms 500ms 1s 5s 10s 30s 1m'
+complete -c reuserun -n __reuserun_in_options -l port -x -d 'TCP port to listen on'
+complete -c reuserun -n __reuserun_in_options -l bind -x -d 'Address to listen on'
+complete -c reuserun -n __reuserun_in_options -l backlog -x -d 'Length of the listen queue'
+complete -c reuserun -n __reuserun_in_options -l no-free-port -d 'Do not free the port'
+complete -c reuserun -n __reuserun_in_options -l ready-timeout -x -a $durations -d 'Time to get ready'
+complete -c reuserun -n __reuserun_in_options -l ready-delay -x -a $durations -d 'Minimum uptime before ready'
+complete -c reuserun -n __reuserun_in_options -l ready-cmd -x -d 'Command that must exit 0'
+complete -c reuserun -n __reuserun_in_options -l ready-interval -x -a $durations -d 'Time between ready-cmd runs'
+complete -c reuserun -n __reuserun_in_options -l drain-timeout -x -a $durations -d 'Drain time before SIGKILL'
+complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -d 'Stop time before SIGKILL'
+complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'
+complete -c reuserun -n __reuserun_in_options -l log-level -x -a 'trace debug info warn error off' -d 'Log level'
+complete -c reuserun -n __reuserun_in_options -l help -d 'Show the options'
+complete -c reuserun -n __reuserun_in_options -l version -d 'Show the version'
+complete -c reuserun -n 'not __reuserun_in_options' -x -a '(__fish_complete_subcommand)'
+complete -c reuserun -n __reuserun_in_options -x -a '(__fish_complete_command)'

@@ -1,0 +1,88 @@
+// Freeing the port: a stale listener is asked to leave (SIGTERM, then SIGKILL), and is named
+// when the port stays busy.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+// A server of the test's own that listens on `port` by itself, as a stale process would.
+std::unique_ptr<Process> start_stale(int port, std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv{kTestServer, "--listen", std::to_string(port)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto stale = std::make_unique<Process>(argv);
+  EXPECT_TRUE(wait_until([&] { return serving_pid(port) == stale->pid(); }, 5s)) << stale->log();
+  return stale;
+}
+
+std::vector<std::string> reuserun_on(int port, std::vector<std::string> options) {
+  std::vector<std::string> argv{
+      kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--ready-delay", "50ms"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"--", kTestServer});
+  return argv;
+}
+
+TEST(FreePort, StaleListenerIsAskedToLeaveAndLogged) {
+  const int port = probe_free_port();
+  auto stale = start_stale(port);
+  Process launcher(reuserun_on(port, {}));
+  EXPECT_EQ(stale->wait_exit(10s), 0) << "the stale server drains on SIGTERM";
+  ASSERT_TRUE(launcher.wait_for_log("serving on", 10s)) << launcher.log();
+  const std::string log = launcher.log();
+  EXPECT_NE(log.find("is held by pid " + std::to_string(stale->pid())), std::string::npos) << log;
+  EXPECT_NE(log.find("--listen " + std::to_string(port)), std::string::npos)
+      << "the victim's command line is logged";
+  EXPECT_NE(log.find("sending SIGTERM"), std::string::npos);
+  const auto now = serving_pid(port);
+  ASSERT_TRUE(now);
+  EXPECT_NE(*now, stale->pid());
+}
+
+TEST(FreePort, StaleReuseportListenerIsFreedTooOrItWouldStealConnections) {
+  const int port = probe_free_port();
+  auto stale = start_stale(port, {"--reuseport"});
+  Process launcher(reuserun_on(port, {}));
+  EXPECT_TRUE(stale->wait_exit(10s).has_value());
+  EXPECT_TRUE(launcher.wait_for_log("serving on", 10s)) << launcher.log();
+}
+
+TEST(FreePort, StaleListenerIgnoringSigtermIsKilledAfterTheStopTimeout) {
+  const int port = probe_free_port();
+  auto stale = start_stale(port, {"--ignore-term"});
+  Process launcher(reuserun_on(port, {"--stop-timeout", "300ms"}));
+  EXPECT_EQ(stale->wait_exit(10s), 128 + SIGKILL);
+  EXPECT_TRUE(launcher.wait_for_log("serving on", 10s)) << launcher.log();
+  EXPECT_NE(launcher.log().find("sending SIGKILL"), std::string::npos);
+}
+
+TEST(FreePort, NoFreePortFailsWithExit3NamingTheHolderAndLeavesItAlone) {
+  const int port = probe_free_port();
+  auto stale = start_stale(port);
+  Process launcher(reuserun_on(port, {"--no-free-port"}));
+  EXPECT_EQ(launcher.wait_exit(10s), 3);
+  const std::string log = launcher.log();
+  EXPECT_NE(log.find("Failed to bind 127.0.0.1:" + std::to_string(port) +
+                     ": Address already in use (held by pid " + std::to_string(stale->pid())),
+            std::string::npos)
+      << log;
+  EXPECT_TRUE(stale->running());
+  EXPECT_EQ(serving_pid(port), stale->pid());
+}
+
+TEST(FreePort, PortZeroLetsTheKernelPickOne) {
+  Process launcher(
+      {kReuserun, "--port", "0", "--bind", "127.0.0.1", "--ready-delay", "0", "--", kTestServer});
+  ASSERT_TRUE(launcher.wait_for_log("serving on", 10s)) << launcher.log();
+  const std::string log = launcher.log();
+  const auto at = log.find("listening on 127.0.0.1:");
+  ASSERT_NE(at, std::string::npos);
+  const int port = std::atoi(log.c_str() + at + std::string("listening on 127.0.0.1:").size());
+  EXPECT_GT(port, 0);
+  EXPECT_TRUE(serving_pid(port).has_value());
+}
+
+}  // namespace
+}  // namespace rrtest

@@ -1,0 +1,110 @@
+// Rolling restarts: the pid switches on SIGHUP, a bad new generation is rolled back while the old
+// one keeps serving, a draining child that ignores SIGTERM is killed, a crash is respawned.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+TEST(Restart, SighupSwitchesTheServingPidAndTheOldChildExits) {
+  Launch launch({"--ready-delay", "100ms"}, {kTestServer});
+  const pid_t old = launch.wait_serving();
+  ASSERT_GT(old, 0) << launch.process.log();
+  launch.process.signal(SIGHUP);
+  ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 10s)) << launch.process.log();
+  std::optional<pid_t> now;
+  ASSERT_TRUE(wait_until([&] { return (now = serving_pid(launch.port)) && *now != old; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return !process_exists(old); }, 5s));
+  const auto children = child_pids(launch.process.pid());
+  EXPECT_EQ(children, std::vector<pid_t>{*now}) << "exactly one generation left";
+}
+
+TEST(Restart, NewGenerationThatExitsAtOnceIsRolledBackAndTheOldKeepsServing) {
+  TempDir dir;
+  dir.write("args", "");
+  Launch launch({"--ready-delay", "500ms"}, server_with_args_from(dir.file("args")));
+  const pid_t old = launch.wait_serving();
+  ASSERT_GT(old, 0) << launch.process.log();
+  dir.write("args", "--exit-after 0");
+  launch.process.signal(SIGHUP);
+  ASSERT_TRUE(launch.process.wait_for_log("restart failed", 10s)) << launch.process.log();
+  EXPECT_NE(launch.process.log().find("exited with status 3 before it was ready"),
+            std::string::npos);
+  EXPECT_EQ(serving_pid(launch.port), old);
+  EXPECT_EQ(child_pids(launch.process.pid()), std::vector<pid_t>{old});
+}
+
+TEST(Restart, NewGenerationThatNeverGetsReadyIsKilledAfterTheReadyTimeout) {
+  Launch launch({"--ready-delay", "50ms", "--ready-timeout", "1s", "--ready-interval", "50ms",
+                 "--ready-cmd", "[ \"$REUSERUN_GENERATION\" = 1 ]"},
+                {kTestServer});
+  const pid_t old = launch.wait_serving();
+  ASSERT_GT(old, 0) << launch.process.log();
+  launch.process.signal(SIGHUP);
+  ASSERT_TRUE(launch.process.wait_for_log("restart failed", 10s)) << launch.process.log();
+  EXPECT_NE(launch.process.log().find("not ready within 1s"), std::string::npos);
+  EXPECT_EQ(serving_pid(launch.port), old);
+  EXPECT_TRUE(wait_until([&] { return child_pids(launch.process.pid()).size() == 1; }, 5s))
+      << "the failed generation is gone";
+}
+
+TEST(Restart, ExecGateSeesTheNewChildsPid) {
+  TempDir dir;
+  Launch launch(
+      {"--ready-delay", "0", "--ready-cmd", "echo $REUSERUN_CHILD_PID > " + dir.file("gate-pid")},
+      {kTestServer});
+  const pid_t child = launch.wait_serving();
+  ASSERT_GT(child, 0) << launch.process.log();
+  std::ifstream file(dir.file("gate-pid"));
+  pid_t seen = 0;
+  file >> seen;
+  EXPECT_EQ(seen, child);
+}
+
+TEST(Restart, DrainTimeoutKillsAnOldChildThatIgnoresSigterm) {
+  TempDir dir;
+  dir.write("args", "--ignore-term");
+  Launch launch({"--ready-delay", "50ms", "--drain-timeout", "500ms"},
+                server_with_args_from(dir.file("args")));
+  const pid_t old = launch.wait_serving();
+  ASSERT_GT(old, 0) << launch.process.log();
+  dir.write("args", "");
+  launch.process.signal(SIGHUP);
+  ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 10s)) << launch.process.log();
+  EXPECT_TRUE(wait_until([&] { return !process_exists(old); }, 10s));
+  EXPECT_NE(launch.process.log().find("still running after 500ms: SIGKILL"), std::string::npos)
+      << launch.process.log();
+  EXPECT_NE(launch.process.log().find("was killed by SIGKILL (draining)"), std::string::npos);
+}
+
+TEST(Restart, CrashedChildIsRespawned) {
+  TempDir dir;
+  dir.write("args", "--exit-after 300");
+  Launch launch({"--ready-delay", "50ms"}, server_with_args_from(dir.file("args")));
+  const pid_t first = launch.wait_serving();
+  ASSERT_GT(first, 0) << launch.process.log();
+  dir.write("args", "");
+  ASSERT_TRUE(launch.process.wait_for_log("while serving", 10s)) << launch.process.log();
+  std::optional<pid_t> now;
+  EXPECT_TRUE(wait_until([&] { return (now = serving_pid(launch.port)) && *now != first; }, 10s))
+      << launch.process.log();
+  EXPECT_NE(launch.process.log().find("no generation is serving: starting a new one in 100ms"),
+            std::string::npos);
+}
+
+TEST(Restart, ForwardedSignalReachesTheServingChild) {
+  // USR1 kills the test server (default disposition): proof it was delivered.
+  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  const pid_t child = launch.wait_serving();
+  ASSERT_GT(child, 0);
+  launch.process.signal(SIGUSR1);
+  EXPECT_TRUE(launch.process.wait_for_log("was killed by SIGUSR1 while serving", 5s))
+      << launch.process.log();
+}
+
+}  // namespace
+}  // namespace rrtest

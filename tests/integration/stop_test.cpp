@@ -1,0 +1,83 @@
+// Stopping: SIGTERM/SIGINT end every generation and reuserun exits with a status that says how.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+TEST(Stop, SigtermStopsTheChildExitsZeroAndLeavesNothingBehind) {
+  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  const pid_t child = launch.wait_serving();
+  ASSERT_GT(child, 0) << launch.process.log();
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0) << launch.process.log();
+  EXPECT_FALSE(process_exists(child));
+  EXPECT_FALSE(serving_pid(launch.port).has_value()) << "the socket is closed";
+}
+
+TEST(Stop, SigintStopsLikeSigterm) {
+  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  const pid_t child = launch.wait_serving();
+  launch.process.signal(SIGINT);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0);
+  EXPECT_FALSE(process_exists(child));
+}
+
+TEST(Stop, ChildIgnoringTheStopSignalIsKilledAfterTheStopTimeoutAndTheExitSaysSo) {
+  Launch launch({"--ready-delay", "50ms", "--stop-timeout", "300ms"},
+                {kTestServer, "--ignore-term"});
+  const pid_t child = launch.wait_serving();
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 4) << launch.process.log();
+  EXPECT_FALSE(process_exists(child));
+}
+
+TEST(Stop, SecondSignalKillsAtOnceInsteadOfWaitingForTheStopTimeout) {
+  Launch launch({"--ready-delay", "50ms", "--stop-timeout", "60s"}, {kTestServer, "--ignore-term"});
+  const pid_t child = launch.wait_serving();
+  launch.process.signal(SIGTERM);
+  ASSERT_TRUE(launch.process.wait_for_log("SIGTERM: stopping", 5s));
+  launch.process.signal(SIGINT);
+  EXPECT_EQ(launch.process.wait_exit(10s), 4) << launch.process.log();
+  EXPECT_FALSE(process_exists(child));
+}
+
+TEST(Stop, StopDuringARestartEndsBothGenerations) {
+  Launch launch({"--ready-delay", "50ms", "--ready-cmd", "[ \"$REUSERUN_GENERATION\" = 1 ]"},
+                {kTestServer});
+  ASSERT_TRUE(launch.process.wait_for_log("serving on", 10s));
+  launch.process.signal(SIGHUP);
+  ASSERT_TRUE(launch.process.wait_for_log("generation 2 started", 5s));
+  const auto children = descendants(launch.process.pid());
+  ASSERT_EQ(children.size(), 2u);
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0) << launch.process.log();
+  for (pid_t child : children) EXPECT_FALSE(process_exists(child)) << child;
+}
+
+TEST(Stop, ChildDiesWhenReuserunIsKilled) {
+  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  const pid_t child = launch.wait_serving();
+  launch.process.signal(SIGKILL);
+  launch.process.wait_exit(5s);
+  EXPECT_TRUE(wait_until([&] { return !process_exists(child); }, 5s))
+      << "PR_SET_PDEATHSIG asks the orphan to stop";
+}
+
+TEST(Cli, HelpAndVersionExitZeroAndBadValuesExitTwo) {
+  Process help({kReuserun, "--help"});
+  EXPECT_EQ(help.wait_exit(5s), 0);
+  EXPECT_NE(help.log().find("--drain-timeout"), std::string::npos);
+  Process version({kReuserun, "--version"});
+  EXPECT_EQ(version.wait_exit(5s), 0);
+  Process bad({kReuserun, "--port", "1", "--drain-timeout", "soon", "--", "x"});
+  EXPECT_EQ(bad.wait_exit(5s), 2);
+  EXPECT_EQ(bad.log(),
+            "reuserun: invalid value 'soon' for --drain-timeout: expected a duration "
+            "such as 500ms, 5s, 1.5s or 2m\n");
+}
+
+}  // namespace
+}  // namespace rrtest

@@ -1,0 +1,266 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace rrtest {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::string status_field(pid_t pid, const std::string& key) {
+  std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(key + ":", 0) == 0) return line.substr(key.size() + 1);
+  return "";
+}
+
+int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+  return static_cast<int>(std::max<Millis::rep>(left.count(), 0));
+}
+
+}  // namespace
+
+int probe_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+bool wait_until(const std::function<bool()>& condition, Millis limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+HttpResult http_get(int port, const std::string& path, Millis timeout) {
+  HttpResult result;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  const auto fail = [&](std::string error) {
+    ::close(fd);
+    result.error = std::move(error);
+    return result;
+  };
+  const auto error_name = [](int error) -> std::string {
+    if (error == ECONNREFUSED) return "refused";
+    if (error == ECONNRESET || error == EPIPE) return "reset";
+    return std::strerror(error);
+  };
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == -1 &&
+      errno != EINPROGRESS)
+    return fail(error_name(errno));
+  pollfd writable{fd, POLLOUT, 0};
+  if (::poll(&writable, 1, remaining_ms(deadline)) <= 0) return fail("timeout");
+  int error = 0;
+  socklen_t length = sizeof error;
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+  if (error != 0) return fail(error_name(error));
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size()))
+    return fail(error_name(errno));
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    pollfd readable{fd, POLLIN, 0};
+    if (::poll(&readable, 1, remaining_ms(deadline)) <= 0) return fail("timeout");
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return fail(error_name(errno));
+    }
+    response.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) {
+    result.error = response.empty() ? "empty answer" : "bad answer";
+    return result;
+  }
+  result.status = std::atoi(response.c_str() + 9);
+  const std::size_t body = response.find("\r\n\r\n");
+  if (body != std::string::npos) result.body = response.substr(body + 4);
+  result.ok = result.status >= 200 && result.status < 300;
+  if (!result.ok) result.error = "status " + std::to_string(result.status);
+  return result;
+}
+
+std::optional<pid_t> serving_pid(int port) {
+  const HttpResult answer = http_get(port, "/", 2s);
+  if (!answer.ok || answer.body.rfind("pid=", 0) != 0) return std::nullopt;
+  return static_cast<pid_t>(std::atoi(answer.body.c_str() + 4));
+}
+
+bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 && !is_zombie(pid); }
+
+bool is_zombie(pid_t pid) {
+  const std::string state = status_field(pid, "State");
+  return state.find('Z') != std::string::npos;
+}
+
+std::vector<pid_t> child_pids(pid_t parent) {
+  std::vector<pid_t> children;
+  DIR* dir = ::opendir("/proc");
+  while (const dirent* entry = ::readdir(dir)) {
+    const pid_t pid = std::atoi(entry->d_name);
+    if (pid > 0 && std::atoi(status_field(pid, "PPid").c_str()) == parent) children.push_back(pid);
+  }
+  ::closedir(dir);
+  return children;
+}
+
+std::vector<pid_t> descendants(pid_t ancestor) {
+  std::vector<pid_t> found;
+  std::vector<pid_t> frontier{ancestor};
+  while (!frontier.empty()) {
+    const pid_t next = frontier.back();
+    frontier.pop_back();
+    for (pid_t child : child_pids(next)) {
+      found.push_back(child);
+      frontier.push_back(child);
+    }
+  }
+  return found;
+}
+
+long vm_rss_kib(pid_t pid) { return std::atol(status_field(pid, "VmRSS").c_str()); }
+
+TempDir::TempDir() {
+  char pattern[] = "/tmp/reuserun-test-XXXXXX";
+  path_ = ::mkdtemp(pattern);
+}
+
+TempDir::~TempDir() { std::filesystem::remove_all(path_); }
+
+void TempDir::write(const std::string& name, const std::string& content) const {
+  std::ofstream(file(name)) << content;
+}
+
+Process::Process(std::vector<std::string> argv, std::vector<std::string> env) {
+  char pattern[] = "/tmp/reuserun-log-XXXXXX";
+  const int log_fd = ::mkstemp(pattern);
+  log_path_ = pattern;
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
+  environment.insert(environment.end(), env.begin(), env.end());
+  std::vector<char*> args, envp;
+  for (auto& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  for (auto& entry : environment) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, STDIN_FILENO);
+    ::execve(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+}
+
+Process::~Process() {
+  if (running()) {
+    // Whatever the launcher still runs belongs to this test too: end it by pid.
+    for (pid_t pid : descendants(pid_)) ::kill(pid, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    wait_exit(5s);
+  }
+  ::unlink(log_path_.c_str());
+}
+
+void Process::signal(int sig) const { ::kill(pid_, sig); }
+
+std::optional<int> Process::wait_exit(Millis limit) {
+  wait_until([this] { return !running(); }, limit);
+  return exit_code_;
+}
+
+bool Process::running() {
+  if (exit_code_) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return false;
+}
+
+std::string Process::log() const { return read_file(log_path_); }
+
+int Process::count_in_log(const std::string& needle) const {
+  const std::string text = log();
+  int count = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size()))
+    ++count;
+  return count;
+}
+
+bool Process::wait_for_log(const std::string& needle, Millis limit, int occurrences) const {
+  return wait_until([&] { return count_in_log(needle) >= occurrences; }, limit);
+}
+
+Launch::Launch(std::vector<std::string> options, std::vector<std::string> command,
+               std::vector<std::string> env)
+    : port(probe_free_port()),
+      process(
+          [&] {
+            std::vector<std::string> argv{kReuserun, "--port", std::to_string(port), "--bind",
+                                          "127.0.0.1"};
+            argv.insert(argv.end(), options.begin(), options.end());
+            argv.push_back("--");
+            argv.insert(argv.end(), command.begin(), command.end());
+            return argv;
+          }(),
+          std::move(env)) {}
+
+pid_t Launch::wait_serving(Millis limit) {
+  process.wait_for_log("serving on", limit);
+  std::optional<pid_t> pid;
+  wait_until([&] { return (pid = serving_pid(port)).has_value(); }, limit);
+  return pid.value_or(-1);
+}
+
+std::vector<std::string> server_with_args_from(const std::string& args_file) {
+  // exec: the shell becomes the server, so LISTEN_PID (the shell's pid) stays right.
+  return {"/bin/sh", "-c", "exec " + kTestServer + " $(cat " + args_file + ")"};
+}
+
+}  // namespace rrtest

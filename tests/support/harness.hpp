@@ -1,0 +1,98 @@
+// Integration-test support: run the real reuserun binary, talk HTTP to it on loopback, wait with
+// deadlines, and clean up only the processes a test started, by pid.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rrtest {
+
+using namespace std::chrono_literals;
+using Millis = std::chrono::milliseconds;
+
+inline const std::string kReuserun = REUSERUN_BINARY;
+inline const std::string kTestServer = TEST_SERVER_BINARY;
+
+// A loopback TCP port that was free a moment ago.
+int probe_free_port();
+
+// Polls `condition` every 20 ms until it holds or `limit` has passed.
+bool wait_until(const std::function<bool()>& condition, Millis limit);
+
+struct HttpResult {
+  bool ok = false;  // a complete 2xx answer
+  int status = 0;
+  std::string body;
+  std::string error;  // "refused", "reset", "timeout", "status 500", ...
+};
+
+// GET path from 127.0.0.1:port on a new connection.
+HttpResult http_get(int port, const std::string& path = "/", Millis timeout = 3s);
+
+// The pid in the test server's answer, if one answered.
+std::optional<pid_t> serving_pid(int port);
+
+bool process_exists(pid_t pid);
+std::vector<pid_t> child_pids(pid_t parent);     // direct children, from /proc
+std::vector<pid_t> descendants(pid_t ancestor);  // the whole tree below
+bool is_zombie(pid_t pid);
+long vm_rss_kib(pid_t pid);
+
+// A temporary directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  void write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+// A child process of the test (reuserun, or a stale server), ended by pid when the test ends.
+class Process {
+ public:
+  // env: extra KEY=VALUE entries. Standard error (and output) go to a log file.
+  explicit Process(std::vector<std::string> argv, std::vector<std::string> env = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;
+  // The exit code (128+n after death by signal n), or nullopt if it is still running by then.
+  std::optional<int> wait_exit(Millis limit);
+  bool running();
+  std::string log() const;
+  bool wait_for_log(const std::string& needle, Millis limit, int occurrences = 1) const;
+  int count_in_log(const std::string& needle) const;
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  std::string log_path_;
+};
+
+// reuserun on 127.0.0.1:<fresh port> in front of `command`, with `options` before "--".
+struct Launch {
+  Launch(std::vector<std::string> options, std::vector<std::string> command,
+         std::vector<std::string> env = {});
+  int port;
+  Process process;
+
+  // Waits until the first generation is ready and answers; returns its pid.
+  pid_t wait_serving(Millis limit = 10s);
+};
+
+// A command that runs the test server with whatever arguments `args_file` holds when each
+// generation starts, so a test can change the next generation's behaviour.
+std::vector<std::string> server_with_args_from(const std::string& args_file);
+
+}  // namespace rrtest
