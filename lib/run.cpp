@@ -32,6 +32,10 @@ Result<Listener> open_listener(const Config& config) {
 int run(const Config& config) {
   // A write to a closed connection must not kill the launcher; children get SIG_DFL back.
   ::signal(SIGPIPE, SIG_IGN);
+  // Until the event loop takes them over, a restart or a forwarded signal has nothing to act on,
+  // and their default action would kill (HUP, USR1) or stop (TTIN, TTOU) reuserun while it frees
+  // the port. SIGTERM and SIGINT keep theirs: there is nothing to clean up yet.
+  for (int sig : {SIGHUP, SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU}) ::signal(sig, SIG_IGN);
   auto listener = open_listener(config);
   if (!listener) {
     log_error("{}", listener.error().message);

@@ -72,6 +72,17 @@ TEST(FreePort, NoFreePortFailsWithExit3NamingTheHolderAndLeavesItAlone) {
   EXPECT_EQ(serving_pid(port), stale->pid());
 }
 
+TEST(FreePort, SighupWhileThePortIsBeingFreedDoesNotKillReuserun) {
+  const int port = probe_free_port();
+  auto stale = start_stale(port, {"--ignore-term"});
+  Process launcher(reuserun_on(port, {"--stop-timeout", "1s"}));
+  ASSERT_TRUE(launcher.wait_for_log("sending SIGTERM", 5s)) << launcher.log();
+  launcher.signal(SIGHUP);  // nothing to restart yet: the first generation is not even started
+  launcher.signal(SIGUSR1);
+  EXPECT_TRUE(launcher.wait_for_log("serving on", 10s)) << launcher.log();
+  EXPECT_TRUE(launcher.running());
+}
+
 TEST(FreePort, PortZeroLetsTheKernelPickOne) {
   Process launcher(
       {kReuserun, "--port", "0", "--bind", "127.0.0.1", "--ready-delay", "0", "--", kTestServer});
