@@ -83,6 +83,28 @@ TEST(FreePort, SighupWhileThePortIsBeingFreedDoesNotKillReuserun) {
   EXPECT_TRUE(launcher.running());
 }
 
+TEST(Bind, DefaultIsEveryAddressDualStack) {
+  const int port = probe_free_port();
+  Process launcher(
+      {kReuserun, "--port", std::to_string(port), "--ready-delay", "0", "--", kTestServer});
+  ASSERT_TRUE(launcher.wait_for_log("serving on", 10s)) << launcher.log();
+  EXPECT_TRUE(http_get(port, "/", 3s, Loopback::ipv4).ok);
+  if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  EXPECT_NE(launcher.log().find("listening on [::]:" + std::to_string(port)), std::string::npos);
+  EXPECT_TRUE(http_get(port, "/", 3s, Loopback::ipv6).ok);
+}
+
+TEST(Bind, Ipv6LiteralListensOnIpv6Only) {
+  if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  const int port = probe_free_port();
+  Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "::1", "--ready-delay",
+                    "0", "--", kTestServer});
+  ASSERT_TRUE(launcher.wait_for_log("serving on [::1]:" + std::to_string(port), 10s))
+      << launcher.log();
+  EXPECT_TRUE(http_get(port, "/", 3s, Loopback::ipv6).ok);
+  EXPECT_EQ(http_get(port, "/", 3s, Loopback::ipv4).error, "refused");
+}
+
 TEST(FreePort, PortZeroLetsTheKernelPickOne) {
   Process launcher(
       {kReuserun, "--port", "0", "--bind", "127.0.0.1", "--ready-delay", "0", "--", kTestServer});

@@ -65,14 +65,45 @@ bool wait_until(const std::function<bool()>& condition, Millis limit) {
   }
 }
 
-HttpResult http_get(int port, const std::string& path, Millis timeout) {
+namespace {
+
+// The loopback address of one family, port set.
+sockaddr_storage loopback_address(Loopback loopback, int port, socklen_t& length) {
+  sockaddr_storage storage{};
+  if (loopback == Loopback::ipv4) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    v4->sin_family = AF_INET;
+    v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    v4->sin_port = htons(static_cast<std::uint16_t>(port));
+    length = sizeof(sockaddr_in);
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_addr = in6addr_loopback;
+    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+    length = sizeof(sockaddr_in6);
+  }
+  return storage;
+}
+
+}  // namespace
+
+bool has_ipv6_loopback() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  socklen_t length = 0;
+  const sockaddr_storage address = loopback_address(Loopback::ipv6, 0, length);
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0;
+  ::close(fd);
+  return ok;
+}
+
+HttpResult http_get(int port, const std::string& path, Millis timeout, Loopback loopback) {
   HttpResult result;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  socklen_t address_length = 0;
+  const sockaddr_storage address = loopback_address(loopback, port, address_length);
+  const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   const auto fail = [&](std::string error) {
     ::close(fd);
     result.error = std::move(error);
@@ -83,7 +114,7 @@ HttpResult http_get(int port, const std::string& path, Millis timeout) {
     if (error == ECONNRESET || error == EPIPE) return "reset";
     return std::strerror(error);
   };
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == -1 &&
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), address_length) == -1 &&
       errno != EINPROGRESS)
     return fail(error_name(errno));
   pollfd writable{fd, POLLOUT, 0};

@@ -31,8 +31,14 @@ struct HttpResult {
   std::string error;  // "refused", "reset", "timeout", "status 500", ...
 };
 
-// GET path from 127.0.0.1:port on a new connection.
-HttpResult http_get(int port, const std::string& path = "/", Millis timeout = 3s);
+enum class Loopback { ipv4, ipv6 };
+
+// GET path from 127.0.0.1:port (or [::1]:port) on a new connection.
+HttpResult http_get(int port, const std::string& path = "/", Millis timeout = 3s,
+                    Loopback loopback = Loopback::ipv4);
+
+// True when this machine has an IPv6 loopback to test with.
+bool has_ipv6_loopback();
 
 // The pid in the test server's answer, if one answered.
 std::optional<pid_t> serving_pid(int port);
