@@ -1,34 +1,20 @@
 #include "port_owner.hpp"
 
-#include <dirent.h>
+#include "procfs.hpp"
+#include "text.hpp"
+
 #include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <memory>
 #include <sstream>
 
 namespace reuserun {
 namespace {
 
 constexpr std::string_view kListenState = "0A";  // TCP_LISTEN in the kernel's table
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-template <typename Number>
-bool parse_number(std::string_view text, Number& out, int base = 10) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out, base);
-  return error == std::errc() && end == text.data() + text.size();
-}
 
 // "0100007F:1F90" (IPv4) or 32 hex digits + ":1F90" (IPv6). The kernel prints each 32-bit word
 // of the address as a native-endian integer, so reading it back the same way restores the bytes.
@@ -58,71 +44,6 @@ bool parse_hex_address(std::string_view text, int family, SocketAddress& out) {
   }
   out.set_port(port);
   return true;
-}
-
-std::vector<pid_t> list_pids(const std::string& proc_root) {
-  std::vector<pid_t> pids;
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(proc_root.c_str()), ::closedir);
-  if (!dir) return pids;
-  while (const dirent* entry = ::readdir(dir.get())) {
-    pid_t pid = 0;
-    if (parse_number(std::string_view(entry->d_name), pid) && pid > 0) pids.push_back(pid);
-  }
-  std::sort(pids.begin(), pids.end());
-  return pids;
-}
-
-// The socket inodes among a process's fds.
-std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root) {
-  std::vector<ino_t> inodes;
-  const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(fd_dir.c_str()), ::closedir);
-  if (!dir) return inodes;  // gone, or another user's process
-  while (const dirent* entry = ::readdir(dir.get())) {
-    if (entry->d_name[0] == '.') continue;
-    char target[64];
-    const std::string link = fd_dir + "/" + entry->d_name;
-    const ssize_t length = ::readlink(link.c_str(), target, sizeof target - 1);
-    if (length <= 0) continue;
-    const std::string_view text(target, static_cast<std::size_t>(length));
-    ino_t inode = 0;
-    if (text.starts_with("socket:[") && text.ends_with("]") &&
-        parse_number(text.substr(8, text.size() - 9), inode))
-      inodes.push_back(inode);
-  }
-  return inodes;
-}
-
-// A field of /proc/PID/status, "" when absent.
-std::string status_field(pid_t pid, std::string_view key, const std::string& proc_root) {
-  std::istringstream status(read_file(proc_root + "/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(status, line);)
-    if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == ':')
-      return line.substr(key.size() + 1);
-  return "";
-}
-
-uid_t real_uid(pid_t pid, const std::string& proc_root) {
-  std::istringstream fields(status_field(pid, "Uid", proc_root));
-  uid_t uid = 0;
-  fields >> uid;
-  return uid;
-}
-
-pid_t parent_pid(pid_t pid, const std::string& proc_root) {
-  std::istringstream fields(status_field(pid, "PPid", proc_root));
-  pid_t parent = 0;
-  fields >> parent;
-  return parent;
-}
-
-std::string command_line(pid_t pid, const std::string& proc_root) {
-  std::string text = read_file(proc_root + "/" + std::to_string(pid) + "/cmdline");
-  while (!text.empty() && text.back() == '\0') text.pop_back();
-  std::replace(text.begin(), text.end(), '\0', ' ');
-  constexpr std::size_t kMaxLength = 200;
-  if (text.size() > kMaxLength) text = text.substr(0, kMaxLength) + "...";
-  return text.empty() ? "?" : text;
 }
 
 std::string user_name(uid_t uid) {
@@ -179,35 +100,16 @@ std::vector<PortHolder> find_port_holders(const SocketAddress& address,
 }
 
 bool process_holds_socket(pid_t pid, ino_t inode, const std::string& proc_root) {
-  const auto inodes = socket_inodes(pid, proc_root);
-  return std::find(inodes.begin(), inodes.end(), inode) != inodes.end();
+  return holder_of_socket(inode, {pid}, proc_root) == pid;
 }
 
 std::vector<pid_t> own_process_tree(pid_t self, const std::string& proc_root) {
-  std::vector<pid_t> ancestors;
+  std::vector<pid_t> tree = process_tree(self, proc_root);
   for (pid_t pid = parent_pid(self, proc_root); pid > 0; pid = parent_pid(pid, proc_root)) {
-    if (std::find(ancestors.begin(), ancestors.end(), pid) != ancestors.end()) break;
-    ancestors.push_back(pid);
+    if (std::find(tree.begin(), tree.end(), pid) != tree.end()) break;
+    tree.push_back(pid);
   }
-  // Descendants: add every process whose parent is self or a descendant, until nothing changes.
-  std::vector<pid_t> descendants{self};
-  const auto pids = list_pids(proc_root);
-  std::map<pid_t, pid_t> parents;
-  for (pid_t pid : pids) parents[pid] = parent_pid(pid, proc_root);
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (const auto& [pid, parent] : parents) {
-      const auto contains = [&](pid_t p) {
-        return std::find(descendants.begin(), descendants.end(), p) != descendants.end();
-      };
-      if (!contains(pid) && contains(parent)) {
-        descendants.push_back(pid);
-        grew = true;
-      }
-    }
-  }
-  descendants.insert(descendants.end(), ancestors.begin(), ancestors.end());
-  return descendants;
+  return tree;
 }
 
 std::string describe_holder(const PortHolder& holder) {

@@ -1,0 +1,100 @@
+#include "procfs.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "text.hpp"
+
+namespace reuserun {
+namespace {
+
+// A field of /proc/PID/status, "" when absent.
+std::string status_field(pid_t pid, std::string_view key, const std::string& proc_root) {
+  std::istringstream status(read_file(proc_root + "/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == ':')
+      return line.substr(key.size() + 1);
+  return "";
+}
+
+}  // namespace
+
+std::vector<pid_t> list_pids(const std::string& proc_root) {
+  std::vector<pid_t> pids;
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(proc_root.c_str()), ::closedir);
+  if (!dir) return pids;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    pid_t pid = 0;
+    if (parse_number(std::string_view(entry->d_name), pid) && pid > 0) pids.push_back(pid);
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+// The socket inodes among a process's fds.
+std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root) {
+  std::vector<ino_t> inodes;
+  const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(fd_dir.c_str()), ::closedir);
+  if (!dir) return inodes;  // gone, or another user's process
+  while (const dirent* entry = ::readdir(dir.get())) {
+    if (entry->d_name[0] == '.') continue;
+    char target[64];
+    const std::string link = fd_dir + "/" + entry->d_name;
+    const ssize_t length = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (length <= 0) continue;
+    const std::string_view text(target, static_cast<std::size_t>(length));
+    ino_t inode = 0;
+    if (text.starts_with("socket:[") && text.ends_with("]") &&
+        parse_number(text.substr(8, text.size() - 9), inode))
+      inodes.push_back(inode);
+  }
+  return inodes;
+}
+
+uid_t real_uid(pid_t pid, const std::string& proc_root) {
+  std::istringstream fields(status_field(pid, "Uid", proc_root));
+  uid_t uid = 0;
+  fields >> uid;
+  return uid;
+}
+
+pid_t parent_pid(pid_t pid, const std::string& proc_root) {
+  std::istringstream fields(status_field(pid, "PPid", proc_root));
+  pid_t parent = 0;
+  fields >> parent;
+  return parent;
+}
+
+std::string command_line(pid_t pid, const std::string& proc_root) {
+  std::string text = read_file(proc_root + "/" + std::to_string(pid) + "/cmdline");
+  while (!text.empty() && text.back() == '\0') text.pop_back();
+  std::replace(text.begin(), text.end(), '\0', ' ');
+  constexpr std::size_t kMaxLength = 200;
+  if (text.size() > kMaxLength) text = text.substr(0, kMaxLength) + "...";
+  return text.empty() ? "?" : text;
+}
+
+std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root) {
+  std::map<pid_t, std::vector<pid_t>> children;
+  for (pid_t pid : list_pids(proc_root)) children[parent_pid(pid, proc_root)].push_back(pid);
+  std::vector<pid_t> tree{root};
+  for (std::size_t i = 0; i < tree.size(); ++i)
+    for (pid_t child : children[tree[i]]) tree.push_back(child);
+  return tree;
+}
+
+pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids, const std::string& proc_root) {
+  for (pid_t pid : pids) {
+    const auto inodes = socket_inodes(pid, proc_root);
+    if (std::find(inodes.begin(), inodes.end(), inode) != inodes.end()) return pid;
+  }
+  return 0;
+}
+
+}  // namespace reuserun

@@ -1,0 +1,29 @@
+// Reading processes from /proc: pids, parents, uids, command lines, socket inodes. The root is a
+// parameter so tests can lay out a fake /proc.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace reuserun {
+
+inline const std::string kProcRoot = "/proc";
+
+std::vector<pid_t> list_pids(const std::string& proc_root = kProcRoot);  // sorted
+pid_t parent_pid(pid_t pid, const std::string& proc_root = kProcRoot);   // 0 when gone
+uid_t real_uid(pid_t pid, const std::string& proc_root = kProcRoot);
+std::string command_line(pid_t pid, const std::string& proc_root = kProcRoot);  // "?" when gone
+
+// The inodes of the sockets among a process's fds (empty when gone or not ours to read).
+std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root = kProcRoot);
+
+// pid and every process below it.
+std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root = kProcRoot);
+
+// The first process of `pids` that holds socket `inode`, or 0.
+pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids,
+                       const std::string& proc_root = kProcRoot);
+
+}  // namespace reuserun
