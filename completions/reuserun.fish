@@ -4,8 +4,8 @@
 function __reuserun_in_options
     set -l tokens (commandline -opc)
     set -e tokens[1]
-    set -l takes_value --port --bind --backlog --ready-timeout --ready-delay --ready-cmd \
-        --ready-interval --drain-timeout --stop-timeout --stop-signal --log-level
+    set -l takes_value --port --bind --backlog --ready-timeout --ready --ready-interval \
+        --ready-host --drain-timeout --stop-timeout --stop-signal --log-level
     set -l skip 0
     for token in $tokens
         if test $skip -eq 1
@@ -32,9 +32,10 @@ complete -c reuserun -n __reuserun_in_options -l bind -x -d 'Address to listen o
 complete -c reuserun -n __reuserun_in_options -l backlog -x -d 'Length of the listen queue'
 complete -c reuserun -n __reuserun_in_options -l no-free-port -d 'Do not free the port'
 complete -c reuserun -n __reuserun_in_options -l ready-timeout -x -a $durations -d 'Time to get ready'
-complete -c reuserun -n __reuserun_in_options -l ready-delay -x -a $durations -d 'Minimum uptime before ready'
-complete -c reuserun -n __reuserun_in_options -l ready-cmd -x -d 'Command that must exit 0'
-complete -c reuserun -n __reuserun_in_options -l ready-interval -x -a $durations -d 'Time between ready-cmd runs'
+complete -c reuserun -n __reuserun_in_options -l ready -x -a 'auto notify accept http:/ exec: delay:' -d 'Readiness gate'
+complete -c reuserun -n __reuserun_in_options -l ready-interval -x -a $durations -d 'Time between two probes'
+complete -c reuserun -n __reuserun_in_options -l ready-host -x -d 'Host header of the http gate'
+complete -c reuserun -n __reuserun_in_options -l strict-adoption -d 'Fail a generation that listens by itself'
 complete -c reuserun -n __reuserun_in_options -l drain-timeout -x -a $durations -d 'Drain time before SIGKILL'
 complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -d 'Stop time before SIGKILL'
 complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'

@@ -25,9 +25,10 @@ struct RawOptions {
   int backlog = SOMAXCONN;
   bool no_free_port = false;
   std::string ready_timeout = "30s";
-  std::string ready_delay = "1s";
-  std::string ready_cmd;
+  std::vector<std::string> ready{"auto"};
   std::string ready_interval = "100ms";
+  std::string ready_host;
+  bool strict_adoption = false;
   std::string drain_timeout = "30s";
   std::string stop_timeout = "10s";
   std::string stop_signal = "TERM";
@@ -54,17 +55,23 @@ void add_options(CLI::App& app, RawOptions& raw) {
                  "How long a new generation may take to pass its readiness gate")
       ->envname("REUSERUN_READY_TIMEOUT")
       ->capture_default_str();
-  app.add_option("--ready-delay", raw.ready_delay,
-                 "Minimum uptime before a new generation counts as ready")
-      ->envname("REUSERUN_READY_DELAY")
+  app.add_option("--ready", raw.ready,
+                 "Readiness gate of a new generation, repeatable (all must pass): auto, notify, "
+                 "accept, http:PATH, exec:CMD or delay:DURATION")
+      ->envname("REUSERUN_READY")
+      ->allow_extra_args(false)  // one gate per --ready: the next word may be the command
       ->capture_default_str();
-  app.add_option("--ready-cmd", raw.ready_cmd,
-                 "Shell command that must exit 0 for a new generation to be ready; it sees "
-                 "REUSERUN_CHILD_PID and REUSERUN_GENERATION")
-      ->envname("REUSERUN_READY_CMD");
-  app.add_option("--ready-interval", raw.ready_interval, "Time between two --ready-cmd runs")
+  app.add_option("--ready-interval", raw.ready_interval,
+                 "Time between two probes of the accept, http and exec gates")
       ->envname("REUSERUN_READY_INTERVAL")
       ->capture_default_str();
+  app.add_option("--ready-host", raw.ready_host,
+                 "Host header of the http gate's request (default: the probed address)")
+      ->envname("REUSERUN_READY_HOST");
+  app.add_flag("--strict-adoption", raw.strict_adoption,
+               "Fail a new generation that listens on the port with a socket of its own instead "
+               "of the inherited one (default: warn)")
+      ->envname("REUSERUN_STRICT_ADOPTION");
   app.add_option("--drain-timeout", raw.drain_timeout,
                  "How long an old generation may drain after the stop signal before SIGKILL")
       ->envname("REUSERUN_DRAIN_TIMEOUT")
@@ -105,9 +112,18 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   config.backlog = raw.backlog;
   config.free_port = !raw.no_free_port;
   config.ready_timeout = duration_option("--ready-timeout", raw.ready_timeout);
-  config.readiness.delay = duration_option("--ready-delay", raw.ready_delay);
-  config.readiness.command = raw.ready_cmd;
+  config.readiness.gates.clear();
+  for (const auto& text : raw.ready) {
+    const auto gate = parse_gate_spec(text);
+    if (!gate)
+      throw UsageError{"invalid value '" + text +
+                       "' for --ready: expected auto, notify, accept, http:/PATH, exec:COMMAND "
+                       "or delay:DURATION"};
+    config.readiness.gates.push_back(*gate);
+  }
   config.readiness.interval = duration_option("--ready-interval", raw.ready_interval);
+  config.readiness.http_host = raw.ready_host;
+  config.readiness.strict_adoption = raw.strict_adoption;
   config.drain_timeout = duration_option("--drain-timeout", raw.drain_timeout);
   config.stop_timeout = duration_option("--stop-timeout", raw.stop_timeout);
   const auto sig = parse_signal(raw.stop_signal);
@@ -144,7 +160,11 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   try {
     app.parse(argc, argv);
     std::vector<std::string> command = app.remaining();
-    if (!command.empty() && command.front() == "--") command.erase(command.begin());
+    if (!command.empty() && command.front() == "--")
+      command.erase(command.begin());
+    else if (!command.empty() && command.front().starts_with("-"))
+      // Not one of ours and not after "--": a typo, not a command that starts with a dash.
+      throw UsageError{"unknown option " + command.front() + " (see reuserun --help)"};
     return {to_config(raw, std::move(command)), kExitOk};
   } catch (const CLI::CallForHelp&) {
     out << app.help();

@@ -1,5 +1,6 @@
 #include "event_loop.hpp"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "child_env.hpp"
 #include "command.hpp"
 #include "exit_code.hpp"
+#include "procfs.hpp"
 #include "signal_name.hpp"
 #include "spawn.hpp"
 
@@ -43,6 +45,8 @@ EventLoop::EventLoop(const Config& config, const Listener& listener)
         dispatch(ChildExited{pid, status});
       }),
       supervisor_(supervisor_config(config)) {
+  struct stat info {};
+  if (::fstat(listener.fd(), &info) == 0) listener_inode_ = info.st_ino;
   for (int sig : {SIGCHLD, SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
 }
 
@@ -79,6 +83,21 @@ void EventLoop::dispatch(Event event) {
     for (const Action& action : supervisor_.handle(next)) apply(action);
   }
   dispatching_ = false;
+  forget_gone_generations();
+}
+
+// Notify channels of generations that have exited. Destroyed later: this may run inside one of
+// their own handlers.
+void EventLoop::forget_gone_generations() {
+  for (auto it = notify_.begin(); it != notify_.end();) {
+    if (supervisor_.children().contains(it->first)) {
+      ++it;
+      continue;
+    }
+    std::shared_ptr<NotifySocket> closing(std::move(it->second.socket));
+    boost::asio::post(io_, [closing] {});
+    it = notify_.erase(it);
+  }
 }
 
 void EventLoop::apply(const Action& action) {
@@ -99,14 +118,64 @@ void EventLoop::apply(const SpawnChild& action) {
   if (resolved.error != 0) return fail(resolved.error);
   ChildEnv env(environ, {listener_.name()});
   env.set("REUSERUN_GENERATION", std::to_string(action.generation));
+  auto notify = NotifySocket::open(io_, "generation-" + std::to_string(action.generation));
+  if (notify)
+    env.set("NOTIFY_SOCKET", notify.value()->address());
+  else
+    log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
   const SpawnResult spawned =
       spawn_process(io_, {resolved.path, config_.command, &env, {listener_.fd()}});
   if (spawned.pid < 0) return fail(spawned.error);
+  if (notify) {
+    const Generation generation = action.generation;
+    NotifyChannel& channel = notify_[generation];
+    channel.socket = std::move(notify.value());
+    channel.pid = spawned.pid;
+    channel.socket->receive(
+        [this, generation](const NotifyDatagram& datagram) { on_notify(generation, datagram); });
+  }
   dispatch(ChildSpawned{action.generation, spawned.pid});
 }
 
+// sd_notify from a generation: only its own process tree is heard (credentials checked by the
+// kernel). READY=1 goes to the gate; STATUS= and STOPPING=1 to the log; MAINPID= (reuserun
+// supervises the process it started), WATCHDOG=, FDSTORE= and the rest are ignored on purpose.
+void EventLoop::on_notify(Generation generation, const NotifyDatagram& datagram) {
+  const auto it = notify_.find(generation);
+  if (it == notify_.end()) return;
+  NotifyChannel& channel = it->second;
+  const auto tree = process_tree(channel.pid);
+  if (std::find(tree.begin(), tree.end(), datagram.pid) == tree.end()) {
+    log_debug(
+        "generation {}: ignored an sd_notify message from pid {}, which is not one of its "
+        "processes",
+        generation, datagram.pid);
+    return;
+  }
+  channel.spoke = true;
+  for (const auto& [key, value] : datagram.fields) {
+    if (key == "STATUS")
+      log_info("generation {} (pid {}) status: {}", generation, datagram.pid, value);
+    else if (key == "STOPPING" && value == "1")
+      log_info("generation {} (pid {}) says it is stopping", generation, datagram.pid);
+    else
+      log_debug("generation {} (pid {}) sd_notify {}={}", generation, datagram.pid, key, value);
+  }
+  if (channel.watcher) {
+    const NotifyHandler watcher = channel.watcher;  // it may unwatch itself
+    watcher(datagram.fields);
+  }
+}
+
+bool EventLoop::watch_notify(Generation generation, NotifyHandler handler) {
+  const auto it = notify_.find(generation);
+  if (it == notify_.end()) return false;
+  it->second.watcher = std::move(handler);
+  return it->second.spoke;
+}
+
 void EventLoop::apply(const StartGate& action) {
-  auto gate = make_gate(config_.readiness, io_, *this);
+  auto gate = make_gate(config_.readiness, *this);
   Gate& started = *gate;
   gates_[action.generation] = std::move(gate);
   const Generation generation = action.generation;
@@ -128,6 +197,12 @@ void EventLoop::apply(const CancelGate& action) {
   std::shared_ptr<Gate> closing(std::move(it->second));
   gates_.erase(it);
   boost::asio::post(io_, [closing] {});
+}
+
+void EventLoop::apply(const ExpireGate& action) {
+  const auto it = gates_.find(action.generation);
+  const std::string seen = it == gates_.end() ? "" : ": " + it->second->progress();
+  dispatch(GateFailed{action.generation, action.reason + seen});
 }
 
 void EventLoop::apply(const SignalGroup& action) {
@@ -180,7 +255,7 @@ pid_t EventLoop::start_probe(const std::string& command,
   return spawned.pid;
 }
 
-void EventLoop::abandon(pid_t pid) {
+void EventLoop::abandon_probe(pid_t pid) {
   reaper_.unroute(pid);
   ::kill(-pid, SIGKILL);
 }

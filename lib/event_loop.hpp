@@ -1,5 +1,5 @@
-// The one thread around the supervisor: turns signals, child exits, gate results and timers into
-// supervisor events, and the supervisor's actions into syscalls (DESIGN.md §4).
+// The one thread around the supervisor: turns signals, child exits, gate results, notify messages
+// and timers into supervisor events, and the supervisor's actions into syscalls (DESIGN.md §4).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -12,13 +12,14 @@
 
 #include "config.hpp"
 #include "listener.hpp"
+#include "notify_socket.hpp"
 #include "readiness.hpp"
 #include "reaper.hpp"
 #include "supervisor.hpp"
 
 namespace reuserun {
 
-class EventLoop final : private ProbeRunner {
+class EventLoop final : private GateServices {
  public:
   EventLoop(const Config& config, const Listener& listener);
   EventLoop(const EventLoop&) = delete;
@@ -29,12 +30,21 @@ class EventLoop final : private ProbeRunner {
   int run();
 
  private:
+  // The sd_notify channel of one generation.
+  struct NotifyChannel {
+    std::unique_ptr<NotifySocket> socket;
+    pid_t pid = 0;
+    bool spoke = false;
+    NotifyHandler watcher;
+  };
+
   void wait_for_signal();
   void dispatch(Event event);
   void apply(const Action& action);
   void apply(const SpawnChild& action);
   void apply(const StartGate& action);
   void apply(const CancelGate& action);
+  void apply(const ExpireGate& action);
   void apply(const SignalGroup& action);
   void apply(const ArmTimer& action);
   void apply(const CancelTimer& action);
@@ -42,21 +52,29 @@ class EventLoop final : private ProbeRunner {
   void apply(const ServiceReady& action);
   void apply(const RestartFinished& action);
   void apply(const Exit& action);
+  void on_notify(Generation generation, const NotifyDatagram& datagram);
+  void forget_gone_generations();
 
-  // ProbeRunner
+  // GateServices
+  boost::asio::io_context& io() override { return io_; }
   pid_t start_probe(const std::string& command,
                     const std::vector<std::pair<std::string, std::string>>& extra_env,
                     ExitHandler on_exit) override;
-  void abandon(pid_t pid) override;
+  void abandon_probe(pid_t pid) override;
+  const SocketAddress& listener_address() const override { return listener_.address(); }
+  ino_t listener_inode() const override { return listener_inode_; }
+  bool watch_notify(Generation generation, NotifyHandler handler) override;
 
   const Config& config_;
   const Listener& listener_;
+  ino_t listener_inode_ = 0;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   Reaper reaper_;
   Supervisor supervisor_;
   std::map<TimerId, std::unique_ptr<boost::asio::steady_timer>> timers_;
   std::map<Generation, std::unique_ptr<Gate>> gates_;
+  std::map<Generation, NotifyChannel> notify_;
   std::deque<Event> pending_;
   bool dispatching_ = false;
   std::optional<int> exit_code_;

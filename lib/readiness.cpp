@@ -7,9 +7,49 @@
 #include <cerrno>
 #include <cstring>
 
+#include "log.hpp"
+#include "procfs.hpp"
 #include "signal_name.hpp"
+#include "sock_diag.hpp"
 
 namespace reuserun {
+
+std::optional<GateSpec> parse_gate_spec(std::string_view text) {
+  const std::size_t colon = text.find(':');
+  const std::string_view name = text.substr(0, colon);
+  const std::string_view argument =
+      colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+  const bool has_argument = colon != std::string_view::npos;
+  if (name == "auto" && !has_argument) return GateSpec{GateKind::automatic, "", {}};
+  if (name == "notify" && !has_argument) return GateSpec{GateKind::notify, "", {}};
+  if (name == "accept" && !has_argument) return GateSpec{GateKind::accept, "", {}};
+  if (name == "http" && argument.starts_with("/"))
+    return GateSpec{GateKind::http, std::string(argument), {}};
+  if (name == "exec" && !argument.empty())
+    return GateSpec{GateKind::exec, std::string(argument), {}};
+  if (name == "delay")
+    if (const auto delay = parse_duration(argument)) return GateSpec{GateKind::delay, "", *delay};
+  return std::nullopt;
+}
+
+std::string describe_gate_spec(const GateSpec& spec) {
+  switch (spec.kind) {
+    case GateKind::automatic:
+      return "auto";
+    case GateKind::notify:
+      return "notify";
+    case GateKind::accept:
+      return "accept";
+    case GateKind::http:
+      return "http:" + spec.argument;
+    case GateKind::exec:
+      return "exec:" + spec.argument;
+    case GateKind::delay:
+      return "delay:" + format_duration(spec.delay);
+  }
+  return "?";
+}
+
 namespace {
 
 // Passes once the child has been alive for a minimum time. A child that exits earlier never
@@ -29,8 +69,8 @@ class DelayGate final : public Gate {
   }
   void cancel() override { timer_.cancel(); }
   std::string progress() const override {
-    return fmt::format("delay {}: {}", format_duration(delay_),
-                       elapsed_ ? "elapsed" : "not elapsed");
+    return fmt::format("delay: {} {}", format_duration(delay_),
+                       elapsed_ ? "elapsed" : "not elapsed yet");
   }
 
  private:
@@ -43,8 +83,11 @@ class DelayGate final : public Gate {
 // Runs the user's command until it exits 0, every `interval`.
 class ExecGate final : public Gate {
  public:
-  ExecGate(boost::asio::io_context& io, ProbeRunner& probes, std::string command, Duration interval)
-      : timer_(io), probes_(probes), command_(std::move(command)), interval_(interval) {}
+  ExecGate(GateServices& services, std::string command, Duration interval)
+      : timer_(services.io()),
+        services_(services),
+        command_(std::move(command)),
+        interval_(interval) {}
   ~ExecGate() override { cancel(); }
 
   void start(const GateSubject& subject, GateCallback done) override {
@@ -54,23 +97,24 @@ class ExecGate final : public Gate {
   }
   void cancel() override {
     timer_.cancel();
-    if (probe_pid_ > 0) probes_.abandon(probe_pid_);
+    if (probe_pid_ > 0) services_.abandon_probe(probe_pid_);
     probe_pid_ = -1;
   }
   std::string progress() const override {
-    return fmt::format("ready-cmd ran {} time{}{}", runs_, runs_ == 1 ? "" : "s",
+    return fmt::format("exec: ran {} time{}{}", runs_, runs_ == 1 ? "" : "s",
                        last_result_.empty() ? "" : ", last " + last_result_);
   }
 
  private:
   void run_probe() {
     ++runs_;
-    probe_pid_ = probes_.start_probe(command_,
-                                     {{"REUSERUN_CHILD_PID", std::to_string(subject_.pid)},
-                                      {"REUSERUN_GENERATION", std::to_string(subject_.generation)}},
-                                     [this](int status) { on_probe_exit(status); });
+    probe_pid_ =
+        services_.start_probe(command_,
+                              {{"REUSERUN_CHILD_PID", std::to_string(subject_.pid)},
+                               {"REUSERUN_GENERATION", std::to_string(subject_.generation)}},
+                              [this](int status) { on_probe_exit(status); });
     if (probe_pid_ < 0)
-      done_(false, fmt::format("ready-cmd could not be started: {}", std::strerror(errno)));
+      done_(false, fmt::format("exec: could not start /bin/sh: {}", std::strerror(errno)));
   }
 
   void on_probe_exit(int status) {
@@ -90,7 +134,7 @@ class ExecGate final : public Gate {
   }
 
   boost::asio::steady_timer timer_;
-  ProbeRunner& probes_;
+  GateServices& services_;
   std::string command_;
   Duration interval_;
   GateSubject subject_{};
@@ -100,58 +144,201 @@ class ExecGate final : public Gate {
   std::string last_result_;
 };
 
-// Runs gates one after the other; passes when the last one passes.
-class GateSequence final : public Gate {
+// READY=1 from the generation's own processes (the event loop drops everyone else's).
+class NotifyGate final : public Gate {
  public:
-  explicit GateSequence(std::vector<std::unique_ptr<Gate>> gates) : gates_(std::move(gates)) {}
+  explicit NotifyGate(GateServices& services) : services_(services) {}
+  ~NotifyGate() override { cancel(); }
 
   void start(const GateSubject& subject, GateCallback done) override {
-    subject_ = subject;
+    generation_ = subject.generation;
     done_ = std::move(done);
-    start_current();
+    services_.watch_notify(generation_, [this](const NotifyFields& fields) {
+      ++messages_;
+      const std::string* ready = notify_field(fields, "READY");
+      if (ready == nullptr || *ready != "1") return;
+      cancel();
+      done_(true, "");
+    });
   }
   void cancel() override {
-    if (current_ < gates_.size()) gates_[current_]->cancel();
-    current_ = gates_.size();
+    if (generation_ != 0) services_.watch_notify(generation_, nullptr);
+    generation_ = 0;
   }
   std::string progress() const override {
-    std::string text;
-    for (std::size_t i = 0; i < gates_.size() && i <= current_; ++i)
-      text.append(text.empty() ? "" : "; ").append(gates_[i]->progress());
+    return fmt::format("notify: no READY=1 from the new generation ({} other message{})", messages_,
+                       messages_ == 1 ? "" : "s");
+  }
+
+ private:
+  GateServices& services_;
+  Generation generation_ = 0;
+  GateCallback done_;
+  int messages_ = 0;
+};
+
+// Attributed accept; once the generation shows it speaks sd_notify, its READY=1 too. gunicorn,
+// for one, sends READY=1 from its arbiter before any worker accepts: either alone is early for
+// some server, both together are not.
+class AutoGate final : public Gate {
+ public:
+  AutoGate(GateServices& services, const ReadinessConfig& config)
+      : services_(services), accept_(make_accept_gate(services, config, std::nullopt)) {}
+  ~AutoGate() override { cancel(); }
+
+  void start(const GateSubject& subject, GateCallback done) override {
+    generation_ = subject.generation;
+    done_ = std::move(done);
+    spoke_ = services_.watch_notify(generation_, [this](const NotifyFields& fields) {
+      spoke_ = true;
+      const std::string* ready = notify_field(fields, "READY");
+      if (ready != nullptr && *ready == "1") ready_ = true;
+      pass_when_complete();
+    });
+    accept_->start(subject, [this](bool passed, const std::string& reason) {
+      if (!passed) {
+        cancel();
+        done_(false, reason);
+        return;
+      }
+      accepted_ = true;
+      pass_when_complete();
+    });
+  }
+  void cancel() override {
+    accept_->cancel();
+    if (generation_ != 0) services_.watch_notify(generation_, nullptr);
+    generation_ = 0;
+  }
+  std::string progress() const override {
+    std::string text = accepted_ ? "accept: passed" : accept_->progress();
+    if (spoke_)
+      text += ready_ ? "; notify: READY=1 received"
+                     : "; notify: spoke sd_notify, "
+                       "no READY=1 yet";
     return text;
   }
 
  private:
-  void start_current() {
-    if (current_ == gates_.size()) {
+  void pass_when_complete() {
+    if (!accepted_ || (spoke_ && !ready_) || generation_ == 0) return;
+    cancel();
+    done_(true, "");
+  }
+
+  GateServices& services_;
+  std::unique_ptr<Gate> accept_;
+  Generation generation_ = 0;
+  GateCallback done_;
+  bool spoke_ = false;
+  bool ready_ = false;
+  bool accepted_ = false;
+};
+
+// Passes once every gate has passed; fails as soon as one fails. Then checks adoption.
+class AllGates final : public Gate {
+ public:
+  AllGates(GateServices& services, std::vector<std::unique_ptr<Gate>> gates, bool strict)
+      : services_(services),
+        gates_(std::move(gates)),
+        passed_(gates_.size(), false),
+        strict_adoption_(strict) {}
+
+  void start(const GateSubject& subject, GateCallback done) override {
+    subject_ = subject;
+    done_ = std::move(done);
+    for (std::size_t i = 0; i < gates_.size() && !finished_; ++i)
+      gates_[i]->start(subject, [this, i](bool passed, const std::string& reason) {
+        on_result(i, passed, reason);
+      });
+    if (gates_.empty()) check_adoption();
+  }
+  void cancel() override {
+    finished_ = true;
+    for (auto& gate : gates_) gate->cancel();
+  }
+  std::string progress() const override {
+    std::string text;
+    for (std::size_t i = 0; i < gates_.size(); ++i)
+      if (!passed_[i]) text.append(text.empty() ? "" : "; ").append(gates_[i]->progress());
+    return text;
+  }
+
+ private:
+  void on_result(std::size_t index, bool passed, const std::string& reason) {
+    if (finished_) return;
+    if (!passed) {
+      cancel();
+      done_(false, reason);
+      return;
+    }
+    passed_[index] = true;
+    if (std::all_of(passed_.begin(), passed_.end(), [](bool p) { return p; })) check_adoption();
+  }
+
+  // A child that binds the port itself instead of adopting fd 3 joins the SO_REUSEPORT group and
+  // takes a share of the connections, even after it is told to stop (DESIGN.md §2).
+  void check_adoption() {
+    finished_ = true;
+    const ino_t shared = services_.listener_inode();
+    auto listeners = listening_sockets(services_.listener_address().port());
+    if (!listeners) {
+      log_warn("adoption check skipped: {}", listeners.error().message);
       done_(true, "");
       return;
     }
-    gates_[current_]->start(subject_, [this](bool passed, const std::string& reason) {
-      if (!passed) {
-        done_(false, reason);
+    const auto tree = process_tree(subject_.pid);
+    for (const auto& socket : listeners.value()) {
+      if (socket.inode == shared) continue;
+      const pid_t holder = holder_of_socket(socket.inode, tree);
+      if (holder == 0) continue;
+      const std::string what = fmt::format(
+          "adoption: pid {} of generation {} listens on {} with a socket of its own instead of "
+          "the inherited fd 3; it takes a share of the connections",
+          holder, subject_.generation, format_address(socket.address));
+      if (strict_adoption_) {
+        done_(false, what + " (--strict-adoption)");
         return;
       }
-      ++current_;
-      start_current();
-    });
+      log_warn("{}", what);
+    }
+    done_(true, "");
   }
 
+  GateServices& services_;
   std::vector<std::unique_ptr<Gate>> gates_;
-  std::size_t current_ = 0;
+  std::vector<bool> passed_;
+  bool strict_adoption_;
+  bool finished_ = false;
   GateSubject subject_{};
   GateCallback done_;
 };
 
+std::unique_ptr<Gate> make_one_gate(const GateSpec& spec, const ReadinessConfig& config,
+                                    GateServices& services) {
+  switch (spec.kind) {
+    case GateKind::automatic:
+      return std::make_unique<AutoGate>(services, config);
+    case GateKind::notify:
+      return std::make_unique<NotifyGate>(services);
+    case GateKind::accept:
+      return make_accept_gate(services, config, std::nullopt);
+    case GateKind::http:
+      return make_accept_gate(services, config, spec.argument);
+    case GateKind::exec:
+      return std::make_unique<ExecGate>(services, spec.argument, config.interval);
+    case GateKind::delay:
+      return std::make_unique<DelayGate>(services.io(), spec.delay);
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-std::unique_ptr<Gate> make_gate(const ReadinessConfig& config, boost::asio::io_context& io,
-                                ProbeRunner& probes) {
+std::unique_ptr<Gate> make_gate(const ReadinessConfig& config, GateServices& services) {
   std::vector<std::unique_ptr<Gate>> gates;
-  gates.push_back(std::make_unique<DelayGate>(io, config.delay));
-  if (!config.command.empty())
-    gates.push_back(std::make_unique<ExecGate>(io, probes, config.command, config.interval));
-  return std::make_unique<GateSequence>(std::move(gates));
+  for (const auto& spec : config.gates) gates.push_back(make_one_gate(spec, config, services));
+  return std::make_unique<AllGates>(services, std::move(gates), config.strict_adoption);
 }
 
 }  // namespace reuserun

@@ -1,20 +1,30 @@
 // Readiness gates: what must be true before a new generation counts as ready and the old one is
 // asked to stop (DESIGN.md §3). A gate is started for one generation and reports exactly once
-// through its callback, passed or failed with a reason, unless it is cancelled first. Deadlines
-// are not the gate's business: the supervisor's ready_deadline timer covers every gate.
+// through its callback, passed or failed with a reason naming the gate and what it saw, unless
+// it is cancelled first. The supervisor's ready deadline ends every gate: expire() turns what the
+// gate saw so far into the failure reason.
 //
-// This file has the two crude gates: a minimum uptime (delay) and a command that must exit 0
-// (exec). The notify and attributed accept/http gates implement the same interface.
+//   auto        accept, and READY=1 as well once the generation has spoken sd_notify (default)
+//   notify      READY=1 on the generation's own NOTIFY_SOCKET, from its own processes
+//   accept      a connection to the shared socket accepted by the new generation's processes
+//   http:PATH   the same, and a 2xx/3xx answer to GET PATH from the new generation
+//   exec:CMD    a shell command that exits 0 (REUSERUN_CHILD_PID, REUSERUN_GENERATION)
+//   delay:DUR   alive for DUR (the floor the peers use: einhorn, Server::Starter)
+// Several gates: all must pass, checked side by side.
 #pragma once
 
 #include <sys/types.h>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "address.hpp"
 #include "duration.hpp"
+#include "notify_socket.hpp"
 #include "supervisor.hpp"
 
 namespace boost::asio {
@@ -22,6 +32,26 @@ class io_context;
 }
 
 namespace reuserun {
+
+enum class GateKind { automatic, notify, accept, http, exec, delay };
+
+struct GateSpec {
+  GateKind kind = GateKind::automatic;
+  std::string argument;  // http: the path; exec: the command
+  Duration delay{};      // delay: the duration
+  bool operator==(const GateSpec&) const = default;
+};
+
+// "auto", "notify", "accept", "http:/health", "exec:CMD", "delay:2s"; nullopt when invalid.
+std::optional<GateSpec> parse_gate_spec(std::string_view text);
+std::string describe_gate_spec(const GateSpec& spec);
+
+struct ReadinessConfig {
+  std::vector<GateSpec> gates{GateSpec{}};
+  Duration interval = std::chrono::milliseconds(100);  // between two probes of one gate
+  std::string http_host;                               // Host header; default: the address
+  bool strict_adoption = false;  // fail a generation that listens on the port by itself
+};
 
 struct GateSubject {
   Generation generation;
@@ -36,32 +66,35 @@ class Gate {
   virtual void start(const GateSubject& subject, GateCallback done) = 0;
   // Stops the gate; its callback is not called afterwards.
   virtual void cancel() = 0;
-  // What the gate has seen so far, for the log when it is cancelled or times out.
+  // What the gate has seen so far: "accept: 12 probes, all accepted by pid 41 (not generation 2)".
   virtual std::string progress() const = 0;
 };
 
-// Runs helper commands for gates (the exec gate's probe). Implemented by the event loop, which
-// owns spawning and reaping.
-class ProbeRunner {
+// What gates need from the event loop, which owns spawning, reaping and the notify sockets.
+class GateServices {
  public:
   using ExitHandler = std::function<void(int wait_status)>;
-  virtual ~ProbeRunner() = default;
+  using NotifyHandler = std::function<void(const NotifyFields& fields)>;
+  virtual ~GateServices() = default;
+  virtual boost::asio::io_context& io() = 0;
   // Starts `/bin/sh -c command` with `extra_env` added; returns its pid, or -1 with errno.
   virtual pid_t start_probe(const std::string& command,
                             const std::vector<std::pair<std::string, std::string>>& extra_env,
                             ExitHandler on_exit) = 0;
   // SIGKILLs the probe's process group; its exit is not reported.
-  virtual void abandon(pid_t pid) = 0;
+  virtual void abandon_probe(pid_t pid) = 0;
+  virtual const SocketAddress& listener_address() const = 0;
+  virtual ino_t listener_inode() const = 0;
+  // Each sd_notify datagram the generation's own processes send, from now on; one watcher per
+  // generation; `nullptr` stops watching. True when the generation has already sent one.
+  virtual bool watch_notify(Generation generation, NotifyHandler handler) = 0;
 };
 
-struct ReadinessConfig {
-  Duration delay = std::chrono::seconds(1);            // minimum uptime
-  std::string command;                                 // exec gate, empty: none
-  Duration interval = std::chrono::milliseconds(100);  // between exec probes
-};
+// The gate for one generation: every configured gate, then the adoption check.
+std::unique_ptr<Gate> make_gate(const ReadinessConfig& config, GateServices& services);
 
-// The gate for one generation: the delay, then the command (when given).
-std::unique_ptr<Gate> make_gate(const ReadinessConfig& config, boost::asio::io_context& io,
-                                ProbeRunner& probes);
+// The attributed accept gate (with an http check when http_path is set): accept_gate.cpp.
+std::unique_ptr<Gate> make_accept_gate(GateServices& services, const ReadinessConfig& config,
+                                       std::optional<std::string> http_path);
 
 }  // namespace reuserun

@@ -134,10 +134,11 @@ void Supervisor::on(const TimerFired& event) {
   const auto child = children_.find(generation);
   switch (event.id.kind) {
     case TimerKind::ready_deadline:
+      // The gate gives up and answers GateFailed, naming what it saw.
       if (candidate_ == generation && child != children_.end())
-        fail_candidate(fmt::format("not ready within {} (--ready-timeout)",
-                                   format_duration(config_.ready_timeout)),
-                       true);
+        actions_.push_back(
+            ExpireGate{generation, fmt::format("not ready within {} (--ready-timeout)",
+                                               format_duration(config_.ready_timeout))});
       break;
     case TimerKind::drain_deadline:
     case TimerKind::kill_deadline:

@@ -92,6 +92,11 @@ struct StartGate {
 struct CancelGate {
   Generation generation;
 };
+// The ready deadline passed: the gate must give up and report GateFailed with what it saw.
+struct ExpireGate {
+  Generation generation = 0;
+  std::string reason;
+};
 // kill(-process_group, sig): every child leads its own process group.
 struct SignalGroup {
   pid_t process_group;
@@ -120,8 +125,8 @@ struct RestartFinished {
 struct Exit {
   int code;
 };
-using Action = std::variant<SpawnChild, StartGate, CancelGate, SignalGroup, ArmTimer, CancelTimer,
-                            Report, ServiceReady, RestartFinished, Exit>;
+using Action = std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup, ArmTimer,
+                            CancelTimer, Report, ServiceReady, RestartFinished, Exit>;
 using Actions = std::vector<Action>;
 
 enum class Phase { starting, serving, draining, failed, stopping };

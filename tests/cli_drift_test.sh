@@ -22,11 +22,12 @@ compare() {  # $1: file name, stdin: the long options that file names
 }
 
 # Each file spells options its own way: man as \-\-name, zsh as '--name[', fish as "-l name".
-sed 's/\\-/-/g' "$root/man/reuserun.1" | compare man/reuserun.1
+# (Fed by process substitution, not a pipe: compare must run in this shell to set $failed.)
+compare man/reuserun.1 < <(sed 's/\\-/-/g' "$root/man/reuserun.1")
 compare completions/reuserun <"$root/completions/reuserun"
-grep -oE -- '--[a-z][a-z-]+\[' "$root/completions/_reuserun" | compare completions/_reuserun
-grep -E '^complete ' "$root/completions/reuserun.fish" | grep -oE -- ' -l [a-z][a-z-]+' |
-  sed 's/^ -l /--/' | compare completions/reuserun.fish
+compare completions/_reuserun < <(grep -oE -- '--[a-z][a-z-]+\[' "$root/completions/_reuserun")
+compare completions/reuserun.fish < <(grep -E '^complete ' "$root/completions/reuserun.fish" |
+  grep -oE -- ' -l [a-z][a-z-]+' | sed 's/^ -l /--/')
 
 [[ $failed -eq 0 ]] && echo "$(wc -w <<<"$help_options") options in step across --help, man page and 3 completions"
 exit $failed

@@ -19,7 +19,8 @@ std::unique_ptr<Process> start_stale(int port, std::vector<std::string> extra = 
 
 std::vector<std::string> reuserun_on(int port, std::vector<std::string> options) {
   std::vector<std::string> argv{
-      kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--ready-delay", "50ms"};
+      kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
+  };
   argv.insert(argv.end(), options.begin(), options.end());
   argv.insert(argv.end(), {"--", kTestServer});
   return argv;
@@ -85,8 +86,7 @@ TEST(FreePort, SighupWhileThePortIsBeingFreedDoesNotKillReuserun) {
 
 TEST(Bind, DefaultIsEveryAddressDualStack) {
   const int port = probe_free_port();
-  Process launcher(
-      {kReuserun, "--port", std::to_string(port), "--ready-delay", "0", "--", kTestServer});
+  Process launcher({kReuserun, "--port", std::to_string(port), "--", kTestServer});
   ASSERT_TRUE(launcher.wait_for_log("serving on", 10s)) << launcher.log();
   EXPECT_TRUE(http_get(port, "/", 3s, Loopback::ipv4).ok);
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
@@ -97,8 +97,7 @@ TEST(Bind, DefaultIsEveryAddressDualStack) {
 TEST(Bind, Ipv6LiteralListensOnIpv6Only) {
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
   const int port = probe_free_port();
-  Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "::1", "--ready-delay",
-                    "0", "--", kTestServer});
+  Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "::1", "--", kTestServer});
   ASSERT_TRUE(launcher.wait_for_log("serving on [::1]:" + std::to_string(port), 10s))
       << launcher.log();
   EXPECT_TRUE(http_get(port, "/", 3s, Loopback::ipv6).ok);
@@ -106,8 +105,7 @@ TEST(Bind, Ipv6LiteralListensOnIpv6Only) {
 }
 
 TEST(FreePort, PortZeroLetsTheKernelPickOne) {
-  Process launcher(
-      {kReuserun, "--port", "0", "--bind", "127.0.0.1", "--ready-delay", "0", "--", kTestServer});
+  Process launcher({kReuserun, "--port", "0", "--bind", "127.0.0.1", "--", kTestServer});
   ASSERT_TRUE(launcher.wait_for_log("serving on", 10s)) << launcher.log();
   const std::string log = launcher.log();
   const auto at = log.find("listening on 127.0.0.1:");

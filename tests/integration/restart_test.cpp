@@ -11,7 +11,7 @@ namespace rrtest {
 namespace {
 
 TEST(Restart, SighupSwitchesTheServingPidAndTheOldChildExits) {
-  Launch launch({"--ready-delay", "100ms"}, {kTestServer});
+  Launch launch({}, {kTestServer});
   const pid_t old = launch.wait_serving();
   ASSERT_GT(old, 0) << launch.process.log();
   launch.process.signal(SIGHUP);
@@ -26,7 +26,7 @@ TEST(Restart, SighupSwitchesTheServingPidAndTheOldChildExits) {
 TEST(Restart, NewGenerationThatExitsAtOnceIsRolledBackAndTheOldKeepsServing) {
   TempDir dir;
   dir.write("args", "");
-  Launch launch({"--ready-delay", "500ms"}, server_with_args_from(dir.file("args")));
+  Launch launch({}, server_with_args_from(dir.file("args")));
   const pid_t old = launch.wait_serving();
   ASSERT_GT(old, 0) << launch.process.log();
   dir.write("args", "--exit-after 0");
@@ -39,8 +39,8 @@ TEST(Restart, NewGenerationThatExitsAtOnceIsRolledBackAndTheOldKeepsServing) {
 }
 
 TEST(Restart, NewGenerationThatNeverGetsReadyIsKilledAfterTheReadyTimeout) {
-  Launch launch({"--ready-delay", "50ms", "--ready-timeout", "1s", "--ready-interval", "50ms",
-                 "--ready-cmd", "[ \"$REUSERUN_GENERATION\" = 1 ]"},
+  Launch launch({"--ready-timeout", "1s", "--ready-interval", "50ms", "--ready",
+                 "exec:[ \"$REUSERUN_GENERATION\" = 1 ]"},
                 {kTestServer});
   const pid_t old = launch.wait_serving();
   ASSERT_GT(old, 0) << launch.process.log();
@@ -54,9 +54,8 @@ TEST(Restart, NewGenerationThatNeverGetsReadyIsKilledAfterTheReadyTimeout) {
 
 TEST(Restart, ExecGateSeesTheNewChildsPid) {
   TempDir dir;
-  Launch launch(
-      {"--ready-delay", "0", "--ready-cmd", "echo $REUSERUN_CHILD_PID > " + dir.file("gate-pid")},
-      {kTestServer});
+  Launch launch({"--ready", "exec:echo $REUSERUN_CHILD_PID > " + dir.file("gate-pid")},
+                {kTestServer});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0) << launch.process.log();
   std::ifstream file(dir.file("gate-pid"));
@@ -68,8 +67,7 @@ TEST(Restart, ExecGateSeesTheNewChildsPid) {
 TEST(Restart, DrainTimeoutKillsAnOldChildThatIgnoresSigterm) {
   TempDir dir;
   dir.write("args", "--ignore-term");
-  Launch launch({"--ready-delay", "50ms", "--drain-timeout", "500ms"},
-                server_with_args_from(dir.file("args")));
+  Launch launch({"--drain-timeout", "500ms"}, server_with_args_from(dir.file("args")));
   const pid_t old = launch.wait_serving();
   ASSERT_GT(old, 0) << launch.process.log();
   dir.write("args", "");
@@ -84,7 +82,7 @@ TEST(Restart, DrainTimeoutKillsAnOldChildThatIgnoresSigterm) {
 TEST(Restart, CrashedChildIsRespawned) {
   TempDir dir;
   dir.write("args", "--exit-after 300");
-  Launch launch({"--ready-delay", "50ms"}, server_with_args_from(dir.file("args")));
+  Launch launch({}, server_with_args_from(dir.file("args")));
   const pid_t first = launch.wait_serving();
   ASSERT_GT(first, 0) << launch.process.log();
   dir.write("args", "");
@@ -98,7 +96,7 @@ TEST(Restart, CrashedChildIsRespawned) {
 
 TEST(Restart, ForwardedSignalReachesTheServingChild) {
   // USR1 kills the test server (default disposition): proof it was delivered.
-  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0);
   launch.process.signal(SIGUSR1);

@@ -39,7 +39,7 @@ std::vector<std::string> socket_links(pid_t pid) {
 }
 
 TEST(Spawn, ChildSeesExactlyFds0To3WithTheLaunchersSocketAt3) {
-  Launch launch({"--ready-delay", "50ms"}, {kTestServer},
+  Launch launch({}, {kTestServer},
                 {"LISTEN_FDS=7", "LISTEN_PID=1", "LISTEN_FDNAMES=bogus", "NOTIFY_SOCKET=/nowhere"});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0) << launch.process.log();
@@ -58,7 +58,7 @@ TEST(Spawn, ChildSeesExactlyFds0To3WithTheLaunchersSocketAt3) {
 }
 
 TEST(Spawn, ListenVariablesDescribeTheChildItselfAndNothingOfTheLaunchersLeaks) {
-  Launch launch({"--ready-delay", "50ms"}, {kTestServer},
+  Launch launch({}, {kTestServer},
                 {"LISTEN_FDS=7", "LISTEN_PID=1", "LISTEN_FDNAMES=bogus", "NOTIFY_SOCKET=/nowhere"});
   const pid_t child = launch.wait_serving();
   const HttpResult info = http_get(launch.port, "/info");
@@ -66,11 +66,14 @@ TEST(Spawn, ListenVariablesDescribeTheChildItselfAndNothingOfTheLaunchersLeaks) 
   EXPECT_EQ(value_of(info.body, "LISTEN_FDS"), "1");
   EXPECT_EQ(value_of(info.body, "LISTEN_PID"), std::to_string(child));
   EXPECT_EQ(value_of(info.body, "LISTEN_FDNAMES"), "reuserun");
-  EXPECT_EQ(value_of(info.body, "NOTIFY_SOCKET"), "");
+  const std::string notify = value_of(info.body, "NOTIFY_SOCKET");
+  EXPECT_NE(notify, "/nowhere") << "reuserun's own NOTIFY_SOCKET must not reach the child";
+  EXPECT_EQ(notify.rfind("@reuserun/" + std::to_string(launch.process.pid()) + "/", 0), 0u)
+      << "a private channel of its own: " << notify;
 }
 
 TEST(Spawn, ChildHasACleanSignalStateAndItsOwnProcessGroup) {
-  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
   const HttpResult info = http_get(launch.port, "/info");
   ASSERT_TRUE(info.ok) << info.error;
@@ -82,10 +85,10 @@ TEST(Spawn, ChildHasACleanSignalStateAndItsOwnProcessGroup) {
 
 TEST(Spawn, ChildArgvIsPassedVerbatimAndGenerationIsInTheEnvironment) {
   TempDir dir;
-  Launch launch({"--ready-delay", "50ms"}, {"/bin/sh", "-c",
-                                            "echo \"$0|$1|$REUSERUN_GENERATION\" > " +
-                                                dir.file("argv") + "; exec " + kTestServer,
-                                            "--port", "--not-ours"});
+  Launch launch(
+      {}, {"/bin/sh", "-c",
+           "echo \"$0|$1|$REUSERUN_GENERATION\" > " + dir.file("argv") + "; exec " + kTestServer,
+           "--port", "--not-ours"});
   ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
   std::ifstream file(dir.file("argv"));
   std::string line;
@@ -131,7 +134,7 @@ TEST(Spawn, MissingInterpreterIsAnExecFailure) {
 TEST(Spawn, CommandThatDisappearsBeforeARestartIsRolledBackWithoutAZombie) {
   TempDir dir;
   std::filesystem::copy_file(kTestServer, dir.file("server"));
-  Launch launch({"--ready-delay", "50ms"}, {dir.file("server")});
+  Launch launch({}, {dir.file("server")});
   const pid_t old = launch.wait_serving();
   ASSERT_GT(old, 0) << launch.process.log();
   std::filesystem::remove(dir.file("server"));

@@ -8,7 +8,7 @@ namespace rrtest {
 namespace {
 
 TEST(Stop, SigtermStopsTheChildExitsZeroAndLeavesNothingBehind) {
-  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0) << launch.process.log();
   launch.process.signal(SIGTERM);
@@ -18,7 +18,7 @@ TEST(Stop, SigtermStopsTheChildExitsZeroAndLeavesNothingBehind) {
 }
 
 TEST(Stop, SigintStopsLikeSigterm) {
-  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
   launch.process.signal(SIGINT);
   EXPECT_EQ(launch.process.wait_exit(10s), 0);
@@ -26,8 +26,7 @@ TEST(Stop, SigintStopsLikeSigterm) {
 }
 
 TEST(Stop, ChildIgnoringTheStopSignalIsKilledAfterTheStopTimeoutAndTheExitSaysSo) {
-  Launch launch({"--ready-delay", "50ms", "--stop-timeout", "300ms"},
-                {kTestServer, "--ignore-term"});
+  Launch launch({"--stop-timeout", "300ms"}, {kTestServer, "--ignore-term"});
   const pid_t child = launch.wait_serving();
   launch.process.signal(SIGTERM);
   EXPECT_EQ(launch.process.wait_exit(10s), 4) << launch.process.log();
@@ -35,7 +34,7 @@ TEST(Stop, ChildIgnoringTheStopSignalIsKilledAfterTheStopTimeoutAndTheExitSaysSo
 }
 
 TEST(Stop, SecondSignalKillsAtOnceInsteadOfWaitingForTheStopTimeout) {
-  Launch launch({"--ready-delay", "50ms", "--stop-timeout", "60s"}, {kTestServer, "--ignore-term"});
+  Launch launch({"--stop-timeout", "60s"}, {kTestServer, "--ignore-term"});
   const pid_t child = launch.wait_serving();
   launch.process.signal(SIGTERM);
   ASSERT_TRUE(launch.process.wait_for_log("SIGTERM: stopping", 5s));
@@ -45,8 +44,7 @@ TEST(Stop, SecondSignalKillsAtOnceInsteadOfWaitingForTheStopTimeout) {
 }
 
 TEST(Stop, StopDuringARestartEndsBothGenerations) {
-  Launch launch({"--ready-delay", "50ms", "--ready-cmd", "[ \"$REUSERUN_GENERATION\" = 1 ]"},
-                {kTestServer});
+  Launch launch({"--ready", "exec:[ \"$REUSERUN_GENERATION\" = 1 ]"}, {kTestServer});
   ASSERT_TRUE(launch.process.wait_for_log("serving on", 10s));
   launch.process.signal(SIGHUP);
   ASSERT_TRUE(launch.process.wait_for_log("generation 2 started", 5s));
@@ -58,7 +56,7 @@ TEST(Stop, StopDuringARestartEndsBothGenerations) {
 }
 
 TEST(Stop, ChildDiesWhenReuserunIsKilled) {
-  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
   launch.process.signal(SIGKILL);
   launch.process.wait_exit(5s);

@@ -20,7 +20,7 @@ constexpr long kMaxRequestsPerClient = 200000;
 constexpr auto kMaxLoadTime = 90s;
 
 TEST(ZeroDrop, TwentyRollingRestartsUnderLoadFailNoRequest) {
-  Launch launch({"--ready-delay", "50ms"}, {kTestServer});
+  Launch launch({}, {kTestServer});
   ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
 
   std::atomic<bool> stop{false};

@@ -8,6 +8,8 @@
 // Options: --start-delay MS (before accepting), --exit-after MS (exit 3 then), --ignore-term,
 // --slow MS (per request). SIGTERM: stop accepting, finish the request in hand, exit 0.
 // --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way).
+// --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
+// --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,10 +17,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +45,9 @@ struct Options {
   bool ignore_term = false;
   int listen_port = -1;
   bool reuseport = false;
+  bool notify = false;
+  bool accept = true;
+  int status = 200;
 };
 
 std::string env_or(const char* name, const char* fallback) {
@@ -110,14 +117,30 @@ void serve_one(int client, const std::string& report, const Options& options) {
                                ? report
                                : "pid=" + std::to_string(getpid()) +
                                      " generation=" + env_or("REUSERUN_GENERATION", "?") + "\n";
-  const std::string response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  const std::string response =
+      "HTTP/1.0 " + std::to_string(options.status) +
+      " Status\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
   std::size_t sent = 0;
   while (sent < response.size()) {
     const ssize_t n = write(client, response.data() + sent, response.size() - sent);
     if (n <= 0) return;
     sent += static_cast<std::size_t>(n);
   }
+}
+
+// sd_notify(3) by hand: one datagram to $NOTIFY_SOCKET ("@name" is an abstract address).
+void notify_systemd(const std::string& message) {
+  const std::string path = env_or("NOTIFY_SOCKET", "");
+  if (path.empty()) return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), std::min(path.size(), sizeof address.sun_path - 1));
+  if (path[0] == '@') address.sun_path[0] = '\0';
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sendto(fd, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&address),
+         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size()));
+  close(fd);
 }
 
 // The listening socket of a server that binds by itself, placed at fd 3.
@@ -168,13 +191,15 @@ int main(int argc, char** argv) {
   // Non-blocking, as real servers do: with old and new generation polling one socket, the other
   // may take the connection between poll and accept.
   fcntl(kListenFd, F_SETFL, fcntl(kListenFd, F_GETFL) | O_NONBLOCK);
+  if (options.notify) notify_systemd("STATUS=accepting connections\nREADY=1");
   while (!g_stop) {
     if (options.exit_after_ms >= 0 && std::chrono::steady_clock::now() - started >=
                                           std::chrono::milliseconds(options.exit_after_ms))
       return 3;
     pollfd fd{kListenFd, POLLIN, 0};
     const timespec tick{0, 20 * 1000 * 1000};
-    if (ppoll(&fd, 1, &tick, &unblocked) <= 0) continue;
+    if (ppoll(options.accept ? &fd : nullptr, options.accept ? 1 : 0, &tick, &unblocked) <= 0)
+      continue;
     const int client = accept4(kListenFd, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
     serve_one(client, report, options);

@@ -33,6 +33,12 @@ TEST(Cli, ChildCommandIsTakenVerbatimAfterDoubleDash) {
             (std::vector<std::string>{"./srv", "--port", "9", "-x", "--"}));
 }
 
+TEST(Cli, ChildCommandMayStartWithADashAfterDoubleDash) {
+  const auto parsed = parse({"--port", "8080", "--", "-weird-name"});
+  ASSERT_TRUE(parsed.result.config) << parsed.err;
+  EXPECT_EQ(parsed.result.config->command, std::vector<std::string>{"-weird-name"});
+}
+
 TEST(Cli, ChildCommandStartsAtTheFirstWordThatIsNotAnOption) {
   const auto parsed = parse({"--port", "8080", "./srv", "--bind", "x"});
   ASSERT_TRUE(parsed.result.config) << parsed.err;
@@ -47,7 +53,9 @@ TEST(Cli, Defaults) {
   EXPECT_EQ(config.ready_timeout, 30s);
   EXPECT_EQ(config.drain_timeout, 30s);
   EXPECT_EQ(config.stop_timeout, 10s);
-  EXPECT_EQ(config.readiness.delay, 1s);
+  EXPECT_EQ(config.readiness.gates, std::vector<GateSpec>{GateSpec{}}) << "auto";
+  EXPECT_EQ(config.readiness.interval, 100ms);
+  EXPECT_FALSE(config.readiness.strict_adoption);
   EXPECT_EQ(config.stop_signal, SIGTERM);
   EXPECT_EQ(config.backlog, SOMAXCONN);
   EXPECT_TRUE(config.free_port);
@@ -56,14 +64,17 @@ TEST(Cli, Defaults) {
 TEST(Cli, ConvertsValues) {
   const auto parsed =
       parse({"--port", "0", "--bind", "::1", "--ready-timeout", "1.5s", "--drain-timeout", "2m",
-             "--stop-signal", "QUIT", "--no-free-port", "--ready-cmd", "true", "srv"});
+             "--stop-signal", "QUIT", "--no-free-port", "--ready", "exec:true", "--ready",
+             "delay:2s", "--strict-adoption", "srv"});
   ASSERT_TRUE(parsed.result.config) << parsed.err;
   EXPECT_EQ(format_address(*parsed.result.config->bind), "[::1]:0");
   EXPECT_EQ(parsed.result.config->ready_timeout, 1500ms);
   EXPECT_EQ(parsed.result.config->drain_timeout, 2min);
   EXPECT_EQ(parsed.result.config->stop_signal, SIGQUIT);
   EXPECT_FALSE(parsed.result.config->free_port);
-  EXPECT_EQ(parsed.result.config->readiness.command, "true");
+  EXPECT_EQ(parsed.result.config->readiness.gates,
+            (std::vector<GateSpec>{{GateKind::exec, "true", {}}, {GateKind::delay, "", 2s}}));
+  EXPECT_TRUE(parsed.result.config->readiness.strict_adoption);
 }
 
 TEST(Cli, EnvironmentIsTheFallbackAndTheCommandLineWins) {
@@ -91,8 +102,12 @@ TEST(Cli, BadInputGetsOneLineNamingIt) {
       {{"--port", "1", "--bind", "localhost", "srv"}, "--bind"},
       {{"--port", "1", "--stop-signal", "SIGFOO", "srv"}, "--stop-signal"},
       {{"--port", "1", "--log-level", "loud", "srv"}, "--log-level"},
+      {{"--port", "1", "--ready", "tcp", "srv"}, "--ready"},
+      {{"--port", "1", "--ready", "delay:soon", "srv"}, "--ready"},
       {{"--port", "1"}, "command"},
       {{"--port", "1", "--"}, "command"},
+      {{"--port", "1", "--ready-cmd", "true", "srv"}, "--ready-cmd"},
+      {{"--port", "1", "-x", "srv"}, "-x"},
   };
   for (const auto& [args, named] : cases) {
     const auto parsed = parse(args);

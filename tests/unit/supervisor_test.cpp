@@ -177,13 +177,18 @@ TEST_F(SupervisorTest, NewGenerationThatMissesTheReadyTimeoutIsKilledAndTheOldKe
   serve_first();
   send(SignalReceived{SIGHUP});
   send(ChildSpawned{2, 200});
-  const auto late = send(TimerFired{{TimerKind::ready_deadline, 2}});
+  const auto expired = send(TimerFired{{TimerKind::ready_deadline, 2}});
+  ASSERT_TRUE(first_of<ExpireGate>(expired)) << "the gate is asked what it saw";
+  EXPECT_EQ(first_of<ExpireGate>(expired)->reason, "not ready within 30s (--ready-timeout)");
+  EXPECT_TRUE(all_of<SignalGroup>(expired).empty());
+  const auto late =
+      send(GateFailed{2, first_of<ExpireGate>(expired)->reason + ": accept: 9 probes"});
   EXPECT_TRUE(sends(late, 200, SIGTERM));
   EXPECT_FALSE(sends(late, 100, SIGTERM));
   EXPECT_TRUE(arms(late, TimerKind::kill_deadline, 2, 10s));
   ASSERT_TRUE(first_of<RestartFinished>(late));
-  EXPECT_NE(first_of<RestartFinished>(late)->reason.find("not ready within 30s"),
-            std::string::npos);
+  EXPECT_EQ(first_of<RestartFinished>(late)->reason,
+            "not ready within 30s (--ready-timeout): accept: 9 probes");
   EXPECT_EQ(supervisor_->serving(), 1u);
   EXPECT_TRUE(sends(send(TimerFired{{TimerKind::kill_deadline, 2}}), 200, SIGKILL));
   // A gate result that arrives after the deadline changes nothing.

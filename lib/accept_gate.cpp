@@ -1,0 +1,224 @@
+// The attributed accept gate (and http, its stricter form). With one shared socket, connect()
+// always succeeds (the kernel completes the handshake into the backlog) and whichever generation
+// accepts answers, usually the old one, so a plain port probe proves nothing. This gate connects
+// to the shared socket and asks the kernel who accepted the connection: it passes only when a
+// process of the new generation did (and, for http, answered GET PATH with 2xx or 3xx).
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <map>
+
+#include "log.hpp"
+#include "procfs.hpp"
+#include "readiness.hpp"
+#include "sock_diag.hpp"
+#include "unique_fd.hpp"
+
+namespace reuserun {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kAcceptWait = 1s;      // how long one probe waits for anybody to accept it
+constexpr auto kFirstPollStep = 1ms;  // sock_diag polls, doubling up to kLastPollStep
+constexpr auto kLastPollStep = 20ms;
+constexpr auto kAnswerWait = 2s;  // http: how long the new generation may take to answer
+
+// Where to connect: the listener's address, or the loopback of its family for a wildcard.
+SocketAddress probe_target(const SocketAddress& listener) {
+  if (!listener.is_wildcard()) return listener;
+  auto loopback = parse_ip_address(listener.family() == AF_INET ? "127.0.0.1" : "::1");
+  loopback->set_port(listener.port());
+  return *loopback;
+}
+
+class AcceptGate final : public Gate {
+ public:
+  AcceptGate(GateServices& services, const ReadinessConfig& config,
+             std::optional<std::string> http_path)
+      : services_(services),
+        timer_(services.io()),
+        interval_(config.interval),
+        http_path_(std::move(http_path)),
+        target_(probe_target(services.listener_address())),
+        host_(config.http_host.empty() ? format_address(target_) : config.http_host) {}
+  ~AcceptGate() override { cancel(); }
+
+  void start(const GateSubject& subject, GateCallback done) override {
+    subject_ = subject;
+    done_ = std::move(done);
+    active_ = true;
+    probe();
+  }
+
+  void cancel() override {
+    active_ = false;
+    timer_.cancel();
+    close_probe();
+  }
+
+  std::string progress() const override {
+    std::string text = fmt::format("{}: {} probe{}", name(), probes_, probes_ == 1 ? "" : "s");
+    for (const auto& [pid, count] : taken_by_others_)
+      text += fmt::format(", {} accepted by pid {} (not generation {})", count, pid,
+                          subject_.generation);
+    if (not_accepted_ > 0)
+      text += fmt::format(", {} not accepted by anyone within {}", not_accepted_,
+                          format_duration(kAcceptWait));
+    if (!last_answer_.empty()) text += ", last answer from the new generation: " + last_answer_;
+    return text;
+  }
+
+ private:
+  std::string name() const { return http_path_ ? "http " + *http_path_ : "accept"; }
+
+  void probe() {
+    if (!active_) return;
+    ++probes_;
+    UniqueFd fd(::socket(target_.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd ||
+        (::connect(fd.get(), target_.get(), target_.length()) == -1 && errno != EINPROGRESS)) {
+      return fail(system_error("connect to " + format_address(target_), errno).message);
+    }
+    socklen_t length = sizeof client_.storage;
+    ::getsockname(fd.get(), client_.get(), &length);
+    connection_.emplace(services_.io(), fd.release());
+    probe_started_ = std::chrono::steady_clock::now();
+    poll_step_ = kFirstPollStep;
+    check_who_accepted();
+  }
+
+  void check_who_accepted() {
+    if (!active_) return;
+    auto inode = accepted_inode(target_, client_);
+    if (!inode) return fail(name() + ": " + inode.error().message);
+    if (!inode.value() || *inode.value() == 0) {  // still in the accept queue
+      if (std::chrono::steady_clock::now() - probe_started_ >= kAcceptWait) {
+        ++not_accepted_;
+        return next_probe();
+      }
+      timer_.expires_after(poll_step_);
+      poll_step_ = std::min<Duration>(poll_step_ * 2, kLastPollStep);
+      timer_.async_wait([this](boost::system::error_code error) {
+        if (!error) check_who_accepted();
+      });
+      return;
+    }
+    if (holder_of_socket(*inode.value(), process_tree(subject_.pid)) != 0) {
+      if (http_path_) return ask_http();
+      return pass();
+    }
+    // Somebody else took it, most likely the old generation: close and try again.
+    ++taken_by_others_[holder_of_socket(*inode.value(), list_pids())];
+    next_probe();
+  }
+
+  void ask_http() {
+    request_ = fmt::format(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: reuserun\r\n"
+        "Connection: close\r\n\r\n",
+        *http_path_, host_);
+    timer_.expires_after(kAnswerWait);
+    timer_.async_wait([this](boost::system::error_code error) {
+      if (error) return;
+      last_answer_ = "none within " + format_duration(kAnswerWait);
+      next_probe();
+    });
+    boost::asio::async_write(*connection_, boost::asio::buffer(request_),
+                             [this](boost::system::error_code error, std::size_t) {
+                               if (error == boost::asio::error::operation_aborted) return;
+                               if (error) return answer_failed(error);
+                               read_status_line();
+                             });
+  }
+
+  void read_status_line() {
+    boost::asio::async_read_until(
+        *connection_, answer_, "\r\n", [this](boost::system::error_code error, std::size_t) {
+          if (error == boost::asio::error::operation_aborted) return;  // `this` may be gone
+          if (error) return answer_failed(error);
+          std::istream lines(&answer_);
+          std::string status_line;
+          std::getline(lines, status_line);
+          if (!status_line.empty() && status_line.back() == '\r') status_line.pop_back();
+          last_answer_ = status_line;
+          const int status = status_line.starts_with("HTTP/1.") && status_line.size() >= 12
+                                 ? std::atoi(status_line.c_str() + 9)
+                                 : 0;
+          if (status >= 200 && status < 400) return pass();
+          next_probe();
+        });
+  }
+
+  void answer_failed(boost::system::error_code error) {
+    last_answer_ = "connection ended: " + error.message();
+    next_probe();
+  }
+
+  void next_probe() {
+    timer_.cancel();
+    close_probe();
+    if (!active_) return;
+    timer_.expires_after(interval_);
+    timer_.async_wait([this](boost::system::error_code error) {
+      if (!error) probe();
+    });
+  }
+
+  void close_probe() {
+    if (connection_) {
+      boost::system::error_code ignored;
+      connection_->close(ignored);
+      connection_.reset();
+    }
+    answer_.consume(answer_.size());
+  }
+
+  void pass() {
+    log_info("generation {} (pid {}): {} passed after {} probe{}", subject_.generation,
+             subject_.pid, name(), probes_, probes_ == 1 ? "" : "s");
+    cancel();
+    done_(true, "");
+  }
+
+  void fail(const std::string& reason) {
+    cancel();
+    done_(false, reason);
+  }
+
+  GateServices& services_;
+  boost::asio::steady_timer timer_;
+  Duration interval_;
+  std::optional<std::string> http_path_;
+  SocketAddress target_;
+  std::string host_;
+  GateSubject subject_{};
+  GateCallback done_;
+  bool active_ = false;
+  std::optional<boost::asio::posix::stream_descriptor> connection_;
+  SocketAddress client_;
+  std::chrono::steady_clock::time_point probe_started_;
+  Duration poll_step_ = kFirstPollStep;
+  std::string request_;
+  boost::asio::streambuf answer_;
+  int probes_ = 0;
+  int not_accepted_ = 0;
+  std::map<pid_t, int> taken_by_others_;
+  std::string last_answer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Gate> make_accept_gate(GateServices& services, const ReadinessConfig& config,
+                                       std::optional<std::string> http_path) {
+  return std::make_unique<AcceptGate>(services, config, std::move(http_path));
+}
+
+}  // namespace reuserun

@@ -1,0 +1,63 @@
+// The sd_notify channel of one generation: a private AF_UNIX datagram socket in the abstract
+// namespace whose address the child gets as NOTIFY_SOCKET ("@reuserun/..."). SO_PASSCRED makes
+// the kernel attach the sender's real pid and uid to every datagram, so messages from processes
+// outside the generation can be told apart and ignored (sd_notify(3) protocol).
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "result.hpp"
+
+namespace reuserun {
+
+using NotifyFields = std::vector<std::pair<std::string, std::string>>;
+
+// "READY=1\nSTATUS=Booting\n" -> {{"READY","1"},{"STATUS","Booting"}}; lines without '=' dropped.
+NotifyFields parse_notify_message(std::string_view datagram);
+
+// The value of `key`, or nullptr.
+const std::string* notify_field(const NotifyFields& fields, std::string_view key);
+
+struct NotifyDatagram {
+  pid_t pid = 0;  // from SCM_CREDENTIALS: checked by the kernel, not claimed by the sender
+  uid_t uid = 0;
+  NotifyFields fields;
+};
+
+class NotifySocket {
+ public:
+  using Handler = std::function<void(const NotifyDatagram&)>;
+
+  // A new socket at a fresh abstract address "@reuserun/<our pid>/<tag>/<random>".
+  static Result<std::unique_ptr<NotifySocket>> open(boost::asio::io_context& io,
+                                                    std::string_view tag);
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
+
+  // The NOTIFY_SOCKET value for the child.
+  const std::string& address() const { return address_; }
+
+  // Calls `handler` for every datagram until the socket is destroyed.
+  void receive(Handler handler);
+
+ private:
+  NotifySocket(boost::asio::posix::stream_descriptor socket, std::string address)
+      : socket_(std::move(socket)), address_(std::move(address)) {}
+  void wait_for_datagram();
+  void read_datagrams();
+
+  boost::asio::posix::stream_descriptor socket_;
+  std::string address_;
+  Handler handler_;
+};
+
+}  // namespace reuserun
