@@ -44,6 +44,8 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
+std::string read_text(const std::string& path) { return read_file(path); }
+
 int probe_free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
@@ -192,6 +194,42 @@ std::vector<pid_t> descendants(pid_t ancestor) {
 }
 
 long vm_rss_kib(pid_t pid) { return std::atol(status_field(pid, "VmRSS").c_str()); }
+
+Load::Load(int port, int clients, long max_requests_per_client, Millis max_time) {
+  const auto deadline = std::chrono::steady_clock::now() + max_time;
+  for (int c = 0; c < clients; ++c) {
+    threads_.emplace_back([this, port, max_requests_per_client, deadline] {
+      for (long i = 0;
+           i < max_requests_per_client && !stop_ && std::chrono::steady_clock::now() < deadline;
+           ++i) {
+        const HttpResult result = http_get(port, "/", 5s);
+        ++sent_;
+        if (!result.ok) {
+          std::lock_guard guard(lock_);
+          ++failures_[result.error];
+        }
+      }
+    });
+  }
+}
+
+Load::~Load() { stop(); }
+
+bool Load::wait_for_requests(long count, Millis limit) const {
+  return wait_until([&] { return sent_.load() >= count; }, limit);
+}
+
+Load::Result Load::stop() {
+  stop_ = true;
+  for (auto& thread : threads_)
+    if (thread.joinable()) thread.join();
+  Result result;
+  result.sent = sent_.load();
+  std::lock_guard guard(lock_);
+  result.failures = failures_;
+  for (const auto& [kind, count] : failures_) result.failed += count;
+  return result;
+}
 
 TempDir::TempDir() {
   char pattern[] = "/tmp/reuserun-test-XXXXXX";

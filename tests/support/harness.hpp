@@ -4,10 +4,14 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace rrtest {
@@ -17,6 +21,9 @@ using Millis = std::chrono::milliseconds;
 
 inline const std::string kReuserun = REUSERUN_BINARY;
 inline const std::string kTestServer = TEST_SERVER_BINARY;
+
+// A whole file, "" when it cannot be read.
+std::string read_text(const std::string& path);
 
 // A loopback TCP port that was free a moment ago.
 int probe_free_port();
@@ -48,6 +55,32 @@ std::vector<pid_t> child_pids(pid_t parent);     // direct children, from /proc
 std::vector<pid_t> descendants(pid_t ancestor);  // the whole tree below
 bool is_zombie(pid_t pid);
 long vm_rss_kib(pid_t pid);
+
+// Clients sending GET / to 127.0.0.1:port in a loop, a new connection per request, until stop()
+// or a bound (requests per client, total time) is reached.
+class Load {
+ public:
+  Load(int port, int clients = 2, long max_requests_per_client = 200000, Millis max_time = 90s);
+  ~Load();
+  Load(const Load&) = delete;
+  Load& operator=(const Load&) = delete;
+
+  struct Result {
+    long sent = 0;
+    long failed = 0;
+    std::map<std::string, long> failures;  // by kind: "refused", "reset", "timeout", ...
+  };
+  // Waits until at least `count` requests were sent (bounded), for a test that needs traffic.
+  bool wait_for_requests(long count, Millis limit = 10s) const;
+  Result stop();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<long> sent_{0};
+  std::mutex lock_;
+  std::map<std::string, long> failures_;
+  std::vector<std::thread> threads_;
+};
 
 // A temporary directory removed at the end of the test.
 class TempDir {

@@ -100,6 +100,16 @@ Options parse_options(int argc, char** argv) {
       options.listen_port = next();
     else if (arg == "--reuseport")
       options.reuseport = true;
+    else if (arg == "--notify")
+      options.notify = true;
+    else if (arg == "--no-accept")
+      options.accept = false;
+    else if (arg == "--status")
+      options.status = next();
+    else {
+      std::fprintf(stderr, "test_server: unknown option %s\n", argv[i]);
+      std::exit(64);
+    }
   }
   return options;
 }

@@ -1,0 +1,48 @@
+// A real, unmodified server: Debian's gunicorn takes the socket through LISTEN_FDS (it checks
+// LISTEN_PID) and speaks sd_notify. Restarted under load through reuserun, no request may fail.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+constexpr int kRestarts = 5;
+
+TEST(Gunicorn, RestartsUnderLoadWithZeroFailedRequests) {
+  if (::access("/usr/bin/gunicorn", X_OK) != 0)
+    GTEST_SKIP() << "gunicorn is not installed (scripts/deps installs it)";
+  // The default gate: gunicorn's arbiter sends READY=1 before its workers accept, so auto also
+  // waits for a worker of the new generation to accept a probe.
+  Launch launch({"--stop-timeout", "5s"},
+                {"/usr/bin/gunicorn", "--workers", "2", "--graceful-timeout", "5", "--chdir",
+                 SUPPORT_DIR, "pid_app:app"});
+  const pid_t first = launch.wait_serving(20s);
+  ASSERT_GT(first, 0) << launch.process.log();
+  EXPECT_EQ(std::vector<pid_t>{first}, child_pids(launch.process.pid()))
+      << "the arbiter is the generation; its workers answer for it";
+
+  Load load(launch.port);
+  ASSERT_TRUE(load.wait_for_requests(50));
+  for (int restart = 1; restart <= kRestarts; ++restart) {
+    launch.process.signal(SIGHUP);
+    ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 30s, restart))
+        << launch.process.log();
+  }
+  const Load::Result result = load.stop();
+  std::printf("gunicorn: %d restarts, %ld requests, %ld failed\n", kRestarts, result.sent,
+              result.failed);
+  for (const auto& [kind, count] : result.failures)
+    std::printf("  failed %s: %ld\n", kind.c_str(), count);
+  EXPECT_EQ(result.failed, 0);
+  EXPECT_NE(serving_pid(launch.port), first);
+  EXPECT_EQ(launch.process.count_in_log("restart failed"), 0);
+
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(20s), 0) << launch.process.log();
+}
+
+}  // namespace
+}  // namespace rrtest

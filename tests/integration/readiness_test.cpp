@@ -1,0 +1,211 @@
+// Readiness gates against real children: each gate passes for a good child and fails, with the
+// old generation serving and no request lost, for a child that never accepts or dies early.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+// Generation 1 runs the test server with `first_args`; the next generation with `next_args`.
+struct TwoGenerations {
+  TwoGenerations(std::vector<std::string> options, const std::string& next_args,
+                 const std::string& first_args = "") {
+    dir.write("args", first_args);
+    launch = std::make_unique<Launch>(options, server_with_args_from(dir.file("args")));
+    first = launch->wait_serving();
+    dir.write("args", next_args);
+  }
+  // SIGHUP; waits for the restart's outcome; true when it succeeded.
+  bool restart(Millis limit = 15s) {
+    launch->process.signal(SIGHUP);
+    wait_until([&] { return outcome() != 0; }, limit);
+    return outcome() > 0;
+  }
+  int outcome() const {  // 1 succeeded, -1 failed, 0 not yet
+    if (launch->process.count_in_log("restart succeeded") > 0) return 1;
+    if (launch->process.count_in_log("restart failed") > 0) return -1;
+    return 0;
+  }
+  std::string log() const { return launch->process.log(); }
+
+  TempDir dir;
+  std::unique_ptr<Launch> launch;
+  pid_t first = -1;
+};
+
+class EveryGate : public ::testing::TestWithParam<std::string> {
+ protected:
+  // The child arguments that make a good child for this gate.
+  std::string good_args() const { return GetParam() == "notify" ? "--notify" : ""; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Gates, EveryGate,
+                         ::testing::Values("auto", "notify", "accept", "http:/", "exec:true",
+                                           "delay:200ms"),
+                         [](const auto& info) {
+                           std::string name = info.param.substr(0, info.param.find(':'));
+                           return name;
+                         });
+
+TEST_P(EveryGate, PassesForAGoodChild) {
+  TwoGenerations generations({"--ready", GetParam()}, good_args(), good_args());
+  ASSERT_GT(generations.first, 0) << generations.log();
+  ASSERT_TRUE(generations.restart()) << generations.log();
+  std::optional<pid_t> now;
+  EXPECT_TRUE(wait_until(
+      [&] { return (now = serving_pid(generations.launch->port)) && *now != generations.first; },
+      5s));
+}
+
+// The gates that look at the child itself (not the ones that only wait or run a command).
+class ObservingGate : public EveryGate {};
+INSTANTIATE_TEST_SUITE_P(Gates, ObservingGate,
+                         ::testing::Values("auto", "notify", "accept", "http:/"),
+                         [](const auto& info) {
+                           return info.param.substr(0, info.param.find(':'));
+                         });
+
+TEST_P(ObservingGate, FailsForAChildThatNeverAcceptsAndNoRequestIsLost) {
+  TwoGenerations generations({"--ready", GetParam(), "--ready-timeout", "1500ms"}, "--no-accept",
+                             good_args());
+  ASSERT_GT(generations.first, 0) << generations.log();
+  Load load(generations.launch->port);
+  ASSERT_TRUE(load.wait_for_requests(20));
+  EXPECT_FALSE(generations.restart()) << generations.log();
+  const auto result = load.stop();
+  EXPECT_EQ(result.failed, 0) << result.sent << " requests";
+  EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
+  const std::string gate = GetParam() == "auto" ? "accept" : GetParam().substr(0, 4);
+  EXPECT_NE(generations.log().find("restart failed: generation 2: not ready within 1.5s "
+                                   "(--ready-timeout): " +
+                                   gate),
+            std::string::npos)
+      << generations.log();
+}
+
+TEST_P(ObservingGate, FailsForAChildThatExitsAfter1500msAndNoRequestIsLost) {
+  TwoGenerations generations({"--ready", GetParam(), "--ready-timeout", "10s"},
+                             "--no-accept --exit-after 1500", good_args());
+  ASSERT_GT(generations.first, 0) << generations.log();
+  Load load(generations.launch->port);
+  EXPECT_FALSE(generations.restart()) << generations.log();
+  const auto result = load.stop();
+  EXPECT_EQ(result.failed, 0) << result.sent << " requests";
+  EXPECT_NE(generations.log().find("exited with status 3 before it was ready"), std::string::npos)
+      << generations.log();
+  EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
+}
+
+TEST(Readiness, DelayGateFailsForAChildThatExitsBeforeTheDelay) {
+  TwoGenerations generations({"--ready", "delay:2s"}, "--exit-after 1500");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  EXPECT_FALSE(generations.restart()) << generations.log();
+  EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
+}
+
+TEST(Readiness, HttpGateFailsWhenTheNewChildAnswers500) {
+  TwoGenerations generations({"--ready", "http:/health", "--ready-timeout", "1s"}, "--status 500");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  EXPECT_FALSE(generations.restart()) << generations.log();
+  EXPECT_NE(generations.log().find("last answer from the new generation: HTTP/1.0 500"),
+            std::string::npos)
+      << generations.log();
+  EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
+}
+
+TEST(Readiness, AcceptGateIsNotFooledWhileTheOldChildKeepsAccepting) {
+  TwoGenerations generations(
+      {"--ready", "accept", "--ready-timeout", "1s", "--ready-interval", "20ms"}, "--no-accept");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  Load load(generations.launch->port, 1);
+  EXPECT_FALSE(generations.restart()) << generations.log();
+  load.stop();
+  EXPECT_NE(generations.log().find("accepted by pid " + std::to_string(generations.first) +
+                                   " (not generation 2)"),
+            std::string::npos)
+      << generations.log();
+}
+
+// Sends one sd_notify datagram from this (unrelated) process.
+void send_notify(const std::string& path, const std::string& message) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  if (path[0] == '@') address.sun_path[0] = '\0';
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ::sendto(fd, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&address),
+           static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size()));
+  ::close(fd);
+}
+
+std::string environment_value(pid_t pid, const std::string& key) {
+  const std::string environ = read_text("/proc/" + std::to_string(pid) + "/environ");
+  for (std::size_t at = 0; at < environ.size(); at = environ.find('\0', at) + 1) {
+    if (environ.compare(at, key.size() + 1, key + "=") == 0)
+      return environ.substr(at + key.size() + 1, environ.find('\0', at) - at - key.size() - 1);
+    if (environ.find('\0', at) == std::string::npos) break;
+  }
+  return "";
+}
+
+TEST(Readiness, NotifyGateIgnoresReadyFromAnUnrelatedProcess) {
+  TwoGenerations generations(
+      {"--ready", "notify", "--ready-timeout", "1500ms", "--log-level", "debug"}, "",
+      "--notify");  // generation 2 never sends READY=1 itself
+  ASSERT_GT(generations.first, 0) << generations.log();
+  generations.launch->process.signal(SIGHUP);
+  ASSERT_TRUE(generations.launch->process.wait_for_log("generation 2 started", 5s));
+  pid_t second = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (pid_t child : child_pids(generations.launch->process.pid()))
+          if (child != generations.first) second = child;
+        return second != 0 && !environment_value(second, "NOTIFY_SOCKET").empty();
+      },
+      5s));
+  send_notify(environment_value(second, "NOTIFY_SOCKET"), "READY=1");
+  EXPECT_TRUE(wait_until([&] { return generations.outcome() != 0; }, 10s));
+  EXPECT_EQ(generations.outcome(), -1) << generations.log();
+  EXPECT_NE(
+      generations.log().find("ignored an sd_notify message from pid " + std::to_string(::getpid())),
+      std::string::npos)
+      << generations.log();
+}
+
+TEST(Readiness, StatusFromTheChildIsLogged) {
+  Launch launch({"--ready", "notify"}, {kTestServer, "--notify"});
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  EXPECT_TRUE(launch.process.wait_for_log("status: accepting connections", 5s));
+}
+
+TEST(Adoption, ChildListeningByItselfIsReported) {
+  TwoGenerations generations({"--ready", "delay:300ms"}, "");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  generations.dir.write("args",
+                        "--listen " + std::to_string(generations.launch->port) + " --reuseport");
+  EXPECT_TRUE(generations.restart()) << generations.log();
+  EXPECT_NE(generations.log().find("with a socket of its own instead of the inherited fd 3"),
+            std::string::npos)
+      << generations.log();
+}
+
+TEST(Adoption, StrictAdoptionFailsAChildListeningByItself) {
+  TwoGenerations generations({"--ready", "delay:300ms", "--strict-adoption"}, "");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  generations.dir.write("args",
+                        "--listen " + std::to_string(generations.launch->port) + " --reuseport");
+  EXPECT_FALSE(generations.restart()) << generations.log();
+  EXPECT_NE(generations.log().find("(--strict-adoption)"), std::string::npos) << generations.log();
+  EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
+}
+
+}  // namespace
+}  // namespace rrtest
