@@ -30,6 +30,10 @@ constexpr auto kAcceptWait = 1s;      // how long one probe waits for anybody to
 constexpr auto kFirstPollStep = 1ms;  // sock_diag polls, doubling up to kLastPollStep
 constexpr auto kLastPollStep = 20ms;
 constexpr auto kAnswerWait = 2s;  // http: how long the new generation may take to answer
+// How long a probe that another generation accepted stays open while the next probe waits: long
+// enough for an accepting new generation to take the next one, short enough that an old server
+// with a single one-at-a-time worker still serves most of the time while the new one starts.
+constexpr auto kHoldLimit = 10ms;
 
 // Where to connect: the listener's address, or the loopback of its family for a wildcard.
 SocketAddress probe_target(const SocketAddress& listener) {
@@ -62,6 +66,7 @@ class AcceptGate final : public Gate {
     active_ = false;
     timer_.cancel();
     close_probe();
+    close_held();
   }
 
   std::string progress() const override {
@@ -100,7 +105,9 @@ class AcceptGate final : public Gate {
     auto inode = accepted_inode(target_, client_);
     if (!inode) return fail(name() + ": " + inode.error().message);
     if (!inode.value() || *inode.value() == 0) {  // still in the accept queue
-      if (std::chrono::steady_clock::now() - probe_started_ >= kAcceptWait) {
+      const auto waited = std::chrono::steady_clock::now() - probe_started_;
+      if (waited >= kHoldLimit) close_held();
+      if (waited >= kAcceptWait) {
         ++not_accepted_;
         return next_probe();
       }
@@ -111,12 +118,21 @@ class AcceptGate final : public Gate {
       });
       return;
     }
+    close_held();  // this probe is decided: the previous one has done its job
     if (holder_of_socket(*inode.value(), process_tree(subject_.pid)) != 0) {
       if (http_path_) return ask_http();
       return pass();
     }
     // Somebody else took it, most likely the old generation: close and try again.
-    ++taken_by_others_[holder_of_socket(*inode.value(), list_pids())];
+    const pid_t taker = holder_of_socket(*inode.value(), list_pids());
+    ++taken_by_others_[taker];
+    log_debug("generation {}: {} probe {} was accepted by pid {}", subject_.generation, name(),
+              probes_, taker);
+    // Keep it open until the next probe is decided: an old worker that serves one connection
+    // at a time (gunicorn sync, many threaded servers) waits on it instead of taking the next
+    // probe too; an asynchronous one just holds an idle connection for one interval.
+    held_ = std::move(connection_);
+    connection_.reset();
     next_probe();
   }
 
@@ -173,12 +189,16 @@ class AcceptGate final : public Gate {
   }
 
   void close_probe() {
-    if (connection_) {
-      boost::system::error_code ignored;
-      connection_->close(ignored);
-      connection_.reset();
-    }
+    boost::system::error_code ignored;
+    if (connection_) connection_->close(ignored);
+    connection_.reset();
     answer_.consume(answer_.size());
+  }
+
+  void close_held() {
+    boost::system::error_code ignored;
+    if (held_) held_->close(ignored);
+    held_.reset();
   }
 
   void pass() {
@@ -203,6 +223,7 @@ class AcceptGate final : public Gate {
   GateCallback done_;
   bool active_ = false;
   std::optional<boost::asio::posix::stream_descriptor> connection_;
+  std::optional<boost::asio::posix::stream_descriptor> held_;  // taken by another generation
   SocketAddress client_;
   std::chrono::steady_clock::time_point probe_started_;
   Duration poll_step_ = kFirstPollStep;

@@ -26,7 +26,7 @@ struct RawOptions {
   bool no_free_port = false;
   std::string ready_timeout = "30s";
   std::vector<std::string> ready{"auto"};
-  std::string ready_interval = "100ms";
+  std::string ready_interval = "50ms";
   std::string ready_host;
   bool strict_adoption = false;
   std::string drain_timeout = "30s";

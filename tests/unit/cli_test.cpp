@@ -54,7 +54,7 @@ TEST(Cli, Defaults) {
   EXPECT_EQ(config.drain_timeout, 30s);
   EXPECT_EQ(config.stop_timeout, 10s);
   EXPECT_EQ(config.readiness.gates, std::vector<GateSpec>{GateSpec{}}) << "auto";
-  EXPECT_EQ(config.readiness.interval, 100ms);
+  EXPECT_EQ(config.readiness.interval, 50ms);
   EXPECT_FALSE(config.readiness.strict_adoption);
   EXPECT_EQ(config.stop_signal, SIGTERM);
   EXPECT_EQ(config.backlog, SOMAXCONN);
