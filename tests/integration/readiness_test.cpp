@@ -14,33 +14,6 @@
 namespace rrtest {
 namespace {
 
-// Generation 1 runs the test server with `first_args`; the next generation with `next_args`.
-struct TwoGenerations {
-  TwoGenerations(std::vector<std::string> options, const std::string& next_args,
-                 const std::string& first_args = "") {
-    dir.write("args", first_args);
-    launch = std::make_unique<Launch>(options, server_with_args_from(dir.file("args")));
-    first = launch->wait_serving();
-    dir.write("args", next_args);
-  }
-  // SIGHUP; waits for the restart's outcome; true when it succeeded.
-  bool restart(Millis limit = 15s) {
-    launch->process.signal(SIGHUP);
-    wait_until([&] { return outcome() != 0; }, limit);
-    return outcome() > 0;
-  }
-  int outcome() const {  // 1 succeeded, -1 failed, 0 not yet
-    if (launch->process.count_in_log("restart succeeded") > 0) return 1;
-    if (launch->process.count_in_log("restart failed") > 0) return -1;
-    return 0;
-  }
-  std::string log() const { return launch->process.log(); }
-
-  TempDir dir;
-  std::unique_ptr<Launch> launch;
-  pid_t first = -1;
-};
-
 class EveryGate : public ::testing::TestWithParam<std::string> {
  protected:
   // The child arguments that make a good child for this gate.

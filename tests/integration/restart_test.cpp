@@ -24,18 +24,12 @@ TEST(Restart, SighupSwitchesTheServingPidAndTheOldChildExits) {
 }
 
 TEST(Restart, NewGenerationThatExitsAtOnceIsRolledBackAndTheOldKeepsServing) {
-  TempDir dir;
-  dir.write("args", "");
-  Launch launch({}, server_with_args_from(dir.file("args")));
-  const pid_t old = launch.wait_serving();
-  ASSERT_GT(old, 0) << launch.process.log();
-  dir.write("args", "--exit-after 0");
-  launch.process.signal(SIGHUP);
-  ASSERT_TRUE(launch.process.wait_for_log("restart failed", 10s)) << launch.process.log();
-  EXPECT_NE(launch.process.log().find("exited with status 3 before it was ready"),
-            std::string::npos);
-  EXPECT_EQ(serving_pid(launch.port), old);
-  EXPECT_EQ(child_pids(launch.process.pid()), std::vector<pid_t>{old});
+  TwoGenerations generations({}, "--exit-after 0");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  EXPECT_FALSE(generations.restart()) << generations.log();
+  EXPECT_NE(generations.log().find("exited with status 3 before it was ready"), std::string::npos);
+  EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
+  EXPECT_EQ(child_pids(generations.launch->process.pid()), std::vector<pid_t>{generations.first});
 }
 
 TEST(Restart, NewGenerationThatNeverGetsReadyIsKilledAfterTheReadyTimeout) {
@@ -65,18 +59,13 @@ TEST(Restart, ExecGateSeesTheNewChildsPid) {
 }
 
 TEST(Restart, DrainTimeoutKillsAnOldChildThatIgnoresSigterm) {
-  TempDir dir;
-  dir.write("args", "--ignore-term");
-  Launch launch({"--drain-timeout", "500ms"}, server_with_args_from(dir.file("args")));
-  const pid_t old = launch.wait_serving();
-  ASSERT_GT(old, 0) << launch.process.log();
-  dir.write("args", "");
-  launch.process.signal(SIGHUP);
-  ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 10s)) << launch.process.log();
-  EXPECT_TRUE(wait_until([&] { return !process_exists(old); }, 10s));
-  EXPECT_NE(launch.process.log().find("still running after 500ms: SIGKILL"), std::string::npos)
-      << launch.process.log();
-  EXPECT_NE(launch.process.log().find("was killed by SIGKILL (draining)"), std::string::npos);
+  TwoGenerations generations({"--drain-timeout", "500ms"}, "", "--ignore-term");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  ASSERT_TRUE(generations.restart()) << generations.log();
+  EXPECT_TRUE(wait_until([&] { return !process_exists(generations.first); }, 10s));
+  EXPECT_NE(generations.log().find("still running after 500ms: SIGKILL"), std::string::npos)
+      << generations.log();
+  EXPECT_NE(generations.log().find("was killed by SIGKILL (draining)"), std::string::npos);
 }
 
 TEST(Restart, CrashedChildIsRespawned) {

@@ -332,4 +332,24 @@ std::vector<std::string> server_with_args_from(const std::string& args_file) {
   return {"/bin/sh", "-c", "exec " + kTestServer + " $(cat " + args_file + ")"};
 }
 
+TwoGenerations::TwoGenerations(std::vector<std::string> options, const std::string& next_args,
+                               const std::string& first_args) {
+  dir.write("args", first_args);
+  launch = std::make_unique<Launch>(options, server_with_args_from(dir.file("args")));
+  first = launch->wait_serving();
+  dir.write("args", next_args);
+}
+
+bool TwoGenerations::restart(Millis limit) {
+  launch->process.signal(SIGHUP);
+  wait_until([&] { return outcome() != 0; }, limit);
+  return outcome() > 0;
+}
+
+int TwoGenerations::outcome() const {
+  if (launch->process.count_in_log("restart succeeded") > 0) return 1;
+  if (launch->process.count_in_log("restart failed") > 0) return -1;
+  return 0;
+}
+
 }  // namespace rrtest

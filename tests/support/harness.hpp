@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -133,5 +134,20 @@ struct Launch {
 // A command that runs the test server with whatever arguments `args_file` holds when each
 // generation starts, so a test can change the next generation's behaviour.
 std::vector<std::string> server_with_args_from(const std::string& args_file);
+
+// reuserun in front of the test server, whose arguments each generation reads from a file when
+// it starts: generation 1 gets `first_args`, later ones `next_args`.
+struct TwoGenerations {
+  TwoGenerations(std::vector<std::string> options, const std::string& next_args,
+                 const std::string& first_args = "");
+  // SIGHUP; waits for the restart's outcome; true when it succeeded.
+  bool restart(Millis limit = 15s);
+  int outcome() const;  // 1 succeeded, -1 failed, 0 not yet
+  std::string log() const { return launch->process.log(); }
+
+  TempDir dir;
+  std::unique_ptr<Launch> launch;
+  pid_t first = -1;
+};
 
 }  // namespace rrtest
