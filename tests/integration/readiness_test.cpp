@@ -94,6 +94,19 @@ TEST(Readiness, HttpGateFailsWhenTheNewChildAnswers500) {
   EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
 }
 
+TEST(Readiness, HttpGateSendsTheReadyHost) {
+  TwoGenerations with_host({"--ready", "http:/", "--ready-host", "app.example"},
+                           "--require-host app.example");
+  ASSERT_GT(with_host.first, 0) << with_host.log();
+  EXPECT_TRUE(with_host.restart()) << with_host.log();
+
+  TwoGenerations without({"--ready", "http:/", "--ready-timeout", "1s"},
+                         "--require-host app.example");
+  ASSERT_GT(without.first, 0) << without.log();
+  EXPECT_FALSE(without.restart()) << without.log();
+  EXPECT_NE(without.log().find("HTTP/1.0 400"), std::string::npos) << without.log();
+}
+
 TEST(Readiness, AcceptGateIsNotFooledWhileTheOldChildKeepsAccepting) {
   TwoGenerations generations(
       {"--ready", "accept", "--ready-timeout", "1s", "--ready-interval", "20ms"}, "--no-accept");

@@ -10,6 +10,7 @@
 // --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way).
 // --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
 // --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
+// --require-host H: answer 400 to a request whose Host header is not H.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -48,6 +49,7 @@ struct Options {
   bool notify = false;
   bool accept = true;
   int status = 200;
+  std::string required_host;
 };
 
 std::string env_or(const char* name, const char* fallback) {
@@ -106,6 +108,8 @@ Options parse_options(int argc, char** argv) {
       options.accept = false;
     else if (arg == "--status")
       options.status = next();
+    else if (arg == "--require-host" && i + 1 < argc)
+      options.required_host = argv[++i];
     else {
       std::fprintf(stderr, "test_server: unknown option %s\n", argv[i]);
       std::exit(64);
@@ -127,8 +131,11 @@ void serve_one(int client, const std::string& report, const Options& options) {
                                ? report
                                : "pid=" + std::to_string(getpid()) +
                                      " generation=" + env_or("REUSERUN_GENERATION", "?") + "\n";
+  const bool wrong_host =
+      !options.required_host.empty() &&
+      request.find("\r\nHost: " + options.required_host + "\r\n") == std::string::npos;
   const std::string response =
-      "HTTP/1.0 " + std::to_string(options.status) +
+      "HTTP/1.0 " + std::to_string(wrong_host ? 400 : options.status) +
       " Status\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\nConnection: close\r\n\r\n" + body;
   std::size_t sent = 0;
