@@ -88,7 +88,7 @@ TEST(Readiness, HttpGateFailsWhenTheNewChildAnswers500) {
   TwoGenerations generations({"--ready", "http:/health", "--ready-timeout", "1s"}, "--status 500");
   ASSERT_GT(generations.first, 0) << generations.log();
   EXPECT_FALSE(generations.restart()) << generations.log();
-  EXPECT_NE(generations.log().find("last answer from the new generation: HTTP/1.0 500"),
+  EXPECT_NE(generations.log().find("last answer from the new generation: HTTP/1.1 500"),
             std::string::npos)
       << generations.log();
   EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
@@ -104,7 +104,7 @@ TEST(Readiness, HttpGateSendsTheReadyHost) {
                          "--require-host app.example");
   ASSERT_GT(without.first, 0) << without.log();
   EXPECT_FALSE(without.restart()) << without.log();
-  EXPECT_NE(without.log().find("HTTP/1.0 400"), std::string::npos) << without.log();
+  EXPECT_NE(without.log().find("HTTP/1.1 400"), std::string::npos) << without.log();
 }
 
 TEST(Readiness, AcceptGateIsNotFooledWhileTheOldChildKeepsAccepting) {

@@ -5,8 +5,11 @@
 //   GET /      -> "pid=<pid> generation=<REUSERUN_GENERATION>\n"
 //   GET /info  -> what it saw at start-up: its fds, LISTEN_* variables, signal masks, pgid
 //
+// One thread per connection, HTTP/1.0 and HTTP/1.1 keep-alive. SIGTERM: stop accepting, answer
+// each open connection's next request with "Connection: close", exit 0 once they are closed.
 // Options: --start-delay MS (before accepting), --exit-after MS (exit 3 then), --ignore-term,
-// --slow MS (per request). SIGTERM: stop accepting, finish the request in hand, exit 0.
+// --slow MS (per request). Takes its socket from LISTEN_FDS (checking LISTEN_PID) or
+// SERVER_STARTER_PORT.
 // --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way).
 // --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
 // --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -118,15 +122,21 @@ Options parse_options(int argc, char** argv) {
   return options;
 }
 
-void serve_one(int client, const std::string& report, const Options& options) {
-  std::string request;
-  char buffer[4096];
-  while (request.find("\r\n\r\n") == std::string::npos) {
-    const ssize_t n = read(client, buffer, sizeof buffer);
-    if (n <= 0) return;
-    request.append(buffer, static_cast<std::size_t>(n));
+std::atomic<int> g_connections{0};
+std::atomic<bool> g_draining{false};
+
+bool write_all(int fd, const std::string& data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = write(fd, data.data() + sent, data.size() - sent);
+    if (n <= 0) return false;
+    sent += static_cast<std::size_t>(n);
   }
-  if (options.slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.slow_ms));
+  return true;
+}
+
+std::string respond(const std::string& request, const std::string& report, const Options& options,
+                    bool keep_alive) {
   const std::string body = request.starts_with("GET /info ")
                                ? report
                                : "pid=" + std::to_string(getpid()) +
@@ -134,16 +144,58 @@ void serve_one(int client, const std::string& report, const Options& options) {
   const bool wrong_host =
       !options.required_host.empty() &&
       request.find("\r\nHost: " + options.required_host + "\r\n") == std::string::npos;
-  const std::string response =
-      "HTTP/1.0 " + std::to_string(wrong_host ? 400 : options.status) +
-      " Status\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n\r\n" + body;
-  std::size_t sent = 0;
-  while (sent < response.size()) {
-    const ssize_t n = write(client, response.data() + sent, response.size() - sent);
-    if (n <= 0) return;
-    sent += static_cast<std::size_t>(n);
+  const std::string version = request.find(" HTTP/1.1\r\n") != std::string::npos ? "1.1" : "1.0";
+  return "HTTP/" + version + " " + std::to_string(wrong_host ? 400 : options.status) +
+         " Status\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n" + body;
+}
+
+// One connection, on its own thread: requests until the client closes or asks to, or the server
+// drains, in which case the next request is answered with "Connection: close" (an idle
+// keep-alive connection is never closed under a client that may be sending on it).
+void serve_connection(int client, const std::string& report, const Options& options) {
+  std::string buffer;
+  char chunk[4096];
+  while (true) {
+    std::size_t end = 0;
+    while ((end = buffer.find("\r\n\r\n")) == std::string::npos) {
+      const ssize_t n = read(client, chunk, sizeof chunk);
+      if (n <= 0) {
+        close(client);
+        --g_connections;
+        return;
+      }
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    const std::string request = buffer.substr(0, end + 4);
+    buffer.erase(0, end + 4);
+    if (options.slow_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(options.slow_ms));
+    const bool keep_alive = request.find(" HTTP/1.1\r\n") != std::string::npos &&
+                            request.find("\r\nConnection: close\r\n") == std::string::npos &&
+                            !g_draining;
+    if (!write_all(client, respond(request, report, options, keep_alive)) || !keep_alive) break;
   }
+  close(client);
+  --g_connections;
+}
+
+// Accepts everything waiting, as event-driven servers do, one thread per connection.
+void accept_all(int listen_fd, const std::string& report, const Options& options) {
+  while (true) {
+    const int client = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) return;  // EAGAIN: the queue is empty (or another process took it)
+    ++g_connections;
+    std::thread(serve_connection, client, std::cref(report), std::cref(options)).detach();
+  }
+}
+
+// Once stopped: connections finish (each gets one more answer, with Connection: close), bounded.
+void drain() {
+  g_draining = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (g_connections > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 // sd_notify(3) by hand: one datagram to $NOTIFY_SOCKET ("@name" is an abstract address).
@@ -158,6 +210,15 @@ void notify_systemd(const std::string& message) {
   sendto(fd, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&address),
          static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size()));
   close(fd);
+}
+
+// Server::Starter hands the socket over as SERVER_STARTER_PORT="127.0.0.1:8080=5;...".
+bool take_server_starter_socket() {
+  const std::string ports = env_or("SERVER_STARTER_PORT", "");
+  const std::size_t equals = ports.find('=');
+  if (equals == std::string::npos) return false;
+  const int fd = std::atoi(ports.c_str() + equals + 1);
+  return fd == 3 || dup2(fd, 3) == 3;
 }
 
 // The listening socket of a server that binds by itself, placed at fd 3.
@@ -185,6 +246,7 @@ int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   if (options.listen_port >= 0) {
     if (!listen_by_itself(options)) return 2;
+  } else if (take_server_starter_socket()) {
   } else if (env_or("LISTEN_FDS", "") != "1" ||
              env_or("LISTEN_PID", "") != std::to_string(getpid())) {
     std::fprintf(stderr, "test_server: no socket for me (LISTEN_FDS=%s LISTEN_PID=%s pid=%d)\n",
@@ -197,7 +259,7 @@ int main(int argc, char** argv) {
   sigset_t term, unblocked;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
-  sigprocmask(SIG_BLOCK, &term, &unblocked);  // SIGTERM only arrives inside ppoll
+  sigprocmask(SIG_BLOCK, &term, &unblocked);  // SIGTERM only in ppoll (threads inherit the block)
   sigdelset(&unblocked, SIGTERM);
   signal(SIGPIPE, SIG_IGN);
 
@@ -212,15 +274,14 @@ int main(int argc, char** argv) {
   while (!g_stop) {
     if (options.exit_after_ms >= 0 && std::chrono::steady_clock::now() - started >=
                                           std::chrono::milliseconds(options.exit_after_ms))
-      return 3;
+      std::_Exit(3);  // a crash: open connections die with it
     pollfd fd{kListenFd, POLLIN, 0};
     const timespec tick{0, 20 * 1000 * 1000};
     if (ppoll(options.accept ? &fd : nullptr, options.accept ? 1 : 0, &tick, &unblocked) <= 0)
       continue;
-    const int client = accept4(kListenFd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    serve_one(client, report, options);
-    close(client);
+    accept_all(kListenFd, report, options);
   }
-  return 0;
+  close(kListenFd);  // our copy: an inherited shared socket stays open in its other holders
+  drain();
+  std::_Exit(0);  // connection threads may still be blocked on idle clients
 }
