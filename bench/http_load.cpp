@@ -51,7 +51,8 @@ Answer exchange(int fd, bool keep_alive) {
   static const std::string kClose = "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
   const std::string& request = keep_alive ? kKeepAlive : kClose;
   Answer answer;
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     answer.outcome = from_errno(errno);
     return answer;
   }
@@ -71,9 +72,11 @@ Answer exchange(int fd, bool keep_alive) {
       return answer;
     }
     data.append(buffer, static_cast<std::size_t>(n));
-    if (header_end == std::string::npos && (header_end = data.find("\r\n\r\n")) != std::string::npos) {
+    if (header_end == std::string::npos &&
+        (header_end = data.find("\r\n\r\n")) != std::string::npos) {
       const std::size_t length = data.find("Content-Length: ");
-      wanted = header_end + 4 + (length < header_end ? std::strtoul(data.c_str() + length + 16, nullptr, 10) : 0);
+      wanted = header_end + 4 +
+               (length < header_end ? std::strtoul(data.c_str() + length + 16, nullptr, 10) : 0);
     }
   }
   const int status = data.size() > 12 ? std::atoi(data.c_str() + 9) : 0;
@@ -88,12 +91,18 @@ Answer exchange(int fd, bool keep_alive) {
 
 std::string outcome_name(Outcome outcome) {
   switch (outcome) {
-    case Outcome::ok: return "ok";
-    case Outcome::refused: return "refused";
-    case Outcome::reset: return "reset";
-    case Outcome::timeout: return "timeout";
-    case Outcome::bad_status: return "non-2xx";
-    case Outcome::other: return "other";
+    case Outcome::ok:
+      return "ok";
+    case Outcome::refused:
+      return "refused";
+    case Outcome::reset:
+      return "reset";
+    case Outcome::timeout:
+      return "timeout";
+    case Outcome::bad_status:
+      return "non-2xx";
+    case Outcome::other:
+      return "other";
   }
   return "?";
 }
@@ -128,7 +137,8 @@ void HttpLoad::run_client(std::vector<Record>& records) {
       ::close(fd);
       fd = -1;
     }
-    records.push_back({start, static_cast<std::int32_t>(now_us() - start), answer.outcome, answer.pid});
+    records.push_back(
+        {start, static_cast<std::int32_t>(now_us() - start), answer.outcome, answer.pid});
   }
   if (fd >= 0) ::close(fd);
 }
@@ -139,7 +149,8 @@ std::vector<Record> HttpLoad::stop() {
     if (thread.joinable()) thread.join();
   std::vector<Record> all;
   for (auto& records : records_) all.insert(all.end(), records.begin(), records.end());
-  std::sort(all.begin(), all.end(), [](const Record& a, const Record& b) { return a.start_us < b.start_us; });
+  std::sort(all.begin(), all.end(),
+            [](const Record& a, const Record& b) { return a.start_us < b.start_us; });
   records_.clear();
   return all;
 }

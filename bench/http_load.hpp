@@ -20,7 +20,7 @@ enum class Outcome : std::uint8_t { ok, refused, reset, timeout, bad_status, oth
 std::string outcome_name(Outcome outcome);
 
 struct Record {
-  std::int64_t start_us;    // since the load's epoch
+  std::int64_t start_us;  // since the load's epoch
   std::int32_t latency_us;
   Outcome outcome;
   pid_t pid;  // from the answer's "pid=", 0 when none

@@ -124,7 +124,9 @@ class AcceptGate final : public Gate {
       return pass();
     }
     // Somebody else took it, most likely the old generation: close and try again.
-    const pid_t taker = holder_of_socket(*inode.value(), list_pids());
+    // Usually the old generation, a child of ours: look there before scanning every process.
+    pid_t taker = holder_of_socket(*inode.value(), process_tree(::getpid()));
+    if (taker == 0) taker = holder_of_socket(*inode.value(), list_pids());
     ++taken_by_others_[taker];
     log_debug("generation {}: {} probe {} was accepted by pid {}", subject_.generation, name(),
               probes_, taker);

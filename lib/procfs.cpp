@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "text.hpp"
@@ -80,12 +81,53 @@ std::string command_line(pid_t pid, const std::string& proc_root) {
   return text.empty() ? "?" : text;
 }
 
-std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root) {
+namespace {
+
+// The children of every thread of `pid`, from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN);
+// nullopt when the kernel does not provide them.
+std::optional<std::vector<pid_t>> listed_children(pid_t pid, const std::string& proc_root) {
+  const std::string tasks = proc_root + "/" + std::to_string(pid) + "/task";
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(tasks.c_str()), ::closedir);
+  if (!dir) return std::nullopt;
+  std::vector<pid_t> children;
+  bool found = false;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string file = tasks + "/" + entry->d_name + "/children";
+    if (::access(file.c_str(), R_OK) != 0) continue;
+    found = true;
+    std::istringstream list(read_file(file));
+    for (pid_t child = 0; list >> child;) children.push_back(child);
+  }
+  if (!found) return std::nullopt;
+  return children;
+}
+
+// Every process's parent, from a scan of all of /proc: the fallback.
+std::vector<pid_t> process_tree_by_scan(pid_t root, const std::string& proc_root) {
   std::map<pid_t, std::vector<pid_t>> children;
   for (pid_t pid : list_pids(proc_root)) children[parent_pid(pid, proc_root)].push_back(pid);
   std::vector<pid_t> tree{root};
   for (std::size_t i = 0; i < tree.size(); ++i)
     for (pid_t child : children[tree[i]]) tree.push_back(child);
+  return tree;
+}
+
+}  // namespace
+
+// Walks down from the root through the kernel's children lists: cost grows with the tree, not
+// with the machine (the readiness gates call this for every probe).
+std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root) {
+  std::vector<pid_t> tree{root};
+  for (std::size_t i = 0; i < tree.size(); ++i) {
+    const auto children = listed_children(tree[i], proc_root);
+    if (!children) {
+      if (i == 0 && ::access((proc_root + "/" + std::to_string(root)).c_str(), F_OK) == 0)
+        return process_tree_by_scan(root, proc_root);
+      continue;  // exited meanwhile
+    }
+    tree.insert(tree.end(), children->begin(), children->end());
+  }
   return tree;
 }
 

@@ -270,7 +270,7 @@ int main(int argc, char** argv) {
   // Non-blocking, as real servers do: with old and new generation polling one socket, the other
   // may take the connection between poll and accept.
   fcntl(kListenFd, F_SETFL, fcntl(kListenFd, F_GETFL) | O_NONBLOCK);
-  if (options.notify) notify_systemd("STATUS=accepting connections\nREADY=1");
+  if (options.notify && options.accept) notify_systemd("STATUS=accepting connections\nREADY=1");
   while (!g_stop) {
     if (options.exit_after_ms >= 0 && std::chrono::steady_clock::now() - started >=
                                           std::chrono::milliseconds(options.exit_after_ms))
