@@ -123,8 +123,8 @@ class AcceptGate final : public Gate {
       if (http_path_) return ask_http();
       return pass();
     }
-    // Somebody else took it, most likely the old generation: close and try again.
-    // Usually the old generation, a child of ours: look there before scanning every process.
+    // Somebody else took it, usually the old generation (a child of ours, so look there before
+    // scanning every process); try again.
     pid_t taker = holder_of_socket(*inode.value(), process_tree(::getpid()));
     if (taker == 0) taker = holder_of_socket(*inode.value(), list_pids());
     ++taken_by_others_[taker];
