@@ -37,8 +37,11 @@ void wait_for_exit(const std::vector<pid_t>& pids) {
 // reuserun in front of the server, with one readiness gate.
 class Reuserun final : public Contender {
  public:
-  explicit Reuserun(std::string gate) : gate_(std::move(gate)) {}
-  std::string name() const override { return "reuserun:" + gate_; }
+  // steady: never restarted, the request-path baseline against "direct".
+  explicit Reuserun(std::string gate, bool steady = false)
+      : gate_(std::move(gate)), steady_(steady) {}
+  std::string name() const override { return steady_ ? "reuserun-steady" : "reuserun:" + gate_; }
+  bool restarts() const override { return !steady_; }
 
   bool start(int port, const std::string& args_file) override {
     process_ = std::make_unique<Process>(std::vector<std::string>{
@@ -70,6 +73,7 @@ class Reuserun final : public Contender {
     return process_->count_in_log("restart succeeded") + process_->count_in_log("restart failed");
   }
   std::string gate_;
+  bool steady_;
   std::unique_ptr<Process> process_;
   int succeeded_ = 0;
 };
@@ -187,12 +191,14 @@ std::vector<std::string> all_contender_names() {
                                  "reuserun:notify", "reuserun:delay:1s", "naive",
                                  "reuseport"};
   if (::access("/usr/bin/start_server", X_OK) == 0) names.push_back("server-starter");
+  names.push_back("reuserun-steady");
   names.push_back("direct");
   return names;
 }
 
 std::unique_ptr<Contender> make_contender(const std::string& name) {
   if (name.starts_with("reuserun:")) return std::make_unique<Reuserun>(name.substr(9));
+  if (name == "reuserun-steady") return std::make_unique<Reuserun>("auto", true);
   if (name == "naive") return std::make_unique<Scripted>(false);
   if (name == "reuseport") return std::make_unique<Scripted>(true);
   if (name == "server-starter") return std::make_unique<ServerStarter>();

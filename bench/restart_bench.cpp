@@ -136,7 +136,8 @@ Options parse(int argc, char** argv) {
     options.restarts = 3;
     options.slow_restarts = 0;
     options.clients = 2;
-    if (options.only.empty()) options.only = {"reuserun:auto", "naive", "direct"};
+    if (options.only.empty())
+      options.only = {"reuserun:auto", "naive", "reuserun-steady", "direct"};
   }
   return options;
 }
@@ -161,7 +162,8 @@ int main(int argc, char** argv) {
         scenario.bad_args.find("exit") != std::string::npos)
       continue;
     for (const std::string& name : contenders) {
-      if (name == "direct" && scenario.name != "new-conn, ready at once") continue;
+      const bool baseline = name == "direct" || name == "reuserun-steady";
+      if (baseline && scenario.name != "new-conn, ready at once") continue;
       std::fprintf(stderr, "restart_bench: %s / %s ...\n", scenario.name.c_str(), name.c_str());
       runs.push_back(run_one(scenario, name, options));
     }

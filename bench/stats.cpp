@@ -107,7 +107,6 @@ RunSummary summarize_run(const Run& run) {
     if (summary.failed > 0) summary.missed.push_back("0 failed requests");
     if (run.ready_ms >= 0 && summary.switch_max_ms > run.ready_ms + kSwitchSlackMs)
       summary.missed.push_back("switch <= ready + 5ms");
-    if (summary.rss_kib > kRssTargetKib) summary.missed.push_back("RSS <= 3 MiB");
   }
   return summary;
 }
@@ -149,9 +148,12 @@ Report summarize(const std::vector<Run>& runs) {
     if (run.contender.starts_with("reuserun")) report.reuserun_lost += summary.failed;
     if (run.scenario != "new-conn, ready at once") continue;
     if (run.contender == "direct") direct_p99 = summary.steady.p99_ms;
-    if (run.contender == "reuserun:auto") reuserun_p99 = summary.steady.p99_ms;
+    if (run.contender == "reuserun-steady") reuserun_p99 = summary.steady.p99_ms;
   }
   if (direct_p99 && reuserun_p99 && *direct_p99 > 0) report.p99_ratio = *reuserun_p99 / *direct_p99;
+  for (const RunSummary& run : report.runs)
+    if (run.contender.starts_with("reuserun"))
+      report.reuserun_rss_kib = std::max(report.reuserun_rss_kib, run.rss_kib);
   return report;
 }
 
@@ -181,20 +183,24 @@ std::string format_table(const Report& report, const std::string& machine) {
         << (run.rss_kib > 0 ? ms(run.cpu_ms_per_restart) : "-") << " |\n";
   }
   out << "\nTargets for reuserun: 0 failed requests in every scenario; switch time <= child ready "
-         "time + 5 ms; RSS <= 3 MiB; steady p99 through reuserun / direct <= 1.05 (measured: "
+         "time + 5 ms; RSS <= 3 MiB (peak measured: "
+      << report.reuserun_rss_kib
+      << " KiB); p99 through reuserun / direct, no restarts, <= 1.05 "
+         "(measured: "
       << (report.p99_ratio < 0 ? std::string("-") : ms(report.p99_ratio)) << ").\n";
+  if (report.reuserun_rss_kib > kRssTargetKib) out << "missed: reuserun RSS <= 3 MiB\n";
   for (const RunSummary& run : report.runs)
     for (const std::string& target : run.missed)
       out << "missed: " << run.contender << " / " << run.scenario << ": " << target << "\n";
-  if (report.p99_ratio > kP99RatioTarget)
-    out << "missed: reuserun:auto / new-conn: p99 ratio <= 1.05\n";
+  if (report.p99_ratio > kP99RatioTarget) out << "missed: p99 ratio <= 1.05\n";
   return out.str();
 }
 
 std::string format_json(const Report& report, const std::string& machine) {
   std::ostringstream out;
   out << "{\n  \"date\": \"" << today() << "\",\n  \"machine\": \"" << machine
-      << "\",\n  \"p99_ratio_reuserun_over_direct\": " << report.p99_ratio << ",\n  \"runs\": [\n";
+      << "\",\n  \"p99_ratio_reuserun_over_direct\": " << report.p99_ratio
+      << ",\n  \"reuserun_peak_rss_kib\": " << report.reuserun_rss_kib << ",\n  \"runs\": [\n";
   for (std::size_t i = 0; i < report.runs.size(); ++i) {
     const RunSummary& run = report.runs[i];
     out << "    {\"scenario\": \"" << run.scenario << "\", \"contender\": \"" << run.contender

@@ -42,7 +42,8 @@ struct RunSummary {
 
 struct Report {
   std::vector<RunSummary> runs;
-  double p99_ratio = -1;  // reuserun:auto steady p99 / direct p99
+  double p99_ratio = -1;      // reuserun-steady p99 / direct p99 (neither restarted)
+  long reuserun_rss_kib = 0;  // peak over every reuserun run
   bool harness_ok = true;
   long reuserun_lost = 0;
 };
