@@ -5,7 +5,7 @@ function __reuserun_in_options
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l takes_value --port --bind --backlog --ready-timeout --ready --ready-interval \
-        --ready-host --drain-timeout --stop-timeout --stop-signal --log-level
+        --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file
     set -l skip 0
     for token in $tokens
         if test $skip -eq 1
@@ -39,6 +39,7 @@ complete -c reuserun -n __reuserun_in_options -l strict-adoption -d 'Fail a gene
 complete -c reuserun -n __reuserun_in_options -l drain-timeout -x -a $durations -d 'Drain time before SIGKILL'
 complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -d 'Stop time before SIGKILL'
 complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'
+complete -c reuserun -n __reuserun_in_options -l pid-file -r -F -d 'Write the pid to this file'
 complete -c reuserun -n __reuserun_in_options -l log-level -x -a 'trace debug info warn error off' -d 'Log level'
 complete -c reuserun -n __reuserun_in_options -l help -d 'Show the options'
 complete -c reuserun -n __reuserun_in_options -l version -d 'Show the version'

@@ -33,6 +33,7 @@ struct RawOptions {
   std::string stop_timeout = "10s";
   std::string stop_signal = "TERM";
   std::string log_level = "info";
+  std::string pid_file;
 };
 
 void add_options(CLI::App& app, RawOptions& raw) {
@@ -85,6 +86,10 @@ void add_options(CLI::App& app, RawOptions& raw) {
                  "Signal that asks a generation to drain and exit")
       ->envname("REUSERUN_STOP_SIGNAL")
       ->capture_default_str();
+  app.add_option("--pid-file", raw.pid_file,
+                 "Write reuserun's pid to this file (atomically; removed at exit; refused while "
+                 "another reuserun runs with it)")
+      ->envname("REUSERUN_PID_FILE");
   app.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error or off")
       ->envname("REUSERUN_LOG_LEVEL")
       ->capture_default_str();
@@ -136,6 +141,7 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     throw UsageError{"invalid value '" + raw.log_level +
                      "' for --log-level: expected trace, debug, info, warn, error or off"};
   config.log_level = *level;
+  config.pid_file = raw.pid_file;
   if (command.empty())
     throw UsageError{"no command given: usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]"};
   config.command = std::move(command);
@@ -153,7 +159,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   app.set_version_flag("--version", kVersion);
   app.footer(
       "Exit status: 0 stopped on request; 1 runtime error; 2 usage error; 3 port could not "
-      "be freed or bound; 4 a child had to be killed on stop; 126 COMMAND not executable; "
+      "be freed or bound; 4 a child had to be killed on stop; 5 the pid file is taken or "
+      "cannot be written; 126 COMMAND not executable; "
       "127 COMMAND not found. See reuserun(1).");
   RawOptions raw;
   add_options(app, raw);

@@ -27,6 +27,7 @@ struct Config {
   Duration stop_timeout = std::chrono::seconds(10);
   int stop_signal = SIGTERM;
   LogLevel log_level = LogLevel::info;
+  std::string pid_file;              // empty: none
   std::vector<std::string> command;  // the child's argv, verbatim
 };
 

@@ -228,8 +228,22 @@ void EventLoop::apply(const CancelTimer& action) {
 
 void EventLoop::apply(const Report& action) { log_message(action.level, action.text); }
 
+// "generation 3 (pid 4242)", for logs and STATUS=.
+std::string EventLoop::describe_serving() const {
+  const auto serving = supervisor_.serving();
+  if (!serving) return "no generation";
+  return fmt::format("generation {} (pid {})", *serving, supervisor_.children().at(*serving).pid);
+}
+
 void EventLoop::apply(const ServiceReady&) {
   log_info("serving on {}", format_address(listener_.address()));
+  systemd_.ready(
+      fmt::format("serving on {}: {}", format_address(listener_.address()), describe_serving()));
+}
+
+void EventLoop::apply(const RestartStarted& action) {
+  systemd_.reloading(fmt::format("restarting: starting generation {}", action.generation),
+                     config_.ready_timeout + config_.stop_timeout);
 }
 
 void EventLoop::apply(const RestartFinished& action) {
@@ -237,6 +251,14 @@ void EventLoop::apply(const RestartFinished& action) {
     log_info("restart succeeded: generation {} is serving", action.generation);
   else
     log_warn("restart failed: generation {}: {}", action.generation, action.reason);
+  if (supervisor_.stopping()) return;  // STOPPING=1 went out already; no READY=1 after it
+  systemd_.ready(action.succeeded ? fmt::format("serving: {}", describe_serving())
+                                  : fmt::format("restart failed ({}); serving: {}", action.reason,
+                                                describe_serving()));
+}
+
+void EventLoop::apply(const Stopping&) {
+  systemd_.stopping("stopping", config_.stop_timeout + std::chrono::seconds(1));
 }
 
 void EventLoop::apply(const Exit& action) { exit_code_ = action.code; }

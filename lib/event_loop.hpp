@@ -15,6 +15,7 @@
 #include "notify_socket.hpp"
 #include "readiness.hpp"
 #include "reaper.hpp"
+#include "sd_notify.hpp"
 #include "supervisor.hpp"
 
 namespace reuserun {
@@ -50,9 +51,12 @@ class EventLoop final : private GateServices {
   void apply(const CancelTimer& action);
   void apply(const Report& action);
   void apply(const ServiceReady& action);
+  void apply(const RestartStarted& action);
   void apply(const RestartFinished& action);
+  void apply(const Stopping& action);
   void apply(const Exit& action);
   void on_notify(Generation generation, const NotifyDatagram& datagram);
+  std::string describe_serving() const;
   void forget_gone_generations();
 
   // GateServices
@@ -72,6 +76,7 @@ class EventLoop final : private GateServices {
   boost::asio::signal_set signals_;
   Reaper reaper_;
   Supervisor supervisor_;
+  SystemdNotifier systemd_ = SystemdNotifier::from_environment();
   std::map<TimerId, std::unique_ptr<boost::asio::steady_timer>> timers_;
   std::map<Generation, std::unique_ptr<Gate>> gates_;
   std::map<Generation, NotifyChannel> notify_;

@@ -49,7 +49,7 @@ std::string describe_gate_spec(const GateSpec& spec);
 struct ReadinessConfig {
   std::vector<GateSpec> gates{GateSpec{}};
   Duration interval = std::chrono::milliseconds(50);  // between two probes of one gate
-  std::string http_host;                               // Host header; default: the address
+  std::string http_host;                              // Host header; default: the address
   bool strict_adoption = false;  // fail a generation that listens on the port by itself
 };
 

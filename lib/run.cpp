@@ -1,11 +1,13 @@
 #include "run.hpp"
 
 #include <csignal>
+#include <optional>
 
 #include "event_loop.hpp"
 #include "exit_code.hpp"
 #include "free_port.hpp"
 #include "listener.hpp"
+#include "pid_file.hpp"
 
 namespace reuserun {
 namespace {
@@ -36,6 +38,15 @@ int run(const Config& config) {
   // and their default action would kill (HUP, USR1) or stop (TTIN, TTOU) reuserun while it frees
   // the port. SIGTERM and SIGINT keep theirs: there is nothing to clean up yet.
   for (int sig : {SIGHUP, SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU}) ::signal(sig, SIG_IGN);
+  std::optional<PidFile> pid_file;
+  if (!config.pid_file.empty()) {
+    auto created = PidFile::create(config.pid_file);
+    if (!created) {
+      log_error("{}", created.error().message);
+      return kExitPidFile;
+    }
+    pid_file.emplace(std::move(created.value()));
+  }
   auto listener = open_listener(config);
   if (!listener) {
     log_error("{}", listener.error().message);

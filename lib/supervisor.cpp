@@ -183,7 +183,10 @@ void Supervisor::launch_generation(bool restart) {
   const Generation generation = next_generation_++;
   candidate_ = generation;
   candidate_is_restart_ = restart;
-  if (restart) report(LogLevel::info, fmt::format("restart: starting generation {}", generation));
+  if (restart) {
+    report(LogLevel::info, fmt::format("restart: starting generation {}", generation));
+    actions_.push_back(RestartStarted{generation});
+  }
   actions_.push_back(SpawnChild{generation});
 }
 
@@ -258,6 +261,7 @@ void Supervisor::schedule_respawn() {
 
 void Supervisor::begin_stop() {
   stopping_ = true;
+  actions_.push_back(Stopping{});
   restart_pending_ = false;
   cancel(TimerKind::backoff, 0);
   if (candidate_) {

@@ -116,6 +116,12 @@ struct Report {
 };
 // The first generation passed its gate: the service is up.
 struct ServiceReady {};
+// A restart (SIGHUP) began: the new generation is being started.
+struct RestartStarted {
+  Generation generation = 0;
+};
+// reuserun is stopping: every generation has been asked to.
+struct Stopping {};
 // A restart (SIGHUP) ended: the new generation serves, or it was rolled back.
 struct RestartFinished {
   Generation generation = 0;
@@ -125,8 +131,9 @@ struct RestartFinished {
 struct Exit {
   int code;
 };
-using Action = std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup, ArmTimer,
-                            CancelTimer, Report, ServiceReady, RestartFinished, Exit>;
+using Action =
+    std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup, ArmTimer, CancelTimer,
+                 Report, ServiceReady, RestartStarted, RestartFinished, Stopping, Exit>;
 using Actions = std::vector<Action>;
 
 enum class Phase { starting, serving, draining, failed, stopping };

@@ -108,6 +108,16 @@ TEST_F(SupervisorTest, RestartStopsTheOldGenerationOnlyAfterTheNewOneIsReady) {
   EXPECT_EQ(supervisor_->children().at(1).phase, Phase::draining);
 }
 
+TEST_F(SupervisorTest, RestartAndStopAreAnnouncedForSystemd) {
+  serve_first();
+  const auto hup = send(SignalReceived{SIGHUP});
+  ASSERT_TRUE(first_of<RestartStarted>(hup)) << "RELOADING=1 goes out when a restart begins";
+  EXPECT_EQ(first_of<RestartStarted>(hup)->generation, 2u);
+  EXPECT_FALSE(first_of<RestartStarted>(send(SignalReceived{SIGHUP})))
+      << "a coalesced SIGHUP starts nothing yet";
+  EXPECT_TRUE(first_of<Stopping>(send(SignalReceived{SIGTERM})));
+}
+
 TEST_F(SupervisorTest, DrainTimeoutKillsTheOldGeneration) {
   serve_first();
   send(SignalReceived{SIGHUP});

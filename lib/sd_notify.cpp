@@ -1,0 +1,71 @@
+#include "sd_notify.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+#include "log.hpp"
+
+namespace reuserun {
+
+std::string monotonic_usec_field() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const long long usec = static_cast<long long>(now.tv_sec) * 1000000 + now.tv_nsec / 1000;
+  return "MONOTONIC_USEC=" + std::to_string(usec);
+}
+
+std::string extend_timeout_field(Duration duration) {
+  return "EXTEND_TIMEOUT_USEC=" + std::to_string(duration.count() * 1000);
+}
+
+SystemdNotifier SystemdNotifier::from_environment() {
+  SystemdNotifier notifier;
+  const char* address = ::getenv("NOTIFY_SOCKET");
+  if (address == nullptr || (address[0] != '/' && address[0] != '@')) return notifier;
+  notifier.address_ = address;
+  notifier.socket_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  return notifier;
+}
+
+void SystemdNotifier::send(const std::string& message) const {
+  if (!enabled()) return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (address_.size() >= sizeof address.sun_path) {
+    log_warn("NOTIFY_SOCKET {} is too long; not notifying", address_);
+    return;
+  }
+  std::memcpy(address.sun_path, address_.data(), address_.size());
+  if (address_[0] == '@') address.sun_path[0] = '\0';  // abstract namespace
+  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size());
+  if (::sendto(socket_.get(), message.data(), message.size(), MSG_NOSIGNAL,
+               reinterpret_cast<sockaddr*>(&address), length) == -1)
+    log_warn("Failed to notify {}: {}", address_, std::strerror(errno));
+  else
+    log_debug("sd_notify: {}", message);
+}
+
+void SystemdNotifier::ready(std::string_view status) const {
+  send("READY=1\nSTATUS=" + std::string(status));
+}
+
+void SystemdNotifier::reloading(std::string_view status, Duration may_take) const {
+  send("RELOADING=1\n" + monotonic_usec_field() + "\n" + extend_timeout_field(may_take) +
+       "\nSTATUS=" + std::string(status));
+}
+
+void SystemdNotifier::stopping(std::string_view status, Duration may_take) const {
+  send("STOPPING=1\n" + extend_timeout_field(may_take) + "\nSTATUS=" + std::string(status));
+}
+
+void SystemdNotifier::status(std::string_view status) const {
+  send("STATUS=" + std::string(status));
+}
+
+}  // namespace reuserun
