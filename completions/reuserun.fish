@@ -40,6 +40,7 @@ complete -c reuserun -n __reuserun_in_options -l drain-timeout -x -a $durations 
 complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -d 'Stop time before SIGKILL'
 complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'
 complete -c reuserun -n __reuserun_in_options -l pid-file -r -F -d 'Write the pid to this file'
+complete -c reuserun -n __reuserun_in_options -l subreaper -d 'Reap the orphans of the children'
 complete -c reuserun -n __reuserun_in_options -l log-level -x -a 'trace debug info warn error off' -d 'Log level'
 complete -c reuserun -n __reuserun_in_options -l help -d 'Show the options'
 complete -c reuserun -n __reuserun_in_options -l version -d 'Show the version'

@@ -34,6 +34,7 @@ struct RawOptions {
   std::string stop_signal = "TERM";
   std::string log_level = "info";
   std::string pid_file;
+  bool subreaper = false;
 };
 
 void add_options(CLI::App& app, RawOptions& raw) {
@@ -90,6 +91,10 @@ void add_options(CLI::App& app, RawOptions& raw) {
                  "Write reuserun's pid to this file (atomically; removed at exit; refused while "
                  "another reuserun runs with it)")
       ->envname("REUSERUN_PID_FILE");
+  app.add_flag("--subreaper", raw.subreaper,
+               "Become a child subreaper: orphans of the children are reparented to reuserun, "
+               "which reaps them (what it does anyway as PID 1)")
+      ->envname("REUSERUN_SUBREAPER");
   app.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error or off")
       ->envname("REUSERUN_LOG_LEVEL")
       ->capture_default_str();
@@ -142,6 +147,7 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
                      "' for --log-level: expected trace, debug, info, warn, error or off"};
   config.log_level = *level;
   config.pid_file = raw.pid_file;
+  config.subreaper = raw.subreaper;
   if (command.empty())
     throw UsageError{"no command given: usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]"};
   config.command = std::move(command);

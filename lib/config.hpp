@@ -28,6 +28,7 @@ struct Config {
   int stop_signal = SIGTERM;
   LogLevel log_level = LogLevel::info;
   std::string pid_file;              // empty: none
+  bool subreaper = false;            // adopt and reap orphans of the children (automatic as PID 1)
   std::vector<std::string> command;  // the child's argv, verbatim
 };
 

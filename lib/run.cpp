@@ -1,6 +1,10 @@
 #include "run.hpp"
 
+#include <sys/prctl.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <optional>
 
 #include "event_loop.hpp"
@@ -38,6 +42,12 @@ int run(const Config& config) {
   // and their default action would kill (HUP, USR1) or stop (TTIN, TTOU) reuserun while it frees
   // the port. SIGTERM and SIGINT keep theirs: there is nothing to clean up yet.
   for (int sig : {SIGHUP, SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU}) ::signal(sig, SIG_IGN);
+  // As PID 1 (a container) orphans are ours already; elsewhere --subreaper makes them ours. The
+  // Reaper collects every child with waitpid(-1), so no exit status escapes it either way.
+  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
+    log_error("Failed to become a child subreaper: {}", std::strerror(errno));
+    return kExitFailure;
+  }
   std::optional<PidFile> pid_file;
   if (!config.pid_file.empty()) {
     auto created = PidFile::create(config.pid_file);
