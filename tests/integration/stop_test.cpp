@@ -56,13 +56,18 @@ TEST(Stop, StopDuringARestartEndsBothGenerations) {
   for (pid_t child : children) EXPECT_FALSE(process_exists(child)) << child;
 }
 
-TEST(Stop, ChildDiesWhenReuserunIsKilled) {
+TEST(Stop, SigkillOfReuserunLeavesNoChildListeningOnThePort) {
   Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
+  ASSERT_GT(child, 0) << launch.process.log();
   launch.process.signal(SIGKILL);
   launch.process.wait_exit(5s);
   EXPECT_TRUE(wait_until([&] { return !process_exists(child); }, 5s))
       << "PR_SET_PDEATHSIG asks the orphan to stop";
+  EXPECT_TRUE(wait_until([&] { return http_get(launch.port, "/", 1s).error == "refused"; }, 5s))
+      << "nobody holds the port any more";
+  // If it failed, the orphan is no longer below reuserun for the harness to find: end it here.
+  if (process_exists(child)) ::kill(child, SIGKILL);
 }
 
 TEST(Cli, HelpAndVersionExitZeroAndBadValuesExitTwo) {
