@@ -32,6 +32,18 @@ const std::string* notify_field(const NotifyFields& fields, std::string_view key
   return nullptr;
 }
 
+std::optional<UnixAddress> unix_address(std::string_view notify_socket) {
+  UnixAddress result;
+  result.address.sun_family = AF_UNIX;
+  if (notify_socket.empty() || notify_socket.size() >= sizeof result.address.sun_path)
+    return std::nullopt;
+  std::memcpy(result.address.sun_path, notify_socket.data(), notify_socket.size());
+  // "@name": the abstract namespace, where sun_path starts with a NUL and nothing is on disk.
+  if (notify_socket[0] == '@') result.address.sun_path[0] = '\0';
+  result.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + notify_socket.size());
+  return result;
+}
+
 Result<std::unique_ptr<NotifySocket>> NotifySocket::open(boost::asio::io_context& io,
                                                          std::string_view tag) {
   unsigned char nonce[8] = {};
@@ -49,15 +61,13 @@ Result<std::unique_ptr<NotifySocket>> NotifySocket::open(boost::asio::io_context
   const int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == -1)
     return system_error("set SO_PASSCRED on the notify socket", errno);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  // Abstract namespace: sun_path starts with a NUL, nothing on disk to clean up.
-  std::memcpy(address.sun_path + 1, name.data(), name.size());
-  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) == -1)
-    return system_error("bind the notify socket @" + name, errno);
+  const std::string address = "@" + name;
+  const auto bound = unix_address(address);
+  if (!bound) return Error{"Failed to bind the notify socket " + address + ": name too long", 0};
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&bound->address), bound->length) == -1)
+    return system_error("bind the notify socket " + address, errno);
   boost::asio::posix::stream_descriptor socket(io, fd.release());
-  return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(socket), "@" + name));
+  return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(socket), address));
 }
 
 void NotifySocket::receive(Handler handler) {

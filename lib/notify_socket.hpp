@@ -5,11 +5,13 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +28,14 @@ NotifyFields parse_notify_message(std::string_view datagram);
 
 // The value of `key`, or nullptr.
 const std::string* notify_field(const NotifyFields& fields, std::string_view key);
+
+// A NOTIFY_SOCKET value ("/path", or "@name" in the abstract namespace) as a socket address;
+// nullopt when it does not fit sun_path.
+struct UnixAddress {
+  sockaddr_un address{};
+  socklen_t length = 0;
+};
+std::optional<UnixAddress> unix_address(std::string_view notify_socket);
 
 struct NotifyDatagram {
   pid_t pid = 0;  // from SCM_CREDENTIALS: checked by the kernel, not claimed by the sender

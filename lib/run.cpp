@@ -18,9 +18,8 @@ namespace {
 
 Result<Listener> open_listener(const Config& config) {
   ListenerSpec spec{config.bind, config.port, config.backlog};
-  const SocketAddress target = config.bind.value_or(any_address_ipv6(config.port));
-  SocketAddress wanted = target;
-  wanted.set_port(config.port);
+  SocketAddress wanted = config.bind.value_or(any_address_ipv6(config.port));
+  wanted.set_port(config.port);  // --bind was parsed without one
   if (config.port != 0 && config.free_port) {
     if (auto error = free_port(wanted, config.stop_timeout)) return *error;
   }

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "log.hpp"
+#include "notify_socket.hpp"
 
 namespace reuserun {
 
@@ -35,17 +36,13 @@ SystemdNotifier SystemdNotifier::from_environment() {
 
 void SystemdNotifier::send(const std::string& message) const {
   if (!enabled()) return;
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (address_.size() >= sizeof address.sun_path) {
+  const auto target = unix_address(address_);
+  if (!target) {
     log_warn("NOTIFY_SOCKET {} is too long; not notifying", address_);
     return;
   }
-  std::memcpy(address.sun_path, address_.data(), address_.size());
-  if (address_[0] == '@') address.sun_path[0] = '\0';  // abstract namespace
-  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size());
   if (::sendto(socket_.get(), message.data(), message.size(), MSG_NOSIGNAL,
-               reinterpret_cast<sockaddr*>(&address), length) == -1)
+               reinterpret_cast<const sockaddr*>(&target->address), target->length) == -1)
     log_warn("Failed to notify {}: {}", address_, std::strerror(errno));
   else
     log_debug("sd_notify: {}", message);
