@@ -190,6 +190,11 @@ TEST(Adoption, StrictAdoptionFailsAChildListeningByItself) {
                         "--listen " + std::to_string(generations.launch->port) + " --reuseport");
   EXPECT_FALSE(generations.restart()) << generations.log();
   EXPECT_NE(generations.log().find("(--strict-adoption)"), std::string::npos) << generations.log();
+  // The rejected generation holds its own reuseport socket until its SIGTERM takes effect, and
+  // may answer until then (the intrusion being tested); once it is gone, only the old one serves.
+  EXPECT_TRUE(
+      wait_until([&] { return child_pids(generations.launch->process.pid()).size() == 1; }, 10s))
+      << generations.log();
   EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
 }
 
