@@ -1,12 +1,32 @@
-// reuserun: parse, log, run. See lib/run.cpp for what running means.
+// reuserun: parse, log, run (lib/run.cpp), or talk to a running reuserun (`reuserun ctl`).
 #include <iostream>
 
 #include "cli.hpp"
+#include "control.hpp"
 #include "log.hpp"
 #include "run.hpp"
 
+namespace {
+
+int run_ctl(const reuserun::CtlCommand& ctl) {
+  std::string socket = ctl.socket;
+  if (socket.empty() && ctl.port) socket = reuserun::default_control_socket(*ctl.port);
+  if (socket.empty()) {
+    auto found = reuserun::find_control_socket();
+    if (!found) {
+      std::cerr << "reuserun ctl: " << found.error().message << "\n";
+      return reuserun::kCtlUnreachable;
+    }
+    socket = found.value();
+  }
+  return reuserun::send_control_request(socket, ctl.request, std::cout, std::cerr);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   const auto command_line = reuserun::parse_command_line(argc, argv, std::cout, std::cerr);
+  if (command_line.ctl) return run_ctl(*command_line.ctl);
   if (!command_line.config) return command_line.exit_code;
   reuserun::init_logging(command_line.config->log_level);
   return reuserun::run(*command_line.config);

@@ -4,8 +4,10 @@
 function __reuserun_in_options
     set -l tokens (commandline -opc)
     set -e tokens[1]
+    test "$tokens[1]" = ctl; and return 1
     set -l takes_value --port --bind --backlog --ready-timeout --ready --ready-interval \
-        --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file
+        --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file \
+        --control-socket
     set -l skip 0
     for token in $tokens
         if test $skip -eq 1
@@ -41,8 +43,20 @@ complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -
 complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'
 complete -c reuserun -n __reuserun_in_options -l pid-file -r -F -d 'Write the pid to this file'
 complete -c reuserun -n __reuserun_in_options -l subreaper -d 'Reap the orphans of the children'
+complete -c reuserun -n __reuserun_in_options -l no-pdeathsig -d 'Let the children outlive reuserun'
+complete -c reuserun -n __reuserun_in_options -l control-socket -r -F -d 'Path of the control socket'
 complete -c reuserun -n __reuserun_in_options -l log-level -x -a 'trace debug info warn error off' -d 'Log level'
 complete -c reuserun -n __reuserun_in_options -l help -d 'Show the options'
 complete -c reuserun -n __reuserun_in_options -l version -d 'Show the version'
-complete -c reuserun -n 'not __reuserun_in_options' -x -a '(__fish_complete_subcommand)'
+# reuserun ctl [--control-socket PATH | --port PORT] [--json] restart|status
+function __reuserun_in_ctl
+    set -l tokens (commandline -opc)
+    test (count $tokens) -ge 2; and test "$tokens[2]" = ctl
+end
+complete -c reuserun -n '__fish_is_first_arg' -x -a ctl -d 'Restart or query a running reuserun'
+complete -c reuserun -n __reuserun_in_ctl -x -a 'restart status'
+complete -c reuserun -n __reuserun_in_ctl -l control-socket -r -F -d 'Path of the control socket'
+complete -c reuserun -n __reuserun_in_ctl -l port -x -d 'The port reuserun listens on'
+complete -c reuserun -n __reuserun_in_ctl -l json -d 'Print the answer as JSON'
+complete -c reuserun -n 'not __reuserun_in_options; and not __reuserun_in_ctl' -x -a '(__fish_complete_subcommand)'
 complete -c reuserun -n __reuserun_in_options -x -a '(__fish_complete_command)'

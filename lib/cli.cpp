@@ -35,6 +35,8 @@ struct RawOptions {
   std::string log_level = "info";
   std::string pid_file;
   bool subreaper = false;
+  std::string control_socket;
+  bool no_pdeathsig = false;
 };
 
 void add_options(CLI::App& app, RawOptions& raw) {
@@ -95,6 +97,14 @@ void add_options(CLI::App& app, RawOptions& raw) {
                "Become a child subreaper: orphans of the children are reparented to reuserun, "
                "which reaps them (what it does anyway as PID 1)")
       ->envname("REUSERUN_SUBREAPER");
+  app.add_flag("--no-pdeathsig", raw.no_pdeathsig,
+               "Do not have the children killed (SIGTERM) when reuserun dies: they keep serving "
+               "on the inherited socket, unsupervised")
+      ->envname("REUSERUN_NO_PDEATHSIG");
+  app.add_option("--control-socket", raw.control_socket,
+                 "Path of the control socket for `reuserun ctl` (default: "
+                 "$XDG_RUNTIME_DIR/reuserun/PORT.sock, or /run/reuserun/PORT.sock)")
+      ->envname("REUSERUN_CONTROL_SOCKET");
   app.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error or off")
       ->envname("REUSERUN_LOG_LEVEL")
       ->capture_default_str();
@@ -148,16 +158,69 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   config.log_level = *level;
   config.pid_file = raw.pid_file;
   config.subreaper = raw.subreaper;
+  config.control_socket = raw.control_socket;
+  config.pdeathsig = !raw.no_pdeathsig;
   if (command.empty())
     throw UsageError{"no command given: usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]"};
   config.command = std::move(command);
   return config;
 }
 
+constexpr const char* kCtlDescription =
+    "Asks a running reuserun, over its control socket, to restart its command and waits for the "
+    "outcome, or prints its status.";
+
+CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostream& out,
+                                   std::ostream& err) {
+  CLI::App app(kCtlDescription, "reuserun ctl");
+  app.footer(
+      "Exit status: 0 restarted (or status printed); 1 reuserun could not be reached or refused "
+      "the request; 2 usage error; 10 the new generation exited before it was ready; 11 it "
+      "failed its readiness gate; 12 it was not ready within --ready-timeout; 13 it could not be "
+      "started; 14 reuserun stopped before the restart ended. See reuserun(1).");
+  std::string socket;
+  int port = -1;
+  bool json = false;
+  std::string verb;
+  app.add_option("--control-socket", socket, "Path of reuserun's control socket")
+      ->envname("REUSERUN_CONTROL_SOCKET");
+  app.add_option("--port", port, "The port reuserun listens on: its socket's default name")
+      ->envname("REUSERUN_PORT")
+      ->check(CLI::Range(0, 65535));
+  app.add_flag("--json", json, "Print the answer as JSON (schema in reuserun(1))");
+  app.add_option("request", verb, "restart or status")->required();
+  try {
+    app.parse(argc, argv);
+    CtlCommand ctl;
+    if (verb == "restart")
+      ctl.request.verb = ControlRequest::Verb::restart;
+    else if (verb == "status")
+      ctl.request.verb = ControlRequest::Verb::status;
+    else
+      throw UsageError{"unknown ctl request '" + verb + "': expected restart or status"};
+    ctl.request.json = json;
+    ctl.socket = socket;
+    if (port >= 0) ctl.port = static_cast<std::uint16_t>(port);
+    return {std::nullopt, ctl, kExitOk};
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return {std::nullopt, std::nullopt, kExitOk};
+  } catch (const CLI::ParseError& error) {
+    err << "reuserun ctl: " << error.what() << "\n";
+  } catch (const UsageError& error) {
+    err << "reuserun ctl: " << error.message << "\n";
+  }
+  return {std::nullopt, std::nullopt, kExitUsage};
+}
+
 }  // namespace
 
 CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out,
                                std::ostream& err) {
+  // `ctl` as the first word, and only there: a child command named ctl is `reuserun -- ctl`
+  // (run mode needs --port first anyway).
+  if (argc > 1 && std::string_view(argv[1]) == "ctl")
+    return parse_ctl_command_line(argc - 1, argv + 1, out, err);
   CLI::App app(kDescription, "reuserun");
   // Everything from the first word that is not one of our options (or after "--") is the
   // child's command line, untouched: its own --flags are never ours.
@@ -167,7 +230,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       "Exit status: 0 stopped on request; 1 runtime error; 2 usage error; 3 port could not "
       "be freed or bound; 4 a child had to be killed on stop; 5 the pid file is taken or "
       "cannot be written; 126 COMMAND not executable; "
-      "127 COMMAND not found. See reuserun(1).");
+      "127 COMMAND not found. A running reuserun is restarted with SIGHUP or `reuserun ctl "
+      "restart`, which waits for the outcome (reuserun ctl --help). See reuserun(1).");
   RawOptions raw;
   add_options(app, raw);
   try {
@@ -178,19 +242,19 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
     else if (!command.empty() && command.front().starts_with("-"))
       // Not one of ours and not after "--": a typo, not a command that starts with a dash.
       throw UsageError{"unknown option " + command.front() + " (see reuserun --help)"};
-    return {to_config(raw, std::move(command)), kExitOk};
+    return {to_config(raw, std::move(command)), std::nullopt, kExitOk};
   } catch (const CLI::CallForHelp&) {
     out << app.help();
-    return {std::nullopt, kExitOk};
+    return {std::nullopt, std::nullopt, kExitOk};
   } catch (const CLI::CallForVersion&) {
     out << kVersion << "\n";
-    return {std::nullopt, kExitOk};
+    return {std::nullopt, std::nullopt, kExitOk};
   } catch (const CLI::ParseError& error) {
     err << "reuserun: " << error.what() << "\n";
   } catch (const UsageError& error) {
     err << "reuserun: " << error.message << "\n";
   }
-  return {std::nullopt, kExitUsage};
+  return {std::nullopt, std::nullopt, kExitUsage};
 }
 
 }  // namespace reuserun

@@ -7,12 +7,21 @@
 #include <optional>
 
 #include "config.hpp"
+#include "control.hpp"
 
 namespace reuserun {
 
+// `reuserun ctl [--control-socket PATH | --port PORT] [--json] restart|status`.
+struct CtlCommand {
+  ControlRequest request;
+  std::string socket;  // empty: by --port, else the only one in the default directory
+  std::optional<std::uint16_t> port;
+};
+
 struct CommandLine {
-  std::optional<Config> config;  // set when reuserun should run
-  int exit_code = 0;             // otherwise: exit with this (0 after --help / --version)
+  std::optional<Config> config;   // set when reuserun should run
+  std::optional<CtlCommand> ctl;  // set for `reuserun ctl ...` (only ever as the first argument)
+  int exit_code = 0;              // otherwise: exit with this (0 after --help / --version)
 };
 
 // Prints --help and --version to `out`, errors (one line) to `err`.

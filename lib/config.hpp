@@ -27,8 +27,11 @@ struct Config {
   Duration stop_timeout = std::chrono::seconds(10);
   int stop_signal = SIGTERM;
   LogLevel log_level = LogLevel::info;
-  std::string pid_file;              // empty: none
-  bool subreaper = false;            // adopt and reap orphans of the children (automatic as PID 1)
+  std::string pid_file;  // empty: none
+  bool subreaper = false;
+  bool pdeathsig = true;       // children get SIGTERM when reuserun dies
+  std::string control_socket;  // empty: the default path (control.hpp)            // adopt and reap
+                               // orphans of the children (automatic as PID 1)
   std::vector<std::string> command;  // the child's argv, verbatim
 };
 

@@ -37,27 +37,98 @@ std::string search_path() {
 
 }  // namespace
 
-EventLoop::EventLoop(const Config& config, const Listener& listener)
+EventLoop::EventLoop(const Config& config, const Listener& listener,
+                     std::optional<ControlSocket> control)
     : config_(config),
       listener_(listener),
       signals_(io_, SIGHUP, SIGTERM, SIGINT),
       reaper_([this](pid_t pid, int status) {
         dispatch(ChildExited{pid, status});
       }),
-      supervisor_(supervisor_config(config)) {
+      supervisor_(supervisor_config(config)),
+      control_socket_(std::move(control)) {
   struct stat info {};
   if (::fstat(listener.fd(), &info) == 0) listener_inode_ = info.st_ino;
-  for (int sig : {SIGCHLD, SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
+  for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
 }
 
 EventLoop::~EventLoop() = default;
 
 int EventLoop::run() {
+  if (control_socket_) {
+    control_ = std::make_unique<ControlServer>(
+        io_, std::move(*control_socket_),
+        [this](const ControlRequest& request, ControlServer::Reply reply) {
+          on_control(request, std::move(reply));
+        });
+    control_socket_.reset();
+  }
   wait_for_signal();
   dispatch(StartRequested{});
   while (!exit_code_ && io_.run_one() > 0) {
   }
   return exit_code_.value_or(kExitFailure);
+}
+
+void EventLoop::on_control(const ControlRequest& request, ControlServer::Reply reply) {
+  if (request.verb == ControlRequest::Verb::status) {
+    const Status now = status();
+    return reply(kExitOk, request.json ? render_status_json(now) : render_status_text(now));
+  }
+  log_info("restart requested over the control socket");
+  waiters_.push_back({std::nullopt, request.json, std::move(reply)});
+  if (supervisor_.stopping()) {
+    RestartResult refused;
+    refused.outcome = RestartOutcome::stopped;
+    refused.reason = "reuserun is stopping";
+    return answer_waiters(refused, false);
+  }
+  dispatch(RestartRequested{});
+}
+
+// Answers the waiters of result.generation, or (only_assigned false) also those still waiting
+// for a restart to begin.
+void EventLoop::answer_waiters(const RestartResult& result, bool only_assigned) {
+  std::vector<RestartWaiter> answering;
+  std::erase_if(waiters_, [&](RestartWaiter& waiter) {
+    const bool mine = waiter.generation ? *waiter.generation == result.generation : !only_assigned;
+    if (mine) answering.push_back(std::move(waiter));
+    return mine;
+  });
+  for (auto& waiter : answering)
+    waiter.reply(ctl_exit_code(result.outcome),
+                 waiter.json ? render_restart_json(result) : render_restart_text(result));
+}
+
+Status EventLoop::status() const {
+  const auto seconds_since = [now = Clock::now()](Clock::time_point then) {
+    return std::chrono::duration<double>(now - then).count();
+  };
+  Status out;
+  out.pid = ::getpid();
+  out.uptime_seconds = seconds_since(started_at_);
+  const auto serving = supervisor_.serving();
+  if (supervisor_.stopping())
+    out.state = "stopping";
+  else if (serving && supervisor_.candidate())
+    out.state = "restarting";
+  else if (serving)
+    out.state = "serving";
+  else if (supervisor_.candidate() && restarts_ == 0 && !last_restart_)
+    out.state = "starting";
+  else
+    out.state = "down";
+  out.listeners.push_back({format_address(listener_.address()), listener_.name()});
+  for (const auto& [generation, child] : supervisor_.children()) {
+    const auto began = spawned_at_.find(generation);
+    out.generations.push_back({generation, child.pid, child.phase,
+                               began == spawned_at_.end() ? 0.0 : seconds_since(began->second)});
+  }
+  out.serving = serving;
+  out.restarts = restarts_;
+  out.last_restart = last_restart_;
+  if (last_restart_) out.last_restart_seconds_ago = seconds_since(last_restart_at_);
+  return out;
 }
 
 void EventLoop::wait_for_signal() {
@@ -98,6 +169,11 @@ void EventLoop::forget_gone_generations() {
     boost::asio::post(io_, [closing] {});
     it = notify_.erase(it);
   }
+  const auto gone = [this](const auto& entry) {
+    return !supervisor_.children().contains(entry.first);
+  };
+  std::erase_if(spawned_at_, gone);
+  std::erase_if(spawned_pid_, gone);
 }
 
 void EventLoop::apply(const Action& action) {
@@ -123,8 +199,8 @@ void EventLoop::apply(const SpawnChild& action) {
     env.set("NOTIFY_SOCKET", notify.value()->address());
   else
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
-  const SpawnResult spawned =
-      spawn_process(io_, {resolved.path, config_.command, &env, {listener_.fd()}});
+  const SpawnResult spawned = spawn_process(
+      io_, {resolved.path, config_.command, &env, {listener_.fd()}, config_.pdeathsig});
   if (spawned.pid < 0) return fail(spawned.error);
   if (notify) {
     const Generation generation = action.generation;
@@ -134,6 +210,8 @@ void EventLoop::apply(const SpawnChild& action) {
     channel.socket->receive(
         [this, generation](const NotifyDatagram& datagram) { on_notify(generation, datagram); });
   }
+  spawned_at_[action.generation] = Clock::now();
+  spawned_pid_[action.generation] = spawned.pid;
   dispatch(ChildSpawned{action.generation, spawned.pid});
 }
 
@@ -202,7 +280,7 @@ void EventLoop::apply(const CancelGate& action) {
 void EventLoop::apply(const ExpireGate& action) {
   const auto it = gates_.find(action.generation);
   const std::string seen = it == gates_.end() ? "" : ": " + it->second->progress();
-  dispatch(GateFailed{action.generation, action.reason + seen});
+  dispatch(GateFailed{action.generation, action.reason + seen, true});
 }
 
 void EventLoop::apply(const SignalGroup& action) {
@@ -242,26 +320,53 @@ void EventLoop::apply(const ServiceReady&) {
 }
 
 void EventLoop::apply(const RestartStarted& action) {
+  restart_began_ = Clock::now();
+  for (auto& waiter : waiters_)
+    if (!waiter.generation) waiter.generation = action.generation;
   systemd_.reloading(fmt::format("restarting: starting generation {}", action.generation),
                      config_.ready_timeout + config_.stop_timeout);
 }
 
 void EventLoop::apply(const RestartFinished& action) {
-  if (action.succeeded)
+  RestartResult result;
+  result.generation = action.generation;
+  result.outcome = action.outcome;
+  result.reason = action.reason;
+  if (restart_began_)
+    result.duration_seconds = std::chrono::duration<double>(Clock::now() - *restart_began_).count();
+  if (const auto pid = spawned_pid_.find(action.generation); pid != spawned_pid_.end())
+    result.pid = pid->second;
+  result.serving = supervisor_.serving();
+  if (result.serving) result.serving_pid = supervisor_.children().at(*result.serving).pid;
+  restart_began_.reset();
+  last_restart_ = result;
+  last_restart_at_ = Clock::now();
+  ++restarts_;
+  answer_waiters(result, true);
+  if (action.succeeded())
     log_info("restart succeeded: generation {} is serving", action.generation);
   else
     log_warn("restart failed: generation {}: {}", action.generation, action.reason);
   if (supervisor_.stopping()) return;  // STOPPING=1 went out already; no READY=1 after it
-  systemd_.ready(action.succeeded ? fmt::format("serving: {}", describe_serving())
-                                  : fmt::format("restart failed ({}); serving: {}", action.reason,
-                                                describe_serving()));
+  systemd_.ready(action.succeeded() ? fmt::format("serving: {}", describe_serving())
+                                    : fmt::format("restart failed ({}); serving: {}", action.reason,
+                                                  describe_serving()));
 }
 
 void EventLoop::apply(const Stopping&) {
+  RestartResult stopped;
+  stopped.outcome = RestartOutcome::stopped;
+  stopped.reason = "reuserun is stopping";
+  answer_waiters(stopped, false);
   systemd_.stopping("stopping", config_.stop_timeout + std::chrono::seconds(1));
 }
 
-void EventLoop::apply(const Exit& action) { exit_code_ = action.code; }
+void EventLoop::apply(const Exit& action) {
+  for (auto& waiter : waiters_)
+    waiter.reply(kCtlStopping, "reuserun exited before the restart ended\n");
+  waiters_.clear();
+  exit_code_ = action.code;
+}
 
 pid_t EventLoop::start_probe(const std::string& command,
                              const std::vector<std::pair<std::string, std::string>>& extra_env,

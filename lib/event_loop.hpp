@@ -5,24 +5,28 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 
 #include "config.hpp"
+#include "control.hpp"
 #include "listener.hpp"
 #include "notify_socket.hpp"
 #include "readiness.hpp"
 #include "reaper.hpp"
 #include "sd_notify.hpp"
+#include "status.hpp"
 #include "supervisor.hpp"
 
 namespace reuserun {
 
 class EventLoop final : private GateServices {
  public:
-  EventLoop(const Config& config, const Listener& listener);
+  // control: the bound control socket, served from run() on (none: `ctl` cannot reach us).
+  EventLoop(const Config& config, const Listener& listener, std::optional<ControlSocket> control);
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
   ~EventLoop() override;
@@ -38,6 +42,20 @@ class EventLoop final : private GateServices {
     bool spoke = false;
     NotifyHandler watcher;
   };
+
+  using Clock = std::chrono::steady_clock;
+
+  // A `ctl restart` client waiting for the outcome of the restart that begins after its request
+  // (generation unset until then: requests during a restart share the queued next one).
+  struct RestartWaiter {
+    std::optional<Generation> generation;
+    bool json = false;
+    ControlServer::Reply reply;
+  };
+
+  void on_control(const ControlRequest& request, ControlServer::Reply reply);
+  void answer_waiters(const RestartResult& result, bool only_assigned);
+  Status status() const;
 
   void wait_for_signal();
   void dispatch(Event event);
@@ -81,6 +99,16 @@ class EventLoop final : private GateServices {
   std::map<Generation, std::unique_ptr<Gate>> gates_;
   std::map<Generation, NotifyChannel> notify_;
   std::deque<Event> pending_;
+  const Clock::time_point started_at_ = Clock::now();
+  std::map<Generation, Clock::time_point> spawned_at_;  // generations not yet forgotten
+  std::map<Generation, pid_t> spawned_pid_;
+  std::optional<Clock::time_point> restart_began_;
+  std::optional<RestartResult> last_restart_;
+  Clock::time_point last_restart_at_;
+  unsigned long restarts_ = 0;
+  std::optional<ControlSocket> control_socket_;
+  std::unique_ptr<ControlServer> control_;
+  std::vector<RestartWaiter> waiters_;
   bool dispatching_ = false;
   std::optional<int> exit_code_;
 };

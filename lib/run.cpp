@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 
+#include "control.hpp"
 #include "event_loop.hpp"
 #include "exit_code.hpp"
 #include "free_port.hpp"
@@ -32,6 +33,28 @@ Result<Listener> open_listener(const Config& config) {
   return listener;
 }
 
+// An explicit --control-socket that cannot be created stops reuserun (exit 1) before it touches
+// the port; the default one only earns a warning: a user without XDG_RUNTIME_DIR still gets a
+// server, just no `reuserun ctl`.
+struct ControlSocketChoice {
+  std::optional<ControlSocket> socket;
+  bool failed = false;
+};
+
+ControlSocketChoice bind_control_socket(const Config& config, std::uint16_t port) {
+  const bool explicit_path = !config.control_socket.empty();
+  auto bound =
+      ControlSocket::bind(explicit_path ? config.control_socket : default_control_socket(port));
+  if (bound) return {std::move(bound.value()), false};
+  if (explicit_path) {
+    log_error("{}", bound.error().message);
+    return {std::nullopt, true};
+  }
+  log_warn("no control socket, `reuserun ctl` will not reach this reuserun: {}",
+           bound.error().message);
+  return {};
+}
+
 }  // namespace
 
 int run(const Config& config) {
@@ -40,7 +63,7 @@ int run(const Config& config) {
   // Until the event loop takes them over, a restart or a forwarded signal has nothing to act on,
   // and their default action would kill (HUP, USR1) or stop (TTIN, TTOU) reuserun while it frees
   // the port. SIGTERM and SIGINT keep theirs: there is nothing to clean up yet.
-  for (int sig : {SIGHUP, SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU}) ::signal(sig, SIG_IGN);
+  for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) ::signal(sig, SIG_IGN);
   // As PID 1 (a container) orphans are ours already; elsewhere --subreaper makes them ours. The
   // Reaper collects every child with waitpid(-1), so no exit status escapes it either way.
   if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
@@ -56,6 +79,13 @@ int run(const Config& config) {
     }
     pid_file.emplace(std::move(created.value()));
   }
+  // The default socket is named after the port: with --port 0, known only once bound.
+  const bool port_known = config.port != 0 || !config.control_socket.empty();
+  ControlSocketChoice control;
+  if (port_known) {
+    control = bind_control_socket(config, config.port);
+    if (control.failed) return kExitFailure;
+  }
   auto listener = open_listener(config);
   if (!listener) {
     log_error("{}", listener.error().message);
@@ -63,7 +93,11 @@ int run(const Config& config) {
   }
   log_info("listening on {} (backlog {})", format_address(listener.value().address()),
            config.backlog);
-  EventLoop loop(config, listener.value());
+  if (!port_known) {
+    control = bind_control_socket(config, listener.value().address().port());
+    if (control.failed) return kExitFailure;
+  }
+  EventLoop loop(config, listener.value(), std::move(control.socket));
   return loop.run();
 }
 

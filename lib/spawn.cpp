@@ -39,6 +39,7 @@ struct ChildSetup {
   std::array<int, kMaxListeners> scratch_fds{};
   std::size_t listen_count = 0;
   pid_t parent_pid = 0;
+  bool die_with_parent = true;
 
   // Boost.Process hook, parent side, before fork.
   error_code on_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
@@ -84,10 +85,12 @@ struct ChildSetup {
     if (::setpgid(0, 0) == -1) return false;
     // Die with the launcher (a per-thread attribute: reuserun has one thread); the getppid()
     // check closes the race of a launcher that died before prctl().
-    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) == -1) return false;
-    if (::getppid() != parent_pid) {
-      errno = ESRCH;
-      return false;
+    if (die_with_parent) {
+      if (::prctl(PR_SET_PDEATHSIG, SIGTERM) == -1) return false;
+      if (::getppid() != parent_pid) {
+        errno = ESRCH;
+        return false;
+      }
     }
     if (!place_listeners()) return false;
     env->write_listen_pid(::getpid());
@@ -139,6 +142,7 @@ SpawnResult spawn_process(boost::asio::io_context& io, const SpawnRequest& reque
   setup.listen_count = request.listen_fds.size();
   std::copy(request.listen_fds.begin(), request.listen_fds.end(), setup.listen_fds.begin());
   setup.parent_pid = ::getpid();
+  setup.die_with_parent = request.die_with_parent;
 
   bp::posix::default_launcher launcher;
   error_code error;

@@ -23,6 +23,7 @@ struct SpawnRequest {
   std::vector<std::string> argv;  // verbatim, argv[0] included
   ChildEnv* env = nullptr;        // built before fork; LISTEN_PID is written in the child
   std::vector<int> listen_fds;    // become fds 3, 4, ... in this order
+  bool die_with_parent = true;    // PR_SET_PDEATHSIG(SIGTERM)
 };
 
 struct SpawnResult {
@@ -31,9 +32,9 @@ struct SpawnResult {
 };
 
 // Forks and execs. In the child: default signal dispositions and an empty mask, its own process
-// group, PR_SET_PDEATHSIG(SIGTERM), the listeners at fds 3.., every other fd closed at exec,
-// LISTEN_PID = its own pid. Returns once execve has succeeded or failed. The exit status of the
-// child (and of a child whose exec failed) is left to the Reaper.
+// group, PR_SET_PDEATHSIG(SIGTERM) unless turned off, the listeners at fds 3.., every other fd
+// closed at exec, LISTEN_PID = its own pid. Returns once execve has succeeded or failed. The exit
+// status of the child (and of a child whose exec failed) is left to the Reaper.
 SpawnResult spawn_process(boost::asio::io_context& io, const SpawnRequest& request);
 
 }  // namespace reuserun

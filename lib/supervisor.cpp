@@ -39,6 +39,24 @@ std::string_view phase_name(Phase phase) {
   return "unknown";
 }
 
+std::string_view outcome_name(RestartOutcome outcome) {
+  switch (outcome) {
+    case RestartOutcome::succeeded:
+      return "succeeded";
+    case RestartOutcome::exited:
+      return "exited";
+    case RestartOutcome::gate_failed:
+      return "gate-failed";
+    case RestartOutcome::timed_out:
+      return "timed-out";
+    case RestartOutcome::spawn_failed:
+      return "spawn-failed";
+    case RestartOutcome::stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
 Actions Supervisor::handle(const Event& event) {
   actions_.clear();
   std::visit([this](const auto& e) { on(e); }, event);
@@ -48,6 +66,8 @@ Actions Supervisor::handle(const Event& event) {
 // ---- events ----
 
 void Supervisor::on(const StartRequested&) { launch_generation(false); }
+
+void Supervisor::on(const RestartRequested&) { request_restart(); }
 
 void Supervisor::on(const SignalReceived& event) {
   if (event.sig == SIGHUP) {
@@ -63,6 +83,12 @@ void Supervisor::on(const SignalReceived& event) {
     }
   } else if (is_forwarded_signal(event.sig)) {
     forward_to_serving(event.sig);
+  } else if (event.sig == SIGUSR2) {
+    // Reserved for reuserun's own in-place upgrade (einhorn's and nginx's meaning), so it is not
+    // passed on to the children; until then it must not kill reuserun either.
+    report(LogLevel::warn,
+           "SIGUSR2 ignored: reserved for an in-place upgrade of reuserun, which "
+           "this version does not do");
   }
 }
 
@@ -83,7 +109,7 @@ void Supervisor::on(const SpawnFailed& event) {
     actions_.push_back(Exit{exit_code_for_exec_error(event.error)});
     return;
   }
-  finish_candidate(false, event.reason);
+  finish_candidate(RestartOutcome::spawn_failed, event.reason);
 }
 
 void Supervisor::on(const ChildExited& event) {
@@ -98,7 +124,8 @@ void Supervisor::on(const ChildExited& event) {
   switch (gone.phase) {
     case Phase::starting:
       actions_.push_back(CancelGate{gone.generation});
-      fail_candidate(fmt::format("pid {} {} before it was ready", gone.pid, how), false);
+      fail_candidate(RestartOutcome::exited,
+                     fmt::format("pid {} {} before it was ready", gone.pid, how), false);
       break;
     case Phase::serving:
       serving_.reset();
@@ -125,7 +152,8 @@ void Supervisor::on(const GatePassed& event) {
 
 void Supervisor::on(const GateFailed& event) {
   if (candidate_ != event.generation || !children_.contains(event.generation)) return;
-  fail_candidate(event.reason, true);
+  fail_candidate(event.timed_out ? RestartOutcome::timed_out : RestartOutcome::gate_failed,
+                 event.reason, true);
 }
 
 void Supervisor::on(const TimerFired& event) {
@@ -170,9 +198,10 @@ void Supervisor::request_restart() {
   if (stopping_) return;
   if (candidate_) {
     restart_pending_ = true;
-    report(LogLevel::info, fmt::format("SIGHUP while generation {} is starting: one more restart "
-                                       "queued",
-                                       *candidate_));
+    report(LogLevel::info,
+           fmt::format("restart requested while generation {} is starting: one more restart "
+                       "queued",
+                       *candidate_));
     return;
   }
   cancel(TimerKind::backoff, 0);
@@ -212,10 +241,11 @@ void Supervisor::promote_candidate(ChildState& child) {
     ever_ready_ = true;
     actions_.push_back(ServiceReady{});
   }
-  finish_candidate(true, "");
+  finish_candidate(RestartOutcome::succeeded, "");
 }
 
-void Supervisor::fail_candidate(const std::string& reason, bool still_running) {
+void Supervisor::fail_candidate(RestartOutcome outcome, const std::string& reason,
+                                bool still_running) {
   const Generation generation = *candidate_;
   cancel(TimerKind::ready_deadline, generation);
   if (still_running) {
@@ -226,15 +256,16 @@ void Supervisor::fail_candidate(const std::string& reason, bool still_running) {
     arm(TimerKind::kill_deadline, generation, config_.stop_timeout);
   }
   report(LogLevel::error, fmt::format("generation {} failed: {}", generation, reason));
-  finish_candidate(false, reason);
+  finish_candidate(outcome, reason);
 }
 
 // The candidate's attempt is over, either way: report it, then decide what runs next.
-void Supervisor::finish_candidate(bool succeeded, const std::string& reason) {
+void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& reason) {
   const Generation generation = *candidate_;
+  const bool succeeded = outcome == RestartOutcome::succeeded;
   candidate_.reset();
   if (candidate_is_restart_) {
-    actions_.push_back(RestartFinished{generation, succeeded, reason});
+    actions_.push_back(RestartFinished{generation, outcome, reason});
     if (!succeeded && serving_)
       report(LogLevel::warn,
              fmt::format("restart rolled back: generation {} keeps serving", *serving_));
@@ -266,7 +297,7 @@ void Supervisor::begin_stop() {
   cancel(TimerKind::backoff, 0);
   if (candidate_) {
     actions_.push_back(CancelGate{*candidate_});
-    finish_candidate(false, "reuserun is stopping");
+    finish_candidate(RestartOutcome::stopped, "reuserun is stopping");
   }
   for (auto& [generation, child] : children_) {
     cancel_timers_of(generation);

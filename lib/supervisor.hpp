@@ -52,6 +52,8 @@ struct TimerId {
 
 // ---- events ----
 struct StartRequested {};
+// A restart asked for over the control socket (`reuserun ctl restart`); SIGHUP is the other way.
+struct RestartRequested {};
 struct SignalReceived {
   int sig;
 };
@@ -74,12 +76,13 @@ struct GatePassed {
 struct GateFailed {
   Generation generation;
   std::string reason;
+  bool timed_out = false;  // the gate gave up because the ready deadline passed (ExpireGate)
 };
 struct TimerFired {
   TimerId id;
 };
-using Event = std::variant<StartRequested, SignalReceived, ChildSpawned, SpawnFailed, ChildExited,
-                           GatePassed, GateFailed, TimerFired>;
+using Event = std::variant<StartRequested, RestartRequested, SignalReceived, ChildSpawned,
+                           SpawnFailed, ChildExited, GatePassed, GateFailed, TimerFired>;
 
 // ---- actions ----
 struct SpawnChild {
@@ -122,11 +125,24 @@ struct RestartStarted {
 };
 // reuserun is stopping: every generation has been asked to.
 struct Stopping {};
+// How a restart ended. Part of the interface: `reuserun ctl restart` maps each one to its own
+// exit status (man/reuserun.1, CONTROL).
+enum class RestartOutcome {
+  succeeded,     // the new generation passed its gate and serves
+  exited,        // it exited before it was ready
+  gate_failed,   // its gate failed (exec: probe failed, http: error status, strict adoption)
+  timed_out,     // not ready within --ready-timeout
+  spawn_failed,  // it could not be started at all
+  stopped        // reuserun began stopping before the restart ended
+};
+std::string_view outcome_name(RestartOutcome outcome);
+
 // A restart (SIGHUP) ended: the new generation serves, or it was rolled back.
 struct RestartFinished {
   Generation generation = 0;
-  bool succeeded = false;
+  RestartOutcome outcome = RestartOutcome::succeeded;
   std::string reason;
+  bool succeeded() const { return outcome == RestartOutcome::succeeded; }
 };
 struct Exit {
   int code;
@@ -160,6 +176,7 @@ class Supervisor {
 
  private:
   void on(const StartRequested&);
+  void on(const RestartRequested&);
   void on(const SignalReceived&);
   void on(const ChildSpawned&);
   void on(const SpawnFailed&);
@@ -171,8 +188,8 @@ class Supervisor {
   void request_restart();
   void launch_generation(bool restart);
   void promote_candidate(ChildState& child);
-  void fail_candidate(const std::string& reason, bool still_running);
-  void finish_candidate(bool succeeded, const std::string& reason);
+  void fail_candidate(RestartOutcome outcome, const std::string& reason, bool still_running);
+  void finish_candidate(RestartOutcome outcome, const std::string& reason);
   void schedule_respawn();
   void begin_stop();
   void force_stop();

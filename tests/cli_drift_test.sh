@@ -6,7 +6,8 @@ reuserun=$1
 root=$2
 
 long_options() { grep -oE -- '--[a-z][a-z-]+' | sort -u; }
-help_options=$("$reuserun" --help | long_options)
+# Run mode and `reuserun ctl` together: the man page and completions cover both.
+help_options=$({ "$reuserun" --help; "$reuserun" ctl --help; } | long_options)
 failed=0
 
 compare() {  # $1: file name, stdin: the long options that file names

@@ -70,6 +70,18 @@ TEST(Stop, SigkillOfReuserunLeavesNoChildListeningOnThePort) {
   if (process_exists(child)) ::kill(child, SIGKILL);
 }
 
+TEST(Stop, WithNoPdeathsigTheChildOutlivesAKilledReuserunAndKeepsServing) {
+  Launch launch({"--no-pdeathsig"}, {kTestServer});
+  const pid_t child = launch.wait_serving();
+  ASSERT_GT(child, 0) << launch.process.log();
+  launch.process.signal(SIGKILL);
+  launch.process.wait_exit(5s);
+  EXPECT_EQ(serving_pid(launch.port), child) << "the orphan still serves on the inherited socket";
+  // Not below reuserun any more, so not the harness's to find: end it here, by pid.
+  ::kill(child, SIGKILL);
+  EXPECT_TRUE(wait_until([&] { return !process_exists(child); }, 5s));
+}
+
 TEST(Cli, HelpAndVersionExitZeroAndBadValuesExitTwo) {
   Process help({kReuserun, "--help"});
   EXPECT_EQ(help.wait_exit(5s), 0);

@@ -242,10 +242,12 @@ void TempDir::write(const std::string& name, const std::string& content) const {
   std::ofstream(file(name)) << content;
 }
 
-Process::Process(std::vector<std::string> argv, std::vector<std::string> env) {
-  char pattern[] = "/tmp/reuserun-log-XXXXXX";
-  const int log_fd = ::mkstemp(pattern);
-  log_path_ = pattern;
+namespace {
+
+// Forks and execs argv with environ plus `env`, stdin from /dev/null, stdout and stderr to the
+// given fds (opened before fork: the child only dups them). Returns the pid.
+pid_t start_process(std::vector<std::string> argv, const std::vector<std::string>& env, int out,
+                    int err) {
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
   environment.insert(environment.end(), env.begin(), env.end());
@@ -254,16 +256,49 @@ Process::Process(std::vector<std::string> argv, std::vector<std::string> env) {
   args.push_back(nullptr);
   for (auto& entry : environment) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    const int null = ::open("/dev/null", O_RDONLY);
+  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
     ::dup2(null, STDIN_FILENO);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(err, STDERR_FILENO);
     ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
+  ::close(null);
+  return pid;
+}
+
+}  // namespace
+
+Process::Process(std::vector<std::string> argv, std::vector<std::string> env) {
+  char pattern[] = "/tmp/reuserun-log-XXXXXX";
+  const int log_fd = ::mkostemp(pattern, O_CLOEXEC);
+  log_path_ = pattern;
+  pid_ = start_process(std::move(argv), env, log_fd, log_fd);
   ::close(log_fd);
+}
+
+Captured run_captured(std::vector<std::string> argv, Millis limit, std::vector<std::string> env) {
+  TempDir dir;
+  const std::string out_path = dir.file("out"), err_path = dir.file("err");
+  const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const pid_t pid = start_process(std::move(argv), env, out, err);
+  ::close(out);
+  ::close(err);
+  Captured result;
+  int status = 0;
+  const bool ended = wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, limit);
+  if (ended) {
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  } else {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  result.out = read_text(out_path);
+  result.err = read_text(err_path);
+  return result;
 }
 
 Process::~Process() {

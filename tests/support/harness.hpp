@@ -120,6 +120,15 @@ class Process {
   std::string log_path_;
 };
 
+// A short command run to its end (bounded: killed by pid after `limit`), output kept apart.
+struct Captured {
+  std::optional<int> exit_code;  // nullopt: it had to be killed
+  std::string out;
+  std::string err;
+};
+Captured run_captured(std::vector<std::string> argv, Millis limit = 30s,
+                      std::vector<std::string> env = {});
+
 // reuserun on 127.0.0.1:<fresh port> in front of `command`, with `options` before "--".
 struct Launch {
   Launch(std::vector<std::string> options, std::vector<std::string> command,

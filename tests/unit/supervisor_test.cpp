@@ -102,7 +102,7 @@ TEST_F(SupervisorTest, RestartStopsTheOldGenerationOnlyAfterTheNewOneIsReady) {
   EXPECT_TRUE(sends(ready, 100, SIGTERM));
   EXPECT_TRUE(arms(ready, TimerKind::drain_deadline, 1, 20s));
   ASSERT_TRUE(first_of<RestartFinished>(ready));
-  EXPECT_TRUE(first_of<RestartFinished>(ready)->succeeded);
+  EXPECT_TRUE(first_of<RestartFinished>(ready)->succeeded());
   EXPECT_FALSE(first_of<ServiceReady>(ready)) << "READY is reported once, for the first start";
   EXPECT_EQ(supervisor_->serving(), 2u);
   EXPECT_EQ(supervisor_->children().at(1).phase, Phase::draining);
@@ -168,6 +168,17 @@ TEST_F(SupervisorTest, PendingRestartRunsAfterAFailedRestartToo) {
   EXPECT_EQ(all_of<SpawnChild>(failed).front().generation, 3u);
 }
 
+TEST_F(SupervisorTest, ARestartRequestOverTheControlSocketIsASighup) {
+  serve_first();
+  const auto restart = send(RestartRequested{});
+  ASSERT_TRUE(first_of<RestartStarted>(restart));
+  EXPECT_EQ(first_of<RestartStarted>(restart)->generation, 2u);
+  EXPECT_TRUE(first_of<SpawnChild>(restart));
+  send(ChildSpawned{2, 200});
+  EXPECT_TRUE(all_of<SpawnChild>(send(RestartRequested{})).empty()) << "queued, not started";
+  EXPECT_TRUE(supervisor_->restart_pending());
+}
+
 TEST_F(SupervisorTest, NewGenerationThatExitsBeforeReadyIsRolledBack) {
   serve_first();
   send(SignalReceived{SIGHUP});
@@ -176,7 +187,7 @@ TEST_F(SupervisorTest, NewGenerationThatExitsBeforeReadyIsRolledBack) {
   EXPECT_FALSE(sends(failed, 100, SIGTERM));
   EXPECT_TRUE(first_of<CancelGate>(failed));
   ASSERT_TRUE(first_of<RestartFinished>(failed));
-  EXPECT_FALSE(first_of<RestartFinished>(failed)->succeeded);
+  EXPECT_EQ(first_of<RestartFinished>(failed)->outcome, RestartOutcome::exited);
   EXPECT_NE(first_of<RestartFinished>(failed)->reason.find("exited with status 1"),
             std::string::npos);
   EXPECT_EQ(supervisor_->serving(), 1u);
@@ -192,11 +203,12 @@ TEST_F(SupervisorTest, NewGenerationThatMissesTheReadyTimeoutIsKilledAndTheOldKe
   EXPECT_EQ(first_of<ExpireGate>(expired)->reason, "not ready within 30s (--ready-timeout)");
   EXPECT_TRUE(all_of<SignalGroup>(expired).empty());
   const auto late =
-      send(GateFailed{2, first_of<ExpireGate>(expired)->reason + ": accept: 9 probes"});
+      send(GateFailed{2, first_of<ExpireGate>(expired)->reason + ": accept: 9 probes", true});
   EXPECT_TRUE(sends(late, 200, SIGTERM));
   EXPECT_FALSE(sends(late, 100, SIGTERM));
   EXPECT_TRUE(arms(late, TimerKind::kill_deadline, 2, 10s));
   ASSERT_TRUE(first_of<RestartFinished>(late));
+  EXPECT_EQ(first_of<RestartFinished>(late)->outcome, RestartOutcome::timed_out);
   EXPECT_EQ(first_of<RestartFinished>(late)->reason,
             "not ready within 30s (--ready-timeout): accept: 9 probes");
   EXPECT_EQ(supervisor_->serving(), 1u);
@@ -213,6 +225,7 @@ TEST_F(SupervisorTest, FailedGateRollsBackWithItsReason) {
   EXPECT_TRUE(sends(failed, 200, SIGTERM));
   ASSERT_TRUE(first_of<RestartFinished>(failed));
   EXPECT_EQ(first_of<RestartFinished>(failed)->reason, "ready-cmd could not be started");
+  EXPECT_EQ(first_of<RestartFinished>(failed)->outcome, RestartOutcome::gate_failed);
   EXPECT_EQ(supervisor_->serving(), 1u);
 }
 
@@ -222,7 +235,7 @@ TEST_F(SupervisorTest, SpawnFailureDuringARestartKeepsTheOldGeneration) {
   const auto failed = send(SpawnFailed{2, ENOENT, "Failed to execute ./srv: No such file"});
   EXPECT_FALSE(first_of<Exit>(failed));
   ASSERT_TRUE(first_of<RestartFinished>(failed));
-  EXPECT_FALSE(first_of<RestartFinished>(failed)->succeeded);
+  EXPECT_EQ(first_of<RestartFinished>(failed)->outcome, RestartOutcome::spawn_failed);
   EXPECT_EQ(supervisor_->serving(), 1u);
 }
 
@@ -328,7 +341,7 @@ TEST_F(SupervisorTest, StopDuringARestartStopsTheCandidateAndReportsTheRestartFa
   EXPECT_TRUE(sends(stop, 100, SIGTERM));
   EXPECT_TRUE(sends(stop, 200, SIGTERM));
   ASSERT_TRUE(first_of<RestartFinished>(stop));
-  EXPECT_FALSE(first_of<RestartFinished>(stop)->succeeded);
+  EXPECT_EQ(first_of<RestartFinished>(stop)->outcome, RestartOutcome::stopped);
   EXPECT_TRUE(all_of<SpawnChild>(send(SignalReceived{SIGHUP})).empty()) << "no restart now";
 }
 
@@ -344,6 +357,17 @@ TEST_F(SupervisorTest, ForwardsDocumentedSignalsToTheServingGeneration) {
   serve_first();
   EXPECT_TRUE(sends(send(SignalReceived{SIGUSR1}), 100, SIGUSR1));
   EXPECT_TRUE(sends(send(SignalReceived{SIGWINCH}), 100, SIGWINCH));
+  EXPECT_TRUE(sends(send(SignalReceived{SIGTTIN}), 100, SIGTTIN));
+  EXPECT_TRUE(sends(send(SignalReceived{SIGTTOU}), 100, SIGTTOU));
+}
+
+TEST_F(SupervisorTest, Sigusr2IsReservedForTheUpgradeAndNotForwarded) {
+  serve_first();
+  const auto usr2 = send(SignalReceived{SIGUSR2});
+  EXPECT_TRUE(all_of<SignalGroup>(usr2).empty());
+  EXPECT_FALSE(first_of<Exit>(usr2));
+  ASSERT_TRUE(first_of<Report>(usr2));
+  EXPECT_NE(first_of<Report>(usr2)->text.find("SIGUSR2 ignored"), std::string::npos);
 }
 
 TEST_F(SupervisorTest, ExitOfAnUnknownPidIsIgnored) {

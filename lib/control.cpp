@@ -1,0 +1,308 @@
+#include "control.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <istream>
+#include <ostream>
+#include <vector>
+
+#include "exit_code.hpp"
+#include "log.hpp"
+#include "text.hpp"
+#include "unique_fd.hpp"
+
+namespace reuserun {
+namespace {
+
+using boost::asio::local::stream_protocol;
+
+constexpr std::size_t kMaxRequest = 256;
+
+std::optional<sockaddr_un> socket_address(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof address.sun_path) return std::nullopt;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  return address;
+}
+
+// 0 when something accepts connections at `path`, else connect()'s errno.
+int probe(const std::string& path) {
+  const auto address = socket_address(path);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd || !address) return EINVAL;
+  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == 0
+             ? 0
+             : errno;
+}
+
+// A stale socket file (nothing listens on it) is removed; anything else at `path` is an error.
+std::optional<Error> clear_the_way(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) == -1)
+    return errno == ENOENT ? std::nullopt
+                           : std::optional(system_error("inspect control socket " + path, errno));
+  if (!S_ISSOCK(info.st_mode))
+    return Error{
+        "Failed to create control socket " + path + ": the file exists and is not a socket",
+        EEXIST};
+  const int error = probe(path);
+  if (error == 0)
+    return Error{"Failed to create control socket " + path +
+                     ": another process listens on it (another reuserun? see --control-socket)",
+                 EADDRINUSE};
+  if (error != ECONNREFUSED) return system_error("connect to control socket " + path, error);
+  if (::unlink(path.c_str()) == -1 && errno != ENOENT)
+    return system_error("remove stale control socket " + path, errno);
+  log_debug("removed stale control socket {}", path);
+  return std::nullopt;
+}
+
+// One client: reads its request line, hands it to the handler, answers once.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  explicit Connection(stream_protocol::socket socket)
+      : socket_(std::move(socket)), buffer_(kMaxRequest) {}
+
+  // The request is read before anything is answered, refusals included: closing a socket with
+  // unread data resets the connection, and the client would lose the answer.
+  void start(const ControlServer::Handler& handler) {
+    auto self = shared_from_this();
+    boost::asio::async_read_until(
+        socket_, buffer_, '\n',
+        [self, handler](boost::system::error_code error, std::size_t length) {
+          if (error) return self->answer(kExitUsage, "reuserun: no request line\n");
+          if (!self->peer_allowed()) return;
+          std::string line(length - 1, '\0');
+          std::istream(&self->buffer_).read(line.data(), static_cast<std::streamsize>(length - 1));
+          const auto request = parse_control_request(line);
+          if (!request)
+            return self->answer(kExitUsage,
+                                fmt::format("reuserun: unknown control request '{}'\n", line));
+          handler(*request,
+                  [self](int code, const std::string& text) { self->answer(code, text); });
+        });
+  }
+
+  // Same uid as reuserun, or root: checked on the kernel's word (SO_PEERCRED). Answers a refusal.
+  bool peer_allowed() {
+    ucred peer{};
+    socklen_t length = sizeof peer;
+    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &length) == -1) {
+      answer(kCtlUnreachable,
+             fmt::format("reuserun: cannot identify the client: {}\n", std::strerror(errno)));
+      return false;
+    }
+    if (peer.uid == ::geteuid() || peer.uid == 0) return true;
+    log_warn("control socket: refused pid {} of uid {} (only uid {} and root are served)", peer.pid,
+             peer.uid, ::geteuid());
+    answer(kCtlUnreachable, fmt::format("reuserun: permission denied: uid {} may not control "
+                                        "reuserun (pid {}, uid {})\n",
+                                        peer.uid, ::getpid(), ::geteuid()));
+    return false;
+  }
+
+  // The answer is a few hundred bytes: it fits the socket buffer, so a non-blocking send either
+  // takes it whole or the client is gone.
+  void answer(int code, const std::string& text) {
+    if (answered_) return;
+    answered_ = true;
+    const std::string message = std::to_string(code) + "\n" + text;
+    std::size_t sent = 0;
+    while (sent < message.size()) {
+      const ssize_t n = ::send(socket_.native_handle(), message.data() + sent,
+                               message.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n <= 0) {
+        if (n == -1 && errno == EINTR) continue;
+        log_debug("control socket: the client went away before its answer");
+        break;
+      }
+      sent += static_cast<std::size_t>(n);
+    }
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+
+ private:
+  stream_protocol::socket socket_;
+  boost::asio::streambuf buffer_;
+  bool answered_ = false;
+};
+
+}  // namespace
+
+int ctl_exit_code(RestartOutcome outcome) {
+  switch (outcome) {
+    case RestartOutcome::succeeded:
+      return kExitOk;
+    case RestartOutcome::exited:
+      return kCtlExited;
+    case RestartOutcome::gate_failed:
+      return kCtlGateFailed;
+    case RestartOutcome::timed_out:
+      return kCtlTimedOut;
+    case RestartOutcome::spawn_failed:
+      return kCtlSpawnFailed;
+    case RestartOutcome::stopped:
+      return kCtlStopping;
+  }
+  return kExitFailure;
+}
+
+std::optional<ControlRequest> parse_control_request(std::string_view line) {
+  ControlRequest request;
+  if (line.ends_with(" json")) {
+    request.json = true;
+    line.remove_suffix(5);
+  }
+  if (line == "restart")
+    request.verb = ControlRequest::Verb::restart;
+  else if (line == "status")
+    request.verb = ControlRequest::Verb::status;
+  else
+    return std::nullopt;
+  return request;
+}
+
+std::string format_control_request(const ControlRequest& request) {
+  return std::string(request.verb == ControlRequest::Verb::restart ? "restart" : "status") +
+         (request.json ? " json" : "") + "\n";
+}
+
+std::string default_control_directory() {
+  const char* runtime = ::getenv("XDG_RUNTIME_DIR");
+  return std::string(runtime != nullptr && *runtime != '\0' ? runtime : "/run") + "/reuserun";
+}
+
+std::string default_control_socket(std::uint16_t port) {
+  return default_control_directory() + "/" + std::to_string(port) + ".sock";
+}
+
+Result<std::string> find_control_socket() {
+  const std::string directory = default_control_directory();
+  std::vector<std::string> found;
+  if (DIR* dir = ::opendir(directory.c_str())) {
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string_view name = entry->d_name;
+      if (name.ends_with(".sock")) found.push_back(directory + "/" + std::string(name));
+    }
+    ::closedir(dir);
+  }
+  std::sort(found.begin(), found.end());
+  if (found.size() == 1) return found.front();
+  if (found.empty())
+    return Error{"no control socket in " + directory +
+                     ": is reuserun running? (name it with --port or --control-socket)",
+                 ENOENT};
+  std::string names;
+  for (const auto& path : found) names += (names.empty() ? "" : ", ") + path;
+  return Error{
+      "several reuserun control sockets (" + names + "): name one with --port or --control-socket",
+      EEXIST};
+}
+
+Result<ControlSocket> ControlSocket::bind(std::string path) {
+  const auto address = socket_address(path);
+  if (!address)
+    return Error{"Failed to create control socket " + path + ": the path is empty or longer than " +
+                     std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes",
+                 ENAMETOOLONG};
+  const std::string directory = default_control_directory();
+  if (path.starts_with(directory + "/") && ::mkdir(directory.c_str(), 0700) == -1 &&
+      errno != EEXIST)
+    return system_error("create directory " + directory, errno);
+  if (auto error = clear_the_way(path)) return *error;
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return system_error("create control socket " + path, errno);
+  const mode_t previous = ::umask(0177);  // born 0600: no moment where others may connect
+  const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address);
+  const int error = errno;
+  ::umask(previous);
+  if (bound == -1) return system_error("create control socket " + path, error);
+  ControlSocket socket(std::move(fd), std::move(path));  // from here on, removed on failure
+  if (::listen(socket.fd_.get(), 16) == -1)
+    return system_error("listen on control socket " + socket.path_, errno);
+  return socket;
+}
+
+ControlSocket::~ControlSocket() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+ControlServer::ControlServer(boost::asio::io_context& io, ControlSocket socket, Handler handler)
+    : socket_(std::move(socket)), acceptor_(io), handler_(std::move(handler)) {
+  acceptor_.assign(stream_protocol(), socket_.release_fd());
+  accept();
+}
+
+ControlServer::~ControlServer() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void ControlServer::accept() {
+  acceptor_.async_accept([this](boost::system::error_code error, stream_protocol::socket socket) {
+    if (error == boost::asio::error::operation_aborted) return;  // closed
+    if (!error) {
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+      std::make_shared<Connection>(std::move(socket))->start(handler_);
+    } else {
+      log_warn("control socket: accept failed: {}", error.message());
+    }
+    accept();
+  });
+}
+
+int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
+                         std::ostream& err) {
+  const auto fail = [&](const std::string& message) {
+    err << "reuserun ctl: " << message << "\n";
+    return kCtlUnreachable;
+  };
+  const auto address = socket_address(path);
+  if (!address) return fail("invalid control socket path '" + path + "'");
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fail(std::string("cannot create a socket: ") + std::strerror(errno));
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == -1) {
+    const int error = errno;
+    if (error == ENOENT)
+      return fail("no control socket at " + path + ": is reuserun running? (--control-socket)");
+    if (error == ECONNREFUSED)
+      return fail("nothing answers on " + path + ": reuserun is not running");
+    return fail("cannot connect to " + path + ": " + std::strerror(error));
+  }
+  const std::string line = format_control_request(request);
+  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+    return fail("cannot send the request to " + path + ": " + std::strerror(errno));
+  std::string answer;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n == -1 && errno == EINTR) continue;
+    if (n == -1 && errno == ECONNRESET && !answer.empty()) break;
+    if (n == -1) return fail("cannot read the answer from " + path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  const auto newline = answer.find('\n');
+  int code = 0;
+  if (newline == std::string::npos ||
+      !parse_number(std::string_view(answer).substr(0, newline), code))
+    return fail("reuserun closed the connection without an answer");
+  const std::string text = answer.substr(newline + 1);
+  (code == kExitOk || request.json ? out : err) << text;
+  return code;
+}
+
+}  // namespace reuserun

@@ -1,0 +1,114 @@
+// The control socket: how `reuserun ctl restart|status` talks to a running reuserun.
+//
+// An AF_UNIX stream socket, mode 0600, at --control-socket PATH or by default
+// $XDG_RUNTIME_DIR/reuserun/PORT.sock (root without XDG_RUNTIME_DIR: /run/reuserun/PORT.sock),
+// PORT being the first listener's. Only a peer with reuserun's uid, or root, is served: the file
+// mode keeps others from connecting and SO_PEERCRED (checked by the kernel) refuses any that do.
+//
+// One request per connection, one line: "restart" or "status", followed by " json" for JSON.
+// One answer: the exit status for `reuserun ctl` on a line of its own, then the text it prints
+// (stdout for 0 or JSON, stderr otherwise); the server then closes. So every decision, exit
+// status included, is made by the server, and the client stays a pipe.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "result.hpp"
+#include "supervisor.hpp"
+#include "unique_fd.hpp"
+
+namespace reuserun {
+
+// `reuserun ctl` exit statuses besides 0 and kExitUsage (man/reuserun.1, CONTROL).
+inline constexpr int kCtlUnreachable = 1;   // no control socket, refused, or not allowed
+inline constexpr int kCtlExited = 10;       // the new generation exited before it was ready
+inline constexpr int kCtlGateFailed = 11;   // its readiness gate failed
+inline constexpr int kCtlTimedOut = 12;     // not ready within --ready-timeout
+inline constexpr int kCtlSpawnFailed = 13;  // it could not be started
+inline constexpr int kCtlStopping = 14;     // reuserun stopped before the restart ended
+
+int ctl_exit_code(RestartOutcome outcome);
+
+struct ControlRequest {
+  enum class Verb { restart, status };
+  Verb verb = Verb::status;
+  bool json = false;
+};
+std::optional<ControlRequest> parse_control_request(std::string_view line);
+std::string format_control_request(const ControlRequest& request);
+
+// The directory of the default sockets: $XDG_RUNTIME_DIR/reuserun, else /run/reuserun.
+std::string default_control_directory();
+std::string default_control_socket(std::uint16_t port);
+// For `reuserun ctl` without --port or --control-socket: the only socket in the default
+// directory; an error naming them when there are none or several.
+Result<std::string> find_control_socket();
+
+// The bound, listening socket file; removed when this is destroyed. Bound by run() before the
+// port is freed, so that a second reuserun given the same socket stops before it disturbs
+// anything.
+class ControlSocket {
+ public:
+  // Binds `path` (creating a missing default directory, 0700) with mode 0600. A socket file left
+  // by a dead reuserun is replaced; one a live process answers on is an error, as is any other
+  // file.
+  static Result<ControlSocket> bind(std::string path);
+  ControlSocket(ControlSocket&& other) noexcept
+      : fd_(std::move(other.fd_)), path_(std::exchange(other.path_, {})) {}
+  ControlSocket& operator=(ControlSocket&& other) noexcept {
+    if (this != &other) {
+      ControlSocket gone(std::move(*this));
+      fd_ = std::move(other.fd_);
+      path_ = std::exchange(other.path_, {});
+    }
+    return *this;
+  }
+  ControlSocket(const ControlSocket&) = delete;
+  ~ControlSocket();
+
+  const std::string& path() const { return path_; }
+  [[nodiscard]] int release_fd() { return fd_.release(); }
+
+ private:
+  ControlSocket(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  UniqueFd fd_;
+  std::string path_;
+};
+
+class ControlServer {
+ public:
+  // Answers one request; may be kept and called later (a restart answers when it has ended).
+  // Calling it after the server is gone, or twice, is harmless.
+  using Reply = std::function<void(int exit_code, const std::string& text)>;
+  using Handler = std::function<void(const ControlRequest&, Reply)>;
+
+  // Serves on `socket` until destroyed; then the socket file is removed.
+  ControlServer(boost::asio::io_context& io, ControlSocket socket, Handler handler);
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+  ~ControlServer();
+
+  const std::string& path() const { return socket_.path(); }
+
+ private:
+  void accept();
+
+  ControlSocket socket_;  // declared first: the file outlives the acceptor
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  Handler handler_;
+};
+
+// `reuserun ctl`: sends `request` to the socket at `path`, prints the answer, returns the exit
+// status it carries (kCtlUnreachable, after one line on `err`, when there is no answer).
+int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
+                         std::ostream& err);
+
+}  // namespace reuserun

@@ -1,0 +1,134 @@
+#include "status.hpp"
+
+#include <cmath>
+#include <cstdint>
+
+#include "log.hpp"
+
+namespace reuserun {
+namespace {
+
+// "850ms", "12.3s", "5m07s", "2h05m", "3d04h": enough precision for a person reading a status.
+std::string human_duration(double seconds) {
+  if (seconds < 1) return fmt::format("{}ms", static_cast<int>(seconds * 1000));
+  if (seconds < 60) return fmt::format("{:.1f}s", seconds);
+  const auto whole = static_cast<std::int64_t>(seconds);
+  if (whole < 3600) return fmt::format("{}m{:02}s", whole / 60, whole % 60);
+  if (whole < 86400) return fmt::format("{}h{:02}m", whole / 3600, whole % 3600 / 60);
+  return fmt::format("{}d{:02}h", whole / 86400, whole % 86400 / 3600);
+}
+
+// Seconds with millisecond precision, as a JSON number.
+std::string json_seconds(double seconds) { return fmt::format("{:.3f}", std::max(0.0, seconds)); }
+
+template <typename T>
+std::string json_optional(const std::optional<T>& value) {
+  return value ? fmt::format("{}", *value) : "null";
+}
+
+std::string restart_json_object(const RestartResult& result) {
+  return fmt::format(
+      R"({{"generation":{},"outcome":{},"succeeded":{},"reason":{},"duration_seconds":{},)"
+      R"("pid":{},"serving_generation":{},"serving_pid":{}}})",
+      result.generation, json_string(outcome_name(result.outcome)),
+      result.outcome == RestartOutcome::succeeded, json_string(result.reason),
+      json_seconds(result.duration_seconds), json_optional(result.pid),
+      json_optional(result.serving), json_optional(result.serving_pid));
+}
+
+std::string describe_serving(const std::optional<Generation>& generation,
+                             const std::optional<pid_t>& pid) {
+  if (!generation) return "no generation is serving";
+  return fmt::format("generation {} (pid {}) is serving", *generation, pid.value_or(0));
+}
+
+}  // namespace
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        else
+          out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string render_status_text(const Status& status) {
+  std::string out = fmt::format("reuserun pid {}, up {}, {}\n", status.pid,
+                                human_duration(status.uptime_seconds), status.state);
+  for (const auto& listener : status.listeners)
+    out += fmt::format("listening on {} ({})\n", listener.address, listener.name);
+  for (const auto& generation : status.generations)
+    out += fmt::format("generation {}: pid {}, {}, up {}\n", generation.generation, generation.pid,
+                       phase_name(generation.phase), human_duration(generation.uptime_seconds));
+  if (status.generations.empty()) out += "no generation is running\n";
+  if (status.last_restart) {
+    const RestartResult& last = *status.last_restart;
+    out += fmt::format("last restart: generation {} {} in {}, {} ago{}\n", last.generation,
+                       outcome_name(last.outcome), human_duration(last.duration_seconds),
+                       human_duration(status.last_restart_seconds_ago),
+                       last.reason.empty() ? "" : ": " + last.reason);
+  } else {
+    out += "no restart yet\n";
+  }
+  return out;
+}
+
+std::string render_status_json(const Status& status) {
+  std::string listeners;
+  for (const auto& listener : status.listeners)
+    listeners += fmt::format(R"({}{{"address":{},"name":{}}})", listeners.empty() ? "" : ",",
+                             json_string(listener.address), json_string(listener.name));
+  std::string generations;
+  for (const auto& generation : status.generations)
+    generations += fmt::format(R"({}{{"generation":{},"pid":{},"state":{},"uptime_seconds":{}}})",
+                               generations.empty() ? "" : ",", generation.generation,
+                               generation.pid, json_string(phase_name(generation.phase)),
+                               json_seconds(generation.uptime_seconds));
+  std::string last = "null";
+  if (status.last_restart) last = restart_json_object(*status.last_restart);
+  return fmt::format(
+      R"({{"schema":{},"pid":{},"uptime_seconds":{},"state":{},"listeners":[{}],)"
+      R"("serving_generation":{},"generations":[{}],"restarts":{},"last_restart":{},)"
+      R"("last_restart_seconds_ago":{}}})"
+      "\n",
+      kStatusSchema, status.pid, json_seconds(status.uptime_seconds), json_string(status.state),
+      listeners, json_optional(status.serving), generations, status.restarts, last,
+      status.last_restart ? json_seconds(status.last_restart_seconds_ago) : "null");
+}
+
+std::string render_restart_text(const RestartResult& result) {
+  if (result.outcome == RestartOutcome::succeeded)
+    return fmt::format("restart succeeded in {}: generation {} (pid {}) is serving\n",
+                       human_duration(result.duration_seconds), result.generation,
+                       result.pid.value_or(0));
+  const std::string which =
+      result.generation == 0 ? "" : fmt::format("generation {}: ", result.generation);
+  return fmt::format("restart failed ({}): {}{}; {}\n", outcome_name(result.outcome), which,
+                     result.reason, describe_serving(result.serving, result.serving_pid));
+}
+
+std::string render_restart_json(const RestartResult& result) {
+  return fmt::format(R"({{"schema":{},"restart":{}}})"
+                     "\n",
+                     kStatusSchema, restart_json_object(result));
+}
+
+}  // namespace reuserun

@@ -1,0 +1,63 @@
+// What `reuserun ctl status` and `reuserun ctl restart` print: plain values filled in by the event
+// loop, rendered here as text for people or as JSON for scripts. The JSON schema is documented in
+// man/reuserun.1 (CONTROL); its "schema" number changes when a field changes meaning or goes away.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "supervisor.hpp"
+
+namespace reuserun {
+
+inline constexpr int kStatusSchema = 1;
+
+struct GenerationStatus {
+  Generation generation = 0;
+  pid_t pid = 0;
+  Phase phase = Phase::starting;
+  double uptime_seconds = 0;
+};
+
+struct RestartResult {
+  Generation generation = 0;  // 0: refused before any generation was started
+  RestartOutcome outcome = RestartOutcome::succeeded;
+  std::string reason;
+  double duration_seconds = 0;        // restart began -> outcome known
+  std::optional<pid_t> pid;           // of the new generation, when it was spawned
+  std::optional<Generation> serving;  // what serves now
+  std::optional<pid_t> serving_pid;
+};
+
+struct ListenerStatus {
+  std::string address;  // "127.0.0.1:8080", "[::]:8080"
+  std::string name;     // its LISTEN_FDNAMES entry
+};
+
+struct Status {
+  pid_t pid = 0;  // reuserun's
+  double uptime_seconds = 0;
+  std::string state;  // starting, serving, restarting, down (none serving), stopping
+  std::vector<ListenerStatus> listeners;
+  std::vector<GenerationStatus> generations;
+  std::optional<Generation> serving;
+  unsigned long restarts = 0;  // restarts that ended, either way
+  std::optional<RestartResult> last_restart;
+  double last_restart_seconds_ago = 0;
+};
+
+std::string render_status_text(const Status& status);
+std::string render_status_json(const Status& status);
+
+// The answer to `ctl restart`: one line (success on stdout, failure on stderr) or JSON.
+std::string render_restart_text(const RestartResult& result);
+std::string render_restart_json(const RestartResult& result);
+
+// `text` as a JSON string literal, quotes included.
+std::string json_string(std::string_view text);
+
+}  // namespace reuserun

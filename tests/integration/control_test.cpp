@@ -1,0 +1,289 @@
+// `reuserun ctl`: a restart that waits for its outcome and exits with a status a deploy script can
+// branch on, a status as text and as JSON, and a control socket that only its owner (or root) may
+// use.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+// Evaluates a Python expression over the parsed JSON `d`: the schema check stays readable.
+std::string json_eval(const std::string& json, const std::string& expression) {
+  const Captured result = run_captured(
+      {"/usr/bin/python3", "-c",
+       "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))", json, expression});
+  std::string out = result.out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return result.exit_code == 0 ? out : "python3 failed: " + result.err;
+}
+
+mode_t file_mode(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 ? info.st_mode & 07777 : 0;
+}
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+class Ctl : public ::testing::Test {
+ protected:
+  std::vector<std::string> with_socket(std::vector<std::string> options) const {
+    options.insert(options.end(), {"--control-socket", socket});
+    return options;
+  }
+  Captured ctl(std::vector<std::string> words, Millis limit = 30s) const {
+    std::vector<std::string> argv{kReuserun, "ctl", "--control-socket", socket};
+    argv.insert(argv.end(), words.begin(), words.end());
+    return run_captured(argv, limit);
+  }
+
+  TempDir sockets;
+  std::string socket = sockets.file("ctl.sock");
+};
+
+TEST_F(Ctl, RestartWaitsForTheNewGenerationAndPrintsItsPid) {
+  TwoGenerations generations(with_socket({}), "--start-delay 300");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  const Captured restart = ctl({"restart"});
+  EXPECT_EQ(restart.exit_code, 0) << restart.err;
+  // It returned after the switch, not before: the new generation answers now.
+  const auto now = serving_pid(generations.launch->port);
+  ASSERT_TRUE(now);
+  EXPECT_NE(*now, generations.first);
+  EXPECT_TRUE(contains(restart.out, "generation 2 (pid " + std::to_string(*now) + ") is serving"))
+      << restart.out;
+  EXPECT_EQ(restart.err, "");
+}
+
+struct FailureKind {
+  const char* name;
+  std::vector<std::string> options;
+  std::string next_args;  // "{port}" becomes the listening port
+  int exit_code;
+  const char* outcome;
+};
+void PrintTo(const FailureKind& kind, std::ostream* out) { *out << kind.name; }
+
+class CtlFailure : public Ctl, public ::testing::WithParamInterface<FailureKind> {};
+
+TEST_P(CtlFailure, ExitsWithItsOwnStatusAndTheOldGenerationKeepsServing) {
+  const FailureKind& kind = GetParam();
+  TwoGenerations generations(with_socket(kind.options), "");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  std::string next_args = kind.next_args;
+  if (const auto at = next_args.find("{port}"); at != std::string::npos)
+    next_args.replace(at, 6, std::to_string(generations.launch->port));
+  generations.dir.write("args", next_args);
+  const Captured restart = ctl({"restart"});
+  EXPECT_EQ(restart.exit_code, kind.exit_code) << restart.err << generations.log();
+  EXPECT_TRUE(contains(restart.err, std::string("restart failed (") + kind.outcome + ")"))
+      << restart.err;
+  EXPECT_TRUE(contains(restart.err,
+                       "generation 1 (pid " + std::to_string(generations.first) + ") is serving"))
+      << restart.err;
+  EXPECT_EQ(restart.out, "");
+  // A rejected generation that listens by itself may answer until it has exited.
+  EXPECT_TRUE(
+      wait_until([&] { return child_pids(generations.launch->process.pid()).size() == 1; }, 10s))
+      << generations.log();
+  EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
+
+  // The same outcome as JSON, on stdout, with the same exit status.
+  const Captured json = ctl({"--json", "restart"});
+  EXPECT_EQ(json.exit_code, kind.exit_code);
+  EXPECT_EQ(json_eval(json.out, "d['restart']['outcome']"), kind.outcome) << json.out;
+  EXPECT_EQ(json_eval(json.out, "d['restart']['serving_pid']"), std::to_string(generations.first));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, CtlFailure,
+    ::testing::Values(FailureKind{"Exited", {}, "--exit-after 0", 10, "exited"},
+                      // A generation that listens by itself instead of adopting fd 3.
+                      FailureKind{"GateFailed",
+                                  {"--ready", "delay:300ms", "--strict-adoption"},
+                                  "--listen {port} --reuseport",
+                                  11,
+                                  "gate-failed"},
+                      FailureKind{
+                          "TimedOut", {"--ready-timeout", "1s"}, "--no-accept", 12, "timed-out"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(Ctl, ACommandThatCannotBeExecutedAnyMoreIsASpawnFailure) {
+  TempDir dir;
+  const std::string script = dir.file("server");
+  dir.write("server", "#!/bin/sh\nexec " + kTestServer + "\n");
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  Launch launch(with_socket({}), {script});
+  const pid_t first = launch.wait_serving();
+  ASSERT_GT(first, 0) << launch.process.log();
+  ASSERT_EQ(::chmod(script.c_str(), 0644), 0);  // a broken deploy
+  const Captured restart = ctl({"restart"});
+  EXPECT_EQ(restart.exit_code, 13) << restart.err;
+  EXPECT_TRUE(contains(restart.err, "restart failed (spawn-failed)")) << restart.err;
+  EXPECT_TRUE(contains(restart.err, "Permission denied")) << restart.err;
+  EXPECT_EQ(serving_pid(launch.port), first);
+}
+
+TEST_F(Ctl, StopDuringTheRestartAnswersTheWaitingClient) {
+  TwoGenerations generations(with_socket({}), "--start-delay 5000");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  auto restart = std::async(std::launch::async, [&] { return ctl({"restart"}); });
+  ASSERT_TRUE(generations.launch->process.wait_for_log("starting generation 2", 10s))
+      << generations.log();
+  generations.launch->process.signal(SIGTERM);
+  const Captured answer = restart.get();
+  EXPECT_EQ(answer.exit_code, 14) << answer.err;
+  EXPECT_TRUE(contains(answer.err, "reuserun is stopping")) << answer.err;
+  EXPECT_EQ(generations.launch->process.wait_exit(15s), 0);
+}
+
+TEST_F(Ctl, ConcurrentClientsDuringOneRestartAllGetItsResult) {
+  TwoGenerations generations(with_socket({}), "--start-delay 1500");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  std::vector<std::future<Captured>> clients;
+  for (int i = 0; i < 3; ++i)
+    clients.push_back(std::async(std::launch::async, [&] { return ctl({"restart"}); }));
+  std::vector<std::string> answers;
+  for (auto& client : clients) {
+    const Captured answer = client.get();
+    EXPECT_EQ(answer.exit_code, 0) << answer.err;
+    answers.push_back(answer.out);
+  }
+  // Requests that arrive while a restart runs share the next one: at most two restarts for
+  // three clients, and every client was told about one that began after its request.
+  const int restarts = generations.launch->process.count_in_log("restart succeeded");
+  EXPECT_GE(restarts, 1);
+  EXPECT_LE(restarts, 2) << generations.log();
+  for (const auto& answer : answers)
+    EXPECT_TRUE(contains(answer, "generation 2 ") || contains(answer, "generation 3 ")) << answer;
+}
+
+TEST_F(Ctl, StatusDescribesGenerationsAndTheLastRestart) {
+  TwoGenerations generations(with_socket({}), "");
+  ASSERT_GT(generations.first, 0) << generations.log();
+  ASSERT_EQ(ctl({"restart"}).exit_code, 0);
+  const auto second = serving_pid(generations.launch->port);
+  ASSERT_TRUE(second);
+
+  const Captured text = ctl({"status"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(contains(text.out, "generation 2: pid " + std::to_string(*second) + ", serving"))
+      << text.out;
+  EXPECT_TRUE(contains(text.out, "last restart: generation 2 succeeded")) << text.out;
+
+  const Captured json = ctl({"status", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const std::string& d = json.out;
+  EXPECT_EQ(json_eval(d, "d['schema']"), "1") << d;
+  EXPECT_EQ(json_eval(d, "d['pid']"), std::to_string(generations.launch->process.pid()));
+  EXPECT_EQ(json_eval(d, "d['state']"), "serving");
+  EXPECT_EQ(json_eval(d, "d['serving_generation']"), "2");
+  EXPECT_EQ(json_eval(d, "d['listeners'][0]['address']"),
+            "127.0.0.1:" + std::to_string(generations.launch->port));
+  EXPECT_EQ(json_eval(d, "d['listeners'][0]['name']"), "reuserun");
+  EXPECT_EQ(json_eval(d, "[g['pid'] for g in d['generations'] if g['state'] == 'serving']"),
+            "[" + std::to_string(*second) + "]");
+  EXPECT_EQ(json_eval(d, "all(g['uptime_seconds'] >= 0 for g in d['generations'])"), "True");
+  EXPECT_EQ(json_eval(d, "d['uptime_seconds'] > 0"), "True");
+  EXPECT_EQ(json_eval(d, "d['restarts']"), "1");
+  EXPECT_EQ(json_eval(d, "d['last_restart']['outcome']"), "succeeded");
+  EXPECT_EQ(json_eval(d, "d['last_restart']['pid']"), std::to_string(*second));
+  EXPECT_EQ(json_eval(d, "d['last_restart_seconds_ago'] >= 0"), "True");
+}
+
+TEST_F(Ctl, TheSocketIsTheOwnersOnly) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another user (nobody)";
+  Launch launch(with_socket({}), {kTestServer});
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  EXPECT_EQ(file_mode(socket), 0600u);
+  // A copy of reuserun that nobody may run, in a directory nobody may enter.
+  TempDir bin;
+  const std::string copy = bin.file("reuserun");
+  std::filesystem::copy_file(kReuserun, copy);
+  ASSERT_EQ(::chmod(bin.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(copy.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(sockets.path().c_str(), 0755), 0);
+  const std::vector<std::string> as_nobody{
+      "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, "ctl",
+      "--control-socket", socket,          "restart"};
+
+  // The file mode turns nobody away.
+  const Captured refused = run_captured(as_nobody);
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "Permission denied")) << refused.err;
+
+  // And with the mode opened up, the peer credentials still do.
+  ASSERT_EQ(::chmod(socket.c_str(), 0666), 0);
+  const Captured denied = run_captured(as_nobody);
+  EXPECT_EQ(denied.exit_code, 1) << denied.err;
+  EXPECT_TRUE(contains(denied.err, "permission denied: uid 65534")) << denied.err;
+  EXPECT_EQ(launch.process.count_in_log("restart requested"), 0) << launch.process.log();
+}
+
+TEST(CtlDefaults, TheSocketLivesUnderXdgRuntimeDirAndIsFoundThere) {
+  TempDir runtime;
+  const std::vector<std::string> env{"XDG_RUNTIME_DIR=" + runtime.path()};
+  Launch launch({}, {kTestServer}, env);
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  const std::string socket = runtime.file("reuserun/" + std::to_string(launch.port) + ".sock");
+  EXPECT_EQ(file_mode(socket), 0600u);
+  EXPECT_EQ(file_mode(runtime.file("reuserun")), 0700u);
+
+  const Captured by_port =
+      run_captured({kReuserun, "ctl", "--port", std::to_string(launch.port), "status"}, 30s, env);
+  EXPECT_EQ(by_port.exit_code, 0) << by_port.err;
+  EXPECT_TRUE(contains(by_port.out, "reuserun pid " + std::to_string(launch.process.pid())));
+  const Captured only_one = run_captured({kReuserun, "ctl", "status"}, 30s, env);
+  EXPECT_EQ(only_one.exit_code, 0) << only_one.err;
+
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0);
+  EXPECT_EQ(file_mode(socket), 0u) << "the socket file is removed at exit";
+  const Captured gone = run_captured({kReuserun, "ctl", "status"}, 30s, env);
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_TRUE(contains(gone.err, "no control socket in " + runtime.path() + "/reuserun"))
+      << gone.err;
+}
+
+TEST_F(Ctl, AStaleSocketIsReplacedAndALiveOneIsNot) {
+  {
+    Launch killed(with_socket({}), {kTestServer});
+    ASSERT_GT(killed.wait_serving(), 0) << killed.process.log();
+    killed.process.signal(SIGKILL);
+    ASSERT_TRUE(killed.process.wait_exit(10s));
+  }
+  ASSERT_NE(file_mode(socket), 0u) << "SIGKILL leaves the socket file behind";
+  Launch second(with_socket({}), {kTestServer});
+  ASSERT_GT(second.wait_serving(), 0) << second.process.log();
+  const Captured status = ctl({"status"});
+  EXPECT_TRUE(contains(status.out, "reuserun pid " + std::to_string(second.process.pid())))
+      << status.out << status.err;
+
+  Launch third(with_socket({}), {kTestServer});
+  EXPECT_EQ(third.process.wait_exit(10s), 1);
+  EXPECT_TRUE(contains(third.process.log(), "another process listens on it"))
+      << third.process.log();
+  EXPECT_FALSE(contains(third.process.log(), "generation 1 started")) << "no child was started";
+  EXPECT_EQ(ctl({"status"}).exit_code, 0) << "the running reuserun keeps its socket";
+}
+
+TEST(CtlUsage, BadRequestsAreUsageErrors) {
+  const Captured bogus = run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent", "go"});
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_EQ(bogus.err, "reuserun ctl: unknown ctl request 'go': expected restart or status\n");
+  const Captured nothing =
+      run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent/x", "status"});
+  EXPECT_EQ(nothing.exit_code, 1);
+  EXPECT_TRUE(contains(nothing.err, "no control socket at /nonexistent/x")) << nothing.err;
+}
+
+}  // namespace
+}  // namespace rrtest
