@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <ostream>
 
+#include "activation.hpp"
 #include "exit_code.hpp"
 #include "signal_name.hpp"
 
@@ -42,8 +43,7 @@ struct RawOptions {
 void add_options(CLI::App& app, RawOptions& raw) {
   app.add_option("--port", raw.port, "TCP port to listen on (0: the kernel picks one)")
       ->envname("REUSERUN_PORT")
-      ->check(CLI::Range(0, 65535))
-      ->required();
+      ->check(CLI::Range(0, 65535));
   app.add_option("--bind", raw.bind,
                  "Address to listen on: an IPv4 or IPv6 literal; default every address "
                  "(dual-stack [::] where the machine has IPv6)")
@@ -122,7 +122,10 @@ Duration duration_option(const std::string& option, const std::string& text) {
 
 Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   Config config;
-  config.port = static_cast<std::uint16_t>(raw.port);
+  if (raw.port >= 0)
+    config.port = static_cast<std::uint16_t>(raw.port);
+  else if (!socket_activated())
+    throw UsageError{"--port is required (unless reuserun is socket-activated: LISTEN_FDS)"};
   if (!raw.bind.empty()) {
     config.bind = parse_ip_address(raw.bind);
     if (!config.bind)

@@ -17,7 +17,7 @@
 namespace reuserun {
 
 struct Config {
-  std::uint16_t port = 0;
+  std::optional<std::uint16_t> port;  // nullopt only when socket-activated (activation.hpp)
   std::optional<SocketAddress> bind;  // nullopt: every address
   int backlog = SOMAXCONN;
   bool free_port = true;

@@ -37,10 +37,10 @@ std::string search_path() {
 
 }  // namespace
 
-EventLoop::EventLoop(const Config& config, const Listener& listener,
+EventLoop::EventLoop(const Config& config, const std::vector<Listener>& listeners,
                      std::optional<ControlSocket> control)
     : config_(config),
-      listener_(listener),
+      listeners_(listeners),
       signals_(io_, SIGHUP, SIGTERM, SIGINT),
       reaper_([this](pid_t pid, int status) {
         dispatch(ChildExited{pid, status});
@@ -48,7 +48,7 @@ EventLoop::EventLoop(const Config& config, const Listener& listener,
       supervisor_(supervisor_config(config)),
       control_socket_(std::move(control)) {
   struct stat info {};
-  if (::fstat(listener.fd(), &info) == 0) listener_inode_ = info.st_ino;
+  if (::fstat(listeners.front().fd(), &info) == 0) listener_inode_ = info.st_ino;
   for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
 }
 
@@ -118,7 +118,8 @@ Status EventLoop::status() const {
     out.state = "starting";
   else
     out.state = "down";
-  out.listeners.push_back({format_address(listener_.address()), listener_.name()});
+  for (const Listener& listener : listeners_)
+    out.listeners.push_back({format_address(listener.address()), listener.name()});
   for (const auto& [generation, child] : supervisor_.children()) {
     const auto began = spawned_at_.find(generation);
     out.generations.push_back({generation, child.pid, child.phase,
@@ -192,15 +193,21 @@ void EventLoop::apply(const SpawnChild& action) {
                     interpreter ? "its interpreter was not found: " : "", std::strerror(error))});
   };
   if (resolved.error != 0) return fail(resolved.error);
-  ChildEnv env(environ, {listener_.name()});
+  std::vector<std::string> names;
+  std::vector<int> fds;
+  for (const Listener& listener : listeners_) {
+    names.push_back(listener.name());
+    fds.push_back(listener.fd());
+  }
+  ChildEnv env(environ, names);
   env.set("REUSERUN_GENERATION", std::to_string(action.generation));
   auto notify = NotifySocket::open(io_, "generation-" + std::to_string(action.generation));
   if (notify)
     env.set("NOTIFY_SOCKET", notify.value()->address());
   else
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
-  const SpawnResult spawned = spawn_process(
-      io_, {resolved.path, config_.command, &env, {listener_.fd()}, config_.pdeathsig});
+  const SpawnResult spawned =
+      spawn_process(io_, {resolved.path, config_.command, &env, fds, config_.pdeathsig});
   if (spawned.pid < 0) return fail(spawned.error);
   if (notify) {
     const Generation generation = action.generation;
@@ -314,9 +321,11 @@ std::string EventLoop::describe_serving() const {
 }
 
 void EventLoop::apply(const ServiceReady&) {
-  log_info("serving on {}", format_address(listener_.address()));
-  systemd_.ready(
-      fmt::format("serving on {}: {}", format_address(listener_.address()), describe_serving()));
+  std::string addresses;
+  for (const Listener& listener : listeners_)
+    addresses += (addresses.empty() ? "" : ", ") + format_address(listener.address());
+  log_info("serving on {}", addresses);
+  systemd_.ready(fmt::format("serving on {}: {}", addresses, describe_serving()));
 }
 
 void EventLoop::apply(const RestartStarted& action) {

@@ -26,7 +26,10 @@ namespace reuserun {
 class EventLoop final : private GateServices {
  public:
   // control: the bound control socket, served from run() on (none: `ctl` cannot reach us).
-  EventLoop(const Config& config, const Listener& listener, std::optional<ControlSocket> control);
+  // listeners: at least one; handed to every generation at fds 3.. in this order. The readiness
+  // gates probe the first.
+  EventLoop(const Config& config, const std::vector<Listener>& listeners,
+            std::optional<ControlSocket> control);
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
   ~EventLoop() override;
@@ -83,12 +86,12 @@ class EventLoop final : private GateServices {
                     const std::vector<std::pair<std::string, std::string>>& extra_env,
                     ExitHandler on_exit) override;
   void abandon_probe(pid_t pid) override;
-  const SocketAddress& listener_address() const override { return listener_.address(); }
+  const SocketAddress& listener_address() const override { return listeners_.front().address(); }
   ino_t listener_inode() const override { return listener_inode_; }
   bool watch_notify(Generation generation, NotifyHandler handler) override;
 
   const Config& config_;
-  const Listener& listener_;
+  const std::vector<Listener>& listeners_;
   ino_t listener_inode_ = 0;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;

@@ -24,6 +24,10 @@ class Listener {
  public:
   // socket + SO_REUSEADDR + SO_REUSEPORT + bind + listen, close-on-exec.
   static Result<Listener> open(const ListenerSpec& spec);
+  // A socket that is already bound and listening (socket activation).
+  static Listener adopt(UniqueFd fd, const SocketAddress& address, std::string name) {
+    return Listener(std::move(fd), address, std::move(name));
+  }
 
   int fd() const { return fd_.get(); }
   const SocketAddress& address() const { return address_; }  // the bound address, real port

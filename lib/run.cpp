@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 
+#include "activation.hpp"
 #include "control.hpp"
 #include "event_loop.hpp"
 #include "exit_code.hpp"
@@ -17,20 +18,38 @@
 namespace reuserun {
 namespace {
 
-Result<Listener> open_listener(const Config& config) {
-  ListenerSpec spec{config.bind, config.port, config.backlog};
-  SocketAddress wanted = config.bind.value_or(any_address_ipv6(config.port));
-  wanted.set_port(config.port);  // --bind was parsed without one
-  if (config.port != 0 && config.free_port) {
+Result<std::vector<Listener>> open_listeners(const Config& config) {
+  const std::uint16_t port = config.port.value_or(0);
+  ListenerSpec spec{config.bind, port, config.backlog};
+  SocketAddress wanted = config.bind.value_or(any_address_ipv6(port));
+  wanted.set_port(port);  // --bind was parsed without one
+  if (port != 0 && config.free_port) {
     if (auto error = free_port(wanted, config.stop_timeout)) return *error;
   }
   auto listener = Listener::open(spec);
-  if (!listener && listener.error().code == EADDRINUSE && config.port != 0) {
+  if (!listener && listener.error().code == EADDRINUSE && port != 0) {
     const std::string holders = describe_port_holders(wanted);
     if (!holders.empty())
       return Error{listener.error().message + " (held by " + holders + ")", EADDRINUSE};
   }
-  return listener;
+  if (!listener) return listener.error();
+  log_info("listening on {} (backlog {})", format_address(listener.value().address()),
+           config.backlog);
+  std::vector<Listener> listeners;
+  listeners.push_back(std::move(listener.value()));
+  return listeners;
+}
+
+// Socket-activated: the sockets are systemd's (or the test's); nothing to bind or free.
+Result<std::vector<Listener>> adopt_listeners(const Config& config) {
+  if (config.port || config.bind)
+    log_warn("--port and --bind are ignored: reuserun was started with LISTEN_FDS");
+  auto listeners = adopt_activated_listeners();
+  if (!listeners) return listeners;
+  for (const Listener& listener : listeners.value())
+    log_info("adopted socket-activation listener {} ({})", format_address(listener.address()),
+             listener.name());
+  return listeners;
 }
 
 // An explicit --control-socket that cannot be created stops reuserun (exit 1) before it touches
@@ -79,25 +98,26 @@ int run(const Config& config) {
     }
     pid_file.emplace(std::move(created.value()));
   }
-  // The default socket is named after the port: with --port 0, known only once bound.
-  const bool port_known = config.port != 0 || !config.control_socket.empty();
+  const bool activated = socket_activated();
+  // The default socket is named after the (first) port: with --port 0 or socket activation,
+  // known only once the listeners are there. Before them when possible: see ControlSocket.
+  const bool port_known =
+      !activated && (config.port.value_or(0) != 0 || !config.control_socket.empty());
   ControlSocketChoice control;
   if (port_known) {
-    control = bind_control_socket(config, config.port);
+    control = bind_control_socket(config, *config.port);
     if (control.failed) return kExitFailure;
   }
-  auto listener = open_listener(config);
-  if (!listener) {
-    log_error("{}", listener.error().message);
+  auto listeners = activated ? adopt_listeners(config) : open_listeners(config);
+  if (!listeners) {
+    log_error("{}", listeners.error().message);
     return kExitListen;
   }
-  log_info("listening on {} (backlog {})", format_address(listener.value().address()),
-           config.backlog);
   if (!port_known) {
-    control = bind_control_socket(config, listener.value().address().port());
+    control = bind_control_socket(config, listeners.value().front().address().port());
     if (control.failed) return kExitFailure;
   }
-  EventLoop loop(config, listener.value(), std::move(control.socket));
+  EventLoop loop(config, listeners.value(), std::move(control.socket));
   return loop.run();
 }
 

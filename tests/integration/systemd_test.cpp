@@ -1,14 +1,20 @@
 // reuserun under systemd: the sd_notify sequence a Type=notify-reload unit relies on, observed
-// on a NOTIFY_SOCKET that the test owns.
+// on a NOTIFY_SOCKET that the test owns, and socket activation of reuserun itself, faked by the
+// test (it binds, and starts reuserun with LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES).
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 
 #include "harness.hpp"
 
@@ -96,6 +102,104 @@ TEST(Systemd, RolledBackRestartStillEndsWithReady) {
   EXPECT_EQ(after.rfind("READY=1\n", 0), 0u) << "systemctl reload must not hang: " << after;
   EXPECT_NE(after.find("restart failed"), std::string::npos) << after;
   EXPECT_NE(after.find("serving: generation 1"), std::string::npos) << after;
+}
+
+// A listening socket on 127.0.0.1 as systemd would pass it: not close-on-exec, at an fd number
+// of 20 or more so that bash can move it to 3.. without clobbering another.
+struct ActivationSocket {
+  ActivationSocket() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(::listen(fd, 128), 0);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+    this->fd = ::fcntl(fd, F_DUPFD, 20);
+    ::close(fd);
+    struct stat info {};
+    ::fstat(this->fd, &info);
+    inode = info.st_ino;
+  }
+  ~ActivationSocket() { ::close(fd); }
+  int fd = -1;
+  int port = 0;
+  ino_t inode = 0;
+};
+
+// reuserun started the way systemd starts a socket-activated service: `variables` in its
+// environment, LISTEN_PID its own pid (the shell's $$, kept by exec), the sockets at fds 3...
+std::vector<std::string> activated(const std::vector<const ActivationSocket*>& sockets,
+                                   const std::string& variables, const std::string& options) {
+  std::string redirections;
+  for (std::size_t i = 0; i < sockets.size(); ++i)
+    redirections += " " + std::to_string(3 + i) + "<&" + std::to_string(sockets[i]->fd);
+  for (const auto* socket : sockets) redirections += " " + std::to_string(socket->fd) + "<&-";
+  return {"/bin/bash", "-c",  // dash knows fds 0-9 only
+          "LISTEN_PID=$$ " + variables + " exec " + kReuserun + " " + options + " -- " +
+              kTestServer + redirections};
+}
+
+std::string info_of(int port) { return http_get(port, "/info").body; }
+
+TEST(SocketActivation, AdoptedSocketsArePassedOnInOrderWithTheirNames) {
+  ActivationSocket web, admin;
+  TempDir dir;
+  Process reuserun(activated({&web, &admin}, "LISTEN_FDS=2 LISTEN_FDNAMES=web:admin",
+                             "--control-socket " + dir.file("ctl.sock")));
+  ASSERT_TRUE(reuserun.wait_for_log("serving on", 10s)) << reuserun.log();
+  EXPECT_NE(reuserun.log().find("adopted socket-activation listener 127.0.0.1:" +
+                                std::to_string(web.port) + " (web)"),
+            std::string::npos)
+      << reuserun.log();
+  EXPECT_EQ(reuserun.log().find("listening on"), std::string::npos) << "it bound nothing";
+
+  for (int generation = 1; generation <= 2; ++generation) {
+    const std::string info = info_of(web.port);
+    const auto pid = serving_pid(web.port);
+    ASSERT_TRUE(pid) << reuserun.log();
+    EXPECT_NE(info.find("LISTEN_FDS=2\n"), std::string::npos) << info;
+    EXPECT_NE(info.find("LISTEN_FDNAMES=web:admin\n"), std::string::npos) << info;
+    EXPECT_NE(info.find("LISTEN_PID=" + std::to_string(*pid) + "\n"), std::string::npos) << info;
+    EXPECT_NE(info.find("fd 3 socket:[" + std::to_string(web.inode) + "]"), std::string::npos)
+        << info;
+    EXPECT_NE(info.find("fd 4 socket:[" + std::to_string(admin.inode) + "]"), std::string::npos)
+        << info;
+    if (generation == 1) {
+      const Captured restart =
+          run_captured({kReuserun, "ctl", "--control-socket", dir.file("ctl.sock"), "restart"});
+      ASSERT_EQ(restart.exit_code, 0) << restart.err << reuserun.log();
+    }
+  }
+  const Captured status =
+      run_captured({kReuserun, "ctl", "--control-socket", dir.file("ctl.sock"), "status"});
+  EXPECT_NE(status.out.find("listening on 127.0.0.1:" + std::to_string(admin.port) + " (admin)"),
+            std::string::npos)
+      << status.out;
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(10s), 0);
+}
+
+TEST(SocketActivation, AnFdThatIsNotAListeningSocketIsRefused) {
+  TempDir dir;
+  dir.write("not-a-socket", "");
+  Process reuserun({"/bin/sh", "-c",
+                    "LISTEN_PID=$$ LISTEN_FDS=1 exec " + kReuserun + " -- " + kTestServer + " 3<" +
+                        dir.file("not-a-socket")});
+  EXPECT_EQ(reuserun.wait_exit(10s), 3) << reuserun.log();
+  EXPECT_NE(reuserun.log().find("socket-activation fd 3 (unknown) is not a socket"),
+            std::string::npos)
+      << reuserun.log();
+}
+
+TEST(SocketActivation, VariablesForAnotherPidAreNotOurs) {
+  // LISTEN_PID names some other process: reuserun must bind --port itself, or without it refuse.
+  Process without_port(
+      {"/bin/sh", "-c", "LISTEN_PID=1 LISTEN_FDS=1 exec " + kReuserun + " -- " + kTestServer});
+  EXPECT_EQ(without_port.wait_exit(10s), 2) << without_port.log();
+  EXPECT_NE(without_port.log().find("--port is required"), std::string::npos) << without_port.log();
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 // each open connection's next request with "Connection: close", exit 0 once they are closed.
 // Options: --start-delay MS (before accepting), --exit-after MS (exit 3 then), --ignore-term,
 // --slow MS (per request). Takes its socket from LISTEN_FDS (checking LISTEN_PID) or
-// SERVER_STARTER_PORT.
+// SERVER_STARTER_PORT; serves the first socket (fd 3) of several.
 // --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way).
 // --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
 // --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
@@ -247,7 +247,7 @@ int main(int argc, char** argv) {
   if (options.listen_port >= 0) {
     if (!listen_by_itself(options)) return 2;
   } else if (take_server_starter_socket()) {
-  } else if (env_or("LISTEN_FDS", "") != "1" ||
+  } else if (std::atoi(env_or("LISTEN_FDS", "0").c_str()) < 1 ||
              env_or("LISTEN_PID", "") != std::to_string(getpid())) {
     std::fprintf(stderr, "test_server: no socket for me (LISTEN_FDS=%s LISTEN_PID=%s pid=%d)\n",
                  env_or("LISTEN_FDS", "").c_str(), env_or("LISTEN_PID", "").c_str(), getpid());

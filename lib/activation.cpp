@@ -1,0 +1,83 @@
+#include "activation.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "spawn.hpp"
+#include "text.hpp"
+
+namespace reuserun {
+namespace {
+
+std::string_view env_or_empty(const char* name) {
+  const char* value = ::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+// LISTEN_FDNAMES is colon-separated; a missing or short list names the rest "unknown", as
+// sd_listen_fds_with_names(3) does.
+std::vector<std::string> fd_names(std::size_t count) {
+  std::vector<std::string> names;
+  std::string_view list = env_or_empty("LISTEN_FDNAMES");
+  while (!list.empty() && names.size() < count) {
+    const auto colon = list.find(':');
+    names.emplace_back(list.substr(0, colon));
+    list = colon == std::string_view::npos ? "" : list.substr(colon + 1);
+  }
+  while (names.size() < count) names.emplace_back("unknown");
+  return names;
+}
+
+int socket_option(int fd, int option) {
+  int value = -1;
+  socklen_t length = sizeof value;
+  return ::getsockopt(fd, SOL_SOCKET, option, &value, &length) == 0 ? value : -1;
+}
+
+}  // namespace
+
+bool socket_activated() {
+  pid_t pid = 0;
+  return parse_number(env_or_empty("LISTEN_PID"), pid) && pid == ::getpid() &&
+         !env_or_empty("LISTEN_FDS").empty();
+}
+
+Result<std::vector<Listener>> adopt_activated_listeners() {
+  const std::string_view count_text = env_or_empty("LISTEN_FDS");
+  std::size_t count = 0;
+  if (!parse_number(count_text, count) || count == 0 || count > kMaxListeners)
+    return Error{"invalid LISTEN_FDS='" + std::string(count_text) + "': expected 1 to " +
+                     std::to_string(kMaxListeners) + " sockets",
+                 EINVAL};
+  const std::vector<std::string> names = fd_names(count);
+  std::vector<Listener> listeners;
+  for (std::size_t i = 0; i < count; ++i) {
+    const int fd = kListenFdsStart + static_cast<int>(i);
+    const std::string which = "socket-activation fd " + std::to_string(fd) + " (" + names[i] + ")";
+    struct stat info {};
+    if (::fstat(fd, &info) == -1) return system_error("inspect " + which, errno);
+    if (!S_ISSOCK(info.st_mode)) return Error{which + " is not a socket", ENOTSOCK};
+    if (socket_option(fd, SO_TYPE) != SOCK_STREAM || socket_option(fd, SO_ACCEPTCONN) != 1)
+      return Error{which + " is not a listening stream socket", EINVAL};
+    SocketAddress address;
+    socklen_t length = sizeof address.storage;
+    if (::getsockname(fd, address.get(), &length) == -1)
+      return system_error("read the address of " + which, errno);
+    if (address.family() != AF_INET && address.family() != AF_INET6)
+      return Error{which + " is not a TCP socket: this version passes on TCP listeners only",
+                   EAFNOSUPPORT};
+    // Ours from now on: no child gets it except through the handover at fds 3...
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    listeners.push_back(Listener::adopt(UniqueFd(fd), address, names[i]));
+  }
+  return listeners;
+}
+
+}  // namespace reuserun
