@@ -156,6 +156,7 @@ void EventLoop::dispatch(Event event) {
   }
   dispatching_ = false;
   forget_gone_generations();
+  report_stop_progress();
 }
 
 // Notify channels of generations that have exited. Destroyed later: this may run inside one of
@@ -362,7 +363,25 @@ void EventLoop::apply(const RestartFinished& action) {
                                                   describe_serving()));
 }
 
+// While a stop waits for generations that drain, systemd hears which ones and gets its stop
+// timeout extended to reuserun's own deadline (--stop-timeout, then SIGKILL) each time one exits.
+void EventLoop::report_stop_progress() {
+  if (!stop_deadline_) return;
+  const auto& children = supervisor_.children();
+  if (children.empty() || children.size() == stopping_children_) return;
+  stopping_children_ = children.size();
+  std::string waiting;
+  for (const auto& [generation, child] : children)
+    waiting +=
+        fmt::format("{}generation {} (pid {})", waiting.empty() ? "" : ", ", generation, child.pid);
+  const auto left = std::chrono::ceil<Duration>(*stop_deadline_ - Clock::now());
+  systemd_.stopping("stopping: waiting for " + waiting,
+                    std::max(left, Duration::zero()) + std::chrono::seconds(1));
+}
+
 void EventLoop::apply(const Stopping&) {
+  stop_deadline_ = Clock::now() + config_.stop_timeout;
+  stopping_children_ = supervisor_.children().size();
   RestartResult stopped;
   stopped.outcome = RestartOutcome::stopped;
   stopped.reason = "reuserun is stopping";

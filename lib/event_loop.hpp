@@ -79,6 +79,7 @@ class EventLoop final : private GateServices {
   void on_notify(Generation generation, const NotifyDatagram& datagram);
   std::string describe_serving() const;
   void forget_gone_generations();
+  void report_stop_progress();
 
   // GateServices
   boost::asio::io_context& io() override { return io_; }
@@ -106,6 +107,8 @@ class EventLoop final : private GateServices {
   std::map<Generation, Clock::time_point> spawned_at_;  // generations not yet forgotten
   std::map<Generation, pid_t> spawned_pid_;
   std::optional<Clock::time_point> restart_began_;
+  std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
+  std::size_t stopping_children_ = 0;
   std::optional<RestartResult> last_restart_;
   Clock::time_point last_restart_at_;
   unsigned long restarts_ = 0;

@@ -20,8 +20,8 @@ TEST(Restart, SighupSwitchesTheServingPidAndTheOldChildExits) {
   ASSERT_TRUE(wait_until([&] { return (now = serving_pid(launch.port)) && *now != old; }, 5s));
   EXPECT_TRUE(wait_until([&] { return !process_exists(old); }, 5s));
   // Exited is not yet reaped: reuserun collects it within moments.
-  EXPECT_TRUE(wait_until(
-      [&] { return child_pids(launch.process.pid()) == std::vector<pid_t>{*now}; }, 5s))
+  EXPECT_TRUE(
+      wait_until([&] { return child_pids(launch.process.pid()) == std::vector<pid_t>{*now}; }, 5s))
       << "exactly one generation left";
 }
 
@@ -85,14 +85,17 @@ TEST(Restart, CrashedChildIsRespawned) {
             std::string::npos);
 }
 
-TEST(Restart, ForwardedSignalReachesTheServingChild) {
-  // USR1 kills the test server (default disposition): proof it was delivered.
+TEST(Restart, TheDocumentedSignalsAreForwardedToTheServingChildAndUsr2IsNot) {
   Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0);
-  launch.process.signal(SIGUSR1);
-  EXPECT_TRUE(launch.process.wait_for_log("was killed by SIGUSR1 while serving", 5s))
-      << launch.process.log();
+  for (int sig : {SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU, SIGUSR2}) launch.process.signal(sig);
+  const std::string forwarded = "USR1=1 USR2=0 WINCH=1 TTIN=1 TTOU=1\n";
+  EXPECT_TRUE(wait_until([&] { return http_get(launch.port, "/signals").body == forwarded; }, 5s))
+      << http_get(launch.port, "/signals").body << launch.process.log();
+  EXPECT_TRUE(launch.process.wait_for_log("SIGUSR2 ignored", 5s)) << launch.process.log();
+  EXPECT_TRUE(launch.process.running()) << "SIGUSR2 must not kill reuserun";
+  EXPECT_EQ(serving_pid(launch.port), child);
 }
 
 }  // namespace

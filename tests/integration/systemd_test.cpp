@@ -85,7 +85,10 @@ TEST(Systemd, NotifiesReadyReloadingReadyAndStopping) {
   const std::string stopping = systemd.next();
   EXPECT_EQ(stopping.rfind("STOPPING=1\n", 0), 0u) << stopping;
   EXPECT_EQ(launch.process.wait_exit(10s), 0);
-  EXPECT_EQ(systemd.next(200ms), "") << "nothing after STOPPING=1";
+  // After STOPPING=1 only stop progress (generation 1 may still have been draining): never a
+  // READY=1 that would tell systemd the service is back.
+  for (std::string after = systemd.next(200ms); !after.empty(); after = systemd.next(200ms))
+    EXPECT_EQ(after.rfind("STOPPING=1\n", 0), 0u) << after;
 }
 
 TEST(Systemd, RolledBackRestartStillEndsWithReady) {
@@ -102,6 +105,31 @@ TEST(Systemd, RolledBackRestartStillEndsWithReady) {
   EXPECT_EQ(after.rfind("READY=1\n", 0), 0u) << "systemctl reload must not hang: " << after;
   EXPECT_NE(after.find("restart failed"), std::string::npos) << after;
   EXPECT_NE(after.find("serving: generation 1"), std::string::npos) << after;
+}
+
+TEST(Systemd, AStopThatWaitsForADrainExtendsTheTimeoutToReuserunsOwnDeadline) {
+  TempDir dir;
+  FakeSystemd systemd(dir.file("notify"));
+  dir.write("args", "--ignore-term");  // generation 1 will not drain on its own
+  Launch launch({"--stop-timeout", "3s", "--drain-timeout", "60s"},
+                server_with_args_from(dir.file("args")), {systemd.env()});
+  ASSERT_EQ(systemd.next().rfind("READY=1", 0), 0u);
+  dir.write("args", "");
+  launch.process.signal(SIGHUP);
+  ASSERT_EQ(systemd.next().rfind("RELOADING=1", 0), 0u);
+  ASSERT_EQ(systemd.next().rfind("READY=1", 0), 0u);  // generation 1 now drains, forever
+
+  launch.process.signal(SIGTERM);
+  const std::string stopping = systemd.next();
+  EXPECT_EQ(stopping.rfind("STOPPING=1\n", 0), 0u) << stopping;
+  EXPECT_GE(field_number(stopping, "EXTEND_TIMEOUT_USEC"), 3'000'000) << stopping;
+  // Generation 2 leaves at once; systemd hears who is still draining, and for how long at most.
+  const std::string progress = systemd.next();
+  EXPECT_NE(progress.find("STATUS=stopping: waiting for generation 1 (pid "), std::string::npos)
+      << progress;
+  EXPECT_GT(field_number(progress, "EXTEND_TIMEOUT_USEC"), 1'000'000) << progress;
+  EXPECT_LE(field_number(progress, "EXTEND_TIMEOUT_USEC"), 4'000'000) << progress;
+  EXPECT_EQ(launch.process.wait_exit(10s), 4) << "generation 1 had to be killed";
 }
 
 // A listening socket on 127.0.0.1 as systemd would pass it: not close-on-exec, at an fd number

@@ -4,6 +4,7 @@
 //
 //   GET /      -> "pid=<pid> generation=<REUSERUN_GENERATION>\n"
 //   GET /info  -> what it saw at start-up: its fds, LISTEN_* variables, signal masks, pgid
+//   GET /signals -> how many USR1, USR2, WINCH, TTIN, TTOU it has received
 //
 // One thread per connection, HTTP/1.0 and HTTP/1.1 keep-alive. SIGTERM: stop accepting, answer
 // each open connection's next request with "Connection: close", exit 0 once they are closed.
@@ -42,6 +43,22 @@ namespace {
 volatile sig_atomic_t g_stop = 0;
 
 void on_term(int) { g_stop = 1; }
+
+// Signals a launcher may forward, counted: GET /signals -> "USR1=1 USR2=0 WINCH=0 ...".
+constexpr int kCountedSignals[] = {SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU};
+constexpr const char* kCountedNames[] = {"USR1", "USR2", "WINCH", "TTIN", "TTOU"};
+std::atomic<int> g_signal_counts[5];
+void on_counted(int sig) {
+  for (int i = 0; i < 5; ++i)
+    if (kCountedSignals[i] == sig) ++g_signal_counts[i];
+}
+std::string signal_counts() {
+  std::string counts;
+  for (int i = 0; i < 5; ++i)
+    counts += std::string(i == 0 ? "" : " ") + kCountedNames[i] + "=" +
+              std::to_string(g_signal_counts[i].load());
+  return counts + "\n";
+}
 
 struct Options {
   int start_delay_ms = 0;
@@ -137,10 +154,10 @@ bool write_all(int fd, const std::string& data) {
 
 std::string respond(const std::string& request, const std::string& report, const Options& options,
                     bool keep_alive) {
-  const std::string body = request.starts_with("GET /info ")
-                               ? report
-                               : "pid=" + std::to_string(getpid()) +
-                                     " generation=" + env_or("REUSERUN_GENERATION", "?") + "\n";
+  std::string body = "pid=" + std::to_string(getpid()) +
+                     " generation=" + env_or("REUSERUN_GENERATION", "?") + "\n";
+  if (request.starts_with("GET /info ")) body = report;
+  if (request.starts_with("GET /signals ")) body = signal_counts();
   const bool wrong_host =
       !options.required_host.empty() &&
       request.find("\r\nHost: " + options.required_host + "\r\n") == std::string::npos;
@@ -256,6 +273,10 @@ int main(int argc, char** argv) {
   struct sigaction action {};
   action.sa_handler = options.ignore_term ? SIG_IGN : on_term;  // no SA_RESTART: poll wakes up
   sigaction(SIGTERM, &action, nullptr);
+  struct sigaction count {};
+  count.sa_handler = on_counted;
+  count.sa_flags = SA_RESTART;
+  for (const int sig : kCountedSignals) sigaction(sig, &count, nullptr);
   sigset_t term, unblocked;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
