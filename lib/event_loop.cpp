@@ -297,20 +297,24 @@ void EventLoop::apply(const SignalGroup& action) {
              action.process_group, std::strerror(errno));
 }
 
+// A timer lives from ArmTimer until it fires or is cancelled; each generation arms its own, so
+// keeping them would grow with every restart. The serial tells a completion of an earlier arming
+// (already queued when the timer was re-armed or cancelled) from the current one.
 void EventLoop::apply(const ArmTimer& action) {
-  auto& timer = timers_[action.id];
-  if (!timer) timer = std::make_unique<boost::asio::steady_timer>(io_);
-  timer->expires_after(action.after);
-  const TimerId id = action.id;
-  timer->async_wait([this, id](boost::system::error_code error) {
-    if (!error) dispatch(TimerFired{id});
-  });
+  ArmedTimer& armed = timers_[action.id];
+  if (!armed.timer) armed.timer = std::make_unique<boost::asio::steady_timer>(io_);
+  armed.serial = ++timer_serial_;
+  armed.timer->expires_after(action.after);
+  armed.timer->async_wait(
+      [this, id = action.id, serial = armed.serial](boost::system::error_code error) {
+        const auto it = timers_.find(id);
+        if (error || it == timers_.end() || it->second.serial != serial) return;
+        timers_.erase(it);
+        dispatch(TimerFired{id});
+      });
 }
 
-void EventLoop::apply(const CancelTimer& action) {
-  const auto it = timers_.find(action.id);
-  if (it != timers_.end()) it->second->cancel();
-}
+void EventLoop::apply(const CancelTimer& action) { timers_.erase(action.id); }
 
 void EventLoop::apply(const Report& action) { log_message(action.level, action.text); }
 

@@ -99,7 +99,12 @@ class EventLoop final : private GateServices {
   Reaper reaper_;
   Supervisor supervisor_;
   SystemdNotifier systemd_ = SystemdNotifier::from_environment();
-  std::map<TimerId, std::unique_ptr<boost::asio::steady_timer>> timers_;
+  struct ArmedTimer {
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    std::uint64_t serial = 0;
+  };
+  std::map<TimerId, ArmedTimer> timers_;
+  std::uint64_t timer_serial_ = 0;
   std::map<Generation, std::unique_ptr<Gate>> gates_;
   std::map<Generation, NotifyChannel> notify_;
   std::deque<Event> pending_;

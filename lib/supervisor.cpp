@@ -236,6 +236,7 @@ void Supervisor::promote_candidate(ChildState& child) {
                        signal_name(config_.stop_signal), format_duration(config_.drain_timeout)));
     kill_group(previous, config_.stop_signal);
     arm(TimerKind::drain_deadline, *old, config_.drain_timeout);
+    limit_draining();
   }
   if (!ever_ready_) {
     ever_ready_ = true;
@@ -276,6 +277,24 @@ void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& rea
     launch_generation(true);
   } else if (!succeeded && !serving_) {
     schedule_respawn();
+  }
+}
+
+void Supervisor::limit_draining() {
+  std::size_t draining = 0;
+  for (const auto& [generation, child] : children_)
+    if (child.phase == Phase::draining) ++draining;
+  for (auto& [generation, child] : children_) {  // oldest first
+    if (draining <= config_.max_draining) break;
+    if (child.phase != Phase::draining) continue;
+    report(LogLevel::warn,
+           fmt::format("generation {} (pid {}) still draining, and {} newer ones drain too: "
+                       "SIGKILL (at most {} drain at once)",
+                       generation, child.pid, draining - 1, config_.max_draining));
+    kill_group(child, SIGKILL);
+    child.phase = Phase::stopping;  // killed: no longer counted, its exit is only logged
+    cancel(TimerKind::drain_deadline, generation);
+    --draining;
   }
 }
 

@@ -33,6 +33,9 @@ struct SupervisorConfig {
   Duration backoff_initial = std::chrono::milliseconds(100);
   Duration backoff_max = std::chrono::seconds(30);
   Duration stable_uptime = std::chrono::seconds(10);
+  // Old generations still draining at once (each holds its connections, memory and pids); a
+  // restart that would exceed this SIGKILLs the oldest instead of waiting for its drain timeout.
+  std::size_t max_draining = 4;
 };
 
 enum class TimerKind {
@@ -190,6 +193,7 @@ class Supervisor {
   void promote_candidate(ChildState& child);
   void fail_candidate(RestartOutcome outcome, const std::string& reason, bool still_running);
   void finish_candidate(RestartOutcome outcome, const std::string& reason);
+  void limit_draining();
   void schedule_respawn();
   void begin_stop();
   void force_stop();

@@ -118,6 +118,26 @@ TEST_F(SupervisorTest, RestartAndStopAreAnnouncedForSystemd) {
   EXPECT_TRUE(first_of<Stopping>(send(SignalReceived{SIGTERM})));
 }
 
+TEST_F(SupervisorTest, AtMostMaxDrainingGenerationsDrainTheOldestIsKilled) {
+  config_.max_draining = 2;
+  serve_first();
+  // Generations 1, 2 and 3 are replaced in turn and none of them finishes draining.
+  for (Generation generation = 2; generation <= 3; ++generation) {
+    send(SignalReceived{SIGHUP});
+    const auto promoted = start_serving(generation, static_cast<pid_t>(generation * 100));
+    EXPECT_TRUE(all_of<SignalGroup>(promoted).size() == 1) << "only the stop signal so far";
+  }
+  send(SignalReceived{SIGHUP});
+  const auto third = start_serving(4, 400);
+  EXPECT_TRUE(sends(third, 300, SIGTERM));
+  EXPECT_TRUE(sends(third, 100, SIGKILL)) << "the oldest of three draining generations";
+  EXPECT_FALSE(sends(third, 200, SIGKILL));
+  // Its drain deadline is gone with it; its exit is only logged.
+  EXPECT_TRUE(send(TimerFired{{TimerKind::drain_deadline, 1}}).empty());
+  EXPECT_TRUE(all_of<SignalGroup>(send(ChildExited{100, killed(SIGKILL)})).size() == 1);
+  EXPECT_EQ(supervisor_->serving(), 4u);
+}
+
 TEST_F(SupervisorTest, DrainTimeoutKillsTheOldGeneration) {
   serve_first();
   send(SignalReceived{SIGHUP});

@@ -1,0 +1,198 @@
+// The fault table (issue 6): what reuserun does when things go wrong around it. Each test states
+// the behaviour a user relies on; rows covered elsewhere are named in the closing comment.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+// True when a TCP connection to 127.0.0.1:port completes: the kernel answers for a listening
+// socket even while nobody accepts (the connection waits in the backlog).
+bool tcp_connects(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return connected;
+}
+
+// utime + stime of a process, in clock ticks.
+long cpu_ticks(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::atol(field.c_str());
+    if (i == 15) stime = std::atol(field.c_str());
+  }
+  return utime + stime;
+}
+
+int open_fds(pid_t pid) {
+  int count = 0;
+  if (DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (const dirent* entry = ::readdir(dir)) count += entry->d_name[0] != '.';
+    ::closedir(dir);
+  }
+  return count;
+}
+
+int zombie_children(pid_t pid) {
+  int zombies = 0;
+  for (pid_t child : child_pids(pid)) zombies += is_zombie(child);
+  return zombies;
+}
+
+// One request on the control socket, answered when the restart has ended: "0\n..." on success.
+std::string control_request(const std::string& socket_path, const std::string& line) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+    char buffer[1024];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
+      answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
+TEST(Fault, AChildThatExitsAtOnceForeverBacksOffKeepsThePortAndCostsLittleCpu) {
+  Launch launch({}, {"/bin/sh", "-c", "exit 1"});
+  ASSERT_TRUE(launch.process.wait_for_log("generation 1 started", 10s)) << launch.process.log();
+  const long ticks_before = cpu_ticks(launch.process.pid());
+  // Backoff 100, 200, 400, 800 ms: the fifth failure comes about 1.5 s in, and waits 1.6 s.
+  ASSERT_TRUE(launch.process.wait_for_log("(failure 5 in a row)", 10s)) << launch.process.log();
+  EXPECT_NE(launch.process.log().find("starting a new one in 1.6s (failure 5 in a row); "
+                                      "connections wait in the backlog"),
+            std::string::npos)
+      << launch.process.log();
+  EXPECT_LE(launch.process.count_in_log(" started: pid "), 6) << "no tight respawn loop";
+  EXPECT_TRUE(tcp_connects(launch.port)) << "the socket stays bound and listening";
+  const long ticks = cpu_ticks(launch.process.pid()) - ticks_before;
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  std::cout << "crash loop: reuserun used " << ticks * 1000 / hz << " ms of CPU for 5 respawns\n";
+  EXPECT_LT(ticks, hz / 2) << "under half a CPU second for 5 respawns";
+  EXPECT_TRUE(launch.process.running());
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0) << launch.process.log();
+}
+
+TEST(Fault, FiftySighupsWithin100msAreCoalescedAndLeaveOneServingGeneration) {
+  Launch launch({}, {kTestServer});
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  Load load(launch.port);
+  ASSERT_TRUE(load.wait_for_requests(20));
+  for (int i = 0; i < 50; ++i) {
+    launch.process.signal(SIGHUP);
+    ::usleep(2000);
+  }
+  // Quiet again: one child left, and it serves.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return child_pids(launch.process.pid()).size() == 1 &&
+               launch.process.count_in_log("restart succeeded") ==
+                   launch.process.count_in_log("restart: starting generation");
+      },
+      30s))
+      << launch.process.log();
+  const auto result = load.stop();
+  const int restarts = launch.process.count_in_log("restart: starting generation");
+  std::cout << "50 SIGHUPs: " << restarts << " restarts, " << result.sent << " requests, "
+            << result.failed << " failed\n";
+  EXPECT_GE(restarts, 1);
+  EXPECT_LE(restarts, 10) << "coalesced, not one restart per signal";
+  EXPECT_EQ(result.failed, 0);
+  const auto children = child_pids(launch.process.pid());
+  ASSERT_EQ(children.size(), 1u);
+  EXPECT_EQ(serving_pid(launch.port), children.front());
+  EXPECT_EQ(zombie_children(launch.process.pid()), 0);
+  EXPECT_TRUE(descendants(children.front()).empty()) << "no orphan below the child either";
+}
+
+TEST(Fault, GenerationsThatIgnoreTheStopSignalAreCappedAtFourDraining) {
+  // Every generation ignores SIGTERM and the drain timeout is long: without a cap, each restart
+  // would add a process that lingers for a minute.
+  Launch launch({"--drain-timeout", "60s"}, {kTestServer, "--ignore-term"});
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  for (int restart = 1; restart <= 6; ++restart) {
+    launch.process.signal(SIGHUP);
+    ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 10s, restart))
+        << launch.process.log();
+  }
+  // Serving 7, draining 3..6: generations 1 and 2 were killed.
+  EXPECT_TRUE(wait_until([&] { return child_pids(launch.process.pid()).size() == 5; }, 10s))
+      << launch.process.log();
+  EXPECT_EQ(launch.process.count_in_log("SIGKILL (at most 4 drain at once)"), 2)
+      << launch.process.log();
+  EXPECT_NE(serving_pid(launch.port), std::nullopt);
+}
+
+TEST(Fault, ManyRestartsOfAFastChildLeakNoFdsZombiesOrMemory) {
+#ifdef RRTEST_SANITIZED
+  constexpr int kRestarts = 200;
+#else
+  constexpr int kRestarts = 1000;
+#endif
+  TempDir dir;
+  const std::string socket = dir.file("ctl.sock");
+  Launch launch({"--control-socket", socket, "--ready", "exec:true", "--ready-interval", "5ms"},
+                {kTestServer});
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  const pid_t reuserun = launch.process.pid();
+  const auto restart = [&] { return control_request(socket, "restart\n").rfind("0\n", 0) == 0; };
+  const auto quiet = [&] {
+    return wait_until([&] { return child_pids(reuserun).size() == 1; }, 10s);
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(restart()) << "warm-up " << i;  // buffers, log sink
+  ASSERT_TRUE(quiet());
+  const int fds_before = open_fds(reuserun);
+  const long rss_before = vm_rss_kib(reuserun);
+  const auto started = std::chrono::steady_clock::now();
+  int failed = 0;
+  for (int i = 0; i < kRestarts; ++i) failed += !restart();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_TRUE(quiet());
+  const int fds_after = open_fds(reuserun);
+  const long rss_after = vm_rss_kib(reuserun);
+  std::cout << kRestarts << " restarts in " << seconds << " s: fds " << fds_before << " -> "
+            << fds_after << ", RSS " << rss_before << " -> " << rss_after << " KiB, zombies "
+            << zombie_children(reuserun) << "\n";
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(fds_after, fds_before);
+  EXPECT_EQ(zombie_children(reuserun), 0);
+#ifndef RRTEST_SANITIZED  // ASan keeps freed memory in quarantine
+  EXPECT_LE(rss_after - rss_before, 256) << "KiB";
+#endif
+}
+
+// Rows covered elsewhere: SIGTERM during a gate (stop_test: StopDuringARestartEndsBothGenerations,
+// control_test: StopDuringTheRestartAnswersTheWaitingClient); exec failures (spawn_test); bad input
+// (cli_test, stop_test: Cli.*); a child that ignores SIGTERM while draining
+// (restart_test: DrainTimeoutKillsAnOldChildThatIgnoresSigterm); load during restarts (zero_drop,
+// gunicorn, readiness: ObservingGate.*).
+
+}  // namespace
+}  // namespace rrtest
