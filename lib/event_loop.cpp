@@ -14,12 +14,16 @@
 #include "exit_code.hpp"
 #include "procfs.hpp"
 #include "signal_name.hpp"
+#include "sock_diag.hpp"
 #include "spawn.hpp"
 
 extern char** environ;
 
 namespace reuserun {
 namespace {
+
+constexpr auto kWatchInterval = std::chrono::seconds(1);
+constexpr auto kReplaceInterval = std::chrono::seconds(30);
 
 SupervisorConfig supervisor_config(const Config& config) {
   SupervisorConfig result;
@@ -37,10 +41,10 @@ std::string search_path() {
 
 }  // namespace
 
-EventLoop::EventLoop(const Config& config, const std::vector<Listener>& listeners,
+EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
                      std::optional<ControlSocket> control)
     : config_(config),
-      listeners_(listeners),
+      listeners_(std::move(listeners)),
       signals_(io_, SIGHUP, SIGTERM, SIGINT),
       reaper_([this](pid_t pid, int status) {
         dispatch(ChildExited{pid, status});
@@ -48,7 +52,7 @@ EventLoop::EventLoop(const Config& config, const std::vector<Listener>& listener
       supervisor_(supervisor_config(config)),
       control_socket_(std::move(control)) {
   struct stat info {};
-  if (::fstat(listeners.front().fd(), &info) == 0) listener_inode_ = info.st_ino;
+  if (::fstat(listeners_.front().fd(), &info) == 0) listener_inode_ = info.st_ino;
   for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
 }
 
@@ -64,6 +68,7 @@ int EventLoop::run() {
     control_socket_.reset();
   }
   wait_for_signal();
+  watch_listeners();
   dispatch(StartRequested{});
   while (!exit_code_ && io_.run_one() > 0) {
   }
@@ -130,6 +135,94 @@ Status EventLoop::status() const {
   out.last_restart = last_restart_;
   if (last_restart_) out.last_restart_seconds_ago = seconds_since(last_restart_at_);
   return out;
+}
+
+// Once a second: is every listener still listening, and is anyone else listening on its port?
+void EventLoop::watch_listeners() {
+  watch_timer_.expires_after(kWatchInterval);
+  watch_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    check_listeners();
+    watch_listeners();
+  });
+}
+
+void EventLoop::check_listeners() {
+  if (supervisor_.stopping()) return;
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    int listening = 0;
+    socklen_t length = sizeof listening;
+    if (::getsockopt(listeners_[i].fd(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 &&
+        listening == 0)
+      replace_listener(i);
+  }
+  report_strays();
+}
+
+// Some process called shutdown() on the shared socket (a server that does so when it stops breaks
+// it for every holder): new connections are refused. listen() again would not help (the shutdown
+// sticks), but a new socket can join the port (SO_REUSEPORT) and a restart hands it to a new
+// generation; the old one has nothing left to accept. At most once in kReplaceInterval, so that a
+// server that breaks the socket at every stop cannot keep reuserun restarting.
+void EventLoop::replace_listener(std::size_t index) {
+  const Listener& broken = listeners_[index];
+  const std::string where = format_address(broken.address());
+  const auto now = Clock::now();
+  if (last_replacement_ && now - *last_replacement_ < kReplaceInterval) return;
+  last_replacement_ = now;
+  log_error(
+      "the listening socket on {} is no longer listening (did a process shutdown() it?): "
+      "new connections are refused",
+      where);
+  auto fresh =
+      Listener::open({broken.address(), broken.address().port(), config_.backlog, broken.name()});
+  if (!fresh) {
+    log_error("Failed to replace the socket on {}: {}", where, fresh.error().message);
+    systemd_.status("the socket on " + where + " is broken and could not be replaced");
+    return;
+  }
+  listeners_[index] = std::move(fresh.value());
+  struct stat info {};
+  if (index == 0 && ::fstat(listeners_[0].fd(), &info) == 0) listener_inode_ = info.st_ino;
+  log_warn("replaced the socket on {} with a new one; restarting so that a generation serves it",
+           where);
+  systemd_.status("the socket on " + where + " was broken and has been replaced");
+  dispatch(RestartRequested{});
+}
+
+// A process that listens on our port with a socket of its own (SO_REUSEPORT, same uid) takes a
+// share of the connections. Generations' own sockets are the adoption check's to report (gates);
+// any other is reported here, once.
+void EventLoop::report_strays() {
+  std::set<ino_t> ours, seen;
+  for (const Listener& listener : listeners_) {
+    struct stat info {};
+    if (::fstat(listener.fd(), &info) == 0) ours.insert(info.st_ino);
+  }
+  for (const Listener& listener : listeners_) {
+    auto sockets = listening_sockets(listener.address().port());
+    if (!sockets) continue;
+    for (const ListeningSocket& socket : sockets.value()) {
+      if (ours.contains(socket.inode) || !addresses_overlap(socket.address, listener.address()))
+        continue;
+      seen.insert(socket.inode);
+      if (reported_strays_.contains(socket.inode)) continue;
+      reported_strays_.insert(socket.inode);
+      const pid_t holder = holder_of_socket(socket.inode, list_pids());
+      bool ours_too = false;
+      for (const auto& [generation, child] : supervisor_.children()) {
+        const auto tree = process_tree(child.pid);
+        ours_too |= std::find(tree.begin(), tree.end(), holder) != tree.end();
+      }
+      if (ours_too) continue;
+      log_warn(
+          "pid {} ({}) listens on {} with a socket of its own: the kernel gives it a share "
+          "of the connections meant for {}",
+          holder, holder > 0 ? command_line(holder) : "unknown", format_address(socket.address),
+          describe_serving());
+    }
+  }
+  std::erase_if(reported_strays_, [&](ino_t inode) { return !seen.contains(inode); });
 }
 
 void EventLoop::wait_for_signal() {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "config.hpp"
 #include "control.hpp"
@@ -28,7 +29,7 @@ class EventLoop final : private GateServices {
   // control: the bound control socket, served from run() on (none: `ctl` cannot reach us).
   // listeners: at least one; handed to every generation at fds 3.. in this order. The readiness
   // gates probe the first.
-  EventLoop(const Config& config, const std::vector<Listener>& listeners,
+  EventLoop(const Config& config, std::vector<Listener> listeners,
             std::optional<ControlSocket> control);
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -79,6 +80,10 @@ class EventLoop final : private GateServices {
   void on_notify(Generation generation, const NotifyDatagram& datagram);
   std::string describe_serving() const;
   void forget_gone_generations();
+  void watch_listeners();
+  void check_listeners();
+  void replace_listener(std::size_t index);
+  void report_strays();
   void report_stop_progress();
 
   // GateServices
@@ -92,7 +97,7 @@ class EventLoop final : private GateServices {
   bool watch_notify(Generation generation, NotifyHandler handler) override;
 
   const Config& config_;
-  const std::vector<Listener>& listeners_;
+  std::vector<Listener> listeners_;
   ino_t listener_inode_ = 0;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
@@ -117,6 +122,9 @@ class EventLoop final : private GateServices {
   std::optional<RestartResult> last_restart_;
   Clock::time_point last_restart_at_;
   unsigned long restarts_ = 0;
+  boost::asio::steady_timer watch_timer_{io_};
+  std::optional<Clock::time_point> last_replacement_;
+  std::set<ino_t> reported_strays_;
   std::optional<ControlSocket> control_socket_;
   std::unique_ptr<ControlServer> control_;
   std::vector<RestartWaiter> waiters_;

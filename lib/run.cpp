@@ -117,7 +117,7 @@ int run(const Config& config) {
     control = bind_control_socket(config, listeners.value().front().address().port());
     if (control.failed) return kExitFailure;
   }
-  EventLoop loop(config, listeners.value(), std::move(control.socket));
+  EventLoop loop(config, std::move(listeners.value()), std::move(control.socket));
   return loop.run();
 }
 

@@ -188,6 +188,42 @@ TEST(Fault, ManyRestartsOfAFastChildLeakNoFdsZombiesOrMemory) {
 #endif
 }
 
+TEST(Fault, AStraySameUidProcessJoiningTheReuseportGroupIsReported) {
+  Launch launch({}, {kTestServer});
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  Process stray({kTestServer, "--listen", std::to_string(launch.port), "--reuseport"});
+  ASSERT_TRUE(
+      wait_until([&] { return launch.process.count_in_log("with a socket of its own") > 0; }, 10s))
+      << launch.process.log();
+  EXPECT_NE(launch.process.log().find(
+                "pid " + std::to_string(stray.pid()) + " (" + kTestServer + " --listen " +
+                std::to_string(launch.port) +
+                " --reuseport) listens on 127.0.0.1:" + std::to_string(launch.port)),
+            std::string::npos)
+      << launch.process.log();
+  ::usleep(2'500'000);  // a few more rounds of the watch
+  EXPECT_EQ(launch.process.count_in_log("with a socket of its own"), 1) << "reported once";
+}
+
+TEST(Fault, ASharedSocketThatStopsListeningIsReportedAndReplaced) {
+  TempDir dir;
+  dir.write("args", "--shutdown-on-term");  // generation 1 breaks the socket when it stops
+  Launch launch({}, server_with_args_from(dir.file("args")));
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  dir.write("args", "");
+  launch.process.signal(SIGHUP);
+  ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 10s)) << launch.process.log();
+  EXPECT_TRUE(launch.process.wait_for_log("is no longer listening", 10s)) << launch.process.log();
+  EXPECT_TRUE(launch.process.wait_for_log(
+      "replaced the socket on 127.0.0.1:" + std::to_string(launch.port) + " with a new one", 10s))
+      << launch.process.log();
+  // Generation 3 got the new socket and serves; nothing refuses connections any more.
+  EXPECT_TRUE(launch.process.wait_for_log("restart succeeded", 10s, 2)) << launch.process.log();
+  EXPECT_TRUE(wait_until([&] { return http_get(launch.port).ok; }, 10s)) << launch.process.log();
+  const std::string answer = http_get(launch.port).body;
+  EXPECT_NE(answer.find("generation=3"), std::string::npos) << answer;
+}
+
 // Rows covered elsewhere: SIGTERM during a gate (stop_test: StopDuringARestartEndsBothGenerations,
 // control_test: StopDuringTheRestartAnswersTheWaitingClient); exec failures (spawn_test); bad input
 // (cli_test, stop_test: Cli.*); a child that ignores SIGTERM while draining

@@ -15,6 +15,8 @@
 // --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
 // --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
 // --require-host H: answer 400 to a request whose Host header is not H.
+// --shutdown-on-term: shutdown() the listening socket on SIGTERM (breaking it for its other
+// holders).
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -71,6 +73,7 @@ struct Options {
   bool accept = true;
   int status = 200;
   std::string required_host;
+  bool shutdown_on_term = false;
 };
 
 std::string env_or(const char* name, const char* fallback) {
@@ -129,6 +132,8 @@ Options parse_options(int argc, char** argv) {
       options.accept = false;
     else if (arg == "--status")
       options.status = next();
+    else if (arg == "--shutdown-on-term")
+      options.shutdown_on_term = true;
     else if (arg == "--require-host" && i + 1 < argc)
       options.required_host = argv[++i];
     else {
@@ -302,6 +307,8 @@ int main(int argc, char** argv) {
       continue;
     accept_all(kListenFd, report, options);
   }
+  // What some servers do when they stop, and what breaks a shared socket for every holder.
+  if (options.shutdown_on_term) shutdown(kListenFd, SHUT_RDWR);
   close(kListenFd);  // our copy: an inherited shared socket stays open in its other holders
   drain();
   std::_Exit(0);  // connection threads may still be blocked on idle clients
