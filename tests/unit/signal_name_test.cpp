@@ -26,5 +26,17 @@ TEST(SignalName, NamesSignals) {
   EXPECT_EQ(signal_name(SIGKILL), "SIGKILL");
 }
 
+TEST(SignalName, RealTimeSignalsAreNamedAsKillDoesAndEveryNameParsesBack) {
+  EXPECT_EQ(parse_signal("RTMIN"), SIGRTMIN);
+  EXPECT_EQ(parse_signal("SIGRTMIN+3"), SIGRTMIN + 3);
+  EXPECT_EQ(parse_signal("rtmax-1"), SIGRTMAX - 1);
+  EXPECT_EQ(parse_signal("RTMAX"), SIGRTMAX);
+  for (const char* bad : {"RTMIN-1", "RTMAX+1", "RTMIN+", "RTMIN+x", "RTMIN+99"})
+    EXPECT_FALSE(parse_signal(bad)) << bad;
+  EXPECT_EQ(signal_name(SIGRTMIN + 4), "SIGRTMIN+4");
+  // Found by tests/fuzz: "SIG38" did not parse back.
+  for (int sig = 1; sig < NSIG; ++sig) EXPECT_EQ(parse_signal(signal_name(sig)), sig) << sig;
+}
+
 }  // namespace
 }  // namespace reuserun
