@@ -19,6 +19,7 @@
 #include "procfs.hpp"
 #include "readiness.hpp"
 #include "sock_diag.hpp"
+#include "text.hpp"
 #include "unique_fd.hpp"
 
 namespace reuserun {
@@ -53,7 +54,12 @@ class AcceptGate final : public Gate {
         http_path_(std::move(http_path)),
         target_(probe_target(services.listener_address())),
         host_(config.http_host.empty() ? format_address(target_) : config.http_host) {}
-  ~AcceptGate() override { cancel(); }
+  ~AcceptGate() override {
+    try {
+      cancel();
+    } catch (...) {  // Asio's cancel() throws only for a broken reactor; a destructor must not
+    }
+  }
 
   void start(const GateSubject& subject, GateCallback done) override {
     subject_ = subject;
@@ -167,9 +173,9 @@ class AcceptGate final : public Gate {
           std::getline(lines, status_line);
           if (!status_line.empty() && status_line.back() == '\r') status_line.pop_back();
           last_answer_ = status_line;
-          const int status = status_line.starts_with("HTTP/1.") && status_line.size() >= 12
-                                 ? std::atoi(status_line.c_str() + 9)
-                                 : 0;
+          int status = 0;
+          if (status_line.starts_with("HTTP/1.") && status_line.size() >= 12)
+            parse_number(std::string_view(status_line).substr(9, 3), status);
           if (status >= 200 && status < 400) return pass();
           next_probe();
         });

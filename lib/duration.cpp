@@ -12,8 +12,8 @@ constexpr std::int64_t kMaxMilliseconds = 365LL * 24 * 3600 * 1000;
 std::int64_t unit_milliseconds(std::string_view unit) {
   if (unit == "ms") return 1;
   if (unit == "s" || unit == "sec" || unit.empty()) return 1000;
-  if (unit == "m" || unit == "min") return 60 * 1000;
-  if (unit == "h") return 3600 * 1000;
+  if (unit == "m" || unit == "min") return std::int64_t{60} * 1000;
+  if (unit == "h") return std::int64_t{3600} * 1000;
   return 0;
 }
 

@@ -17,8 +17,6 @@
 #include "sock_diag.hpp"
 #include "spawn.hpp"
 
-extern char** environ;
-
 namespace reuserun {
 namespace {
 

@@ -66,6 +66,7 @@ bool wait_for_victims(std::vector<Victim>& victims, Duration limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (true) {
     std::vector<pollfd> fds;
+    fds.reserve(victims.size());
     for (auto& victim : victims) fds.push_back({victim.pidfd.get(), POLLIN, 0});
     const auto left =
         std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());

@@ -26,7 +26,7 @@ class Listener {
   static Result<Listener> open(const ListenerSpec& spec);
   // A socket that is already bound and listening (socket activation).
   static Listener adopt(UniqueFd fd, const SocketAddress& address, std::string name) {
-    return Listener(std::move(fd), address, std::move(name));
+    return {std::move(fd), address, std::move(name)};
   }
 
   int fd() const { return fd_.get(); }

@@ -1,8 +1,8 @@
 #include "pid_file.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <cerrno>
 #include <utility>

@@ -88,7 +88,12 @@ class ExecGate final : public Gate {
         services_(services),
         command_(std::move(command)),
         interval_(interval) {}
-  ~ExecGate() override { cancel(); }
+  ~ExecGate() override {
+    try {
+      cancel();
+    } catch (...) {  // Asio's cancel() throws only for a broken reactor; a destructor must not
+    }
+  }
 
   void start(const GateSubject& subject, GateCallback done) override {
     subject_ = subject;

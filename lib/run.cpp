@@ -78,11 +78,12 @@ ControlSocketChoice bind_control_socket(const Config& config, std::uint16_t port
 
 int run(const Config& config) {
   // A write to a closed connection must not kill the launcher; children get SIG_DFL back.
-  ::signal(SIGPIPE, SIG_IGN);
+  (void)::signal(SIGPIPE, SIG_IGN);
   // Until the event loop takes them over, a restart or a forwarded signal has nothing to act on,
   // and their default action would kill (HUP, USR1) or stop (TTIN, TTOU) reuserun while it frees
   // the port. SIGTERM and SIGINT keep theirs: there is nothing to clean up yet.
-  for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) ::signal(sig, SIG_IGN);
+  for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU})
+    (void)::signal(sig, SIG_IGN);
   // As PID 1 (a container) orphans are ours already; elsewhere --subreaper makes them ours. The
   // Reaper collects every child with waitpid(-1), so no exit status escapes it either way.
   if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {

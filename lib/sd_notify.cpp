@@ -2,7 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
+#include <ctime>
 
 #include <cerrno>
 #include <cstddef>

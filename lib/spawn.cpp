@@ -11,10 +11,10 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <array>
 #include <boost/asio/io_context.hpp>
@@ -51,9 +51,9 @@ struct ChildSetup {
   // user's verbatim (1.81 passes the resolved path as argv[0]) and no Boost fd handling runs.
   error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
                            const char* const*) {
-    if (!prepare_child()) return error_code(errno, boost::system::system_category());
+    if (!prepare_child()) return {errno, boost::system::system_category()};
     ::execve(executable, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
-    return error_code(errno, boost::system::system_category());
+    return {errno, boost::system::system_category()};
   }
 
   // Boost.Process hook, child side, after the errno went to the parent: leave without running

@@ -50,7 +50,7 @@ enum class TimerKind {
 struct TimerId {
   TimerKind kind;
   Generation generation = 0;  // 0 for the launcher-wide timers (stop_deadline, backoff)
-  auto operator<=>(const TimerId&) const = default;
+  auto operator<=>(const TimerId&) const = default;  // NOLINT(modernize-use-nullptr): clang 14 bug
 };
 
 // ---- events ----
