@@ -10,7 +10,7 @@ namespace {
 
 int run_ctl(const reuserun::CtlCommand& ctl) {
   std::string socket = ctl.socket;
-  if (socket.empty() && ctl.port) socket = reuserun::default_control_socket(*ctl.port);
+  if (socket.empty() && ctl.port) socket = reuserun::default_control_socket(std::to_string(*ctl.port));
   if (socket.empty()) {
     auto found = reuserun::find_control_socket();
     if (!found) {

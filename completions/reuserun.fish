@@ -5,7 +5,7 @@ function __reuserun_in_options
     set -l tokens (commandline -opc)
     set -e tokens[1]
     test "$tokens[1]" = ctl; and return 1
-    set -l takes_value --port --bind --backlog --ready-timeout --ready --ready-interval \
+    set -l takes_value --port --bind --listen --protocol --backlog --ready-timeout --ready --ready-interval \
         --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file \
         --control-socket
     set -l skip 0
@@ -31,6 +31,9 @@ end
 set -l durations '100ms 500ms 1s 5s 10s 30s 1m'
 complete -c reuserun -n __reuserun_in_options -l port -x -d 'TCP port to listen on'
 complete -c reuserun -n __reuserun_in_options -l bind -x -d 'Address to listen on'
+complete -c reuserun -n __reuserun_in_options -l listen -x -a 'unix:/ 127.0.0.1: [::1]: [::]:' -d 'Another socket'
+complete -c reuserun -n __reuserun_in_options -l ipv6-only -d 'IPv6 sockets serve IPv6 only'
+complete -c reuserun -n __reuserun_in_options -l protocol -x -a 'systemd einhorn server-starter nginx' -d 'How children find their sockets'
 complete -c reuserun -n __reuserun_in_options -l backlog -x -d 'Length of the listen queue'
 complete -c reuserun -n __reuserun_in_options -l no-free-port -d 'Do not free the port'
 complete -c reuserun -n __reuserun_in_options -l ready-timeout -x -a $durations -d 'Time to get ready'

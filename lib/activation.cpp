@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -70,12 +72,21 @@ Result<std::vector<Listener>> adopt_activated_listeners() {
     socklen_t length = sizeof address.storage;
     if (::getsockname(fd, address.get(), &length) == -1)
       return system_error("read the address of " + which, errno);
-    if (address.family() != AF_INET && address.family() != AF_INET6)
-      return Error{which + " is not a TCP socket: this version passes on TCP listeners only",
-                   EAFNOSUPPORT};
     // Ours from now on: no child gets it except through the handover at fds 3...
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    listeners.push_back(Listener::adopt(UniqueFd(fd), address, names[i]));
+    if (address.family() == AF_INET || address.family() == AF_INET6) {
+      listeners.push_back(Listener::adopt_tcp(UniqueFd(fd), address, names[i]));
+    } else if (address.family() == AF_UNIX) {
+      const auto& unix_address = *reinterpret_cast<const sockaddr_un*>(&address.storage);
+      std::string path(unix_address.sun_path, length > offsetof(sockaddr_un, sun_path)
+                                                  ? length - offsetof(sockaddr_un, sun_path)
+                                                  : 0);
+      if (!path.empty() && path.front() == '\0') path.front() = '@';  // abstract namespace
+      while (!path.empty() && path.back() == '\0') path.pop_back();
+      listeners.push_back(Listener::adopt_unix(UniqueFd(fd), path, names[i]));
+    } else {
+      return Error{which + " is neither a TCP nor a unix socket", EAFNOSUPPORT};
+    }
   }
   return listeners;
 }

@@ -16,7 +16,7 @@ bool socket_activated();
 
 // The activated sockets as listeners, made close-on-exec (their number and names in the
 // environment are left for ChildEnv to replace). An error names the first fd that is not a
-// listening TCP socket (IPv4 or IPv6), or a malformed variable.
+// listening TCP (IPv4, IPv6) or unix stream socket, or a malformed variable.
 Result<std::vector<Listener>> adopt_activated_listeners();
 
 }  // namespace reuserun

@@ -1,7 +1,8 @@
 // The environment one child is started with, built completely before fork.
 //
 // The launcher's own environment is passed on, minus the variables that describe the launcher's
-// own activation (LISTEN_*, NOTIFY_SOCKET): a child must never believe sockets or a notify channel
+// own activation (LISTEN_*, NOTIFY_SOCKET, and einhorn's, Server::Starter's and nginx's
+// variables): a child must never believe sockets or a notify channel
 // meant for reuserun are its own. LISTEN_PID is the child's pid, known only after fork, so the
 // entry is reserved here and filled in by the child through write_listen_pid().
 #pragma once

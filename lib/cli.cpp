@@ -23,6 +23,9 @@ constexpr const char* kDescription =
 struct RawOptions {
   int port = -1;
   std::string bind;
+  std::vector<std::string> listen;
+  bool ipv6_only = false;
+  std::vector<std::string> protocol{"systemd"};
   int backlog = SOMAXCONN;
   bool no_free_port = false;
   std::string ready_timeout = "30s";
@@ -48,6 +51,22 @@ void add_options(CLI::App& app, RawOptions& raw) {
                  "Address to listen on: an IPv4 or IPv6 literal; default every address "
                  "(dual-stack [::] where the machine has IPv6)")
       ->envname("REUSERUN_BIND");
+  app.add_option("--listen", raw.listen,
+                 "Another socket, repeatable, after --port's: PORT, ADDRESS:PORT, [IPv6]:PORT or "
+                 "unix:/PATH, each with ,name=NAME (LISTEN_FDNAMES) and for unix ,mode=OCTAL "
+                 ",owner=USER[:GROUP]")
+      ->envname("REUSERUN_LISTEN")
+      ->allow_extra_args(false);
+  app.add_flag("--ipv6-only", raw.ipv6_only,
+               "IPv6 sockets serve IPv6 only (default: [::] is dual-stack)")
+      ->envname("REUSERUN_IPV6_ONLY");
+  app.add_option("--protocol", raw.protocol,
+                 "How children learn about their sockets, repeatable or comma-separated: "
+                 "systemd, einhorn, server-starter, nginx ({fd} and {fd:NAME} in the command are "
+                 "replaced whatever the protocol)")
+      ->envname("REUSERUN_PROTOCOL")
+      ->allow_extra_args(false)
+      ->capture_default_str();
   app.add_option("--backlog", raw.backlog, "Length of the listen queue")
       ->envname("REUSERUN_BACKLOG")
       ->check(CLI::Range(1, 1 << 20))
@@ -122,15 +141,38 @@ Duration duration_option(const std::string& option, const std::string& text) {
 
 Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   Config config;
-  if (raw.port >= 0)
-    config.port = static_cast<std::uint16_t>(raw.port);
-  else if (!socket_activated())
-    throw UsageError{"--port is required (unless reuserun is socket-activated: LISTEN_FDS)"};
-  if (!raw.bind.empty()) {
-    config.bind = parse_ip_address(raw.bind);
-    if (!config.bind)
-      throw UsageError{"invalid value '" + raw.bind +
-                       "' for --bind: expected an IP address such as 127.0.0.1 or ::1"};
+  if (raw.port >= 0) {
+    ListenSpec first;
+    first.port = static_cast<std::uint16_t>(raw.port);
+    if (!raw.bind.empty()) {
+      first.address = parse_ip_address(raw.bind, first.port);
+      if (!first.address)
+        throw UsageError{"invalid value '" + raw.bind +
+                         "' for --bind: expected an IP address such as 127.0.0.1 or ::1"};
+    }
+    config.listen.push_back(first);
+  } else if (!raw.bind.empty()) {
+    throw UsageError{"--bind needs --port (or use --listen ADDRESS:PORT)"};
+  }
+  for (const auto& text : raw.listen) {
+    auto spec = parse_listen_spec(text);
+    if (!spec) throw UsageError{spec.error().message};
+    config.listen.push_back(spec.value());
+  }
+  if (config.listen.empty() && !socket_activated())
+    throw UsageError{
+        "--port or --listen is required (unless reuserun is socket-activated: LISTEN_FDS)"};
+  config.ipv6_only = raw.ipv6_only;
+  config.protocols.clear();
+  for (const auto& text : raw.protocol) {
+    const auto protocols = parse_protocols(text);
+    if (!protocols)
+      throw UsageError{"invalid value '" + text +
+                       "' for --protocol: expected systemd, einhorn, server-starter or nginx"};
+    for (const Protocol protocol : *protocols)
+      if (std::find(config.protocols.begin(), config.protocols.end(), protocol) ==
+          config.protocols.end())
+        config.protocols.push_back(protocol);
   }
   config.backlog = raw.backlog;
   config.free_port = !raw.no_free_port;
@@ -144,6 +186,16 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
                        "or delay:DURATION"};
     config.readiness.gates.push_back(*gate);
   }
+  // The accept and http gates probe a TCP listener (the first).
+  const bool has_tcp = config.listen.empty() ||  // activated: checked when adopted
+                       std::any_of(config.listen.begin(), config.listen.end(),
+                                   [](const auto& l) { return l.kind == ListenSpec::Kind::tcp; });
+  for (const auto& gate : config.readiness.gates)
+    if (!has_tcp && (gate.kind == GateKind::automatic || gate.kind == GateKind::accept ||
+                     gate.kind == GateKind::http))
+      throw UsageError{
+          "--ready auto, accept and http probe a TCP listener, and there is none: "
+          "use --ready notify, exec:COMMAND or delay:DURATION"};
   config.readiness.interval = duration_option("--ready-interval", raw.ready_interval);
   config.readiness.http_host = raw.ready_host;
   config.readiness.strict_adoption = raw.strict_adoption;

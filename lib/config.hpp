@@ -10,15 +10,20 @@
 #include <vector>
 
 #include "address.hpp"
+#include "child_protocols.hpp"
 #include "duration.hpp"
+#include "listen_spec.hpp"
 #include "log.hpp"
 #include "readiness.hpp"
 
 namespace reuserun {
 
 struct Config {
-  std::optional<std::uint16_t> port;  // nullopt only when socket-activated (activation.hpp)
-  std::optional<SocketAddress> bind;  // nullopt: every address
+  // --port/--bind first, then each --listen, in order: fds 3, 4, ... Empty only when
+  // socket-activated (activation.hpp).
+  std::vector<ListenSpec> listen;
+  bool ipv6_only = false;
+  std::vector<Protocol> protocols{Protocol::systemd};  // how children learn about their sockets
   int backlog = SOMAXCONN;
   bool free_port = true;
   ReadinessConfig readiness;

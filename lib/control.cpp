@@ -21,6 +21,7 @@
 #include "log.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"
+#include "unix_socket.hpp"
 
 namespace reuserun {
 namespace {
@@ -28,46 +29,6 @@ namespace {
 using boost::asio::local::stream_protocol;
 
 constexpr std::size_t kMaxRequest = 256;
-
-std::optional<sockaddr_un> socket_address(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof address.sun_path) return std::nullopt;
-  std::memcpy(address.sun_path, path.data(), path.size());
-  return address;
-}
-
-// 0 when something accepts connections at `path`, else connect()'s errno.
-int probe(const std::string& path) {
-  const auto address = socket_address(path);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd || !address) return EINVAL;
-  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == 0
-             ? 0
-             : errno;
-}
-
-// A stale socket file (nothing listens on it) is removed; anything else at `path` is an error.
-std::optional<Error> clear_the_way(const std::string& path) {
-  struct stat info {};
-  if (::lstat(path.c_str(), &info) == -1)
-    return errno == ENOENT ? std::nullopt
-                           : std::optional(system_error("inspect control socket " + path, errno));
-  if (!S_ISSOCK(info.st_mode))
-    return Error{
-        "Failed to create control socket " + path + ": the file exists and is not a socket",
-        EEXIST};
-  const int error = probe(path);
-  if (error == 0)
-    return Error{"Failed to create control socket " + path +
-                     ": another process listens on it (another reuserun? see --control-socket)",
-                 EADDRINUSE};
-  if (error != ECONNREFUSED) return system_error("connect to control socket " + path, error);
-  if (::unlink(path.c_str()) == -1 && errno != ENOENT)
-    return system_error("remove stale control socket " + path, errno);
-  log_debug("removed stale control socket {}", path);
-  return std::nullopt;
-}
 
 // One client: reads its request line, hands it to the handler, answers once.
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -185,8 +146,8 @@ std::string default_control_directory() {
   return std::string(runtime != nullptr && *runtime != '\0' ? runtime : "/run") + "/reuserun";
 }
 
-std::string default_control_socket(std::uint16_t port) {
-  return default_control_directory() + "/" + std::to_string(port) + ".sock";
+std::string default_control_socket(const std::string& key) {
+  return default_control_directory() + "/" + key + ".sock";
 }
 
 Result<std::string> find_control_socket() {
@@ -213,27 +174,13 @@ Result<std::string> find_control_socket() {
 }
 
 Result<ControlSocket> ControlSocket::bind(std::string path) {
-  const auto address = socket_address(path);
-  if (!address)
-    return Error{"Failed to create control socket " + path + ": the path is empty or longer than " +
-                     std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes",
-                 ENAMETOOLONG};
   const std::string directory = default_control_directory();
   if (path.starts_with(directory + "/") && ::mkdir(directory.c_str(), 0700) == -1 &&
       errno != EEXIST)
     return system_error("create directory " + directory, errno);
-  if (auto error = clear_the_way(path)) return *error;
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return system_error("create control socket " + path, errno);
-  const mode_t previous = ::umask(0177);  // born 0600: no moment where others may connect
-  const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address);
-  const int error = errno;
-  ::umask(previous);
-  if (bound == -1) return system_error("create control socket " + path, error);
-  ControlSocket socket(std::move(fd), std::move(path));  // from here on, removed on failure
-  if (::listen(socket.fd_.get(), 16) == -1)
-    return system_error("listen on control socket " + socket.path_, errno);
-  return socket;
+  auto fd = bind_unix_socket(path, 0600, 16, "control socket");
+  if (!fd) return fd.error();
+  return ControlSocket(std::move(fd.value()), std::move(path));
 }
 
 ControlSocket::~ControlSocket() {
@@ -270,7 +217,7 @@ int send_control_request(const std::string& path, const ControlRequest& request,
     err << "reuserun ctl: " << message << "\n";
     return kCtlUnreachable;
   };
-  const auto address = socket_address(path);
+  const auto address = unix_socket_address(path);
   if (!address) return fail("invalid control socket path '" + path + "'");
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return fail(std::string("cannot create a socket: ") + std::strerror(errno));

@@ -47,7 +47,7 @@ std::string format_control_request(const ControlRequest& request);
 
 // The directory of the default sockets: $XDG_RUNTIME_DIR/reuserun, else /run/reuserun.
 std::string default_control_directory();
-std::string default_control_socket(std::uint16_t port);
+std::string default_control_socket(const std::string& key);  // key: the port, usually
 // For `reuserun ctl` without --port or --control-socket: the only socket in the default
 // directory; an error naming them when there are none or several.
 Result<std::string> find_control_socket();

@@ -39,6 +39,19 @@ std::string search_path() {
 
 }  // namespace
 
+std::vector<HandedSocket> handed_sockets(const std::vector<Listener>& listeners) {
+  std::vector<HandedSocket> handed;
+  for (const Listener& listener : listeners) {
+    // Server::Starter's --port spelling: a port alone for every address.
+    std::string starter = listener.path();
+    if (listener.is_tcp())
+      starter = listener.address().is_wildcard() ? std::to_string(listener.address().port())
+                                                 : format_address(listener.address());
+    handed.push_back({kListenFdsStart + static_cast<int>(handed.size()), listener.name(), starter});
+  }
+  return handed;
+}
+
 EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
                      std::optional<ControlSocket> control)
     : config_(config),
@@ -50,7 +63,7 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
       supervisor_(supervisor_config(config)),
       control_socket_(std::move(control)) {
   struct stat info {};
-  if (::fstat(listeners_.front().fd(), &info) == 0) listener_inode_ = info.st_ino;
+  if (::fstat(probed_listener().fd(), &info) == 0) listener_inode_ = info.st_ino;
   for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
 }
 
@@ -122,7 +135,7 @@ Status EventLoop::status() const {
   else
     out.state = "down";
   for (const Listener& listener : listeners_)
-    out.listeners.push_back({format_address(listener.address()), listener.name()});
+    out.listeners.push_back({listener.describe(), listener.name()});
   for (const auto& [generation, child] : supervisor_.children()) {
     const auto began = spawned_at_.find(generation);
     out.generations.push_back({generation, child.pid, child.phase,
@@ -164,7 +177,7 @@ void EventLoop::check_listeners() {
 // server that breaks the socket at every stop cannot keep reuserun restarting.
 void EventLoop::replace_listener(std::size_t index) {
   const Listener& broken = listeners_[index];
-  const std::string where = format_address(broken.address());
+  const std::string where = broken.describe();
   const auto now = Clock::now();
   if (last_replacement_ && now - *last_replacement_ < kReplaceInterval) return;
   last_replacement_ = now;
@@ -172,8 +185,16 @@ void EventLoop::replace_listener(std::size_t index) {
       "the listening socket on {} is no longer listening (did a process shutdown() it?): "
       "new connections are refused",
       where);
-  auto fresh =
-      Listener::open({broken.address(), broken.address().port(), config_.backlog, broken.name()});
+  ListenSpec spec;
+  spec.name = broken.name();
+  if (broken.is_tcp()) {
+    spec.address = broken.address();
+    spec.port = broken.address().port();
+  } else {
+    spec.kind = ListenSpec::Kind::unix_stream;
+    spec.path = broken.path();  // the broken socket's file: replaced, as a stale one would be
+  }
+  auto fresh = Listener::open(spec, config_.backlog, config_.ipv6_only);
   if (!fresh) {
     log_error("Failed to replace the socket on {}: {}", where, fresh.error().message);
     systemd_.status("the socket on " + where + " is broken and could not be replaced");
@@ -181,7 +202,7 @@ void EventLoop::replace_listener(std::size_t index) {
   }
   listeners_[index] = std::move(fresh.value());
   struct stat info {};
-  if (index == 0 && ::fstat(listeners_[0].fd(), &info) == 0) listener_inode_ = info.st_ino;
+  if (::fstat(probed_listener().fd(), &info) == 0) listener_inode_ = info.st_ino;
   log_warn("replaced the socket on {} with a new one; restarting so that a generation serves it",
            where);
   systemd_.status("the socket on " + where + " was broken and has been replaced");
@@ -198,6 +219,7 @@ void EventLoop::report_strays() {
     if (::fstat(listener.fd(), &info) == 0) ours.insert(info.st_ino);
   }
   for (const Listener& listener : listeners_) {
+    if (!listener.is_tcp()) continue;
     auto sockets = listening_sockets(listener.address().port());
     if (!sockets) continue;
     for (const ListeningSocket& socket : sockets.value()) {
@@ -291,7 +313,16 @@ void EventLoop::apply(const SpawnChild& action) {
     names.push_back(listener.name());
     fds.push_back(listener.fd());
   }
-  ChildEnv env(environ, names);
+  const std::vector<HandedSocket> handed = handed_sockets(listeners_);
+  const auto argv = substitute_fds(config_.command, handed);
+  if (!argv) {
+    dispatch(SpawnFailed{action.generation, EINVAL, argv.error().message});
+    return;
+  }
+  const bool systemd = std::find(config_.protocols.begin(), config_.protocols.end(),
+                                 Protocol::systemd) != config_.protocols.end();
+  ChildEnv env(environ, systemd ? names : std::vector<std::string>{});
+  set_protocol_variables(env, config_.protocols, handed, action.generation);
   env.set("REUSERUN_GENERATION", std::to_string(action.generation));
   auto notify = NotifySocket::open(io_, "generation-" + std::to_string(action.generation));
   if (notify)
@@ -299,7 +330,7 @@ void EventLoop::apply(const SpawnChild& action) {
   else
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
   const SpawnResult spawned =
-      spawn_process(io_, {resolved.path, config_.command, &env, fds, config_.pdeathsig});
+      spawn_process(io_, {resolved.path, argv.value(), &env, fds, config_.pdeathsig});
   if (spawned.pid < 0) return fail(spawned.error);
   if (notify) {
     const Generation generation = action.generation;
@@ -419,7 +450,7 @@ std::string EventLoop::describe_serving() const {
 void EventLoop::apply(const ServiceReady&) {
   std::string addresses;
   for (const Listener& listener : listeners_)
-    addresses += (addresses.empty() ? "" : ", ") + format_address(listener.address());
+    addresses += (addresses.empty() ? "" : ", ") + listener.describe();
   log_info("serving on {}", addresses);
   systemd_.ready(fmt::format("serving on {}: {}", addresses, describe_serving()));
 }

@@ -24,6 +24,9 @@
 
 namespace reuserun {
 
+// The sockets as a generation sees them: fds 3.. in order, with their names.
+std::vector<HandedSocket> handed_sockets(const std::vector<Listener>& listeners);
+
 class EventLoop final : private GateServices {
  public:
   // control: the bound control socket, served from run() on (none: `ctl` cannot reach us).
@@ -92,7 +95,13 @@ class EventLoop final : private GateServices {
                     const std::vector<std::pair<std::string, std::string>>& extra_env,
                     ExitHandler on_exit) override;
   void abandon_probe(pid_t pid) override;
-  const SocketAddress& listener_address() const override { return listeners_.front().address(); }
+  const SocketAddress& listener_address() const override { return probed_listener().address(); }
+  // The listener the gates probe: the first TCP one (the CLI refuses probing gates without one).
+  const Listener& probed_listener() const {
+    for (const Listener& listener : listeners_)
+      if (listener.is_tcp()) return listener;
+    return listeners_.front();
+  }
   ino_t listener_inode() const override { return listener_inode_; }
   bool watch_notify(Generation generation, NotifyHandler handler) override;
 

@@ -1,27 +1,30 @@
 #include "listener.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+
+#include "unix_socket.hpp"
 
 namespace reuserun {
 
 namespace {
 
-Result<UniqueFd> bind_socket(const SocketAddress& address, int backlog) {
+Result<UniqueFd> bind_socket(const SocketAddress& address, int backlog, bool ipv6_only) {
   UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   const std::string where = format_address(address);
   if (!fd) return system_error("create a socket for " + where, errno);
   const int on = 1;
-  const int off = 0;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
     return system_error("set SO_REUSEADDR on " + where, errno);
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) == -1)
     return system_error("set SO_REUSEPORT on " + where, errno);
-  // The IPv6 wildcard serves IPv4 too, whatever net.ipv6.bindv6only says.
-  if (address.family() == AF_INET6 && address.is_wildcard() &&
-      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == -1)
-    return system_error("clear IPV6_V6ONLY on " + where, errno);
+  // The IPv6 wildcard serves IPv4 too, whatever net.ipv6.bindv6only says, unless --ipv6-only.
+  const int v6only = ipv6_only ? 1 : 0;
+  if (address.family() == AF_INET6 && (address.is_wildcard() || ipv6_only) &&
+      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) == -1)
+    return system_error("set IPV6_V6ONLY on " + where, errno);
   if (::bind(fd.get(), address.get(), address.length()) == -1)
     return system_error("bind " + where, errno);
   if (::listen(fd.get(), backlog) == -1) return system_error("listen on " + where, errno);
@@ -30,21 +33,47 @@ Result<UniqueFd> bind_socket(const SocketAddress& address, int backlog) {
 
 }  // namespace
 
-Result<Listener> Listener::open(const ListenerSpec& spec) {
-  SocketAddress address = spec.address.value_or(any_address_ipv6(spec.port));
-  address.set_port(spec.port);
-  auto fd = bind_socket(address, spec.backlog);
-  // "Every address" on a machine without IPv6: fall back to the IPv4 wildcard.
-  if (!fd && !spec.address &&
-      (fd.error().code == EAFNOSUPPORT || fd.error().code == EADDRNOTAVAIL)) {
-    address = any_address_ipv4(spec.port);
-    fd = bind_socket(address, spec.backlog);
+Result<Listener> Listener::open(const ListenSpec& spec, int backlog, bool ipv6_only) {
+  if (spec.kind == ListenSpec::Kind::tcp) {
+    SocketAddress address = spec.address.value_or(any_address_ipv6(spec.port));
+    address.set_port(spec.port);
+    auto fd = bind_socket(address, backlog, ipv6_only);
+    // "Every address" on a machine without IPv6: fall back to the IPv4 wildcard.
+    if (!fd && !spec.address && !ipv6_only &&
+        (fd.error().code == EAFNOSUPPORT || fd.error().code == EADDRNOTAVAIL)) {
+      address = any_address_ipv4(spec.port);
+      fd = bind_socket(address, backlog, ipv6_only);
+    }
+    if (!fd) return fd.error();
+    socklen_t length = sizeof address.storage;
+    if (::getsockname(fd.value().get(), address.get(), &length) == -1)
+      return system_error("read the address of " + format_address(address), errno);
+    return Listener(std::move(fd.value()), address, "", spec.name, false);
   }
+  auto fd = bind_unix_socket(spec.path, spec.mode.value_or(0666), backlog, "unix socket");
   if (!fd) return fd.error();
-  socklen_t length = sizeof address.storage;
-  if (::getsockname(fd.value().get(), address.get(), &length) == -1)
-    return system_error("read the address of " + format_address(address), errno);
-  return Listener(std::move(fd.value()), address, spec.name);
+  Listener listener(std::move(fd.value()), {}, spec.path, spec.name, true);
+  if ((spec.owner || spec.group) &&
+      ::chown(spec.path.c_str(), spec.owner.value_or(static_cast<uid_t>(-1)),
+              spec.group.value_or(static_cast<gid_t>(-1))) == -1)
+    return system_error("change the owner of unix socket " + spec.path, errno);
+  return listener;
+}
+
+Listener& Listener::operator=(Listener&& other) noexcept {
+  if (this != &other) {
+    Listener gone(std::move(*this));
+    fd_ = std::move(other.fd_);
+    address_ = other.address_;
+    path_ = std::move(other.path_);
+    name_ = std::move(other.name_);
+    owns_path_ = std::exchange(other.owns_path_, false);
+  }
+  return *this;
+}
+
+Listener::~Listener() {
+  if (owns_path_) ::unlink(path_.c_str());
 }
 
 }  // namespace reuserun

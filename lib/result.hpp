@@ -25,6 +25,7 @@ class Result {
   bool ok() const { return std::holds_alternative<T>(state_); }
   explicit operator bool() const { return ok(); }
   T& value() { return std::get<T>(state_); }
+  const T& value() const { return std::get<T>(state_); }
   const Error& error() const { return std::get<Error>(state_); }
 
  private:

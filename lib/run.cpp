@@ -2,6 +2,7 @@
 
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -18,37 +19,44 @@
 namespace reuserun {
 namespace {
 
+Result<Listener> open_listener(const Config& config, const ListenSpec& spec) {
+  if (spec.kind == ListenSpec::Kind::tcp && spec.port != 0) {
+    SocketAddress wanted = spec.address.value_or(any_address_ipv6(spec.port));
+    wanted.set_port(spec.port);
+    if (config.free_port) {
+      if (auto error = free_port(wanted, config.stop_timeout)) return *error;
+    }
+    auto listener = Listener::open(spec, config.backlog, config.ipv6_only);
+    if (!listener && listener.error().code == EADDRINUSE) {
+      const std::string holders = describe_port_holders(wanted);
+      if (!holders.empty())
+        return Error{listener.error().message + " (held by " + holders + ")", EADDRINUSE};
+    }
+    return listener;
+  }
+  return Listener::open(spec, config.backlog, config.ipv6_only);
+}
+
 Result<std::vector<Listener>> open_listeners(const Config& config) {
-  const std::uint16_t port = config.port.value_or(0);
-  ListenerSpec spec{config.bind, port, config.backlog};
-  SocketAddress wanted = config.bind.value_or(any_address_ipv6(port));
-  wanted.set_port(port);  // --bind was parsed without one
-  if (port != 0 && config.free_port) {
-    if (auto error = free_port(wanted, config.stop_timeout)) return *error;
-  }
-  auto listener = Listener::open(spec);
-  if (!listener && listener.error().code == EADDRINUSE && port != 0) {
-    const std::string holders = describe_port_holders(wanted);
-    if (!holders.empty())
-      return Error{listener.error().message + " (held by " + holders + ")", EADDRINUSE};
-  }
-  if (!listener) return listener.error();
-  log_info("listening on {} (backlog {})", format_address(listener.value().address()),
-           config.backlog);
   std::vector<Listener> listeners;
-  listeners.push_back(std::move(listener.value()));
+  for (const ListenSpec& spec : config.listen) {
+    auto listener = open_listener(config, spec);
+    if (!listener) return listener.error();
+    log_info("listening on {} ({}, backlog {})", listener.value().describe(),
+             listener.value().name(), config.backlog);
+    listeners.push_back(std::move(listener.value()));
+  }
   return listeners;
 }
 
 // Socket-activated: the sockets are systemd's (or the test's); nothing to bind or free.
 Result<std::vector<Listener>> adopt_listeners(const Config& config) {
-  if (config.port || config.bind)
-    log_warn("--port and --bind are ignored: reuserun was started with LISTEN_FDS");
+  if (!config.listen.empty())
+    log_warn("--port, --bind and --listen are ignored: reuserun was started with LISTEN_FDS");
   auto listeners = adopt_activated_listeners();
   if (!listeners) return listeners;
   for (const Listener& listener : listeners.value())
-    log_info("adopted socket-activation listener {} ({})", format_address(listener.address()),
-             listener.name());
+    log_info("adopted socket-activation listener {} ({})", listener.describe(), listener.name());
   return listeners;
 }
 
@@ -60,10 +68,19 @@ struct ControlSocketChoice {
   bool failed = false;
 };
 
-ControlSocketChoice bind_control_socket(const Config& config, std::uint16_t port) {
+// The default control socket is named after the first listener: "8080" for a TCP port,
+// "unix-run-app.sock" for unix:/run/app.sock.
+std::string control_key(bool tcp, std::uint16_t port, const std::string& path) {
+  if (tcp) return std::to_string(port);
+  std::string key = "unix" + path;
+  std::replace(key.begin(), key.end(), '/', '-');
+  return key;
+}
+
+ControlSocketChoice bind_control_socket(const Config& config, const std::string& key) {
   const bool explicit_path = !config.control_socket.empty();
   auto bound =
-      ControlSocket::bind(explicit_path ? config.control_socket : default_control_socket(port));
+      ControlSocket::bind(explicit_path ? config.control_socket : default_control_socket(key));
   if (bound) return {std::move(bound.value()), false};
   if (explicit_path) {
     log_error("{}", bound.error().message);
@@ -100,13 +117,16 @@ int run(const Config& config) {
     pid_file.emplace(std::move(created.value()));
   }
   const bool activated = socket_activated();
-  // The default socket is named after the (first) port: with --port 0 or socket activation,
+  // The default socket is named after the first listener: with port 0 or socket activation,
   // known only once the listeners are there. Before them when possible: see ControlSocket.
-  const bool port_known =
-      !activated && (config.port.value_or(0) != 0 || !config.control_socket.empty());
+  const ListenSpec* first = config.listen.empty() ? nullptr : &config.listen.front();
+  const bool first_is_tcp = first != nullptr && first->kind == ListenSpec::Kind::tcp;
+  const bool key_known = !activated && first != nullptr && (!first_is_tcp || first->port != 0);
   ControlSocketChoice control;
-  if (port_known) {
-    control = bind_control_socket(config, *config.port);
+  const bool early = !activated && (key_known || !config.control_socket.empty());
+  if (early) {
+    control = bind_control_socket(
+        config, key_known ? control_key(first_is_tcp, first->port, first->path) : "");
     if (control.failed) return kExitFailure;
   }
   auto listeners = activated ? adopt_listeners(config) : open_listeners(config);
@@ -114,9 +134,16 @@ int run(const Config& config) {
     log_error("{}", listeners.error().message);
     return kExitListen;
   }
-  if (!port_known) {
-    control = bind_control_socket(config, listeners.value().front().address().port());
+  if (!early) {
+    const Listener& front = listeners.value().front();
+    control = bind_control_socket(
+        config, control_key(front.is_tcp(), front.address().port(), front.path()));
     if (control.failed) return kExitFailure;
+  }
+  // {fd:NAME} in the command must name a socket: a typo is a usage error, not a failed start.
+  if (auto argv = substitute_fds(config.command, handed_sockets(listeners.value())); !argv) {
+    log_error("{}", argv.error().message);
+    return kExitUsage;
   }
   EventLoop loop(config, std::move(listeners.value()), std::move(control.socket));
   return loop.run();

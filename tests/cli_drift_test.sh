@@ -5,7 +5,7 @@ set -euo pipefail
 reuserun=$1
 root=$2
 
-long_options() { grep -oE -- '--[a-z][a-z-]+' | sort -u; }
+long_options() { grep -oE -- '--[a-z][a-z0-9-]+' | sort -u; }
 # Run mode and `reuserun ctl` together: the man page and completions cover both.
 help_options=$({ "$reuserun" --help; "$reuserun" ctl --help; } | long_options)
 failed=0
@@ -24,11 +24,12 @@ compare() {  # $1: file name, stdin: the long options that file names
 
 # Each file spells options its own way: man as \-\-name, zsh as '--name[', fish as "-l name".
 # (Fed by process substitution, not a pipe: compare must run in this shell to set $failed.)
-compare man/reuserun.1 < <(sed 's/\\-/-/g' "$root/man/reuserun.1")
+# Example blocks (.EX ... .EE) show other programs' options: left out.
+compare man/reuserun.1 < <(sed '/^\.EX/,/^\.EE/d; s/\\-/-/g' "$root/man/reuserun.1")
 compare completions/reuserun <"$root/completions/reuserun"
-compare completions/_reuserun < <(grep -oE -- '--[a-z][a-z-]+\[' "$root/completions/_reuserun")
+compare completions/_reuserun < <(grep -oE -- '--[a-z][a-z0-9-]+\[' "$root/completions/_reuserun")
 compare completions/reuserun.fish < <(grep -E '^complete ' "$root/completions/reuserun.fish" |
-  grep -oE -- ' -l [a-z][a-z-]+' | sed 's/^ -l /--/')
+  grep -oE -- ' -l [a-z][a-z0-9-]+' | sed 's/^ -l /--/')
 
 [[ $failed -eq 0 ]] && echo "$(wc -w <<<"$help_options") options in step across --help, man page and 3 completions"
 exit $failed

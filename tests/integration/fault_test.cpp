@@ -63,19 +63,7 @@ int zombie_children(pid_t pid) {
 
 // One request on the control socket, answered when the restart has ended: "0\n..." on success.
 std::string control_request(const std::string& socket_path, const std::string& line) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_path.c_str(), sizeof address.sun_path - 1);
-  std::string answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
-    char buffer[1024];
-    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
-      answer.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return answer;
+  return unix_exchange(socket_path, line);
 }
 
 TEST(Fault, AChildThatExitsAtOnceForeverBacksOffKeepsThePortAndCostsLittleCpu) {

@@ -227,7 +227,8 @@ TEST(SocketActivation, VariablesForAnotherPidAreNotOurs) {
   Process without_port(
       {"/bin/sh", "-c", "LISTEN_PID=1 LISTEN_FDS=1 exec " + kReuserun + " -- " + kTestServer});
   EXPECT_EQ(without_port.wait_exit(10s), 2) << without_port.log();
-  EXPECT_NE(without_port.log().find("--port is required"), std::string::npos) << without_port.log();
+  EXPECT_NE(without_port.log().find("--port or --listen is required"), std::string::npos)
+      << without_port.log();
 }
 
 }  // namespace

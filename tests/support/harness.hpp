@@ -45,6 +45,10 @@ enum class Loopback { ipv4, ipv6 };
 HttpResult http_get(int port, const std::string& path = "/", Millis timeout = 3s,
                     Loopback loopback = Loopback::ipv4);
 
+// Sends `request` on a new connection to the unix socket at `path` and returns everything read
+// until the server closes ("" when nothing answered).
+std::string unix_exchange(const std::string& path, const std::string& request);
+
 // True when this machine has an IPv6 loopback to test with.
 bool has_ipv6_loopback();
 

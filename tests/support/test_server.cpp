@@ -10,7 +10,8 @@
 // each open connection's next request with "Connection: close", exit 0 once they are closed.
 // Options: --start-delay MS (before accepting), --exit-after MS (exit 3 then), --ignore-term,
 // --slow MS (per request). Takes its socket from LISTEN_FDS (checking LISTEN_PID) or
-// SERVER_STARTER_PORT; serves the first socket (fd 3) of several.
+// SERVER_STARTER_PORT, EINHORN_FD_*, NGINX or --fd N, and serves every one of them; GET /info
+// ends with "protocol=<the one it used>".
 // --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way).
 // --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
 // --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
@@ -74,6 +75,7 @@ struct Options {
   int status = 200;
   std::string required_host;
   bool shutdown_on_term = false;
+  int fd = -1;  // --fd N: the socket is fd N (argv substitution: --fd {fd})
 };
 
 std::string env_or(const char* name, const char* fallback) {
@@ -88,6 +90,9 @@ std::string startup_report() {
   report += "LISTEN_PID=" + env_or("LISTEN_PID", "") + "\n";
   report += "LISTEN_FDNAMES=" + env_or("LISTEN_FDNAMES", "") + "\n";
   report += "NOTIFY_SOCKET=" + env_or("NOTIFY_SOCKET", "") + "\n";
+  for (const char* name : {"EINHORN_FD_COUNT", "EINHORN_FD_0", "EINHORN_FD_1",
+                           "SERVER_STARTER_PORT", "SERVER_STARTER_GENERATION", "NGINX"})
+    if (std::getenv(name) != nullptr) report += std::string(name) + "=" + env_or(name, "") + "\n";
   report += "pgid=" + std::to_string(getpgid(0)) + "\n";
   std::vector<std::string> fds;
   if (DIR* dir = opendir("/proc/self/fd")) {
@@ -132,6 +137,8 @@ Options parse_options(int argc, char** argv) {
       options.accept = false;
     else if (arg == "--status")
       options.status = next();
+    else if (arg == "--fd")
+      options.fd = next();
     else if (arg == "--shutdown-on-term")
       options.shutdown_on_term = true;
     else if (arg == "--require-host" && i + 1 < argc)
@@ -234,17 +241,56 @@ void notify_systemd(const std::string& message) {
   close(fd);
 }
 
-// Server::Starter hands the socket over as SERVER_STARTER_PORT="127.0.0.1:8080=5;...".
-bool take_server_starter_socket() {
-  const std::string ports = env_or("SERVER_STARTER_PORT", "");
-  const std::size_t equals = ports.find('=');
-  if (equals == std::string::npos) return false;
-  const int fd = std::atoi(ports.c_str() + equals + 1);
-  return fd == 3 || dup2(fd, 3) == 3;
+std::vector<int> numbers_in(const std::string& list, char separator) {
+  std::vector<int> numbers;
+  std::size_t start = 0;
+  while (start < list.size()) {
+    const std::size_t end = std::min(list.find(separator, start), list.size());
+    if (end > start) numbers.push_back(std::atoi(list.c_str() + start));
+    start = end + 1;
+  }
+  return numbers;
 }
 
-// The listening socket of a server that binds by itself, placed at fd 3.
-bool listen_by_itself(const Options& options) {
+// The listening sockets, by whichever protocol the launcher speaks, and its name ("systemd",
+// "einhorn", "server-starter", "nginx", "fd"): each consumed the way its real users do.
+std::vector<int> take_sockets(const Options& options, std::string& protocol) {
+  std::vector<int> fds;
+  if (options.fd >= 0) {
+    protocol = "fd";
+    return {options.fd};
+  }
+  const int listen_fds = std::atoi(env_or("LISTEN_FDS", "0").c_str());
+  if (listen_fds > 0 && env_or("LISTEN_PID", "") == std::to_string(getpid())) {
+    protocol = "systemd";
+    for (int i = 0; i < listen_fds; ++i) fds.push_back(3 + i);
+    return fds;
+  }
+  if (const int count = std::atoi(env_or("EINHORN_FD_COUNT", "0").c_str()); count > 0) {
+    protocol = "einhorn";
+    for (int i = 0; i < count; ++i)
+      fds.push_back(std::atoi(env_or(("EINHORN_FD_" + std::to_string(i)).c_str(), "-1").c_str()));
+    return fds;
+  }
+  // SERVER_STARTER_PORT="127.0.0.1:8080=3;/path/to.sock=4".
+  const std::string starter = env_or("SERVER_STARTER_PORT", "");
+  if (!starter.empty()) {
+    protocol = "server-starter";
+    for (std::size_t at = starter.find('='); at != std::string::npos;
+         at = starter.find('=', at + 1))
+      fds.push_back(std::atoi(starter.c_str() + at + 1));
+    return fds;
+  }
+  const std::string nginx = env_or("NGINX", "");  // "3;4;"
+  if (!nginx.empty()) {
+    protocol = "nginx";
+    return numbers_in(nginx, ';');
+  }
+  return fds;
+}
+
+// The listening socket of a server that binds by itself.
+int listen_by_itself(const Options& options) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   const int on = 1;
   if (options.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
@@ -256,9 +302,9 @@ bool listen_by_itself(const Options& options) {
   if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == -1 ||
       listen(fd, SOMAXCONN) == -1) {
     std::perror("test_server: bind");
-    return false;
+    return -1;
   }
-  return dup2(fd, 3) == 3;
+  return fd;
 }
 
 }  // namespace
@@ -266,15 +312,18 @@ bool listen_by_itself(const Options& options) {
 int main(int argc, char** argv) {
   const std::string report = startup_report();
   const Options options = parse_options(argc, argv);
-  if (options.listen_port >= 0) {
-    if (!listen_by_itself(options)) return 2;
-  } else if (take_server_starter_socket()) {
-  } else if (std::atoi(env_or("LISTEN_FDS", "0").c_str()) < 1 ||
-             env_or("LISTEN_PID", "") != std::to_string(getpid())) {
+  std::string protocol = "own";
+  std::vector<int> listen_fds;
+  if (options.listen_port >= 0)
+    listen_fds.push_back(listen_by_itself(options));
+  else
+    listen_fds = take_sockets(options, protocol);
+  if (listen_fds.empty() || std::count(listen_fds.begin(), listen_fds.end(), -1) > 0) {
     std::fprintf(stderr, "test_server: no socket for me (LISTEN_FDS=%s LISTEN_PID=%s pid=%d)\n",
                  env_or("LISTEN_FDS", "").c_str(), env_or("LISTEN_PID", "").c_str(), getpid());
     return 2;
   }
+  const std::string full_report = report + "protocol=" + protocol + "\n";
   struct sigaction action {};
   action.sa_handler = options.ignore_term ? SIG_IGN : on_term;  // no SA_RESTART: poll wakes up
   sigaction(SIGTERM, &action, nullptr);
@@ -292,24 +341,30 @@ int main(int argc, char** argv) {
   const auto started = std::chrono::steady_clock::now();
   if (options.start_delay_ms > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(options.start_delay_ms));
-  constexpr int kListenFd = 3;
   // Non-blocking, as real servers do: with old and new generation polling one socket, the other
   // may take the connection between poll and accept.
-  fcntl(kListenFd, F_SETFL, fcntl(kListenFd, F_GETFL) | O_NONBLOCK);
+  std::vector<pollfd> polled;
+  for (const int fd : listen_fds) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    polled.push_back({fd, POLLIN, 0});
+  }
   if (options.notify && options.accept) notify_systemd("STATUS=accepting connections\nREADY=1");
   while (!g_stop) {
     if (options.exit_after_ms >= 0 && std::chrono::steady_clock::now() - started >=
                                           std::chrono::milliseconds(options.exit_after_ms))
       std::_Exit(3);  // a crash: open connections die with it
-    pollfd fd{kListenFd, POLLIN, 0};
     const timespec tick{0, 20 * 1000 * 1000};
-    if (ppoll(options.accept ? &fd : nullptr, options.accept ? 1 : 0, &tick, &unblocked) <= 0)
+    if (ppoll(options.accept ? polled.data() : nullptr, options.accept ? polled.size() : 0, &tick,
+              &unblocked) <= 0)
       continue;
-    accept_all(kListenFd, report, options);
+    for (const pollfd& ready : polled)
+      if (ready.revents & POLLIN) accept_all(ready.fd, full_report, options);
   }
-  // What some servers do when they stop, and what breaks a shared socket for every holder.
-  if (options.shutdown_on_term) shutdown(kListenFd, SHUT_RDWR);
-  close(kListenFd);  // our copy: an inherited shared socket stays open in its other holders
+  for (const int fd : listen_fds) {
+    // What some servers do when they stop, and what breaks a shared socket for every holder.
+    if (options.shutdown_on_term) shutdown(fd, SHUT_RDWR);
+    close(fd);  // our copy: an inherited shared socket stays open in its other holders
+  }
   drain();
   std::_Exit(0);  // connection threads may still be blocked on idle clients
 }

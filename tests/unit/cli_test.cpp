@@ -28,7 +28,7 @@ Parsed parse(std::vector<const char*> args) {
 TEST(Cli, ChildCommandIsTakenVerbatimAfterDoubleDash) {
   const auto parsed = parse({"--port", "8080", "--", "./srv", "--port", "9", "-x", "--"});
   ASSERT_TRUE(parsed.result.config) << parsed.err;
-  EXPECT_EQ(parsed.result.config->port, 8080);
+  EXPECT_EQ(parsed.result.config->listen.at(0).port, 8080);
   EXPECT_EQ(parsed.result.config->command,
             (std::vector<std::string>{"./srv", "--port", "9", "-x", "--"}));
 }
@@ -43,7 +43,7 @@ TEST(Cli, ChildCommandStartsAtTheFirstWordThatIsNotAnOption) {
   const auto parsed = parse({"--port", "8080", "./srv", "--bind", "x"});
   ASSERT_TRUE(parsed.result.config) << parsed.err;
   EXPECT_EQ(parsed.result.config->command, (std::vector<std::string>{"./srv", "--bind", "x"}));
-  EXPECT_FALSE(parsed.result.config->bind);
+  EXPECT_FALSE(parsed.result.config->listen.at(0).address);
 }
 
 TEST(Cli, Defaults) {
@@ -67,7 +67,7 @@ TEST(Cli, ConvertsValues) {
              "--stop-signal", "QUIT", "--no-free-port", "--ready", "exec:true", "--ready",
              "delay:2s", "--strict-adoption", "srv"});
   ASSERT_TRUE(parsed.result.config) << parsed.err;
-  EXPECT_EQ(format_address(*parsed.result.config->bind), "[::1]:0");
+  EXPECT_EQ(format_address(*parsed.result.config->listen.at(0).address), "[::1]:0");
   EXPECT_EQ(parsed.result.config->ready_timeout, 1500ms);
   EXPECT_EQ(parsed.result.config->drain_timeout, 2min);
   EXPECT_EQ(parsed.result.config->stop_signal, SIGQUIT);
@@ -86,12 +86,29 @@ TEST(Cli, EnvironmentIsTheFallbackAndTheCommandLineWins) {
   ::unsetenv("REUSERUN_PORT");
   ASSERT_TRUE(from_env.result.config) << from_env.err;
   EXPECT_EQ(from_env.result.config->drain_timeout, 7s);
-  EXPECT_EQ(from_env.result.config->port, 9000);
+  EXPECT_EQ(from_env.result.config->listen.at(0).port, 9000);
   ASSERT_TRUE(overridden.result.config) << overridden.err;
   EXPECT_EQ(overridden.result.config->drain_timeout, 3s);
 }
 
 // Each bad input: exit 2 and exactly one line on stderr that names what is wrong.
+TEST(Cli, PortAndListenGiveListenersInOrder) {
+  const auto parsed =
+      parse({"--port", "8080", "--bind", "127.0.0.1", "--listen", "[::1]:9090,name=admin",
+             "--listen", "unix:/tmp/x.sock,mode=0600", "--ready", "notify", "srv"});
+  ASSERT_TRUE(parsed.result.config) << parsed.err;
+  const auto& listen = parsed.result.config->listen;
+  ASSERT_EQ(listen.size(), 3u);
+  EXPECT_EQ(describe_listen_spec(listen[0]), "127.0.0.1:8080");
+  EXPECT_EQ(listen[0].name, "reuserun");
+  EXPECT_EQ(describe_listen_spec(listen[1]), "[::1]:9090");
+  EXPECT_EQ(listen[1].name, "admin");
+  EXPECT_EQ(describe_listen_spec(listen[2]), "unix:/tmp/x.sock");
+  const auto listen_only = parse({"--listen", "8080", "srv"});
+  ASSERT_TRUE(listen_only.result.config) << listen_only.err;
+  EXPECT_EQ(listen_only.result.config->listen.size(), 1u);
+}
+
 TEST(Cli, BadInputGetsOneLineNamingIt) {
   const std::vector<std::pair<std::vector<const char*>, std::string>> cases = {
       {{"--port", "70000", "srv"}, "--port"},
@@ -108,6 +125,9 @@ TEST(Cli, BadInputGetsOneLineNamingIt) {
       {{"--port", "1", "--"}, "command"},
       {{"--port", "1", "--ready-cmd", "true", "srv"}, "--ready-cmd"},
       {{"--port", "1", "-x", "srv"}, "-x"},
+      {{"--bind", "::1", "srv"}, "--bind needs --port"},
+      {{"--listen", "unix:rel", "srv"}, "--listen"},
+      {{"--listen", "unix:/tmp/a.sock", "srv"}, "--ready auto, accept and http probe a TCP"},
   };
   for (const auto& [args, named] : cases) {
     const auto parsed = parse(args);

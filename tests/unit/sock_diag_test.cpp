@@ -26,7 +26,9 @@ ino_t inode_of(int fd) {
 }
 
 void check_family(const char* loopback) {
-  auto listener = Listener::open({parse_ip_address(loopback), 0, 16});
+  ListenSpec spec;
+  spec.address = parse_ip_address(loopback);
+  auto listener = Listener::open(spec, 16);
   ASSERT_TRUE(listener) << listener.error().message;
   const SocketAddress server = listener.value().address();
   UniqueFd client(::socket(server.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -61,7 +63,9 @@ TEST(SockDiag, AcceptedInodeIsZeroWhileQueuedThenTheAcceptingSocketsIpv6) {
 }
 
 TEST(SockDiag, ListsListeningSocketsOnAPort) {
-  auto listener = Listener::open({parse_ip_address("127.0.0.1"), 0, 16});
+  ListenSpec spec;
+  spec.address = parse_ip_address("127.0.0.1");
+  auto listener = Listener::open(spec, 16);
   ASSERT_TRUE(listener);
   auto found = listening_sockets(listener.value().address().port());
   ASSERT_TRUE(found) << found.error().message;

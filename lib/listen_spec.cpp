@@ -1,0 +1,112 @@
+#include "listen_spec.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "text.hpp"
+
+namespace reuserun {
+namespace {
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    const auto at = text.find(separator);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
+}
+
+std::optional<uid_t> user_id(std::string_view user) {
+  uid_t uid = 0;
+  if (parse_number(user, uid)) return uid;
+  const std::string name(user);
+  if (const passwd* entry = ::getpwnam(name.c_str())) return entry->pw_uid;
+  return std::nullopt;
+}
+
+std::optional<gid_t> group_id(std::string_view group) {
+  gid_t gid = 0;
+  if (parse_number(group, gid)) return gid;
+  const std::string name(group);
+  if (const struct group* entry = ::getgrnam(name.c_str())) return entry->gr_gid;
+  return std::nullopt;
+}
+
+// "8080", "127.0.0.1:8080", "[::1]:8080", "*:8080".
+bool parse_tcp(std::string_view text, ListenSpec& spec) {
+  const auto colon = text.rfind(':');
+  const std::string_view port_text =
+      colon == std::string_view::npos ? text : text.substr(colon + 1);
+  unsigned port = 0;
+  if (!parse_number(port_text, port) || port > 65535) return false;
+  spec.port = static_cast<std::uint16_t>(port);
+  if (colon == std::string_view::npos) return true;
+  const std::string_view host = text.substr(0, colon);
+  if (host == "*") return true;
+  // An IPv6 address needs its brackets here: "::1:8080" is ambiguous.
+  if (host.find(':') != std::string_view::npos && !host.starts_with('[')) return false;
+  spec.address = parse_ip_address(host, spec.port);
+  return spec.address.has_value();
+}
+
+}  // namespace
+
+Result<ListenSpec> parse_listen_spec(std::string_view text) {
+  const auto fail = [&](const std::string& why) {
+    return Error{"invalid value '" + std::string(text) + "' for --listen: " + why, EINVAL};
+  };
+  const auto parts = split(text, ',');
+  ListenSpec spec;
+  const std::string_view where = parts.front();
+  if (where.starts_with("unix:")) {
+    spec.kind = ListenSpec::Kind::unix_stream;
+    spec.path = std::string(where.substr(5));
+    if (!spec.path.starts_with('/')) return fail("a unix socket needs an absolute path");
+    if (spec.path.size() > 107) return fail("the unix socket path is longer than 107 bytes");
+  } else if (!parse_tcp(where, spec)) {
+    return fail("expected PORT, ADDRESS:PORT ([IPv6]:PORT) or unix:/PATH");
+  }
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    const auto equals = parts[i].find('=');
+    const std::string_view key = parts[i].substr(0, equals);
+    const std::string_view value =
+        equals == std::string_view::npos ? std::string_view() : parts[i].substr(equals + 1);
+    if (key == "name") {
+      if (value.empty() || value.find(':') != std::string_view::npos || value.size() > 255)
+        return fail("a name is 1 to 255 characters without ':'");
+      spec.name = std::string(value);
+      continue;
+    }
+    if (spec.kind != ListenSpec::Kind::unix_stream || (key != "mode" && key != "owner"))
+      return fail("unknown option '" + std::string(parts[i]) +
+                  "' (name=, and for unix: mode=, owner=)");
+    if (key == "mode") {
+      mode_t mode = 0;
+      if (!parse_number(value, mode, 8) || mode > 07777)
+        return fail("mode= takes octal, such as 0660");
+      spec.mode = mode;
+    } else {
+      const auto owner = split(value, ':');
+      spec.owner = user_id(owner.front());
+      if (!spec.owner) return fail("no such user '" + std::string(owner.front()) + "'");
+      if (owner.size() > 1) {
+        spec.group = group_id(owner[1]);
+        if (!spec.group) return fail("no such group '" + std::string(owner[1]) + "'");
+      }
+    }
+  }
+  return spec;
+}
+
+std::string describe_listen_spec(const ListenSpec& spec) {
+  if (spec.kind == ListenSpec::Kind::unix_stream) return "unix:" + spec.path;
+  if (!spec.address) return "*:" + std::to_string(spec.port);
+  return format_address(*spec.address);
+}
+
+}  // namespace reuserun

@@ -1,0 +1,78 @@
+#include "unix_socket.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.hpp"
+
+namespace reuserun {
+namespace {
+
+// 0 when something accepts connections at `path`, else connect()'s errno.
+int probe(const sockaddr_un& address) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return errno;
+  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0
+             ? 0
+             : errno;
+}
+
+// A stale socket file (nothing listens on it) is removed; anything else at `path` is an error.
+std::optional<Error> clear_the_way(const std::string& path, const sockaddr_un& address,
+                                   const std::string& what) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) == -1)
+    return errno == ENOENT ? std::nullopt
+                           : std::optional(system_error("inspect " + what + " " + path, errno));
+  if (!S_ISSOCK(info.st_mode))
+    return Error{"Failed to create " + what + " " + path + ": the file exists and is not a socket",
+                 EEXIST};
+  const int error = probe(address);
+  if (error == 0)
+    return Error{"Failed to create " + what + " " + path + ": another process listens on it",
+                 EADDRINUSE};
+  if (error != ECONNREFUSED) return system_error("connect to " + what + " " + path, error);
+  if (::unlink(path.c_str()) == -1 && errno != ENOENT)
+    return system_error("remove stale " + what + " " + path, errno);
+  log_debug("removed stale {} {}", what, path);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<sockaddr_un> unix_socket_address(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof address.sun_path) return std::nullopt;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  return address;
+}
+
+Result<UniqueFd> bind_unix_socket(const std::string& path, mode_t mode, int backlog,
+                                  const std::string& what) {
+  const auto address = unix_socket_address(path);
+  if (!address)
+    return Error{"Failed to create " + what + " " + path + ": the path is empty or longer than " +
+                     std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes",
+                 ENAMETOOLONG};
+  if (auto error = clear_the_way(path, *address, what)) return *error;
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return system_error("create " + what + " " + path, errno);
+  const mode_t previous = ::umask(~mode & 0777);
+  const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address);
+  const int error = errno;
+  ::umask(previous);
+  if (bound == -1) return system_error("create " + what + " " + path, error);
+  if (::listen(fd.get(), backlog) == -1) {
+    const int listen_error = errno;
+    ::unlink(path.c_str());
+    return system_error("listen on " + what + " " + path, listen_error);
+  }
+  return fd;
+}
+
+}  // namespace reuserun
