@@ -7,7 +7,7 @@ function __reuserun_in_options
     test "$tokens[1]" = ctl; and return 1
     set -l takes_value --port --bind --listen --protocol --backlog --ready-timeout --ready --ready-interval \
         --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file \
-        --control-socket
+        --control-socket --user --group --chdir --env --env-file
     set -l skip 0
     for token in $tokens
         if test $skip -eq 1
@@ -46,6 +46,11 @@ complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -
 complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'
 complete -c reuserun -n __reuserun_in_options -l pid-file -r -F -d 'Write the pid to this file'
 complete -c reuserun -n __reuserun_in_options -l subreaper -d 'Reap the orphans of the children'
+complete -c reuserun -n __reuserun_in_options -l user -x -a '(__fish_complete_users)' -d 'Run the children as this user'
+complete -c reuserun -n __reuserun_in_options -l group -x -a '(__fish_complete_groups)' -d 'Run the children with this group'
+complete -c reuserun -n __reuserun_in_options -l chdir -x -a '(__fish_complete_directories)' -d 'Start the children in this directory'
+complete -c reuserun -n __reuserun_in_options -l env -x -d 'KEY=VALUE for the children'
+complete -c reuserun -n __reuserun_in_options -l env-file -r -F -d 'Variables for the children, read at each start'
 complete -c reuserun -n __reuserun_in_options -l no-pdeathsig -d 'Let the children outlive reuserun'
 complete -c reuserun -n __reuserun_in_options -l control-socket -r -F -d 'Path of the control socket'
 complete -c reuserun -n __reuserun_in_options -l log-level -x -a 'trace debug info warn error off' -d 'Log level'

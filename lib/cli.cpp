@@ -1,11 +1,17 @@
 #include "cli.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <ostream>
 
 #include "activation.hpp"
+#include "env_file.hpp"
 #include "exit_code.hpp"
 #include "signal_name.hpp"
+#include "text.hpp"
 
 namespace reuserun {
 namespace {
@@ -41,6 +47,11 @@ struct RawOptions {
   bool subreaper = false;
   std::string control_socket;
   bool no_pdeathsig = false;
+  std::string user;
+  std::string group;
+  std::string directory;
+  std::vector<std::string> env;
+  std::string env_file;
 };
 
 void add_options(CLI::App& app, RawOptions& raw) {
@@ -116,6 +127,19 @@ void add_options(CLI::App& app, RawOptions& raw) {
                "Become a child subreaper: orphans of the children are reparented to reuserun, "
                "which reaps them (what it does anyway as PID 1)")
       ->envname("REUSERUN_SUBREAPER");
+  app.add_option("--user", raw.user,
+                 "Run the children as this user (name or uid), with its groups: bind as root, "
+                 "serve unprivileged")
+      ->envname("REUSERUN_USER");
+  app.add_option("--group", raw.group, "Run the children with this group (default: the user's)")
+      ->envname("REUSERUN_GROUP");
+  app.add_option("--chdir", raw.directory, "Start the children in this directory")
+      ->envname("REUSERUN_CHDIR");
+  app.add_option("--env", raw.env, "KEY=VALUE for the children, repeatable (wins over --env-file)")
+      ->allow_extra_args(false);
+  app.add_option("--env-file", raw.env_file,
+                 "KEY=VALUE lines for the children, read again before each generation starts")
+      ->envname("REUSERUN_ENV_FILE");
   app.add_flag("--no-pdeathsig", raw.no_pdeathsig,
                "Do not have the children killed (SIGTERM) when reuserun dies: they keep serving "
                "on the inherited socket, unsupervised")
@@ -137,6 +161,36 @@ Duration duration_option(const std::string& option, const std::string& text) {
   if (const auto value = parse_duration(text)) return *value;
   throw UsageError{"invalid value '" + text + "' for " + option +
                    ": expected a duration such as 500ms, 5s, 1.5s or 2m"};
+}
+
+// --user: uid, its primary group and its supplementary groups; --group overrides the primary.
+void set_identity(const RawOptions& raw, Config& config) {
+  if (!raw.user.empty()) {
+    const passwd* entry = ::getpwnam(raw.user.c_str());
+    uid_t uid = 0;
+    if (entry == nullptr && parse_number(raw.user, uid)) entry = ::getpwuid(uid);
+    if (entry == nullptr)
+      throw UsageError{"invalid value '" + raw.user + "' for --user: no such user"};
+    config.user = entry->pw_uid;
+    config.group = entry->pw_gid;
+    int count = 64;
+    std::vector<gid_t> groups(static_cast<std::size_t>(count));
+    if (::getgrouplist(entry->pw_name, entry->pw_gid, groups.data(), &count) == -1) {
+      groups.resize(static_cast<std::size_t>(count));
+      ::getgrouplist(entry->pw_name, entry->pw_gid, groups.data(), &count);
+    }
+    groups.resize(static_cast<std::size_t>(count));
+    config.groups = groups;
+  }
+  if (!raw.group.empty()) {
+    const struct group* entry = ::getgrnam(raw.group.c_str());
+    gid_t gid = 0;
+    if (entry == nullptr && parse_number(raw.group, gid)) entry = ::getgrgid(gid);
+    if (entry == nullptr)
+      throw UsageError{"invalid value '" + raw.group + "' for --group: no such group"};
+    config.group = entry->gr_gid;
+    if (!config.user) config.groups.clear();
+  }
 }
 
 Config to_config(const RawOptions& raw, std::vector<std::string> command) {
@@ -214,6 +268,19 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   config.pid_file = raw.pid_file;
   config.subreaper = raw.subreaper;
   config.control_socket = raw.control_socket;
+  set_identity(raw, config);
+  config.directory = raw.directory;
+  if (!config.directory.empty() && !std::filesystem::is_directory(config.directory))
+    throw UsageError{"invalid value '" + config.directory + "' for --chdir: not a directory"};
+  for (const auto& text : raw.env) {
+    const auto assignment = parse_env_assignment(text);
+    if (!assignment) throw UsageError{"invalid value '" + text + "' for --env: expected KEY=VALUE"};
+    config.env.push_back(*assignment);
+  }
+  config.env_file = raw.env_file;
+  if (!config.env_file.empty()) {
+    if (auto read = read_env_file(config.env_file); !read) throw UsageError{read.error().message};
+  }
   config.pdeathsig = !raw.no_pdeathsig;
   if (command.empty())
     throw UsageError{"no command given: usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]"};

@@ -37,7 +37,14 @@ struct Config {
   bool pdeathsig = true;       // children get SIGTERM when reuserun dies
   std::string control_socket;  // empty: the default path (control.hpp)            // adopt and reap
                                // orphans of the children (automatic as PID 1)
-  std::vector<std::string> command;  // the child's argv, verbatim
+  // The children's identity and environment (reuserun's own when unset).
+  std::optional<uid_t> user;
+  std::optional<gid_t> group;
+  std::vector<gid_t> groups;                             // the user's supplementary groups
+  std::string directory;                                 // --chdir
+  std::vector<std::pair<std::string, std::string>> env;  // --env, applied after --env-file
+  std::string env_file;                                  // read before each generation
+  std::vector<std::string> command;                      // the child's argv, verbatim
 };
 
 }  // namespace reuserun

@@ -8,9 +8,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 
 #include "child_env.hpp"
 #include "command.hpp"
+#include "env_file.hpp"
 #include "exit_code.hpp"
 #include "procfs.hpp"
 #include "signal_name.hpp"
@@ -323,6 +325,21 @@ void EventLoop::apply(const SpawnChild& action) {
                                  Protocol::systemd) != config_.protocols.end();
   ChildEnv env(environ, systemd ? names : std::vector<std::string>{});
   set_protocol_variables(env, config_.protocols, handed, action.generation);
+  // Read again for every generation: a deploy changes the file, the next generation sees it.
+  if (!config_.env_file.empty()) {
+    auto pairs = read_env_file(config_.env_file);
+    if (!pairs) {
+      dispatch(SpawnFailed{action.generation, EINVAL, pairs.error().message});
+      return;
+    }
+    for (const auto& [key, value] : pairs.value()) env.set(key, value);
+  }
+  for (const auto& [key, value] : config_.env) env.set(key, value);
+  if (!config_.directory.empty() && !std::filesystem::is_directory(config_.directory)) {
+    dispatch(SpawnFailed{action.generation, ENOENT,
+                         "--chdir " + config_.directory + " is not a directory any more"});
+    return;
+  }
   env.set("REUSERUN_GENERATION", std::to_string(action.generation));
   auto notify = NotifySocket::open(io_, "generation-" + std::to_string(action.generation));
   if (notify)
@@ -330,7 +347,8 @@ void EventLoop::apply(const SpawnChild& action) {
   else
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
   const SpawnResult spawned =
-      spawn_process(io_, {resolved.path, argv.value(), &env, fds, config_.pdeathsig});
+      spawn_process(io_, {resolved.path, argv.value(), &env, fds, config_.pdeathsig, config_.user,
+                          config_.group, config_.groups, config_.directory});
   if (spawned.pid < 0) return fail(spawned.error);
   if (notify) {
     const Generation generation = action.generation;
@@ -527,7 +545,12 @@ pid_t EventLoop::start_probe(const std::string& command,
                              ExitHandler on_exit) {
   ChildEnv env(environ, {});
   for (const auto& [key, value] : extra_env) env.set(key, value);
-  const SpawnResult spawned = spawn_process(io_, {"/bin/sh", {"sh", "-c", command}, &env, {}});
+  // As reuserun itself: a probe checks the generation from outside, with no socket of its own.
+  SpawnRequest probe;
+  probe.executable = "/bin/sh";
+  probe.argv = {"sh", "-c", command};
+  probe.env = &env;
+  const SpawnResult spawned = spawn_process(io_, probe);
   if (spawned.pid < 0) {
     errno = spawned.error;
     return -1;

@@ -10,10 +10,12 @@
 #include "spawn.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
 #include <csignal>
 
 #include <array>
@@ -40,6 +42,7 @@ struct ChildSetup {
   std::size_t listen_count = 0;
   pid_t parent_pid = 0;
   bool die_with_parent = true;
+  const SpawnRequest* request = nullptr;  // identity and directory, read-only in the child
 
   // Boost.Process hook, parent side, before fork.
   error_code on_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
@@ -83,6 +86,12 @@ struct ChildSetup {
     // Its own process group: the launcher signals the child's whole tree, a terminal's Ctrl-C
     // reaches the launcher only.
     if (::setpgid(0, 0) == -1) return false;
+    // Identity before PR_SET_PDEATHSIG: a change of credentials clears it (prctl(2)).
+    if (request->uid && ::setgroups(request->groups.size(), request->groups.data()) == -1)
+      return false;
+    if (request->gid && ::setgid(*request->gid) == -1) return false;
+    if (request->uid && ::setuid(*request->uid) == -1) return false;
+    if (!request->directory.empty() && ::chdir(request->directory.c_str()) == -1) return false;
     // Die with the launcher (a per-thread attribute: reuserun has one thread); the getppid()
     // check closes the race of a launcher that died before prctl().
     if (die_with_parent) {
@@ -143,6 +152,7 @@ SpawnResult spawn_process(boost::asio::io_context& io, const SpawnRequest& reque
   std::copy(request.listen_fds.begin(), request.listen_fds.end(), setup.listen_fds.begin());
   setup.parent_pid = ::getpid();
   setup.die_with_parent = request.die_with_parent;
+  setup.request = &request;
 
   bp::posix::default_launcher launcher;
   error_code error;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ struct SpawnRequest {
   ChildEnv* env = nullptr;        // built before fork; LISTEN_PID is written in the child
   std::vector<int> listen_fds;    // become fds 3, 4, ... in this order
   bool die_with_parent = true;    // PR_SET_PDEATHSIG(SIGTERM)
+  // Who the child runs as (--user/--group): groups, then gid, then uid are set before exec.
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::vector<gid_t> groups;  // supplementary groups, with uid
+  std::string directory;      // --chdir; empty: reuserun's own
 };
 
 struct SpawnResult {

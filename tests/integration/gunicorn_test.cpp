@@ -24,19 +24,9 @@ TEST(Gunicorn, RestartsUnderLoadWithZeroFailedRequests) {
   EXPECT_EQ(std::vector<pid_t>{first}, child_pids(launch.process.pid()))
       << "the arbiter is the generation; its workers answer for it";
 
-  Load load(launch.port);
-  ASSERT_TRUE(load.wait_for_requests(50));
-  for (int restart = 1; restart <= kRestarts; ++restart) {
-    launch.process.signal(SIGHUP);
-    ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 30s, restart))
-        << launch.process.log();
-  }
-  const Load::Result result = load.stop();
-  std::printf("gunicorn: %d restarts, %ld requests, %ld failed\n", kRestarts, result.sent,
-              result.failed);
-  for (const auto& [kind, count] : result.failures)
-    std::printf("  failed %s: %ld\n", kind.c_str(), count);
-  EXPECT_EQ(result.failed, 0);
+  const auto restarts = restart_under_load(launch.process, launch.port, kRestarts, "gunicorn");
+  EXPECT_EQ(restarts.succeeded, kRestarts) << launch.process.log();
+  EXPECT_EQ(restarts.load.failed, 0);
   EXPECT_NE(serving_pid(launch.port), first);
   EXPECT_EQ(launch.process.count_in_log("restart failed"), 0);
 

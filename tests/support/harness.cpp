@@ -404,4 +404,21 @@ int TwoGenerations::outcome() const {
   return 0;
 }
 
+RestartsUnderLoad restart_under_load(Process& reuserun, int port, int restarts, const char* label) {
+  RestartsUnderLoad outcome;
+  Load load(port);
+  load.wait_for_requests(50);
+  for (int restart = 1; restart <= restarts; ++restart) {
+    reuserun.signal(SIGHUP);
+    if (!reuserun.wait_for_log("restart succeeded", 30s, restart)) break;
+    outcome.succeeded = restart;
+  }
+  outcome.load = load.stop();
+  std::printf("%s: %d of %d restarts, %ld requests, %ld failed\n", label, outcome.succeeded,
+              restarts, outcome.load.sent, outcome.load.failed);
+  for (const auto& [kind, count] : outcome.load.failures)
+    std::printf("  failed %s: %ld\n", kind.c_str(), count);
+  return outcome;
+}
+
 }  // namespace rrtest

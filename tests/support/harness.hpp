@@ -87,6 +87,16 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
+class Process;
+
+// `restarts` SIGHUPs to reuserun under continuous load on `port`, each waited for ("restart
+// succeeded", bounded; it stops at the first that does not); prints what the load saw.
+struct RestartsUnderLoad {
+  int succeeded = 0;  // restarts that succeeded in time
+  Load::Result load;
+};
+RestartsUnderLoad restart_under_load(Process& reuserun, int port, int restarts, const char* label);
+
 // A temporary directory removed at the end of the test.
 class TempDir {
  public:

@@ -94,6 +94,11 @@ std::string startup_report() {
                            "SERVER_STARTER_PORT", "SERVER_STARTER_GENERATION", "NGINX"})
     if (std::getenv(name) != nullptr) report += std::string(name) + "=" + env_or(name, "") + "\n";
   report += "pgid=" + std::to_string(getpgid(0)) + "\n";
+  report += "uid=" + std::to_string(getuid()) + " gid=" + std::to_string(getgid()) + "\n";
+  char cwd[4096] = {};
+  report += std::string("cwd=") + (getcwd(cwd, sizeof cwd) != nullptr ? cwd : "?") + "\n";
+  for (char** entry = environ; *entry != nullptr; ++entry)
+    if (std::string_view(*entry).starts_with("APP_")) report += std::string(*entry) + "\n";
   std::vector<std::string> fds;
   if (DIR* dir = opendir("/proc/self/fd")) {
     const int own = dirfd(dir);
