@@ -1,31 +1,55 @@
 # fish completion for reuserun
 
-# Options only before the child command; after it, complete the child command itself.
-function __reuserun_in_options
+# The tokens of the child's command line (after reuserun's options, or after "--"), printed one a
+# line; nothing while still in reuserun's options. The current token is not included.
+function __reuserun_child_tokens
     set -l tokens (commandline -opc)
     set -e tokens[1]
-    test "$tokens[1]" = ctl; and return 1
+    test "$tokens[1]" = ctl; and return
     set -l takes_value --port --bind --listen --protocol --backlog --ready-timeout --ready --ready-interval \
         --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file \
         --control-socket --user --group --chdir --env --env-file
     set -l skip 0
-    for token in $tokens
+    for i in (seq (count $tokens))
+        set -l token $tokens[$i]
         if test $skip -eq 1
             set skip 0
             continue
         end
         if test "$token" = --
-            return 1
+            set i (math $i + 1)
+            test $i -le (count $tokens); and printf '%s\n' $tokens[$i..-1]
+            # "--" ends the options even before a command word is typed
+            test $i -gt (count $tokens); and printf "%s\n" --
+            return
         end
         if contains -- $token $takes_value
             set skip 1
             continue
         end
         if not string match -q -- '-*' $token
-            return 1
+            printf '%s\n' $tokens[$i..-1]
+            return
         end
     end
-    return 0
+end
+
+# Options only before the child command; after it, complete the child command itself.
+function __reuserun_in_options
+    set -l tokens (commandline -opc)
+    test "$tokens[2]" = ctl; and return 1
+    test (count (__reuserun_child_tokens)) -eq 0
+end
+
+# The child's own completion, as if its command line were typed alone.
+function __reuserun_complete_child
+    set -l child (__reuserun_child_tokens)
+    test "$child" = --; and set child
+    if test (count $child) -eq 0
+        __fish_complete_command
+        return
+    end
+    complete -C (string join ' ' -- (string escape -- $child) (commandline -ct))
 end
 
 set -l durations '100ms 500ms 1s 5s 10s 30s 1m'
@@ -66,5 +90,5 @@ complete -c reuserun -n __reuserun_in_ctl -x -a 'restart status'
 complete -c reuserun -n __reuserun_in_ctl -l control-socket -r -F -d 'Path of the control socket'
 complete -c reuserun -n __reuserun_in_ctl -l port -x -d 'The port reuserun listens on'
 complete -c reuserun -n __reuserun_in_ctl -l json -d 'Print the answer as JSON'
-complete -c reuserun -n 'not __reuserun_in_options; and not __reuserun_in_ctl' -x -a '(__fish_complete_subcommand)'
+complete -c reuserun -n 'not __reuserun_in_options; and not __reuserun_in_ctl' -x -a '(__reuserun_complete_child)'
 complete -c reuserun -n __reuserun_in_options -x -a '(__fish_complete_command)'
