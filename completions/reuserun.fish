@@ -8,7 +8,7 @@ function __reuserun_child_tokens
     test "$tokens[1]" = ctl; and return
     set -l takes_value --port --bind --listen --protocol --backlog --ready-timeout --ready --ready-interval \
         --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file \
-        --control-socket --user --group --chdir --env --env-file
+        --control-socket --workers --max-surge --user --group --chdir --env --env-file
     set -l skip 0
     for i in (seq (count $tokens))
         set -l token $tokens[$i]
@@ -70,6 +70,8 @@ complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -
 complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'
 complete -c reuserun -n __reuserun_in_options -l pid-file -r -F -d 'Write the pid to this file'
 complete -c reuserun -n __reuserun_in_options -l subreaper -d 'Reap the orphans of the children'
+complete -c reuserun -n __reuserun_in_options -l workers -x -d 'Children per generation'
+complete -c reuserun -n __reuserun_in_options -l max-surge -x -d 'New workers starting at once'
 complete -c reuserun -n __reuserun_in_options -l user -x -a '(__fish_complete_users)' -d 'Run the children as this user'
 complete -c reuserun -n __reuserun_in_options -l group -x -a '(__fish_complete_groups)' -d 'Run the children with this group'
 complete -c reuserun -n __reuserun_in_options -l chdir -x -a '(__fish_complete_directories)' -d 'Start the children in this directory'

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "log.hpp"
+
 namespace reuserun {
 
 std::optional<std::vector<Protocol>> parse_protocols(std::string_view list) {
@@ -79,7 +81,9 @@ Result<std::vector<std::string>> substitute_fds(const std::vector<std::string>& 
                               : std::find_if(sockets.begin(), sockets.end(),
                                              [&](const auto& s) { return s.name == name; });
       if (socket == sockets.end())
-        return Error{"the command names {fd:" + name + "}, but no socket is named " + name, EINVAL};
+        return Error{
+            fmt::format("the command names {{fd:{}}}, but no socket is named {}", name, name),
+            EINVAL};
       out += std::to_string(socket->fd);
       at = close + 1;
     }

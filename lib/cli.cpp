@@ -47,6 +47,8 @@ struct RawOptions {
   bool subreaper = false;
   std::string control_socket;
   bool no_pdeathsig = false;
+  unsigned workers = 1;
+  unsigned max_surge = 1;
   std::string user;
   std::string group;
   std::string directory;
@@ -127,6 +129,17 @@ void add_options(CLI::App& app, RawOptions& raw) {
                "Become a child subreaper: orphans of the children are reparented to reuserun, "
                "which reaps them (what it does anyway as PID 1)")
       ->envname("REUSERUN_SUBREAPER");
+  app.add_option("--workers", raw.workers,
+                 "Children per generation, sharing the sockets; a restart replaces them one by one "
+                 "(a new worker ready, then an old one drains)")
+      ->envname("REUSERUN_WORKERS")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--max-surge", raw.max_surge,
+                 "During a restart, how many new workers may be starting at once")
+      ->envname("REUSERUN_MAX_SURGE")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   app.add_option("--user", raw.user,
                  "Run the children as this user (name or uid), with its groups: bind as root, "
                  "serve unprivileged")
@@ -282,6 +295,8 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     if (auto read = read_env_file(config.env_file); !read) throw UsageError{read.error().message};
   }
   config.pdeathsig = !raw.no_pdeathsig;
+  config.workers = raw.workers;
+  config.max_surge = std::min(raw.max_surge, raw.workers);
   if (command.empty())
     throw UsageError{"no command given: usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]"};
   config.command = std::move(command);

@@ -31,6 +31,8 @@ SupervisorConfig supervisor_config(const Config& config) {
   result.drain_timeout = config.drain_timeout;
   result.stop_timeout = config.stop_timeout;
   result.stop_signal = config.stop_signal;
+  result.workers = config.workers;
+  result.max_surge = config.max_surge;
   return result;
 }
 
@@ -138,12 +140,13 @@ Status EventLoop::status() const {
     out.state = "down";
   for (const Listener& listener : listeners_)
     out.listeners.push_back({listener.describe(), listener.name()});
-  for (const auto& [generation, child] : supervisor_.children()) {
-    const auto began = spawned_at_.find(generation);
-    out.generations.push_back({generation, child.pid, child.phase,
+  for (const auto& [key, child] : supervisor_.children()) {
+    const auto began = spawned_at_.find(key);
+    out.generations.push_back({key.generation, child.pid, key.slot, child.phase,
                                began == spawned_at_.end() ? 0.0 : seconds_since(began->second)});
   }
   out.serving = serving;
+  out.workers = supervisor_.config().workers;
   out.restarts = restarts_;
   out.last_restart = last_restart_;
   if (last_restart_) out.last_restart_seconds_ago = seconds_since(last_restart_at_);
@@ -318,7 +321,7 @@ void EventLoop::apply(const SpawnChild& action) {
   const std::vector<HandedSocket> handed = handed_sockets(listeners_);
   const auto argv = substitute_fds(config_.command, handed);
   if (!argv) {
-    dispatch(SpawnFailed{action.generation, EINVAL, argv.error().message});
+    dispatch(SpawnFailed{action.generation, EINVAL, argv.error().message, action.slot});
     return;
   }
   const bool systemd = std::find(config_.protocols.begin(), config_.protocols.end(),
@@ -329,7 +332,7 @@ void EventLoop::apply(const SpawnChild& action) {
   if (!config_.env_file.empty()) {
     auto pairs = read_env_file(config_.env_file);
     if (!pairs) {
-      dispatch(SpawnFailed{action.generation, EINVAL, pairs.error().message});
+      dispatch(SpawnFailed{action.generation, EINVAL, pairs.error().message, action.slot});
       return;
     }
     for (const auto& [key, value] : pairs.value()) env.set(key, value);
@@ -337,11 +340,14 @@ void EventLoop::apply(const SpawnChild& action) {
   for (const auto& [key, value] : config_.env) env.set(key, value);
   if (!config_.directory.empty() && !std::filesystem::is_directory(config_.directory)) {
     dispatch(SpawnFailed{action.generation, ENOENT,
-                         "--chdir " + config_.directory + " is not a directory any more"});
+                         "--chdir " + config_.directory + " is not a directory any more",
+                         action.slot});
     return;
   }
   env.set("REUSERUN_GENERATION", std::to_string(action.generation));
-  auto notify = NotifySocket::open(io_, "generation-" + std::to_string(action.generation));
+  env.set("REUSERUN_WORKER", std::to_string(action.slot));
+  auto notify = NotifySocket::open(io_, "generation-" + std::to_string(action.generation) +
+                                            "-worker-" + std::to_string(action.slot));
   if (notify)
     env.set("NOTIFY_SOCKET", notify.value()->address());
   else
@@ -350,24 +356,25 @@ void EventLoop::apply(const SpawnChild& action) {
       spawn_process(io_, {resolved.path, argv.value(), &env, fds, config_.pdeathsig, config_.user,
                           config_.group, config_.groups, config_.directory});
   if (spawned.pid < 0) return fail(spawned.error);
+  const WorkerKey worker{action.generation, action.slot};
   if (notify) {
-    const Generation generation = action.generation;
-    NotifyChannel& channel = notify_[generation];
+    NotifyChannel& channel = notify_[worker];
     channel.socket = std::move(notify.value());
     channel.pid = spawned.pid;
     channel.socket->receive(
-        [this, generation](const NotifyDatagram& datagram) { on_notify(generation, datagram); });
+        [this, worker](const NotifyDatagram& datagram) { on_notify(worker, datagram); });
   }
-  spawned_at_[action.generation] = Clock::now();
-  spawned_pid_[action.generation] = spawned.pid;
-  dispatch(ChildSpawned{action.generation, spawned.pid});
+  spawned_at_[worker] = Clock::now();
+  spawned_pid_[worker] = spawned.pid;
+  dispatch(ChildSpawned{action.generation, spawned.pid, action.slot});
 }
 
 // sd_notify from a generation: only its own process tree is heard (credentials checked by the
 // kernel). READY=1 goes to the gate; STATUS= and STOPPING=1 to the log; MAINPID= (reuserun
 // supervises the process it started), WATCHDOG=, FDSTORE= and the rest are ignored on purpose.
-void EventLoop::on_notify(Generation generation, const NotifyDatagram& datagram) {
-  const auto it = notify_.find(generation);
+void EventLoop::on_notify(WorkerKey worker, const NotifyDatagram& datagram) {
+  const Generation generation = worker.generation;
+  const auto it = notify_.find(worker);
   if (it == notify_.end()) return;
   NotifyChannel& channel = it->second;
   const auto tree = process_tree(channel.pid);
@@ -393,8 +400,8 @@ void EventLoop::on_notify(Generation generation, const NotifyDatagram& datagram)
   }
 }
 
-bool EventLoop::watch_notify(Generation generation, NotifyHandler handler) {
-  const auto it = notify_.find(generation);
+bool EventLoop::watch_notify(WorkerKey worker, NotifyHandler handler) {
+  const auto it = notify_.find(worker);
   if (it == notify_.end()) return false;
   it->second.watcher = std::move(handler);
   return it->second.spoke;
@@ -403,19 +410,19 @@ bool EventLoop::watch_notify(Generation generation, NotifyHandler handler) {
 void EventLoop::apply(const StartGate& action) {
   auto gate = make_gate(config_.readiness, *this);
   Gate& started = *gate;
-  gates_[action.generation] = std::move(gate);
-  const Generation generation = action.generation;
-  started.start({action.generation, action.pid},
-                [this, generation](bool passed, const std::string& reason) {
+  gates_[WorkerKey{action.generation, action.slot}] = std::move(gate);
+  started.start({action.generation, action.pid, action.slot},
+                [this, generation = action.generation, slot = action.slot](
+                    bool passed, const std::string& reason) {
                   if (passed)
-                    dispatch(GatePassed{generation});
+                    dispatch(GatePassed{generation, slot});
                   else
-                    dispatch(GateFailed{generation, reason});
+                    dispatch(GateFailed{generation, reason, false, slot});
                 });
 }
 
 void EventLoop::apply(const CancelGate& action) {
-  const auto it = gates_.find(action.generation);
+  const auto it = gates_.find(WorkerKey{action.generation, action.slot});
   if (it == gates_.end()) return;
   log_debug("generation {}: readiness gate closed ({})", action.generation, it->second->progress());
   it->second->cancel();
@@ -426,9 +433,9 @@ void EventLoop::apply(const CancelGate& action) {
 }
 
 void EventLoop::apply(const ExpireGate& action) {
-  const auto it = gates_.find(action.generation);
+  const auto it = gates_.find(WorkerKey{action.generation, action.slot});
   const std::string seen = it == gates_.end() ? "" : ": " + it->second->progress();
-  dispatch(GateFailed{action.generation, action.reason + seen, true});
+  dispatch(GateFailed{action.generation, action.reason + seen, true, action.slot});
 }
 
 void EventLoop::apply(const SignalGroup& action) {
@@ -458,11 +465,23 @@ void EventLoop::apply(const CancelTimer& action) { timers_.erase(action.id); }
 
 void EventLoop::apply(const Report& action) { log_message(action.level, action.text); }
 
-// "generation 3 (pid 4242)", for logs and STATUS=.
+// "generation 3 (pid 4242)", "generation 3 (pids 4242, 4243)", for logs and STATUS=.
 std::string EventLoop::describe_serving() const {
   const auto serving = supervisor_.serving();
   if (!serving) return "no generation";
-  return fmt::format("generation {} (pid {})", *serving, supervisor_.children().at(*serving).pid);
+  const auto pids = serving_pids();
+  std::string list;
+  for (const pid_t pid : pids) list += (list.empty() ? "" : ", ") + std::to_string(pid);
+  return fmt::format("generation {} (pid{} {})", *serving, pids.size() == 1 ? "" : "s", list);
+}
+
+std::vector<pid_t> EventLoop::serving_pids() const {
+  std::vector<pid_t> pids;
+  const auto serving = supervisor_.serving();
+  for (const auto& [key, child] : supervisor_.children())
+    if (serving && key.generation == *serving && child.phase == Phase::serving)
+      pids.push_back(child.pid);
+  return pids;
 }
 
 void EventLoop::apply(const ServiceReady&) {
@@ -488,10 +507,11 @@ void EventLoop::apply(const RestartFinished& action) {
   result.reason = action.reason;
   if (restart_began_)
     result.duration_seconds = std::chrono::duration<double>(Clock::now() - *restart_began_).count();
-  if (const auto pid = spawned_pid_.find(action.generation); pid != spawned_pid_.end())
-    result.pid = pid->second;
+  for (const auto& [key, pid] : spawned_pid_)
+    if (key.generation == action.generation) result.pids.push_back(pid);
+  if (!result.pids.empty()) result.pid = result.pids.front();
   result.serving = supervisor_.serving();
-  if (result.serving) result.serving_pid = supervisor_.children().at(*result.serving).pid;
+  if (result.serving && !serving_pids().empty()) result.serving_pid = serving_pids().front();
   restart_began_.reset();
   last_restart_ = result;
   last_restart_at_ = Clock::now();
@@ -515,9 +535,9 @@ void EventLoop::report_stop_progress() {
   if (children.empty() || children.size() == stopping_children_) return;
   stopping_children_ = children.size();
   std::string waiting;
-  for (const auto& [generation, child] : children)
-    waiting +=
-        fmt::format("{}generation {} (pid {})", waiting.empty() ? "" : ", ", generation, child.pid);
+  for (const auto& [key, child] : children)
+    waiting += fmt::format("{}generation {} (pid {})", waiting.empty() ? "" : ", ", key.generation,
+                           child.pid);
   const auto left = std::chrono::ceil<Duration>(*stop_deadline_ - Clock::now());
   systemd_.stopping("stopping: waiting for " + waiting,
                     std::max(left, Duration::zero()) + std::chrono::seconds(1));

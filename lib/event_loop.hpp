@@ -80,8 +80,9 @@ class EventLoop final : private GateServices {
   void apply(const RestartFinished& action);
   void apply(const Stopping& action);
   void apply(const Exit& action);
-  void on_notify(Generation generation, const NotifyDatagram& datagram);
+  void on_notify(WorkerKey worker, const NotifyDatagram& datagram);
   std::string describe_serving() const;
+  std::vector<pid_t> serving_pids() const;
   void forget_gone_generations();
   void watch_listeners();
   void check_listeners();
@@ -103,7 +104,7 @@ class EventLoop final : private GateServices {
     return listeners_.front();
   }
   ino_t listener_inode() const override { return listener_inode_; }
-  bool watch_notify(Generation generation, NotifyHandler handler) override;
+  bool watch_notify(WorkerKey worker, NotifyHandler handler) override;
 
   const Config& config_;
   std::vector<Listener> listeners_;
@@ -119,12 +120,12 @@ class EventLoop final : private GateServices {
   };
   std::map<TimerId, ArmedTimer> timers_;
   std::uint64_t timer_serial_ = 0;
-  std::map<Generation, std::unique_ptr<Gate>> gates_;
-  std::map<Generation, NotifyChannel> notify_;
+  std::map<WorkerKey, std::unique_ptr<Gate>> gates_;
+  std::map<WorkerKey, NotifyChannel> notify_;
   std::deque<Event> pending_;
   const Clock::time_point started_at_ = Clock::now();
-  std::map<Generation, Clock::time_point> spawned_at_;  // generations not yet forgotten
-  std::map<Generation, pid_t> spawned_pid_;
+  std::map<WorkerKey, Clock::time_point> spawned_at_;  // workers not yet forgotten
+  std::map<WorkerKey, pid_t> spawned_pid_;
   std::optional<Clock::time_point> restart_began_;
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
   std::size_t stopping_children_ = 0;

@@ -157,8 +157,9 @@ class NotifyGate final : public Gate {
 
   void start(const GateSubject& subject, GateCallback done) override {
     generation_ = subject.generation;
+    worker_ = WorkerKey{subject.generation, subject.slot};
     done_ = std::move(done);
-    services_.watch_notify(generation_, [this](const NotifyFields& fields) {
+    services_.watch_notify(worker_, [this](const NotifyFields& fields) {
       ++messages_;
       const std::string* ready = notify_field(fields, "READY");
       if (ready == nullptr || *ready != "1") return;
@@ -167,7 +168,7 @@ class NotifyGate final : public Gate {
     });
   }
   void cancel() override {
-    if (generation_ != 0) services_.watch_notify(generation_, nullptr);
+    if (generation_ != 0) services_.watch_notify(worker_, nullptr);
     generation_ = 0;
   }
   std::string progress() const override {
@@ -178,6 +179,7 @@ class NotifyGate final : public Gate {
  private:
   GateServices& services_;
   Generation generation_ = 0;
+  WorkerKey worker_{0};
   GateCallback done_;
   int messages_ = 0;
 };
@@ -193,8 +195,9 @@ class AutoGate final : public Gate {
 
   void start(const GateSubject& subject, GateCallback done) override {
     generation_ = subject.generation;
+    worker_ = WorkerKey{subject.generation, subject.slot};
     done_ = std::move(done);
-    spoke_ = services_.watch_notify(generation_, [this](const NotifyFields& fields) {
+    spoke_ = services_.watch_notify(worker_, [this](const NotifyFields& fields) {
       spoke_ = true;
       const std::string* ready = notify_field(fields, "READY");
       if (ready != nullptr && *ready == "1") ready_ = true;
@@ -212,7 +215,7 @@ class AutoGate final : public Gate {
   }
   void cancel() override {
     accept_->cancel();
-    if (generation_ != 0) services_.watch_notify(generation_, nullptr);
+    if (generation_ != 0) services_.watch_notify(worker_, nullptr);
     generation_ = 0;
   }
   std::string progress() const override {
@@ -234,6 +237,7 @@ class AutoGate final : public Gate {
   GateServices& services_;
   std::unique_ptr<Gate> accept_;
   Generation generation_ = 0;
+  WorkerKey worker_{0};
   GateCallback done_;
   bool spoke_ = false;
   bool ready_ = false;

@@ -56,6 +56,7 @@ struct ReadinessConfig {
 struct GateSubject {
   Generation generation;
   pid_t pid;
+  Slot slot = 0;  // with --workers: which worker of the generation
 };
 
 using GateCallback = std::function<void(bool passed, const std::string& reason)>;
@@ -87,7 +88,7 @@ class GateServices {
   virtual ino_t listener_inode() const = 0;
   // Each sd_notify datagram the generation's own processes send, from now on; one watcher per
   // generation; `nullptr` stops watching. True when the generation has already sent one.
-  virtual bool watch_notify(Generation generation, NotifyHandler handler) = 0;
+  virtual bool watch_notify(WorkerKey worker, NotifyHandler handler) = 0;
 };
 
 // The gate for one generation: every configured gate, then the adoption check.

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include <fmt/ranges.h>
+
 #include "log.hpp"
 
 namespace reuserun {
@@ -29,11 +31,12 @@ std::string json_optional(const std::optional<T>& value) {
 std::string restart_json_object(const RestartResult& result) {
   return fmt::format(
       R"({{"generation":{},"outcome":{},"succeeded":{},"reason":{},"duration_seconds":{},)"
-      R"("pid":{},"serving_generation":{},"serving_pid":{}}})",
+      R"("pid":{},"pids":[{}],"serving_generation":{},"serving_pid":{}}})",
       result.generation, json_string(outcome_name(result.outcome)),
       result.outcome == RestartOutcome::succeeded, json_string(result.reason),
       json_seconds(result.duration_seconds), json_optional(result.pid),
-      json_optional(result.serving), json_optional(result.serving_pid));
+      fmt::format("{}", fmt::join(result.pids, ",")), json_optional(result.serving),
+      json_optional(result.serving_pid));
 }
 
 std::string describe_serving(const std::optional<Generation>& generation,
@@ -76,8 +79,10 @@ std::string render_status_text(const Status& status) {
   for (const auto& listener : status.listeners)
     out += fmt::format("listening on {} ({})\n", listener.address, listener.name);
   for (const auto& generation : status.generations)
-    out += fmt::format("generation {}: pid {}, {}, up {}\n", generation.generation, generation.pid,
-                       phase_name(generation.phase), human_duration(generation.uptime_seconds));
+    out += fmt::format("generation {}{}: pid {}, {}, up {}\n", generation.generation,
+                       status.workers > 1 ? fmt::format(" worker {}", generation.worker) : "",
+                       generation.pid, phase_name(generation.phase),
+                       human_duration(generation.uptime_seconds));
   if (status.generations.empty()) out += "no generation is running\n";
   if (status.last_restart) {
     const RestartResult& last = *status.last_restart;
@@ -98,27 +103,29 @@ std::string render_status_json(const Status& status) {
                              json_string(listener.address), json_string(listener.name));
   std::string generations;
   for (const auto& generation : status.generations)
-    generations += fmt::format(R"({}{{"generation":{},"pid":{},"state":{},"uptime_seconds":{}}})",
-                               generations.empty() ? "" : ",", generation.generation,
-                               generation.pid, json_string(phase_name(generation.phase)),
-                               json_seconds(generation.uptime_seconds));
+    generations += fmt::format(
+        R"({}{{"generation":{},"worker":{},"pid":{},"state":{},"uptime_seconds":{}}})",
+        generations.empty() ? "" : ",", generation.generation, generation.worker, generation.pid,
+        json_string(phase_name(generation.phase)), json_seconds(generation.uptime_seconds));
   std::string last = "null";
   if (status.last_restart) last = restart_json_object(*status.last_restart);
   return fmt::format(
-      R"({{"schema":{},"pid":{},"uptime_seconds":{},"state":{},"listeners":[{}],)"
+      R"({{"schema":{},"pid":{},"uptime_seconds":{},"state":{},"listeners":[{}],"workers":{},)"
       R"("serving_generation":{},"generations":[{}],"restarts":{},"last_restart":{},)"
       R"("last_restart_seconds_ago":{}}})"
       "\n",
       kStatusSchema, status.pid, json_seconds(status.uptime_seconds), json_string(status.state),
-      listeners, json_optional(status.serving), generations, status.restarts, last,
+      listeners, status.workers, json_optional(status.serving), generations, status.restarts, last,
       status.last_restart ? json_seconds(status.last_restart_seconds_ago) : "null");
 }
 
 std::string render_restart_text(const RestartResult& result) {
   if (result.outcome == RestartOutcome::succeeded)
-    return fmt::format("restart succeeded in {}: generation {} (pid {}) is serving\n",
+    return fmt::format("restart succeeded in {}: generation {} (pid{} {}) is serving\n",
                        human_duration(result.duration_seconds), result.generation,
-                       result.pid.value_or(0));
+                       result.pids.size() > 1 ? "s" : "",
+                       result.pids.empty() ? std::to_string(result.pid.value_or(0))
+                                           : fmt::format("{}", fmt::join(result.pids, ", ")));
   const std::string which =
       result.generation == 0 ? "" : fmt::format("generation {}: ", result.generation);
   return fmt::format("restart failed ({}): {}{}; {}\n", outcome_name(result.outcome), which,

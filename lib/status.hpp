@@ -19,6 +19,7 @@ inline constexpr int kStatusSchema = 1;
 struct GenerationStatus {
   Generation generation = 0;
   pid_t pid = 0;
+  Slot worker = 0;
   Phase phase = Phase::starting;
   double uptime_seconds = 0;
 };
@@ -28,7 +29,8 @@ struct RestartResult {
   RestartOutcome outcome = RestartOutcome::succeeded;
   std::string reason;
   double duration_seconds = 0;        // restart began -> outcome known
-  std::optional<pid_t> pid;           // of the new generation, when it was spawned
+  std::optional<pid_t> pid;           // of the new generation, when it was spawned (worker 0)
+  std::vector<pid_t> pids;            // of each of its workers
   std::optional<Generation> serving;  // what serves now
   std::optional<pid_t> serving_pid;
 };
@@ -45,6 +47,7 @@ struct Status {
   std::vector<ListenerStatus> listeners;
   std::vector<GenerationStatus> generations;
   std::optional<Generation> serving;
+  Slot workers = 1;            // per generation
   unsigned long restarts = 0;  // restarts that ended, either way
   std::optional<RestartResult> last_restart;
   double last_restart_seconds_ago = 0;

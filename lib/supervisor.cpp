@@ -87,92 +87,126 @@ void Supervisor::on(const SignalReceived& event) {
     // Reserved for reuserun's own in-place upgrade (einhorn's and nginx's meaning), so it is not
     // passed on to the children; until then it must not kill reuserun either.
     report(LogLevel::warn,
-           "SIGUSR2 ignored: reserved for an in-place upgrade of reuserun, which "
-           "this version does not do");
+           "SIGUSR2 ignored: reserved for an in-place upgrade of reuserun, which this version "
+           "does not do");
   }
 }
 
 void Supervisor::on(const ChildSpawned& event) {
-  children_[event.generation] = {event.generation, event.pid, Phase::starting};
-  report(LogLevel::info, fmt::format("generation {} started: pid {}", event.generation, event.pid));
-  actions_.push_back(StartGate{event.generation, event.pid});
-  arm(TimerKind::ready_deadline, event.generation, config_.ready_timeout);
+  const WorkerKey key{event.generation, event.slot};
+  spawning_.erase(key);
+  ChildState& child = children_[key] = {event.generation, event.pid, Phase::starting, event.slot};
+  report(LogLevel::info, fmt::format("{} started: pid {}", name_of(child), event.pid));
+  actions_.push_back(StartGate{event.generation, event.pid, event.slot});
+  arm(TimerKind::ready_deadline, key, config_.ready_timeout);
 }
 
 void Supervisor::on(const SpawnFailed& event) {
+  const WorkerKey key{event.generation, event.slot};
+  spawning_.erase(key);
   report(LogLevel::error, fmt::format("generation {}: {}", event.generation, event.reason));
-  if (candidate_ != event.generation) return;
-  if (!ever_ready_ && !candidate_is_restart_ && failures_in_a_row_ == 0) {
-    // The very first start: nothing to keep serving and nothing that will change by retrying.
-    candidate_.reset();
-    stopping_ = true;
-    actions_.push_back(Exit{exit_code_for_exec_error(event.error)});
+  if (candidate_ != event.generation) {  // a repair: try again later
+    if (!stopping_) schedule_repair({event.generation, 0, Phase::failed, event.slot});
     return;
   }
-  finish_candidate(RestartOutcome::spawn_failed, event.reason);
+  if (!ever_ready_ && !candidate_is_restart_ && failures_in_a_row_ == 0) {
+    // The very first start: nothing to keep serving and nothing that will change by retrying.
+    exit_code_ = exit_code_for_exec_error(event.error);
+    candidate_.reset();
+    pending_.clear();
+    begin_stop();
+    return;
+  }
+  fail_candidate(RestartOutcome::spawn_failed, event.reason, key, false);
 }
 
 void Supervisor::on(const ChildExited& event) {
   ChildState* child = find_by_pid(event.pid);
-  if (child == nullptr) return;  // an exec-gate probe or an orphan: not a generation
+  if (child == nullptr) return;  // an exec-gate probe or an orphan: not a worker
   const ChildState gone = *child;
-  children_.erase(gone.generation);
-  cancel_timers_of(gone.generation);
+  const WorkerKey key{gone.generation, gone.slot};
+  children_.erase(key);
+  cancel_timers_of(key);
   // Whatever the leader left behind in its process group has lost its supervisor.
   kill_group(gone, SIGKILL);
   const std::string how = describe_wait_status(event.wait_status);
   switch (gone.phase) {
     case Phase::starting:
-      actions_.push_back(CancelGate{gone.generation});
-      fail_candidate(RestartOutcome::exited,
-                     fmt::format("pid {} {} before it was ready", gone.pid, how), false);
+      actions_.push_back(CancelGate{gone.generation, gone.slot});
+      if (candidate_ == gone.generation)
+        fail_candidate(RestartOutcome::exited,
+                       fmt::format("pid {} {} before it was ready", gone.pid, how), key, false);
+      else if (!stopping_)
+        schedule_repair(gone);
       break;
-    case Phase::serving:
-      serving_.reset();
-      report(LogLevel::warn, fmt::format("generation {} (pid {}) {} while serving", gone.generation,
-                                         gone.pid, how));
-      if (!candidate_) schedule_respawn();
+    case Phase::serving: {
+      report(LogLevel::warn,
+             fmt::format("{} (pid {}) {} while serving", name_of(gone), gone.pid, how));
+      const bool others_serve =
+          std::any_of(children_.begin(), children_.end(),
+                      [](const auto& entry) { return entry.second.phase == Phase::serving; });
+      if (!others_serve) {
+        // Nothing serves any more: a whole new generation, after the backoff.
+        if (serving_ == gone.generation) serving_.reset();
+        if (!candidate_) schedule_respawn();
+      } else if (!(candidate_ &&
+                   std::find(pending_.begin(), pending_.end(), gone.slot) != pending_.end())) {
+        schedule_repair(gone);  // one worker down: respawned alone
+      }
       break;
+    }
     case Phase::draining:
     case Phase::failed:
     case Phase::stopping:
-      report(LogLevel::info, fmt::format("generation {} (pid {}) {} ({})", gone.generation,
-                                         gone.pid, how, phase_name(gone.phase)));
+      report(LogLevel::info, fmt::format("{} (pid {}) {} ({})", name_of(gone), gone.pid, how,
+                                         phase_name(gone.phase)));
       break;
   }
   exit_if_stopped();
 }
 
 void Supervisor::on(const GatePassed& event) {
-  if (candidate_ != event.generation) return;
-  auto it = children_.find(event.generation);
+  auto it = children_.find(WorkerKey{event.generation, event.slot});
   if (it == children_.end() || it->second.phase != Phase::starting) return;
-  promote_candidate(it->second);
+  ChildState& child = it->second;
+  if (candidate_ == event.generation) return promote_worker(child);
+  // A repaired worker: it takes its slot back.
+  cancel(TimerKind::ready_deadline, WorkerKey{child.generation, child.slot});
+  actions_.push_back(CancelGate{child.generation, child.slot});
+  child.phase = Phase::serving;
+  report(LogLevel::info, fmt::format("{} (pid {}) is ready again", name_of(child), child.pid));
 }
 
 void Supervisor::on(const GateFailed& event) {
-  if (candidate_ != event.generation || !children_.contains(event.generation)) return;
-  fail_candidate(event.timed_out ? RestartOutcome::timed_out : RestartOutcome::gate_failed,
-                 event.reason, true);
+  const WorkerKey key{event.generation, event.slot};
+  auto it = children_.find(key);
+  if (it == children_.end() || it->second.phase != Phase::starting) return;
+  if (candidate_ == event.generation)
+    return fail_candidate(event.timed_out ? RestartOutcome::timed_out : RestartOutcome::gate_failed,
+                          event.reason, key, true);
+  report(LogLevel::error, fmt::format("{} failed: {}", name_of(it->second), event.reason));
+  stop_worker(it->second);
+  schedule_repair(it->second);
 }
 
 void Supervisor::on(const TimerFired& event) {
   if (armed_.erase(event.id) == 0) return;  // cancelled meanwhile
-  const Generation generation = event.id.generation;
-  const auto child = children_.find(generation);
+  const WorkerKey key{event.id.generation, event.id.slot};
+  const auto child = children_.find(key);
   switch (event.id.kind) {
     case TimerKind::ready_deadline:
       // The gate gives up and answers GateFailed, naming what it saw.
-      if (candidate_ == generation && child != children_.end())
-        actions_.push_back(
-            ExpireGate{generation, fmt::format("not ready within {} (--ready-timeout)",
-                                               format_duration(config_.ready_timeout))});
+      if (child != children_.end() && child->second.phase == Phase::starting)
+        actions_.push_back(ExpireGate{key.generation,
+                                      fmt::format("not ready within {} (--ready-timeout)",
+                                                  format_duration(config_.ready_timeout)),
+                                      key.slot});
       break;
     case TimerKind::drain_deadline:
     case TimerKind::kill_deadline:
       if (child == children_.end()) break;
-      report(LogLevel::warn, fmt::format("generation {} (pid {}) still running after {}: SIGKILL",
-                                         generation, child->second.pid,
+      report(LogLevel::warn, fmt::format("{} (pid {}) still running after {}: SIGKILL",
+                                         name_of(child->second), child->second.pid,
                                          format_duration(event.id.kind == TimerKind::drain_deadline
                                                              ? config_.drain_timeout
                                                              : config_.stop_timeout)));
@@ -187,7 +221,15 @@ void Supervisor::on(const TimerFired& event) {
       launch_generation(false);
       break;
     case TimerKind::stable:
-      if (serving_ == generation) failures_in_a_row_ = 0;
+      if (serving_ == key.generation) {
+        failures_in_a_row_ = 0;
+        repairs_in_a_row_.clear();
+      }
+      break;
+    case TimerKind::repair:
+      if (stopping_ || children_.contains(key)) break;
+      spawning_.insert(key);
+      actions_.push_back(SpawnChild{key.generation, key.slot});
       break;
   }
 }
@@ -204,7 +246,7 @@ void Supervisor::request_restart() {
                        *candidate_));
     return;
   }
-  cancel(TimerKind::backoff, 0);
+  cancel(TimerKind::backoff, WorkerKey{0});
   launch_generation(true);
 }
 
@@ -216,28 +258,47 @@ void Supervisor::launch_generation(bool restart) {
     report(LogLevel::info, fmt::format("restart: starting generation {}", generation));
     actions_.push_back(RestartStarted{generation});
   }
-  actions_.push_back(SpawnChild{generation});
+  pending_.clear();
+  for (Slot slot = 0; slot < config_.workers; ++slot) pending_.push_back(slot);
+  start_pending_workers();
 }
 
-void Supervisor::promote_candidate(ChildState& child) {
-  cancel(TimerKind::ready_deadline, child.generation);
-  actions_.push_back(CancelGate{child.generation});
-  const std::optional<Generation> old = serving_;
-  child.phase = Phase::serving;
-  serving_ = child.generation;
-  report(LogLevel::info,
-         fmt::format("generation {} (pid {}) is ready", child.generation, child.pid));
-  arm(TimerKind::stable, child.generation, config_.stable_uptime);
-  if (old) {
-    ChildState& previous = children_.at(*old);
-    previous.phase = Phase::draining;
-    report(LogLevel::info,
-           fmt::format("generation {} (pid {}): {}, draining for up to {}", *old, previous.pid,
-                       signal_name(config_.stop_signal), format_duration(config_.drain_timeout)));
-    kill_group(previous, config_.stop_signal);
-    arm(TimerKind::drain_deadline, *old, config_.drain_timeout);
-    limit_draining();
+// A first start (or a respawn after a crash) starts every worker at once: nothing serves yet. A
+// restart starts at most max_surge at a time, each one replacing the old worker of its slot.
+void Supervisor::start_pending_workers() {
+  const std::size_t limit =
+      candidate_is_restart_ ? std::max<Slot>(1, config_.max_surge) : config_.workers;
+  while (!pending_.empty() && starting_workers(*candidate_) < limit) {
+    const Slot slot = pending_.front();
+    pending_.pop_front();
+    spawning_.insert(WorkerKey{*candidate_, slot});  // not {a, b}: that is an initializer list
+    actions_.push_back(SpawnChild{*candidate_, slot});
   }
+}
+
+std::size_t Supervisor::starting_workers(Generation generation) const {
+  std::size_t count = 0;
+  for (const auto& key : spawning_) count += key.generation == generation;
+  for (const auto& [key, child] : children_)
+    count += key.generation == generation && child.phase == Phase::starting;
+  return count;
+}
+
+void Supervisor::promote_worker(ChildState& child) {
+  const WorkerKey key{child.generation, child.slot};
+  cancel(TimerKind::ready_deadline, key);
+  actions_.push_back(CancelGate{child.generation, child.slot});
+  child.phase = Phase::serving;
+  report(LogLevel::info, fmt::format("{} (pid {}) is ready", name_of(child), child.pid));
+  // Its slot's old worker drains now: capacity never drops below the number of workers.
+  for (auto& [other_key, other] : children_)
+    if (other.slot == child.slot && other.generation != child.generation &&
+        other.phase == Phase::serving)
+      drain(other);
+  if (!pending_.empty() || starting_workers(child.generation) > 0) return start_pending_workers();
+  // Every worker of the generation serves.
+  serving_ = child.generation;
+  arm(TimerKind::stable, WorkerKey{child.generation}, config_.stable_uptime);
   if (!ever_ready_) {
     ever_ready_ = true;
     actions_.push_back(ServiceReady{});
@@ -245,19 +306,45 @@ void Supervisor::promote_candidate(ChildState& child) {
   finish_candidate(RestartOutcome::succeeded, "");
 }
 
+void Supervisor::drain(ChildState& child) {
+  child.phase = Phase::draining;
+  report(LogLevel::info,
+         fmt::format("{} (pid {}): {}, draining for up to {}", name_of(child), child.pid,
+                     signal_name(config_.stop_signal), format_duration(config_.drain_timeout)));
+  kill_group(child, config_.stop_signal);
+  arm(TimerKind::drain_deadline, WorkerKey{child.generation, child.slot}, config_.drain_timeout);
+  limit_draining();
+}
+
+// A worker of the candidate failed: the rollout stops. Its workers still starting are stopped;
+// those already serving keep their slots (their old workers are draining already); the old
+// workers of the other slots keep serving. A first start has nothing old: it starts over.
 void Supervisor::fail_candidate(RestartOutcome outcome, const std::string& reason,
-                                bool still_running) {
+                                WorkerKey culprit, bool still_running) {
   const Generation generation = *candidate_;
-  cancel(TimerKind::ready_deadline, generation);
+  cancel(TimerKind::ready_deadline, culprit);
   if (still_running) {
-    actions_.push_back(CancelGate{generation});
-    ChildState& child = children_.at(generation);
-    child.phase = Phase::failed;
-    kill_group(child, config_.stop_signal);
-    arm(TimerKind::kill_deadline, generation, config_.stop_timeout);
+    actions_.push_back(CancelGate{culprit.generation, culprit.slot});
+    stop_worker(children_.at(culprit));
+  }
+  pending_.clear();
+  for (auto& [key, child] : children_) {
+    if (key.generation != generation) continue;
+    if (child.phase == Phase::starting ||
+        (!candidate_is_restart_ && child.phase == Phase::serving)) {
+      cancel(TimerKind::ready_deadline, key);
+      if (child.phase == Phase::starting) actions_.push_back(CancelGate{key.generation, key.slot});
+      stop_worker(child);
+    }
   }
   report(LogLevel::error, fmt::format("generation {} failed: {}", generation, reason));
   finish_candidate(outcome, reason);
+}
+
+void Supervisor::stop_worker(ChildState& child) {
+  child.phase = Phase::failed;
+  kill_group(child, config_.stop_signal);
+  arm(TimerKind::kill_deadline, WorkerKey{child.generation, child.slot}, config_.stop_timeout);
 }
 
 // The candidate's attempt is over, either way: report it, then decide what runs next.
@@ -265,6 +352,7 @@ void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& rea
   const Generation generation = *candidate_;
   const bool succeeded = outcome == RestartOutcome::succeeded;
   candidate_.reset();
+  pending_.clear();
   if (candidate_is_restart_) {
     actions_.push_back(RestartFinished{generation, outcome, reason});
     if (!succeeded && serving_)
@@ -282,18 +370,18 @@ void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& rea
 
 void Supervisor::limit_draining() {
   std::size_t draining = 0;
-  for (const auto& [generation, child] : children_)
+  for (const auto& [key, child] : children_)
     if (child.phase == Phase::draining) ++draining;
-  for (auto& [generation, child] : children_) {  // oldest first
-    if (draining <= config_.max_draining) break;
+  const std::size_t cap = config_.max_draining * config_.workers;
+  for (auto& [key, child] : children_) {  // oldest first
+    if (draining <= cap) break;
     if (child.phase != Phase::draining) continue;
-    report(LogLevel::warn,
-           fmt::format("generation {} (pid {}) still draining, and {} newer ones drain too: "
-                       "SIGKILL (at most {} drain at once)",
-                       generation, child.pid, draining - 1, config_.max_draining));
+    report(LogLevel::warn, fmt::format("{} (pid {}) still draining, and {} newer ones drain too: "
+                                       "SIGKILL (at most {} drain at once)",
+                                       name_of(child), child.pid, draining - 1, cap));
     kill_group(child, SIGKILL);
     child.phase = Phase::stopping;  // killed: no longer counted, its exit is only logged
-    cancel(TimerKind::drain_deadline, generation);
+    cancel(TimerKind::drain_deadline, key);
     --draining;
   }
 }
@@ -306,74 +394,107 @@ void Supervisor::schedule_respawn() {
   report(LogLevel::warn, fmt::format("no generation is serving: starting a new one in {} "
                                      "(failure {} in a row); connections wait in the backlog",
                                      format_duration(delay), failures));
-  arm(TimerKind::backoff, 0, delay);
+  arm(TimerKind::backoff, WorkerKey{0}, delay);
+}
+
+// One worker of a serving generation is gone: the others serve on, and its slot gets a new
+// worker of the same generation after a backoff of its own.
+void Supervisor::schedule_repair(const ChildState& gone) {
+  const int failures = ++repairs_in_a_row_[gone.slot];
+  Duration delay = config_.backoff_initial;
+  for (int i = 1; i < failures && delay < config_.backoff_max; ++i) delay *= 2;
+  delay = std::min(delay, config_.backoff_max);
+  report(LogLevel::warn, fmt::format("worker {} of generation {}: a new one in {} (failure {} in "
+                                     "a row); the other workers serve",
+                                     gone.slot, gone.generation, format_duration(delay), failures));
+  arm(TimerKind::repair, WorkerKey{gone.generation, gone.slot}, delay);
 }
 
 void Supervisor::begin_stop() {
   stopping_ = true;
   actions_.push_back(Stopping{});
   restart_pending_ = false;
-  cancel(TimerKind::backoff, 0);
+  cancel(TimerKind::backoff, WorkerKey{0});
   if (candidate_) {
-    actions_.push_back(CancelGate{*candidate_});
+    for (const auto& [key, child] : children_)
+      if (key.generation == *candidate_ && child.phase == Phase::starting)
+        actions_.push_back(CancelGate{key.generation, key.slot});
     finish_candidate(RestartOutcome::stopped, "reuserun is stopping");
   }
-  for (auto& [generation, child] : children_) {
-    cancel_timers_of(generation);
+  for (auto& [key, child] : children_) {
+    cancel_timers_of(key);
     // Draining and failed generations were already asked to stop; asking again can mean
     // "quit now" to some servers.
     if (child.phase == Phase::starting || child.phase == Phase::serving)
       kill_group(child, config_.stop_signal);
     child.phase = Phase::stopping;
   }
+  for (auto it = armed_.begin(); it != armed_.end();) {  // repairs: nothing starts any more
+    if (it->kind == TimerKind::repair) {
+      actions_.push_back(CancelTimer{*it});
+      it = armed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   serving_.reset();
-  if (!children_.empty()) arm(TimerKind::stop_deadline, 0, config_.stop_timeout);
+  if (!children_.empty()) arm(TimerKind::stop_deadline, WorkerKey{0}, config_.stop_timeout);
   exit_if_stopped();
 }
 
 void Supervisor::force_stop() {
   forced_ = forced_ || !children_.empty();
-  for (auto& [generation, child] : children_) kill_group(child, SIGKILL);
+  for (auto& [key, child] : children_) kill_group(child, SIGKILL);
 }
 
 void Supervisor::exit_if_stopped() {
-  if (!stopping_ || !children_.empty()) return;
-  cancel(TimerKind::stop_deadline, 0);
+  if (!stopping_ || !children_.empty() || !spawning_.empty()) return;
+  cancel(TimerKind::stop_deadline, WorkerKey{0});
   report(LogLevel::info, "every generation has exited");
-  actions_.push_back(Exit{forced_ ? kExitForcedStop : kExitOk});
+  actions_.push_back(Exit{exit_code_.value_or(forced_ ? kExitForcedStop : kExitOk)});
 }
 
 void Supervisor::forward_to_serving(int sig) {
-  if (!serving_) {
+  bool forwarded = false;
+  for (const auto& [key, child] : children_) {
+    if (child.phase != Phase::serving) continue;
+    report(LogLevel::info, fmt::format("forwarding {} to {} (pid {})", signal_name(sig),
+                                       name_of(child), child.pid));
+    kill_group(child, sig);
+    forwarded = true;
+  }
+  if (!forwarded)
     report(LogLevel::warn,
            fmt::format("{} not forwarded: no generation is serving", signal_name(sig)));
-    return;
-  }
-  const ChildState& child = children_.at(*serving_);
-  report(LogLevel::info, fmt::format("forwarding {} to generation {} (pid {})", signal_name(sig),
-                                     child.generation, child.pid));
-  kill_group(child, sig);
 }
 
 void Supervisor::kill_group(const ChildState& child, int sig) {
   actions_.push_back(SignalGroup{child.pid, sig});
 }
 
+// "generation 3", or "generation 3 worker 1" when there are several.
+std::string Supervisor::name_of(const ChildState& child) const {
+  if (config_.workers <= 1) return fmt::format("generation {}", child.generation);
+  return fmt::format("generation {} worker {}", child.generation, child.slot);
+}
+
 // ---- bookkeeping ----
 
-void Supervisor::arm(TimerKind kind, Generation generation, Duration after) {
-  armed_.insert({kind, generation});
-  actions_.push_back(ArmTimer{{kind, generation}, after});
+void Supervisor::arm(TimerKind kind, WorkerKey worker, Duration after) {
+  const TimerId id{kind, worker.generation, worker.slot};
+  armed_.insert(id);
+  actions_.push_back(ArmTimer{id, after});
 }
 
-void Supervisor::cancel(TimerKind kind, Generation generation) {
-  if (armed_.erase({kind, generation}) > 0) actions_.push_back(CancelTimer{{kind, generation}});
+void Supervisor::cancel(TimerKind kind, WorkerKey worker) {
+  const TimerId id{kind, worker.generation, worker.slot};
+  if (armed_.erase(id) > 0) actions_.push_back(CancelTimer{id});
 }
 
-void Supervisor::cancel_timers_of(Generation generation) {
+void Supervisor::cancel_timers_of(WorkerKey worker) {
   for (TimerKind kind : {TimerKind::ready_deadline, TimerKind::drain_deadline,
                          TimerKind::kill_deadline, TimerKind::stable})
-    cancel(kind, generation);
+    cancel(kind, worker);
 }
 
 void Supervisor::report(LogLevel level, std::string text) {
@@ -381,7 +502,7 @@ void Supervisor::report(LogLevel level, std::string text) {
 }
 
 ChildState* Supervisor::find_by_pid(pid_t pid) {
-  for (auto& [generation, child] : children_)
+  for (auto& [key, child] : children_)
     if (child.pid == pid) return &child;
   return nullptr;
 }

@@ -9,6 +9,7 @@
 #include <csignal>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,6 +23,17 @@
 namespace reuserun {
 
 using Generation = std::uint64_t;
+using Slot = unsigned;  // a worker's place in its generation: 0 .. workers-1
+
+// One worker process: its generation and its slot (0 with one worker). Explicit: an implicit
+// conversion from Generation turns set.insert({generation, slot}) into two keys.
+struct WorkerKey {
+  explicit WorkerKey(Generation generation_, Slot slot_ = 0)
+      : generation(generation_), slot(slot_) {}
+  Generation generation;
+  Slot slot;
+  auto operator<=>(const WorkerKey&) const = default;  // NOLINT(modernize-use-nullptr): clang 14
+};
 
 struct SupervisorConfig {
   Duration ready_timeout = std::chrono::seconds(30);
@@ -35,7 +47,12 @@ struct SupervisorConfig {
   Duration stable_uptime = std::chrono::seconds(10);
   // Old generations still draining at once (each holds its connections, memory and pids); a
   // restart that would exceed this SIGKILLs the oldest instead of waiting for its drain timeout.
-  std::size_t max_draining = 4;
+  std::size_t max_draining = 4;  // per worker slot
+  // Workers per generation, sharing the sockets. A restart replaces them one slot at a time: a
+  // new worker passes its gate, then the old worker of its slot drains; at most max_surge new
+  // workers are starting at once.
+  Slot workers = 1;
+  Slot max_surge = 1;
 };
 
 enum class TimerKind {
@@ -44,12 +61,14 @@ enum class TimerKind {
   kill_deadline,
   stop_deadline,
   backoff,
-  stable
+  stable,
+  repair  // respawn one crashed worker after its backoff
 };
 
 struct TimerId {
   TimerKind kind;
   Generation generation = 0;  // 0 for the launcher-wide timers (stop_deadline, backoff)
+  Slot slot = 0;
   auto operator<=>(const TimerId&) const = default;  // NOLINT(modernize-use-nullptr): clang 14 bug
 };
 
@@ -63,11 +82,13 @@ struct SignalReceived {
 struct ChildSpawned {
   Generation generation;
   pid_t pid;
+  Slot slot = 0;
 };
 struct SpawnFailed {
   Generation generation;
   int error;  // errno of the failed exec
   std::string reason;
+  Slot slot = 0;
 };
 struct ChildExited {
   pid_t pid;
@@ -75,11 +96,13 @@ struct ChildExited {
 };
 struct GatePassed {
   Generation generation;
+  Slot slot = 0;
 };
 struct GateFailed {
   Generation generation;
   std::string reason;
   bool timed_out = false;  // the gate gave up because the ready deadline passed (ExpireGate)
+  Slot slot = 0;
 };
 struct TimerFired {
   TimerId id;
@@ -90,18 +113,22 @@ using Event = std::variant<StartRequested, RestartRequested, SignalReceived, Chi
 // ---- actions ----
 struct SpawnChild {
   Generation generation;
+  Slot slot = 0;
 };
 struct StartGate {
   Generation generation;
   pid_t pid;
+  Slot slot = 0;
 };
 struct CancelGate {
   Generation generation;
+  Slot slot = 0;
 };
 // The ready deadline passed: the gate must give up and report GateFailed with what it saw.
 struct ExpireGate {
   Generation generation = 0;
   std::string reason;
+  Slot slot = 0;
 };
 // kill(-process_group, sig): every child leads its own process group.
 struct SignalGroup {
@@ -162,6 +189,7 @@ struct ChildState {
   Generation generation;
   pid_t pid;
   Phase phase;
+  Slot slot = 0;
 };
 
 class Supervisor {
@@ -175,7 +203,8 @@ class Supervisor {
   std::optional<Generation> candidate() const { return candidate_; }
   bool restart_pending() const { return restart_pending_; }
   bool stopping() const { return stopping_; }
-  const std::map<Generation, ChildState>& children() const { return children_; }
+  const std::map<WorkerKey, ChildState>& children() const { return children_; }
+  const SupervisorConfig& config() const { return config_; }
 
  private:
   void on(const StartRequested&);
@@ -190,9 +219,16 @@ class Supervisor {
 
   void request_restart();
   void launch_generation(bool restart);
-  void promote_candidate(ChildState& child);
-  void fail_candidate(RestartOutcome outcome, const std::string& reason, bool still_running);
+  void start_pending_workers();
+  std::size_t starting_workers(Generation generation) const;
+  void promote_worker(ChildState& child);
+  void drain(ChildState& child);
+  void fail_candidate(RestartOutcome outcome, const std::string& reason, WorkerKey culprit,
+                      bool still_running);
+  void stop_worker(ChildState& child);
   void finish_candidate(RestartOutcome outcome, const std::string& reason);
+  void schedule_repair(const ChildState& gone);
+  std::string name_of(const ChildState& child) const;
   void limit_draining();
   void schedule_respawn();
   void begin_stop();
@@ -201,15 +237,19 @@ class Supervisor {
   void forward_to_serving(int sig);
   void kill_group(const ChildState& child, int sig);
 
-  void arm(TimerKind kind, Generation generation, Duration after);
-  void cancel(TimerKind kind, Generation generation);
-  void cancel_timers_of(Generation generation);
+  void arm(TimerKind kind, WorkerKey worker, Duration after);
+  void cancel(TimerKind kind, WorkerKey worker);
+  void cancel_timers_of(WorkerKey worker);
   void report(LogLevel level, std::string text);
   ChildState* find_by_pid(pid_t pid);
 
   SupervisorConfig config_;
-  Actions actions_;                            // collected while handling one event
-  std::map<Generation, ChildState> children_;  // spawned and not yet reaped
+  Actions actions_;                           // collected while handling one event
+  std::map<WorkerKey, ChildState> children_;  // spawned and not yet reaped
+  std::set<WorkerKey> spawning_;              // SpawnChild sent, no answer yet
+  std::deque<Slot> pending_;                  // the candidate's slots not yet started
+  std::map<Slot, int> repairs_in_a_row_;
+  std::optional<int> exit_code_;  // decided before the last child has gone
   std::set<TimerId> armed_;
   Generation next_generation_ = 1;
   std::optional<Generation> serving_;

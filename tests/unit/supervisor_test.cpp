@@ -105,7 +105,7 @@ TEST_F(SupervisorTest, RestartStopsTheOldGenerationOnlyAfterTheNewOneIsReady) {
   EXPECT_TRUE(first_of<RestartFinished>(ready)->succeeded());
   EXPECT_FALSE(first_of<ServiceReady>(ready)) << "READY is reported once, for the first start";
   EXPECT_EQ(supervisor_->serving(), 2u);
-  EXPECT_EQ(supervisor_->children().at(1).phase, Phase::draining);
+  EXPECT_EQ(supervisor_->children().at(WorkerKey{1}).phase, Phase::draining);
 }
 
 TEST_F(SupervisorTest, RestartAndStopAreAnnouncedForSystemd) {
@@ -394,6 +394,114 @@ TEST_F(SupervisorTest, ExitOfAnUnknownPidIsIgnored) {
   serve_first();
   EXPECT_TRUE(send(ChildExited{4242, exited(0)}).empty());
   EXPECT_EQ(supervisor_->serving(), 1u);
+}
+
+}  // namespace
+}  // namespace reuserun
+
+// ---- --workers ----
+
+namespace reuserun {
+namespace {
+
+class WorkersTest : public SupervisorTest {
+ protected:
+  // Generation 1 with `workers` workers (pids 100, 101, ...) serving.
+  void serve_workers(Slot workers, Slot max_surge = 1) {
+    config_.workers = workers;
+    config_.max_surge = max_surge;
+    supervisor_ = std::make_unique<Supervisor>(config_);
+    const auto start = send(StartRequested{});
+    ASSERT_EQ(all_of<SpawnChild>(start).size(), workers) << "a first start starts them all";
+    for (Slot slot = 0; slot < workers; ++slot)
+      send(ChildSpawned{1, static_cast<pid_t>(100 + slot), slot});
+    for (Slot slot = 0; slot + 1 < workers; ++slot) {
+      const auto ready = send(GatePassed{1, slot});
+      EXPECT_FALSE(first_of<ServiceReady>(ready)) << "not before every worker is ready";
+    }
+    EXPECT_TRUE(first_of<ServiceReady>(send(GatePassed{1, workers - 1})));
+    EXPECT_EQ(supervisor_->serving(), 1u);
+  }
+  static std::vector<Slot> spawned_slots(const Actions& actions) {
+    std::vector<Slot> slots;
+    for (const auto& spawn : all_of<SpawnChild>(actions)) slots.push_back(spawn.slot);
+    return slots;
+  }
+};
+
+TEST_F(WorkersTest, ARestartReplacesOneWorkerAtATimeOldOnlyAfterNewIsReady) {
+  serve_workers(3);
+  EXPECT_EQ(spawned_slots(send(SignalReceived{SIGHUP})), std::vector<Slot>{0});
+  send(ChildSpawned{2, 200, 0});
+  const auto first = send(GatePassed{2, 0});
+  EXPECT_TRUE(sends(first, 100, SIGTERM)) << "slot 0's old worker drains";
+  EXPECT_FALSE(sends(first, 101, SIGTERM));
+  EXPECT_EQ(spawned_slots(first), std::vector<Slot>{1});
+  EXPECT_FALSE(first_of<RestartFinished>(first));
+  send(ChildSpawned{2, 201, 1});
+  EXPECT_EQ(spawned_slots(send(GatePassed{2, 1})), std::vector<Slot>{2});
+  send(ChildSpawned{2, 202, 2});
+  const auto last = send(GatePassed{2, 2});
+  EXPECT_TRUE(sends(last, 102, SIGTERM));
+  ASSERT_TRUE(first_of<RestartFinished>(last));
+  EXPECT_TRUE(first_of<RestartFinished>(last)->succeeded());
+  EXPECT_EQ(supervisor_->serving(), 2u);
+}
+
+TEST_F(WorkersTest, MaxSurgeStartsThatManyNewWorkersAtOnce) {
+  serve_workers(4, 2);
+  EXPECT_EQ(spawned_slots(send(SignalReceived{SIGHUP})), (std::vector<Slot>{0, 1}));
+  send(ChildSpawned{2, 200, 0});
+  send(ChildSpawned{2, 201, 1});
+  EXPECT_EQ(spawned_slots(send(GatePassed{2, 1})), std::vector<Slot>{2});
+}
+
+TEST_F(WorkersTest, AFailedNewWorkerStopsTheRolloutAndTheOtherSlotsKeepTheirOldWorkers) {
+  serve_workers(3);
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200, 0});
+  send(GatePassed{2, 0});  // slot 0 replaced
+  send(ChildSpawned{2, 201, 1});
+  const auto failed = send(ChildExited{201, exited(1)});
+  ASSERT_TRUE(first_of<RestartFinished>(failed));
+  EXPECT_EQ(first_of<RestartFinished>(failed)->outcome, RestartOutcome::exited);
+  EXPECT_TRUE(all_of<SpawnChild>(failed).empty()) << "slot 2 is not started";
+  EXPECT_FALSE(sends(failed, 101, SIGTERM));
+  EXPECT_FALSE(sends(failed, 102, SIGTERM));
+  EXPECT_FALSE(sends(failed, 200, SIGTERM)) << "the new worker that was ready keeps its slot";
+  EXPECT_EQ(supervisor_->serving(), 1u);
+  EXPECT_EQ(supervisor_->children().at(WorkerKey{2, 0}).phase, Phase::serving);
+}
+
+TEST_F(WorkersTest, ACrashedWorkerIsRespawnedAloneAfterABackoff) {
+  serve_workers(3);
+  const auto crash = send(ChildExited{101, killed(SIGSEGV)});
+  EXPECT_TRUE(all_of<SpawnChild>(crash).empty());
+  const auto timer = first_of<ArmTimer>(crash);
+  ASSERT_TRUE(timer);
+  EXPECT_EQ(timer->id, (TimerId{TimerKind::repair, 1, 1}));
+  EXPECT_EQ(spawned_slots(send(TimerFired{timer->id})), std::vector<Slot>{1});
+  send(ChildSpawned{1, 111, 1});
+  const auto ready = send(GatePassed{1, 1});
+  EXPECT_TRUE(all_of<SignalGroup>(ready).empty()) << "nobody else is touched";
+  EXPECT_EQ(supervisor_->children().at(WorkerKey{1, 1}).phase, Phase::serving);
+  EXPECT_EQ(supervisor_->serving(), 1u);
+}
+
+TEST_F(WorkersTest, WhenTheLastWorkerIsGoneAWholeGenerationIsStarted) {
+  serve_workers(2);
+  send(ChildExited{100, exited(1)});
+  const auto last = send(ChildExited{101, exited(1)});
+  EXPECT_TRUE(arms(last, TimerKind::backoff, 0, 100ms)) << "the respawn backoff, as with one";
+}
+
+TEST_F(WorkersTest, StopReachesEveryWorker) {
+  serve_workers(3);
+  const auto stop = send(SignalReceived{SIGTERM});
+  for (pid_t pid : {100, 101, 102}) EXPECT_TRUE(sends(stop, pid, SIGTERM)) << pid;
+  send(ChildExited{100, exited(0)});
+  send(ChildExited{101, exited(0)});
+  EXPECT_TRUE(first_of<Exit>(send(ChildExited{102, exited(0)})));
 }
 
 }  // namespace
