@@ -16,7 +16,9 @@ TEST(Gunicorn, RestartsUnderLoadWithZeroFailedRequests) {
     GTEST_SKIP() << "gunicorn is not installed (scripts/deps installs it)";
   // The default gate: gunicorn's arbiter sends READY=1 before its workers accept, so auto also
   // waits for a worker of the new generation to accept a probe.
-  Launch launch({"--stop-timeout", "5s"},
+  // --stop-timeout above gunicorn's own --graceful-timeout: an arbiter stopped while it still
+  // boots a worker waits out its graceful timeout (seen in CI: SIGKILL at 5 s, exit 4).
+  Launch launch({"--stop-timeout", "10s"},
                 {"/usr/bin/gunicorn", "--workers", "2", "--graceful-timeout", "5", "--chdir",
                  SUPPORT_DIR, "pid_app:app"});
   const pid_t first = launch.wait_serving(20s);
