@@ -1,12 +1,10 @@
 #include "cli.hpp"
 
-#include <grp.h>
-#include <pwd.h>
-
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <ostream>
 
+#include "accounts.hpp"
 #include "activation.hpp"
 #include "env_file.hpp"
 #include "exit_code.hpp"
@@ -176,32 +174,19 @@ Duration duration_option(const std::string& option, const std::string& text) {
                    ": expected a duration such as 500ms, 5s, 1.5s or 2m"};
 }
 
-// --user: uid, its primary group and its supplementary groups; --group overrides the primary.
+// --user: uid, its primary group and its groups; --group overrides the primary.
 void set_identity(const RawOptions& raw, Config& config) {
   if (!raw.user.empty()) {
-    const passwd* entry = ::getpwnam(raw.user.c_str());
-    uid_t uid = 0;
-    if (entry == nullptr && parse_number(raw.user, uid)) entry = ::getpwuid(uid);
-    if (entry == nullptr)
-      throw UsageError{"invalid value '" + raw.user + "' for --user: no such user"};
-    config.user = entry->pw_uid;
-    config.group = entry->pw_gid;
-    int count = 64;
-    std::vector<gid_t> groups(static_cast<std::size_t>(count));
-    if (::getgrouplist(entry->pw_name, entry->pw_gid, groups.data(), &count) == -1) {
-      groups.resize(static_cast<std::size_t>(count));
-      ::getgrouplist(entry->pw_name, entry->pw_gid, groups.data(), &count);
-    }
-    groups.resize(static_cast<std::size_t>(count));
-    config.groups = groups;
+    const auto account = find_user(raw.user);
+    if (!account) throw UsageError{"invalid value '" + raw.user + "' for --user: no such user"};
+    config.user = account->uid;
+    config.group = account->gid;
+    config.groups = account->groups;
   }
   if (!raw.group.empty()) {
-    const struct group* entry = ::getgrnam(raw.group.c_str());
-    gid_t gid = 0;
-    if (entry == nullptr && parse_number(raw.group, gid)) entry = ::getgrgid(gid);
-    if (entry == nullptr)
+    config.group = find_group(raw.group);
+    if (!config.group)
       throw UsageError{"invalid value '" + raw.group + "' for --group: no such group"};
-    config.group = entry->gr_gid;
     if (!config.user) config.groups.clear();
   }
 }

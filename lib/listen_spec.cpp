@@ -1,11 +1,9 @@
 #include "listen_spec.hpp"
 
-#include <grp.h>
-#include <pwd.h>
-
 #include <cerrno>
 #include <vector>
 
+#include "accounts.hpp"
 #include "text.hpp"
 
 namespace reuserun {
@@ -21,20 +19,17 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
   }
 }
 
+// owner= takes any number, as chown(1) does; a name must exist.
 std::optional<uid_t> user_id(std::string_view user) {
   uid_t uid = 0;
   if (parse_number(user, uid)) return uid;
-  const std::string name(user);
-  if (const passwd* entry = ::getpwnam(name.c_str())) return entry->pw_uid;
-  return std::nullopt;
+  const auto account = find_user(user);
+  return account ? std::optional(account->uid) : std::nullopt;
 }
 
 std::optional<gid_t> group_id(std::string_view group) {
   gid_t gid = 0;
-  if (parse_number(group, gid)) return gid;
-  const std::string name(group);
-  if (const struct group* entry = ::getgrnam(name.c_str())) return entry->gr_gid;
-  return std::nullopt;
+  return parse_number(group, gid) ? std::optional(gid) : find_group(group);
 }
 
 // "8080", "127.0.0.1:8080", "[::1]:8080", "*:8080".
