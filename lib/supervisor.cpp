@@ -106,7 +106,7 @@ void Supervisor::on(const SpawnFailed& event) {
   spawning_.erase(key);
   report(LogLevel::error, fmt::format("generation {}: {}", event.generation, event.reason));
   if (candidate_ != event.generation) {  // a repair: try again later
-    if (!stopping_) schedule_repair({event.generation, 0, Phase::failed, event.slot});
+    if (!stopping_) schedule_repair(key);
     return;
   }
   if (!ever_ready_ && !candidate_is_restart_ && failures_in_a_row_ == 0) {
@@ -137,7 +137,7 @@ void Supervisor::on(const ChildExited& event) {
         fail_candidate(RestartOutcome::exited,
                        fmt::format("pid {} {} before it was ready", gone.pid, how), key, false);
       else if (!stopping_)
-        schedule_repair(gone);
+        schedule_repair(key);
       break;
     case Phase::serving: {
       report(LogLevel::warn,
@@ -151,7 +151,7 @@ void Supervisor::on(const ChildExited& event) {
         if (!candidate_) schedule_respawn();
       } else if (!(candidate_ &&
                    std::find(pending_.begin(), pending_.end(), gone.slot) != pending_.end())) {
-        schedule_repair(gone);  // one worker down: respawned alone
+        schedule_repair(key);  // one worker down: respawned alone
       }
       break;
     }
@@ -170,11 +170,7 @@ void Supervisor::on(const GatePassed& event) {
   if (it == children_.end() || it->second.phase != Phase::starting) return;
   ChildState& child = it->second;
   if (candidate_ == event.generation) return promote_worker(child);
-  // A repaired worker: it takes its slot back.
-  cancel(TimerKind::ready_deadline, WorkerKey{child.generation, child.slot});
-  actions_.push_back(CancelGate{child.generation, child.slot});
-  child.phase = Phase::serving;
-  report(LogLevel::info, fmt::format("{} (pid {}) is ready again", name_of(child), child.pid));
+  mark_serving(child, "is ready again");  // a repaired worker takes its slot back
 }
 
 void Supervisor::on(const GateFailed& event) {
@@ -186,7 +182,7 @@ void Supervisor::on(const GateFailed& event) {
                           event.reason, key, true);
   report(LogLevel::error, fmt::format("{} failed: {}", name_of(it->second), event.reason));
   stop_worker(it->second);
-  schedule_repair(it->second);
+  schedule_repair(key);
 }
 
 void Supervisor::on(const TimerFired& event) {
@@ -284,12 +280,16 @@ std::size_t Supervisor::starting_workers(Generation generation) const {
   return count;
 }
 
-void Supervisor::promote_worker(ChildState& child) {
-  const WorkerKey key{child.generation, child.slot};
-  cancel(TimerKind::ready_deadline, key);
+// Its gate passed: the gate and its deadline go, the worker serves.
+void Supervisor::mark_serving(ChildState& child, std::string_view how) {
+  cancel(TimerKind::ready_deadline, WorkerKey{child.generation, child.slot});
   actions_.push_back(CancelGate{child.generation, child.slot});
   child.phase = Phase::serving;
-  report(LogLevel::info, fmt::format("{} (pid {}) is ready", name_of(child), child.pid));
+  report(LogLevel::info, fmt::format("{} (pid {}) {}", name_of(child), child.pid, how));
+}
+
+void Supervisor::promote_worker(ChildState& child) {
+  mark_serving(child, "is ready");
   // Its slot's old worker drains now: capacity never drops below the number of workers.
   for (auto& [other_key, other] : children_)
     if (other.slot == child.slot && other.generation != child.generation &&
@@ -386,11 +386,16 @@ void Supervisor::limit_draining() {
   }
 }
 
-void Supervisor::schedule_respawn() {
-  const int failures = ++failures_in_a_row_;
+// initial * 2^(failures-1), capped at backoff_max.
+Duration Supervisor::backoff_delay(int failures) const {
   Duration delay = config_.backoff_initial;
   for (int i = 1; i < failures && delay < config_.backoff_max; ++i) delay *= 2;
-  delay = std::min(delay, config_.backoff_max);
+  return std::min(delay, config_.backoff_max);
+}
+
+void Supervisor::schedule_respawn() {
+  const int failures = ++failures_in_a_row_;
+  const Duration delay = backoff_delay(failures);
   report(LogLevel::warn, fmt::format("no generation is serving: starting a new one in {} "
                                      "(failure {} in a row); connections wait in the backlog",
                                      format_duration(delay), failures));
@@ -399,15 +404,13 @@ void Supervisor::schedule_respawn() {
 
 // One worker of a serving generation is gone: the others serve on, and its slot gets a new
 // worker of the same generation after a backoff of its own.
-void Supervisor::schedule_repair(const ChildState& gone) {
+void Supervisor::schedule_repair(WorkerKey gone) {
   const int failures = ++repairs_in_a_row_[gone.slot];
-  Duration delay = config_.backoff_initial;
-  for (int i = 1; i < failures && delay < config_.backoff_max; ++i) delay *= 2;
-  delay = std::min(delay, config_.backoff_max);
+  const Duration delay = backoff_delay(failures);
   report(LogLevel::warn, fmt::format("worker {} of generation {}: a new one in {} (failure {} in "
                                      "a row); the other workers serve",
                                      gone.slot, gone.generation, format_duration(delay), failures));
-  arm(TimerKind::repair, WorkerKey{gone.generation, gone.slot}, delay);
+  arm(TimerKind::repair, gone, delay);
 }
 
 void Supervisor::begin_stop() {

@@ -227,7 +227,9 @@ class Supervisor {
                       bool still_running);
   void stop_worker(ChildState& child);
   void finish_candidate(RestartOutcome outcome, const std::string& reason);
-  void schedule_repair(const ChildState& gone);
+  void schedule_repair(WorkerKey gone);
+  void mark_serving(ChildState& child, std::string_view how);
+  Duration backoff_delay(int failures) const;
   std::string name_of(const ChildState& child) const;
   void limit_draining();
   void schedule_respawn();
