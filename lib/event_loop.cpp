@@ -141,9 +141,9 @@ Status EventLoop::status() const {
   for (const Listener& listener : listeners_)
     out.listeners.push_back({listener.describe(), listener.name()});
   for (const auto& [key, child] : supervisor_.children()) {
-    const auto began = spawned_at_.find(key);
+    const auto began = spawned_.find(key);
     out.generations.push_back({key.generation, child.pid, key.slot, child.phase,
-                               began == spawned_at_.end() ? 0.0 : seconds_since(began->second)});
+                               began == spawned_.end() ? 0.0 : seconds_since(began->second.at)});
   }
   out.serving = serving;
   out.workers = supervisor_.config().workers;
@@ -292,8 +292,7 @@ void EventLoop::forget_gone_generations() {
   const auto gone = [this](const auto& entry) {
     return !supervisor_.children().contains(entry.first);
   };
-  std::erase_if(spawned_at_, gone);
-  std::erase_if(spawned_pid_, gone);
+  std::erase_if(spawned_, gone);
 }
 
 void EventLoop::apply(const Action& action) {
@@ -312,13 +311,13 @@ void EventLoop::apply(const SpawnChild& action) {
                     interpreter ? "its interpreter was not found: " : "", std::strerror(error))});
   };
   if (resolved.error != 0) return fail(resolved.error);
+  const std::vector<HandedSocket> handed = handed_sockets(listeners_);
   std::vector<std::string> names;
   std::vector<int> fds;
-  for (const Listener& listener : listeners_) {
-    names.push_back(listener.name());
-    fds.push_back(listener.fd());
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    names.push_back(handed[i].name);
+    fds.push_back(listeners_[i].fd());
   }
-  const std::vector<HandedSocket> handed = handed_sockets(listeners_);
   const auto argv = substitute_fds(config_.command, handed);
   if (!argv) {
     dispatch(SpawnFailed{action.generation, EINVAL, argv.error().message, action.slot});
@@ -364,8 +363,7 @@ void EventLoop::apply(const SpawnChild& action) {
     channel.socket->receive(
         [this, worker](const NotifyDatagram& datagram) { on_notify(worker, datagram); });
   }
-  spawned_at_[worker] = Clock::now();
-  spawned_pid_[worker] = spawned.pid;
+  spawned_[worker] = {spawned.pid, Clock::now()};
   dispatch(ChildSpawned{action.generation, spawned.pid, action.slot});
 }
 
@@ -507,8 +505,8 @@ void EventLoop::apply(const RestartFinished& action) {
   result.reason = action.reason;
   if (restart_began_)
     result.duration_seconds = std::chrono::duration<double>(Clock::now() - *restart_began_).count();
-  for (const auto& [key, pid] : spawned_pid_)
-    if (key.generation == action.generation) result.pids.push_back(pid);
+  for (const auto& [key, worker] : spawned_)
+    if (key.generation == action.generation) result.pids.push_back(worker.pid);
   if (!result.pids.empty()) result.pid = result.pids.front();
   result.serving = supervisor_.serving();
   if (result.serving && !serving_pids().empty()) result.serving_pid = serving_pids().front();

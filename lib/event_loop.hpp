@@ -124,8 +124,11 @@ class EventLoop final : private GateServices {
   std::map<WorkerKey, NotifyChannel> notify_;
   std::deque<Event> pending_;
   const Clock::time_point started_at_ = Clock::now();
-  std::map<WorkerKey, Clock::time_point> spawned_at_;  // workers not yet forgotten
-  std::map<WorkerKey, pid_t> spawned_pid_;
+  struct Spawned {
+    pid_t pid = 0;
+    Clock::time_point at;
+  };
+  std::map<WorkerKey, Spawned> spawned_;  // workers not yet forgotten
   std::optional<Clock::time_point> restart_began_;
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
   std::size_t stopping_children_ = 0;

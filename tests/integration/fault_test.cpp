@@ -61,11 +61,6 @@ int zombie_children(pid_t pid) {
   return zombies;
 }
 
-// One request on the control socket, answered when the restart has ended: "0\n..." on success.
-std::string control_request(const std::string& socket_path, const std::string& line) {
-  return unix_exchange(socket_path, line);
-}
-
 TEST(Fault, AChildThatExitsAtOnceForeverBacksOffKeepsThePortAndCostsLittleCpu) {
   Launch launch({}, {"/bin/sh", "-c", "exit 1"});
   ASSERT_TRUE(launch.process.wait_for_log("generation 1 started", 10s)) << launch.process.log();
@@ -149,7 +144,8 @@ TEST(Fault, ManyRestartsOfAFastChildLeakNoFdsZombiesOrMemory) {
                 {kTestServer});
   ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
   const pid_t reuserun = launch.process.pid();
-  const auto restart = [&] { return control_request(socket, "restart\n").rfind("0\n", 0) == 0; };
+  // Over the control socket, answered when the restart has ended: "0\n..." on success.
+  const auto restart = [&] { return unix_exchange(socket, "restart\n").rfind("0\n", 0) == 0; };
   const auto quiet = [&] {
     return wait_until([&] { return child_pids(reuserun).size() == 1; }, 10s);
   };
