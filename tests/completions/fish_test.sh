@@ -6,22 +6,14 @@ set -uo pipefail
 src=$1
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
-failed=0
 bin=$(cd "$2" && pwd)  # fish ignores relative PATH entries
-# expect 'COMMAND LINE' EXPECTED...: completing it offers (at least) each EXPECTED.
-expect() {
-  local line=$1 want got
-  shift
-  got=$(HOME=$home XDG_CONFIG_HOME=$home PATH=$bin:$PATH fish -c "
+shell_name=fish
+source "$(dirname "$0")/expect.sh"
+complete_line() {
+  HOME=$home XDG_CONFIG_HOME=$home PATH=$bin:$PATH fish -c "
     source '$src/completions/reuserun.fish'
     complete -c mytool -x -a 'alpha beta'
-    complete -C '$line'" 2>&1 | cut -f1)
-  for want in "$@"; do
-    grep -qxF -- "$want" <<<"$got" || {
-      echo "fish: '$line' should offer '$want', got: $(tr '\n' ' ' <<<"$got")"
-      failed=1
-    }
-  done
+    complete -C '$1'" 2>&1 | cut -f1
 }
 
 expect 'reuserun --rea' --ready --ready-timeout --ready-interval --ready-host
@@ -33,5 +25,4 @@ expect 'reuserun ctl --j' --json
 expect 'reuserun --port 8080 -- reuseru' reuserun
 expect 'reuserun --port 8080 -- mytool ' alpha beta
 expect 'reuserun --port 8080 mytool al' alpha
-[[ $failed -eq 0 ]] && echo "fish completion: all cases pass"
-exit $failed
+finish

@@ -6,19 +6,11 @@ set -uo pipefail
 src=$1
 bin=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-failed=0
-# expect 'COMMAND LINE' EXPECTED...: completing it offers (at least) each EXPECTED.
-expect() {
-  local line=$1 want got
-  shift
-  got=$(PATH=$bin:$PATH REUSERUN_COMPLETIONS=$src/completions timeout 20 \
-    zsh -f "$here/zsh_complete.zsh" "$line" 2>&1 | tr -d '\r' | sed 's/[[:space:]]*$//')
-  for want in "$@"; do
-    grep -qxF -- "$want" <<<"$got" || {
-      echo "zsh: '$line' should offer '$want', got: $(tr '\n' ' ' <<<"$got")"
-      failed=1
-    }
-  done
+shell_name=zsh
+source "$here/expect.sh"
+complete_line() {
+  PATH=$bin:$PATH REUSERUN_COMPLETIONS=$src/completions timeout 20 \
+    zsh -f "$here/zsh_complete.zsh" "$1" 2>&1 | tr -d '\r' | sed 's/[[:space:]]*$//'
 }
 
 expect 'reuserun --rea' --ready --ready-timeout --ready-interval --ready-host
@@ -28,5 +20,4 @@ expect 'reuserun ctl ' restart status
 expect 'reuserun ctl --j' --json
 expect 'reuserun --port 8080 -- reuseru' reuserun
 expect 'reuserun --port 8080 -- ls --colo' --color
-[[ $failed -eq 0 ]] && echo "zsh completion: all cases pass"
-exit $failed
+finish
