@@ -54,9 +54,15 @@ TEST_F(Ctl, RestartWaitsForTheNewGenerationAndPrintsItsPid) {
   ASSERT_GT(generations.first, 0) << generations.log();
   const Captured restart = ctl({"restart"});
   EXPECT_EQ(restart.exit_code, 0) << restart.err;
-  // It returned after the switch, not before: the new generation answers now.
-  const auto now = serving_pid(generations.launch->port);
-  ASSERT_TRUE(now);
+  // It returned after the switch: the new generation answers (the old one may still take a
+  // connection or two before it handles its stop signal, hence the bounded wait).
+  std::optional<pid_t> now;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        now = serving_pid(generations.launch->port);
+        return now && *now != generations.first;
+      },
+      5s));
   EXPECT_NE(*now, generations.first);
   EXPECT_TRUE(contains(restart.out, "generation 2 (pid " + std::to_string(*now) + ") is serving"))
       << restart.out;
@@ -170,8 +176,13 @@ TEST_F(Ctl, StatusDescribesGenerationsAndTheLastRestart) {
   TwoGenerations generations(with_socket({}), "");
   ASSERT_GT(generations.first, 0) << generations.log();
   ASSERT_EQ(ctl({"restart"}).exit_code, 0);
-  const auto second = serving_pid(generations.launch->port);
-  ASSERT_TRUE(second);
+  std::optional<pid_t> second;  // the old generation may take a last connection: wait
+  ASSERT_TRUE(wait_until(
+      [&] {
+        second = serving_pid(generations.launch->port);
+        return second && *second != generations.first;
+      },
+      5s));
 
   const Captured text = ctl({"status"});
   EXPECT_EQ(text.exit_code, 0) << text.err;

@@ -19,6 +19,12 @@ bool has_line(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
 
+// After a restart the old generation may still take a connection or two before its stop signal
+// is handled: wait (bounded) for the new one to answer.
+bool answers_with(int port, const std::string& line) {
+  return wait_until([&] { return has_line(info(port), line); }, 5s);
+}
+
 TEST(Identity, EnvFileIsReadAgainForEachGenerationAndEnvWins) {
   TempDir dir;
   dir.write("app.env", "# release 1\nAPP_VERSION=1\nAPP_COLOR=red\n");
@@ -30,7 +36,7 @@ TEST(Identity, EnvFileIsReadAgainForEachGenerationAndEnvWins) {
   dir.write("app.env", "APP_VERSION=2\n");
   launch.process.signal(SIGHUP);
   ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 10s)) << launch.process.log();
-  EXPECT_TRUE(has_line(info(launch.port), "APP_VERSION=2")) << info(launch.port);
+  EXPECT_TRUE(answers_with(launch.port, "APP_VERSION=2")) << info(launch.port);
 
   // A broken file fails that restart, naming the line; the serving generation stays.
   dir.write("app.env", "APP_VERSION=3\nthis is not an assignment\n");
@@ -98,7 +104,7 @@ TEST(Identity, TheCommandIsResolvedAgainAtEachRestart) {
   std::filesystem::rename(dir.file("next"), dir.file("current"));
   launch.process.signal(SIGHUP);
   ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 10s)) << launch.process.log();
-  EXPECT_TRUE(has_line(info(launch.port), "APP_RELEASE=2")) << info(launch.port);
+  EXPECT_TRUE(answers_with(launch.port, "APP_RELEASE=2")) << info(launch.port);
 }
 
 }  // namespace
