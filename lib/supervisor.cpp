@@ -57,6 +57,36 @@ std::string_view outcome_name(RestartOutcome outcome) {
   return "unknown";
 }
 
+Supervisor::Supervisor(SupervisorConfig config, const SupervisorSnapshot& snapshot)
+    : config_(config),
+      repairs_in_a_row_(snapshot.repairs_in_a_row),
+      armed_(snapshot.armed.begin(), snapshot.armed.end()),
+      next_generation_(snapshot.next_generation),
+      serving_(snapshot.serving),
+      ever_ready_(snapshot.ever_ready),
+      failures_in_a_row_(snapshot.failures_in_a_row) {
+  for (const ChildState& child : snapshot.children)
+    children_.emplace(WorkerKey{child.generation, child.slot}, child);
+}
+
+bool Supervisor::settled() const {
+  return !candidate_ && !restart_pending_ && !stopping_ && spawning_.empty() && pending_.empty() &&
+         std::none_of(children_.begin(), children_.end(),
+                      [](const auto& entry) { return entry.second.phase == Phase::starting; });
+}
+
+SupervisorSnapshot Supervisor::snapshot() const {
+  SupervisorSnapshot out;
+  out.next_generation = next_generation_;
+  out.serving = serving_;
+  out.ever_ready = ever_ready_;
+  out.failures_in_a_row = failures_in_a_row_;
+  out.repairs_in_a_row = repairs_in_a_row_;
+  for (const auto& [key, child] : children_) out.children.push_back(child);
+  out.armed.assign(armed_.begin(), armed_.end());
+  return out;
+}
+
 Actions Supervisor::handle(const Event& event) {
   actions_.clear();
   std::visit([this](const auto& e) { on(e); }, event);
@@ -83,13 +113,9 @@ void Supervisor::on(const SignalReceived& event) {
     }
   } else if (is_forwarded_signal(event.sig)) {
     forward_to_serving(event.sig);
-  } else if (event.sig == SIGUSR2) {
-    // Reserved for reuserun's own in-place upgrade (einhorn's and nginx's meaning), so it is not
-    // passed on to the children; until then it must not kill reuserun either.
-    report(LogLevel::warn,
-           "SIGUSR2 ignored: reserved for an in-place upgrade of reuserun, which this version "
-           "does not do");
   }
+  // SIGUSR2 is reuserun's own in-place upgrade (einhorn's and nginx's meaning): the event loop's
+  // business, never forwarded.
 }
 
 void Supervisor::on(const ChildSpawned& event) {

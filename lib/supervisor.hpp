@@ -192,9 +192,24 @@ struct ChildState {
   Slot slot = 0;
 };
 
+// Everything a supervisor knows while it is settled (Supervisor::settled): what an in-place
+// upgrade of reuserun hands to its new image (handover.hpp). The timers are only named: when
+// each fires is the event loop's business.
+struct SupervisorSnapshot {
+  Generation next_generation = 1;
+  std::optional<Generation> serving;
+  bool ever_ready = false;
+  int failures_in_a_row = 0;
+  std::map<Slot, int> repairs_in_a_row;
+  std::vector<ChildState> children;
+  std::vector<TimerId> armed;
+};
+
 class Supervisor {
  public:
   explicit Supervisor(SupervisorConfig config) : config_(config) {}
+  // A supervisor that carries on from `snapshot`, taken by another image of reuserun.
+  Supervisor(SupervisorConfig config, const SupervisorSnapshot& snapshot);
 
   Actions handle(const Event& event);
 
@@ -205,6 +220,12 @@ class Supervisor {
   bool stopping() const { return stopping_; }
   const std::map<WorkerKey, ChildState>& children() const { return children_; }
   const SupervisorConfig& config() const { return config_; }
+
+  // Nothing is being started, gated or stopped: no restart (or queued one), no worker starting,
+  // not stopping. Only then does a snapshot tell the whole story: every child runs, serves or
+  // drains, and waits for nothing but its timers.
+  bool settled() const;
+  SupervisorSnapshot snapshot() const;
 
  private:
   void on(const StartRequested&);

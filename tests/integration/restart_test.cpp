@@ -85,16 +85,14 @@ TEST(Restart, CrashedChildIsRespawned) {
             std::string::npos);
 }
 
-TEST(Restart, TheDocumentedSignalsAreForwardedToTheServingChildAndUsr2IsNot) {
+TEST(Restart, TheDocumentedSignalsAreForwardedToTheServingChild) {
   Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0);
-  for (int sig : {SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU, SIGUSR2}) launch.process.signal(sig);
+  for (int sig : {SIGUSR1, SIGWINCH, SIGTTIN, SIGTTOU}) launch.process.signal(sig);
   const std::string forwarded = "USR1=1 USR2=0 WINCH=1 TTIN=1 TTOU=1\n";
   EXPECT_TRUE(wait_until([&] { return http_get(launch.port, "/signals").body == forwarded; }, 5s))
       << http_get(launch.port, "/signals").body << launch.process.log();
-  EXPECT_TRUE(launch.process.wait_for_log("SIGUSR2 ignored", 5s)) << launch.process.log();
-  EXPECT_TRUE(launch.process.running()) << "SIGUSR2 must not kill reuserun";
   EXPECT_EQ(serving_pid(launch.port), child);
 }
 

@@ -381,13 +381,65 @@ TEST_F(SupervisorTest, ForwardsDocumentedSignalsToTheServingGeneration) {
   EXPECT_TRUE(sends(send(SignalReceived{SIGTTOU}), 100, SIGTTOU));
 }
 
-TEST_F(SupervisorTest, Sigusr2IsReservedForTheUpgradeAndNotForwarded) {
+TEST_F(SupervisorTest, Sigusr2IsNotForwarded) {
+  // It upgrades reuserun itself (the event loop's business): the children never see it.
   serve_first();
   const auto usr2 = send(SignalReceived{SIGUSR2});
   EXPECT_TRUE(all_of<SignalGroup>(usr2).empty());
   EXPECT_FALSE(first_of<Exit>(usr2));
-  ASSERT_TRUE(first_of<Report>(usr2));
-  EXPECT_NE(first_of<Report>(usr2)->text.find("SIGUSR2 ignored"), std::string::npos);
+}
+
+TEST_F(SupervisorTest, SettledOnlyWhenNothingIsStartingOrStopping) {
+  EXPECT_TRUE(supervisor_->settled());  // nothing at all yet
+  send(StartRequested{});
+  EXPECT_FALSE(supervisor_->settled());  // spawn asked for
+  send(ChildSpawned{1, 100});
+  EXPECT_FALSE(supervisor_->settled());  // gating
+  send(GatePassed{1});
+  EXPECT_TRUE(supervisor_->settled());
+  send(SignalReceived{SIGHUP});
+  EXPECT_FALSE(supervisor_->settled());
+  start_serving(2, 200);
+  EXPECT_TRUE(supervisor_->settled()) << "generation 1 drains: only a timer is left";
+  send(SignalReceived{SIGTERM});
+  EXPECT_FALSE(supervisor_->settled());
+}
+
+TEST_F(SupervisorTest, ARestoredSupervisorCarriesOnWhereTheSnapshotWasTaken) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  start_serving(2, 200);  // generation 1 (pid 100) drains
+  const SupervisorSnapshot snapshot = supervisor_->snapshot();
+  ASSERT_EQ(snapshot.children.size(), 2u);
+  EXPECT_EQ(snapshot.serving, 2u);
+  EXPECT_EQ(snapshot.next_generation, 3u);
+
+  Supervisor restored(config_, snapshot);
+  EXPECT_EQ(restored.serving(), 2u);
+  EXPECT_EQ(restored.children().at(WorkerKey{1}).phase, Phase::draining);
+  EXPECT_TRUE(restored.settled());
+  // The drain deadline armed before the snapshot still kills the old generation.
+  EXPECT_TRUE(sends(restored.handle(TimerFired{{TimerKind::drain_deadline, 1}}), 100, SIGKILL));
+  restored.handle(ChildExited{100, killed(SIGKILL)});
+  // The next restart is generation 3, and drains generation 2.
+  const auto restart = restored.handle(SignalReceived{SIGHUP});
+  ASSERT_TRUE(first_of<SpawnChild>(restart));
+  EXPECT_EQ(first_of<SpawnChild>(restart)->generation, 3u);
+  restored.handle(ChildSpawned{3, 300});
+  EXPECT_TRUE(sends(restored.handle(GatePassed{3}), 200, SIGTERM));
+  // A crash of the serving generation is respawned after the backoff.
+  const auto crash = restored.handle(ChildExited{300, killed(SIGSEGV)});
+  EXPECT_TRUE(arms(crash, TimerKind::backoff, 0, config_.backoff_initial));
+}
+
+TEST_F(SupervisorTest, ATimerNotInTheSnapshotDoesNothingAfterARestore) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  start_serving(2, 200);
+  SupervisorSnapshot snapshot = supervisor_->snapshot();
+  snapshot.armed.clear();
+  Supervisor restored(config_, snapshot);
+  EXPECT_TRUE(restored.handle(TimerFired{{TimerKind::drain_deadline, 1}}).empty());
 }
 
 TEST_F(SupervisorTest, ExitOfAnUnknownPidIsIgnored) {

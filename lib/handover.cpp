@@ -1,0 +1,336 @@
+#include "handover.hpp"
+
+#include <array>
+#include <cerrno>
+#include <utility>
+
+#include "text.hpp"
+
+namespace reuserun {
+namespace {
+
+constexpr std::string_view kMagic = "reuserun-handover";
+
+constexpr std::array<std::pair<TimerKind, std::string_view>, 7> kTimerNames = {{
+    {TimerKind::ready_deadline, "ready"},
+    {TimerKind::drain_deadline, "drain"},
+    {TimerKind::kill_deadline, "kill"},
+    {TimerKind::stop_deadline, "stop"},
+    {TimerKind::backoff, "backoff"},
+    {TimerKind::stable, "stable"},
+    {TimerKind::repair, "repair"},
+}};
+
+constexpr std::array<RestartOutcome, 6> kOutcomes = {
+    RestartOutcome::succeeded, RestartOutcome::exited,       RestartOutcome::gate_failed,
+    RestartOutcome::timed_out, RestartOutcome::spawn_failed, RestartOutcome::stopped};
+
+// A string as one space-free token: backslash, space and newline escaped; "\e" is empty.
+std::string quote(std::string_view text) {
+  if (text.empty()) return "\\e";
+  std::string out;
+  for (char c : text) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == ' ')
+      out += "\\s";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::optional<std::string> unquote(std::string_view token) {
+  if (token == "\\e") return std::string();
+  std::string out;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    if (token[i] != '\\') {
+      out += token[i];
+      continue;
+    }
+    if (++i == token.size()) return std::nullopt;
+    switch (token[i]) {
+      case '\\':
+        out += '\\';
+        break;
+      case 's':
+        out += ' ';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      default:
+        return std::nullopt;
+    }
+  }
+  return out;
+}
+
+std::string optional_number(const auto& value) {
+  return value ? std::to_string(*value) : std::string("-");
+}
+
+std::string join_pids(const std::vector<pid_t>& pids) {
+  if (pids.empty()) return "-";
+  std::string out;
+  for (const pid_t pid : pids) out += (out.empty() ? "" : ",") + std::to_string(pid);
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view line, char separator) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    const auto at = line.find(separator);
+    parts.push_back(line.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    line.remove_prefix(at + 1);
+  }
+}
+
+// One line's fields, read in order; the first failure is remembered.
+class Fields {
+ public:
+  explicit Fields(std::vector<std::string_view> tokens) : tokens_(std::move(tokens)) {}
+
+  template <typename Number>
+  Number number() {
+    Number value{};
+    if (!parse_number(next(), value)) ok_ = false;
+    return value;
+  }
+  template <typename Number>
+  std::optional<Number> optional_number() {
+    const std::string_view token = peek();
+    if (token == "-") {
+      next();
+      return std::nullopt;
+    }
+    return number<Number>();
+  }
+  bool flag() {
+    const std::string_view token = next();
+    if (token != "0" && token != "1") ok_ = false;
+    return token == "1";
+  }
+  std::string text() {
+    auto value = unquote(next());
+    if (!value) ok_ = false;
+    return value.value_or("");
+  }
+  std::string_view word() { return next(); }
+  // Every field was read and valid, and none is left over.
+  bool done() const { return ok_ && index_ == tokens_.size(); }
+
+ private:
+  std::string_view peek() const { return index_ < tokens_.size() ? tokens_[index_] : ""; }
+  std::string_view next() {
+    if (index_ >= tokens_.size()) {
+      ok_ = false;
+      return "";
+    }
+    return tokens_[index_++];
+  }
+
+  std::vector<std::string_view> tokens_;
+  std::size_t index_ = 0;
+  bool ok_ = true;
+};
+
+std::optional<Phase> phase_from(std::string_view name) {
+  for (Phase phase : {Phase::starting, Phase::serving, Phase::draining, Phase::failed,
+                      Phase::stopping})
+    if (phase_name(phase) == name) return phase;
+  return std::nullopt;
+}
+
+std::optional<TimerKind> timer_from(std::string_view name) {
+  for (const auto& [kind, text] : kTimerNames)
+    if (text == name) return kind;
+  return std::nullopt;
+}
+
+std::string_view timer_name(TimerKind kind) {
+  for (const auto& [known, text] : kTimerNames)
+    if (known == kind) return text;
+  return "unknown";
+}
+
+std::optional<RestartOutcome> outcome_from(std::string_view name) {
+  for (RestartOutcome outcome : kOutcomes)
+    if (outcome_name(outcome) == name) return outcome;
+  return std::nullopt;
+}
+
+std::optional<std::vector<pid_t>> pids_from(std::string_view text) {
+  std::vector<pid_t> pids;
+  if (text == "-") return pids;
+  for (std::string_view part : split(text, ',')) {
+    pid_t pid = 0;
+    if (!parse_number(part, pid) || pid <= 0) return std::nullopt;
+    pids.push_back(pid);
+  }
+  return pids;
+}
+
+Error malformed(std::size_t line_number, std::string_view line) {
+  return Error{fmt::format("malformed handover line {}: '{}'", line_number, line), EINVAL};
+}
+
+// One line after the version line into `out`; false when it is malformed.
+bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
+  if (keyword == "started") {
+    out.started_at_ns = fields.number<std::int64_t>();
+  } else if (keyword == "upgrade") {
+    out.upgrade_began_ns = fields.number<std::int64_t>();
+    out.upgrades = fields.number<unsigned long>();
+    out.previous_executable = fields.text();
+  } else if (keyword == "listener") {
+    HandedListener& listener = out.listeners.emplace_back();
+    listener.fd = fields.number<int>();
+    listener.owns_path = fields.flag();
+    listener.name = fields.text();
+    if (listener.fd < 0) return false;
+  } else if (keyword == "control") {
+    out.control_fd = fields.number<int>();
+    out.control_path = fields.text();
+    if (out.control_fd < 0) return false;
+  } else if (keyword == "supervisor") {
+    out.next_generation = fields.number<Generation>();
+    out.serving = fields.optional_number<Generation>();
+    out.ever_ready = fields.flag();
+    out.failures_in_a_row = fields.number<int>();
+  } else if (keyword == "repairs") {
+    const auto slot = fields.number<Slot>();
+    out.repairs_in_a_row[slot] = fields.number<int>();
+  } else if (keyword == "worker") {
+    HandedWorker& worker = out.workers.emplace_back();
+    worker.child.generation = fields.number<Generation>();
+    worker.child.slot = fields.number<Slot>();
+    worker.child.pid = fields.number<pid_t>();
+    const auto phase = phase_from(fields.word());
+    worker.spawned_at_ns = fields.number<std::int64_t>();
+    worker.notify_fd = fields.number<int>();
+    worker.notify_address = fields.text();
+    // A settled supervisor has nothing starting: a starting worker would need its gate.
+    if (!phase || *phase == Phase::starting || worker.child.pid <= 0) return false;
+    worker.child.phase = *phase;
+  } else if (keyword == "timer") {
+    const auto kind = timer_from(fields.word());
+    HandedTimer& timer = out.timers.emplace_back();
+    timer.id.generation = fields.number<Generation>();
+    timer.id.slot = fields.number<Slot>();
+    timer.expires_at_ns = fields.number<std::int64_t>();
+    if (!kind) return false;
+    timer.id.kind = *kind;
+  } else if (keyword == "restarts") {
+    out.restarts = fields.number<unsigned long>();
+  } else if (keyword == "last-restart") {
+    RestartResult& result = out.last_restart.emplace();
+    result.generation = fields.number<Generation>();
+    const auto outcome = outcome_from(fields.word());
+    result.duration_seconds = fields.number<std::int64_t>() / 1e6;
+    out.last_restart_at_ns = fields.number<std::int64_t>();
+    result.serving = fields.optional_number<Generation>();
+    result.serving_pid = fields.optional_number<pid_t>();
+    const auto pids = pids_from(fields.word());
+    result.reason = fields.text();
+    if (!outcome || !pids) return false;
+    result.outcome = *outcome;
+    result.pids = *pids;
+    if (!result.pids.empty()) result.pid = result.pids.front();
+  } else if (keyword == "waiter") {
+    HandedWaiter& waiter = out.waiters.emplace_back();
+    waiter.fd = fields.number<int>();
+    waiter.json = fields.flag();
+    if (waiter.fd < 0) return false;
+  } else {
+    return false;
+  }
+  return fields.done();
+}
+
+}  // namespace
+
+SupervisorSnapshot Handover::supervisor() const {
+  SupervisorSnapshot snapshot;
+  snapshot.next_generation = next_generation;
+  snapshot.serving = serving;
+  snapshot.ever_ready = ever_ready;
+  snapshot.failures_in_a_row = failures_in_a_row;
+  snapshot.repairs_in_a_row = repairs_in_a_row;
+  for (const HandedWorker& worker : workers) snapshot.children.push_back(worker.child);
+  for (const HandedTimer& timer : timers) snapshot.armed.push_back(timer.id);
+  return snapshot;
+}
+
+std::string encode_handover(const Handover& handover) {
+  std::string out = fmt::format("{} {}\n", kMagic, kHandoverVersion);
+  out += fmt::format("started {}\n", handover.started_at_ns);
+  out += fmt::format("upgrade {} {} {}\n", handover.upgrade_began_ns, handover.upgrades,
+                     quote(handover.previous_executable));
+  for (const HandedListener& listener : handover.listeners)
+    out += fmt::format("listener {} {:d} {}\n", listener.fd, listener.owns_path,
+                       quote(listener.name));
+  if (handover.control_fd >= 0)
+    out += fmt::format("control {} {}\n", handover.control_fd, quote(handover.control_path));
+  out += fmt::format("supervisor {} {} {:d} {}\n", handover.next_generation,
+                     optional_number(handover.serving), handover.ever_ready,
+                     handover.failures_in_a_row);
+  for (const auto& [slot, count] : handover.repairs_in_a_row)
+    out += fmt::format("repairs {} {}\n", slot, count);
+  for (const HandedWorker& worker : handover.workers)
+    out += fmt::format("worker {} {} {} {} {} {} {}\n", worker.child.generation, worker.child.slot,
+                       worker.child.pid, phase_name(worker.child.phase), worker.spawned_at_ns,
+                       worker.notify_fd, quote(worker.notify_address));
+  for (const HandedTimer& timer : handover.timers)
+    out += fmt::format("timer {} {} {} {}\n", timer_name(timer.id.kind), timer.id.generation,
+                       timer.id.slot, timer.expires_at_ns);
+  out += fmt::format("restarts {}\n", handover.restarts);
+  if (const auto& last = handover.last_restart)
+    out += fmt::format("last-restart {} {} {} {} {} {} {} {}\n", last->generation,
+                       outcome_name(last->outcome),
+                       static_cast<std::int64_t>(last->duration_seconds * 1e6),
+                       handover.last_restart_at_ns, optional_number(last->serving),
+                       optional_number(last->serving_pid), join_pids(last->pids),
+                       quote(last->reason));
+  for (const HandedWaiter& waiter : handover.waiters)
+    out += fmt::format("waiter {} {:d}\n", waiter.fd, waiter.json);
+  out += "end\n";
+  return out;
+}
+
+Result<Handover> decode_handover(std::string_view text) {
+  const std::vector<std::string_view> lines = split(text, '\n');
+  const std::vector<std::string_view> first = split(lines.front(), ' ');
+  int version = 0;
+  if (first.size() != 2 || first[0] != kMagic || !parse_number(first[1], version))
+    return Error{"not a reuserun handover (its first line should be '" + std::string(kMagic) +
+                     " <version>')",
+                 EINVAL};
+  if (version != kHandoverVersion)
+    return Error{fmt::format("handover format version {} is not supported: this reuserun reads "
+                             "version {} only",
+                             version, kHandoverVersion),
+                 EPROTO};
+  Handover out;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const std::string_view line = lines[i];
+    if (line.empty() && i + 1 == lines.size()) break;  // the text's last newline
+    if (line == "end") {
+      const bool trailing = i + 2 < lines.size() || (i + 1 < lines.size() && !lines[i + 1].empty());
+      if (trailing) return malformed(i + 2, lines[i + 1]);
+      if (out.listeners.empty()) return Error{"the handover names no listening socket", EINVAL};
+      return out;
+    }
+    std::vector<std::string_view> tokens = split(line, ' ');
+    const std::string_view keyword = tokens.front();
+    tokens.erase(tokens.begin());
+    Fields fields(std::move(tokens));
+    if (!decode_line(keyword, fields, out)) return malformed(i + 1, line);
+  }
+  return Error{"the handover is truncated (no 'end' line)", EINVAL};
+}
+
+}  // namespace reuserun

@@ -1,0 +1,149 @@
+// The handover an upgrading reuserun writes for its new image: every field survives the trip,
+// and anything else than this version's well-formed text is refused before it is used.
+#include "handover.hpp"
+
+#include <gtest/gtest.h>
+
+namespace reuserun {
+namespace {
+
+Handover sample() {
+  Handover handover;
+  handover.started_at_ns = 1'000'000'000;
+  handover.upgrade_began_ns = 5'000'000'000;
+  handover.previous_executable = "/opt/reuserun 1.0/bin/reuserun";
+  handover.upgrades = 2;
+  handover.listeners = {{3, false, "http"}, {4, true, "admin api"}};
+  handover.control_fd = 5;
+  handover.control_path = "/run/reuserun/8080.sock";
+  handover.next_generation = 4;
+  handover.serving = 3;
+  handover.ever_ready = true;
+  handover.failures_in_a_row = 1;
+  handover.repairs_in_a_row = {{1, 2}};
+  handover.workers = {{{2, 200, Phase::draining, 0}, 2'000'000'000, 7, "@reuserun/1/g2/ab"},
+                      {{3, 300, Phase::serving, 0}, 3'000'000'000, -1, ""}};
+  handover.timers = {{{TimerKind::drain_deadline, 2, 0}, 9'000'000'000},
+                     {{TimerKind::stable, 3, 0}, 8'000'000'000}};
+  handover.restarts = 2;
+  RestartResult last;
+  last.generation = 3;
+  last.outcome = RestartOutcome::succeeded;
+  last.reason = "line one\nline two \\ with spaces";
+  last.duration_seconds = 0.25;
+  last.pids = {300, 301};
+  last.pid = 300;
+  last.serving = 3;
+  last.serving_pid = 300;
+  handover.last_restart = last;
+  handover.last_restart_at_ns = 4'000'000'000;
+  handover.waiters = {{9, true}};
+  return handover;
+}
+
+TEST(Handover, EveryFieldSurvivesTheRoundTrip) {
+  const Handover in = sample();
+  const auto out = decode_handover(encode_handover(in));
+  ASSERT_TRUE(out) << out.error().message;
+  const Handover& h = out.value();
+  EXPECT_EQ(h.started_at_ns, in.started_at_ns);
+  EXPECT_EQ(h.upgrade_began_ns, in.upgrade_began_ns);
+  EXPECT_EQ(h.previous_executable, in.previous_executable);
+  EXPECT_EQ(h.upgrades, 2u);
+  ASSERT_EQ(h.listeners.size(), 2u);
+  EXPECT_EQ(h.listeners[1].fd, 4);
+  EXPECT_TRUE(h.listeners[1].owns_path);
+  EXPECT_EQ(h.listeners[1].name, "admin api");
+  EXPECT_EQ(h.control_fd, 5);
+  EXPECT_EQ(h.control_path, in.control_path);
+  EXPECT_EQ(h.next_generation, 4u);
+  EXPECT_EQ(h.serving, 3u);
+  EXPECT_TRUE(h.ever_ready);
+  EXPECT_EQ(h.failures_in_a_row, 1);
+  EXPECT_EQ(h.repairs_in_a_row, in.repairs_in_a_row);
+  ASSERT_EQ(h.workers.size(), 2u);
+  EXPECT_EQ(h.workers[0].child.pid, 200);
+  EXPECT_EQ(h.workers[0].child.phase, Phase::draining);
+  EXPECT_EQ(h.workers[0].notify_fd, 7);
+  EXPECT_EQ(h.workers[0].notify_address, "@reuserun/1/g2/ab");
+  EXPECT_EQ(h.workers[1].notify_fd, -1);
+  EXPECT_EQ(h.workers[1].notify_address, "");
+  ASSERT_EQ(h.timers.size(), 2u);
+  EXPECT_EQ(h.timers[0].id, (TimerId{TimerKind::drain_deadline, 2, 0}));
+  EXPECT_EQ(h.timers[0].expires_at_ns, 9'000'000'000);
+  EXPECT_EQ(h.restarts, 2u);
+  ASSERT_TRUE(h.last_restart);
+  EXPECT_EQ(h.last_restart->reason, in.last_restart->reason);
+  EXPECT_EQ(h.last_restart->pids, in.last_restart->pids);
+  EXPECT_DOUBLE_EQ(h.last_restart->duration_seconds, 0.25);
+  EXPECT_EQ(h.last_restart->serving_pid, 300);
+  EXPECT_EQ(h.last_restart_at_ns, in.last_restart_at_ns);
+  ASSERT_EQ(h.waiters.size(), 1u);
+  EXPECT_EQ(h.waiters[0].fd, 9);
+  EXPECT_TRUE(h.waiters[0].json);
+  EXPECT_EQ(encode_handover(h), encode_handover(in));
+}
+
+TEST(Handover, TheSupervisorSnapshotHasItsChildrenAndTimers) {
+  const SupervisorSnapshot snapshot = sample().supervisor();
+  EXPECT_EQ(snapshot.next_generation, 4u);
+  EXPECT_EQ(snapshot.serving, 3u);
+  ASSERT_EQ(snapshot.children.size(), 2u);
+  EXPECT_EQ(snapshot.children[1].pid, 300);
+  ASSERT_EQ(snapshot.armed.size(), 2u);
+  EXPECT_EQ(snapshot.armed[1].kind, TimerKind::stable);
+}
+
+TEST(Handover, AnotherVersionIsRefusedAndNamed) {
+  std::string text = encode_handover(sample());
+  text.replace(0, text.find('\n'), "reuserun-handover 2");
+  const auto decoded = decode_handover(text);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().message,
+            "handover format version 2 is not supported: this reuserun reads version 1 only");
+}
+
+TEST(Handover, SomethingElseIsRefused) {
+  for (const char* text : {"", "hello\n", "reuserun-handover\n", "reuserun-handover x\n",
+                           "reuserun-handover 1 extra\n"}) {
+    const auto decoded = decode_handover(text);
+    ASSERT_FALSE(decoded) << text;
+    EXPECT_NE(decoded.error().message.find("not a reuserun handover"), std::string::npos);
+  }
+}
+
+TEST(Handover, ATruncatedOrMalformedHandoverIsRefusedNamingTheLine) {
+  std::string text = encode_handover(sample());
+  const auto truncated = decode_handover(text.substr(0, text.rfind("end")));
+  ASSERT_FALSE(truncated);
+  EXPECT_NE(truncated.error().message.find("truncated"), std::string::npos);
+
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"worker 3 0 300 serving", "worker 3 0 300 starting"},  // would need its gate
+           {"worker 3 0 300 serving", "worker 3 0 300 dancing"},
+           {"timer stable", "timer snooze"},
+           {"listener 3 0 http", "listener -3 0 http"},
+           {"restarts 2", "restarts 2 3"},
+           {"restarts 2", "restarts two"},
+           {"control 5 /run", "control 5 \\q/run"},
+           {"restarts 2", "unknown 2"}}) {
+    std::string changed = text;
+    ASSERT_NE(changed.find(from), std::string::npos) << from;
+    changed.replace(changed.find(from), from.size(), to);
+    const auto decoded = decode_handover(changed);
+    ASSERT_FALSE(decoded) << to;
+    EXPECT_NE(decoded.error().message.find("malformed handover line"), std::string::npos) << to;
+  }
+  EXPECT_FALSE(decode_handover(text + "extra\n"));
+}
+
+TEST(Handover, OneWithoutListenersIsRefused) {
+  Handover empty = sample();
+  empty.listeners.clear();
+  const auto decoded = decode_handover(encode_handover(empty));
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("no listening socket"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace reuserun
