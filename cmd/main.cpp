@@ -5,6 +5,7 @@
 #include "control.hpp"
 #include "log.hpp"
 #include "run.hpp"
+#include "upgrade.hpp"
 
 namespace {
 
@@ -29,5 +30,10 @@ int main(int argc, char** argv) {
   if (command_line.ctl) return run_ctl(*command_line.ctl);
   if (!command_line.config) return command_line.exit_code;
   reuserun::init_logging(command_line.config->log_level);
+  // Started by an upgrade (upgrade.hpp): as its check run, or as the new image.
+  if (const auto fd = command_line.config->upgrade_check_fd)
+    return reuserun::check_handover(*fd);
+  if (const auto fd = reuserun::take_fd_variable(reuserun::kHandoverFdVariable))
+    return reuserun::resume(*command_line.config, *fd);
   return reuserun::run(*command_line.config);
 }

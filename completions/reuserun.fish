@@ -8,7 +8,7 @@ function __reuserun_child_tokens
     test "$tokens[1]" = ctl; and return
     set -l takes_value --port --bind --listen --protocol --backlog --ready-timeout --ready --ready-interval \
         --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file \
-        --control-socket --workers --max-surge --user --group --chdir --env --env-file
+        --control-socket --reexec-as --workers --max-surge --user --group --chdir --env --env-file
     set -l skip 0
     for i in (seq (count $tokens))
         set -l token $tokens[$i]
@@ -79,16 +79,17 @@ complete -c reuserun -n __reuserun_in_options -l env -x -d 'KEY=VALUE for the ch
 complete -c reuserun -n __reuserun_in_options -l env-file -r -F -d 'Variables for the children, read at each start'
 complete -c reuserun -n __reuserun_in_options -l no-pdeathsig -d 'Let the children outlive reuserun'
 complete -c reuserun -n __reuserun_in_options -l control-socket -r -F -d 'Path of the control socket'
+complete -c reuserun -n __reuserun_in_options -l reexec-as -r -F -d 'The reuserun binary an upgrade executes'
 complete -c reuserun -n __reuserun_in_options -l log-level -x -a 'trace debug info warn error off' -d 'Log level'
 complete -c reuserun -n __reuserun_in_options -l help -d 'Show the options'
 complete -c reuserun -n __reuserun_in_options -l version -d 'Show the version'
-# reuserun ctl [--control-socket PATH | --port PORT] [--json] restart|status
+# reuserun ctl [--control-socket PATH | --port PORT] [--json] restart|status|upgrade
 function __reuserun_in_ctl
     set -l tokens (commandline -opc)
     test (count $tokens) -ge 2; and test "$tokens[2]" = ctl
 end
-complete -c reuserun -n '__fish_is_first_arg' -x -a ctl -d 'Restart or query a running reuserun'
-complete -c reuserun -n __reuserun_in_ctl -x -a 'restart status'
+complete -c reuserun -n '__fish_is_first_arg' -x -a ctl -d 'Restart, upgrade or query a running reuserun'
+complete -c reuserun -n __reuserun_in_ctl -x -a 'restart status upgrade'
 complete -c reuserun -n __reuserun_in_ctl -l control-socket -r -F -d 'Path of the control socket'
 complete -c reuserun -n __reuserun_in_ctl -l port -x -d 'The port reuserun listens on'
 complete -c reuserun -n __reuserun_in_ctl -l json -d 'Print the answer as JSON'

@@ -45,6 +45,32 @@ int socket_option(int fd, int option) {
 
 }  // namespace
 
+Result<Listener> adopt_listener(int fd, const std::string& name, const std::string& which,
+                                bool owns_path) {
+  struct stat info {};
+  if (::fstat(fd, &info) == -1) return system_error("inspect " + which, errno);
+  if (!S_ISSOCK(info.st_mode)) return Error{which + " is not a socket", ENOTSOCK};
+  if (socket_option(fd, SO_TYPE) != SOCK_STREAM || socket_option(fd, SO_ACCEPTCONN) != 1)
+    return Error{which + " is not a listening stream socket", EINVAL};
+  SocketAddress address;
+  socklen_t length = sizeof address.storage;
+  if (::getsockname(fd, address.get(), &length) == -1)
+    return system_error("read the address of " + which, errno);
+  // Ours from now on: no child gets it except through the handover at fds 3...
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (address.family() == AF_INET || address.family() == AF_INET6)
+    return Listener::adopt_tcp(UniqueFd(fd), address, name);
+  if (address.family() != AF_UNIX)
+    return Error{which + " is neither a TCP nor a unix socket", EAFNOSUPPORT};
+  const auto& unix_address = *reinterpret_cast<const sockaddr_un*>(&address.storage);
+  std::string path(unix_address.sun_path, length > offsetof(sockaddr_un, sun_path)
+                                              ? length - offsetof(sockaddr_un, sun_path)
+                                              : 0);
+  if (!path.empty() && path.front() == '\0') path.front() = '@';  // abstract namespace
+  while (!path.empty() && path.back() == '\0') path.pop_back();
+  return Listener::adopt_unix(UniqueFd(fd), path, name, owns_path);
+}
+
 bool socket_activated() {
   pid_t pid = 0;
   return parse_number(env_or_empty("LISTEN_PID"), pid) && pid == ::getpid() &&
@@ -63,30 +89,9 @@ Result<std::vector<Listener>> adopt_activated_listeners() {
   for (std::size_t i = 0; i < count; ++i) {
     const int fd = kListenFdsStart + static_cast<int>(i);
     const std::string which = "socket-activation fd " + std::to_string(fd) + " (" + names[i] + ")";
-    struct stat info {};
-    if (::fstat(fd, &info) == -1) return system_error("inspect " + which, errno);
-    if (!S_ISSOCK(info.st_mode)) return Error{which + " is not a socket", ENOTSOCK};
-    if (socket_option(fd, SO_TYPE) != SOCK_STREAM || socket_option(fd, SO_ACCEPTCONN) != 1)
-      return Error{which + " is not a listening stream socket", EINVAL};
-    SocketAddress address;
-    socklen_t length = sizeof address.storage;
-    if (::getsockname(fd, address.get(), &length) == -1)
-      return system_error("read the address of " + which, errno);
-    // Ours from now on: no child gets it except through the handover at fds 3...
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    if (address.family() == AF_INET || address.family() == AF_INET6) {
-      listeners.push_back(Listener::adopt_tcp(UniqueFd(fd), address, names[i]));
-    } else if (address.family() == AF_UNIX) {
-      const auto& unix_address = *reinterpret_cast<const sockaddr_un*>(&address.storage);
-      std::string path(unix_address.sun_path, length > offsetof(sockaddr_un, sun_path)
-                                                  ? length - offsetof(sockaddr_un, sun_path)
-                                                  : 0);
-      if (!path.empty() && path.front() == '\0') path.front() = '@';  // abstract namespace
-      while (!path.empty() && path.back() == '\0') path.pop_back();
-      listeners.push_back(Listener::adopt_unix(UniqueFd(fd), path, names[i]));
-    } else {
-      return Error{which + " is neither a TCP nor a unix socket", EAFNOSUPPORT};
-    }
+    auto listener = adopt_listener(fd, names[i], which);
+    if (!listener) return listener.error();
+    listeners.push_back(std::move(listener.value()));
   }
   return listeners;
 }

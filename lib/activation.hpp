@@ -11,6 +11,11 @@
 
 namespace reuserun {
 
+// A listening TCP (IPv4, IPv6) or unix stream socket received from elsewhere, made
+// close-on-exec; `which` names it in errors. owns_path: a unix socket file to remove at exit.
+Result<Listener> adopt_listener(int fd, const std::string& name, const std::string& which,
+                                bool owns_path = false);
+
 // True when LISTEN_FDS is set and LISTEN_PID names this process.
 bool socket_activated();
 

@@ -6,6 +6,7 @@
 
 #include "accounts.hpp"
 #include "activation.hpp"
+#include "upgrade.hpp"
 #include "env_file.hpp"
 #include "exit_code.hpp"
 #include "signal_name.hpp"
@@ -44,6 +45,8 @@ struct RawOptions {
   std::string pid_file;
   bool subreaper = false;
   std::string control_socket;
+  std::string reexec_as;
+  int upgrade_check = -1;
   bool no_pdeathsig = false;
   unsigned workers = 1;
   unsigned max_surge = 1;
@@ -159,6 +162,12 @@ void add_options(CLI::App& app, RawOptions& raw) {
                  "Path of the control socket for `reuserun ctl` (default: "
                  "$XDG_RUNTIME_DIR/reuserun/PORT.sock, or /run/reuserun/PORT.sock)")
       ->envname("REUSERUN_CONTROL_SOCKET");
+  app.add_option("--reexec-as", raw.reexec_as,
+                 "The reuserun binary an upgrade (SIGUSR2, `reuserun ctl upgrade`) executes "
+                 "(default: the path reuserun was started from, looked up again)")
+      ->envname("REUSERUN_REEXEC_AS");
+  // Hidden: how an upgrade runs the new binary's check (upgrade.hpp, man/reuserun.1 UPGRADE).
+  app.add_option(kUpgradeCheckOption, raw.upgrade_check)->group("")->check(CLI::NonNegativeNumber);
   app.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error or off")
       ->envname("REUSERUN_LOG_LEVEL")
       ->capture_default_str();
@@ -211,7 +220,9 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     if (!spec) throw UsageError{spec.error().message};
     config.listen.push_back(spec.value());
   }
-  if (config.listen.empty() && !socket_activated())
+  // An upgrade's new image (and its check) gets the sockets from the handover.
+  if (config.listen.empty() && !socket_activated() && !handover_expected() &&
+      raw.upgrade_check < 0)
     throw UsageError{
         "--port or --listen is required (unless reuserun is socket-activated: LISTEN_FDS)"};
   config.ipv6_only = raw.ipv6_only;
@@ -266,6 +277,11 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   config.pid_file = raw.pid_file;
   config.subreaper = raw.subreaper;
   config.control_socket = raw.control_socket;
+  if (raw.upgrade_check >= 0) config.upgrade_check_fd = raw.upgrade_check;
+  // A path is kept absolute (the binary is looked up at each upgrade, in PATH for a name).
+  config.reexec_as = raw.reexec_as.find('/') == std::string::npos
+                         ? raw.reexec_as
+                         : std::filesystem::absolute(raw.reexec_as).lexically_normal().string();
   set_identity(raw, config);
   config.directory = raw.directory;
   if (!config.directory.empty() && !std::filesystem::is_directory(config.directory))
@@ -289,8 +305,8 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
 }
 
 constexpr const char* kCtlDescription =
-    "Asks a running reuserun, over its control socket, to restart its command and waits for the "
-    "outcome, or prints its status.";
+    "Asks a running reuserun, over its control socket, to restart its command or to upgrade "
+    "itself in place, and waits for the outcome; or prints its status.";
 
 CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostream& out,
                                    std::ostream& err) {
@@ -299,7 +315,8 @@ CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostre
       "Exit status: 0 restarted (or status printed); 1 reuserun could not be reached or refused "
       "the request; 2 usage error; 10 the new generation exited before it was ready; 11 it "
       "failed its readiness gate; 12 it was not ready within --ready-timeout; 13 it could not be "
-      "started; 14 reuserun stopped before the restart ended. See reuserun(1).");
+      "started; 14 reuserun stopped before the restart ended; 15 the upgrade failed (the old "
+      "reuserun runs on). See reuserun(1).");
   std::string socket;
   int port = -1;
   bool json = false;
@@ -310,16 +327,14 @@ CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostre
       ->envname("REUSERUN_PORT")
       ->check(CLI::Range(0, 65535));
   app.add_flag("--json", json, "Print the answer as JSON (schema in reuserun(1))");
-  app.add_option("request", verb, "restart or status")->required();
+  app.add_option("request", verb, "restart, status or upgrade")->required();
   try {
     app.parse(argc, argv);
     CtlCommand ctl;
-    if (verb == "restart")
-      ctl.request.verb = ControlRequest::Verb::restart;
-    else if (verb == "status")
-      ctl.request.verb = ControlRequest::Verb::status;
-    else
-      throw UsageError{"unknown ctl request '" + verb + "': expected restart or status"};
+    const auto parsed = parse_control_verb(verb);
+    if (!parsed)
+      throw UsageError{"unknown ctl request '" + verb + "': expected restart, status or upgrade"};
+    ctl.request.verb = *parsed;
     ctl.request.json = json;
     ctl.socket = socket;
     if (port >= 0) ctl.port = static_cast<std::uint16_t>(port);
@@ -364,7 +379,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
     else if (!command.empty() && command.front().starts_with("-"))
       // Not one of ours and not after "--": a typo, not a command that starts with a dash.
       throw UsageError{"unknown option " + command.front() + " (see reuserun --help)"};
-    return {to_config(raw, std::move(command)), std::nullopt, kExitOk};
+    Config config = to_config(raw, std::move(command));
+    config.arguments.assign(argv, argv + argc);
+    return {std::move(config), std::nullopt, kExitOk};
   } catch (const CLI::CallForHelp&) {
     out << app.help();
     return {std::nullopt, std::nullopt, kExitOk};

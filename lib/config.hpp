@@ -37,8 +37,10 @@ struct Config {
   std::string pid_file;  // empty: none
   bool subreaper = false;
   bool pdeathsig = true;       // children get SIGTERM when reuserun dies
-  std::string control_socket;  // empty: the default path (control.hpp)            // adopt and reap
-                               // orphans of the children (automatic as PID 1)
+  std::string control_socket;  // empty: the default path (control.hpp)
+  std::string reexec_as;       // --reexec-as: what an upgrade executes (empty: upgrade.hpp)
+  std::vector<std::string> arguments;  // reuserun's own argv: an upgrade executes it again
+  std::optional<int> upgrade_check_fd;  // --upgrade-check FD: only check an upgrade's handover
   // The children's identity and environment (reuserun's own when unset).
   std::optional<uid_t> user;
   std::optional<gid_t> group;

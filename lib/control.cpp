@@ -29,8 +29,28 @@ namespace {
 using boost::asio::local::stream_protocol;
 
 constexpr std::size_t kMaxRequest = 256;
+constexpr ControlRequest::Verb kVerbs[] = {ControlRequest::Verb::restart,
+                                           ControlRequest::Verb::status,
+                                           ControlRequest::Verb::upgrade};
 
 // One client: reads its request line, hands it to the handler, answers once.
+// The answer is a few hundred bytes: it fits the socket buffer, so a non-blocking send either
+// takes it whole or the client is gone.
+void send_answer(int fd, int code, const std::string& text) {
+  const std::string message = std::to_string(code) + "\n" + text;
+  std::size_t sent = 0;
+  while (sent < message.size()) {
+    const ssize_t n =
+        ::send(fd, message.data() + sent, message.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0) {
+      if (n == -1 && errno == EINTR) continue;
+      log_debug("control socket: the client went away before its answer");
+      break;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(stream_protocol::socket socket)
@@ -52,7 +72,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
             return self->answer(kExitUsage,
                                 fmt::format("reuserun: unknown control request '{}'\n", line));
           handler(*request,
-                  [self](int code, const std::string& text) { self->answer(code, text); });
+                  ControlServer::Reply(
+                      [self](int code, const std::string& text) { self->answer(code, text); },
+                      [self] { return self->release(); }));
         });
   }
 
@@ -74,25 +96,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return false;
   }
 
-  // The answer is a few hundred bytes: it fits the socket buffer, so a non-blocking send either
-  // takes it whole or the client is gone.
   void answer(int code, const std::string& text) {
     if (answered_) return;
     answered_ = true;
-    const std::string message = std::to_string(code) + "\n" + text;
-    std::size_t sent = 0;
-    while (sent < message.size()) {
-      const ssize_t n = ::send(socket_.native_handle(), message.data() + sent,
-                               message.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n <= 0) {
-        if (n == -1 && errno == EINTR) continue;
-        log_debug("control socket: the client went away before its answer");
-        break;
-      }
-      sent += static_cast<std::size_t>(n);
-    }
+    send_answer(socket_.native_handle(), code, text);
     boost::system::error_code ignored;
     socket_.close(ignored);
+  }
+
+  UniqueFd release() {
+    if (answered_) return {};
+    answered_ = true;
+    return UniqueFd(socket_.release());
   }
 
  private:
@@ -121,24 +136,44 @@ int ctl_exit_code(RestartOutcome outcome) {
   return kExitFailure;
 }
 
+std::string_view verb_name(ControlRequest::Verb verb) {
+  switch (verb) {
+    case ControlRequest::Verb::restart:
+      return "restart";
+    case ControlRequest::Verb::status:
+      return "status";
+    case ControlRequest::Verb::upgrade:
+      return "upgrade";
+  }
+  return "unknown";
+}
+
 std::optional<ControlRequest> parse_control_request(std::string_view line) {
   ControlRequest request;
   if (line.ends_with(" json")) {
     request.json = true;
     line.remove_suffix(5);
   }
-  if (line == "restart")
-    request.verb = ControlRequest::Verb::restart;
-  else if (line == "status")
-    request.verb = ControlRequest::Verb::status;
-  else
-    return std::nullopt;
-  return request;
+  for (const auto verb : kVerbs)
+    if (line == verb_name(verb)) {
+      request.verb = verb;
+      return request;
+    }
+  return std::nullopt;
 }
 
 std::string format_control_request(const ControlRequest& request) {
-  return std::string(request.verb == ControlRequest::Verb::restart ? "restart" : "status") +
-         (request.json ? " json" : "") + "\n";
+  return std::string(verb_name(request.verb)) + (request.json ? " json" : "") + "\n";
+}
+
+std::optional<ControlRequest::Verb> parse_control_verb(std::string_view word) {
+  const auto request = parse_control_request(word);
+  if (!request || request->json) return std::nullopt;
+  return request->verb;
+}
+
+void answer_control_client(UniqueFd client, int exit_code, const std::string& text) {
+  send_answer(client.get(), exit_code, text);
 }
 
 std::string default_control_directory() {

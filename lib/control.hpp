@@ -5,7 +5,8 @@
 // PORT being the first listener's. Only a peer with reuserun's uid, or root, is served: the file
 // mode keeps others from connecting and SO_PEERCRED (checked by the kernel) refuses any that do.
 //
-// One request per connection, one line: "restart" or "status", followed by " json" for JSON.
+// One request per connection, one line: "restart", "status" or "upgrade", followed by " json"
+// for JSON.
 // One answer: the exit status for `reuserun ctl` on a line of its own, then the text it prints
 // (stdout for 0 or JSON, stderr otherwise); the server then closes. So every decision, exit
 // status included, is made by the server, and the client stays a pipe.
@@ -34,16 +35,20 @@ inline constexpr int kCtlGateFailed = 11;   // its readiness gate failed
 inline constexpr int kCtlTimedOut = 12;     // not ready within --ready-timeout
 inline constexpr int kCtlSpawnFailed = 13;  // it could not be started
 inline constexpr int kCtlStopping = 14;     // reuserun stopped before the restart ended
+inline constexpr int kCtlUpgradeFailed = 15;  // the upgrade failed: the old reuserun runs on
 
 int ctl_exit_code(RestartOutcome outcome);
 
 struct ControlRequest {
-  enum class Verb { restart, status };
+  enum class Verb { restart, status, upgrade };
   Verb verb = Verb::status;
   bool json = false;
 };
 std::optional<ControlRequest> parse_control_request(std::string_view line);
 std::string format_control_request(const ControlRequest& request);
+std::string_view verb_name(ControlRequest::Verb verb);
+// "restart", "status" or "upgrade" alone (the word `reuserun ctl` takes).
+std::optional<ControlRequest::Verb> parse_control_verb(std::string_view word);
 
 // The directory of the default sockets: $XDG_RUNTIME_DIR/reuserun, else /run/reuserun.
 std::string default_control_directory();
@@ -61,6 +66,10 @@ class ControlSocket {
   // by a dead reuserun is replaced; one a live process answers on is an error, as is any other
   // file.
   static Result<ControlSocket> bind(std::string path);
+  // The listening socket an earlier image of reuserun bound (an upgrade): the file stays ours.
+  static ControlSocket adopt(UniqueFd fd, std::string path) {
+    return {std::move(fd), std::move(path)};
+  }
   ControlSocket(ControlSocket&& other) noexcept
       : fd_(std::move(other.fd_)), path_(std::exchange(other.path_, {})) {}
   ControlSocket& operator=(ControlSocket&& other) noexcept {
@@ -87,7 +96,21 @@ class ControlServer {
  public:
   // Answers one request; may be kept and called later (a restart answers when it has ended).
   // Calling it after the server is gone, or twice, is harmless.
-  using Reply = std::function<void(int exit_code, const std::string& text)>;
+  class Reply {
+   public:
+    using Answer = std::function<void(int exit_code, const std::string& text)>;
+    using Release = std::function<UniqueFd()>;
+    Reply(Answer answer, Release release)
+        : answer_(std::move(answer)), release_(std::move(release)) {}
+    void operator()(int exit_code, const std::string& text) const { answer_(exit_code, text); }
+    // The client's connection, unanswered and no longer served here: for the new image of an
+    // upgrading reuserun to answer (answer_control_client). Invalid when it is answered already.
+    UniqueFd release() const { return release_(); }
+
+   private:
+    Answer answer_;
+    Release release_;
+  };
   using Handler = std::function<void(const ControlRequest&, Reply)>;
 
   // Serves on `socket` until destroyed; then the socket file is removed.
@@ -97,6 +120,7 @@ class ControlServer {
   ~ControlServer();
 
   const std::string& path() const { return socket_.path(); }
+  int fd() { return acceptor_.native_handle(); }
 
  private:
   void accept();
@@ -105,6 +129,9 @@ class ControlServer {
   boost::asio::local::stream_protocol::acceptor acceptor_;
   Handler handler_;
 };
+
+// Answers a client received from an earlier image of reuserun (Reply::release), then closes it.
+void answer_control_client(UniqueFd client, int exit_code, const std::string& text);
 
 // `reuserun ctl`: sends `request` to the socket at `path`, prints the answer, returns the exit
 // status it carries (kCtlUnreachable, after one line on `err`, when there is no answer).

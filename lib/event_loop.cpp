@@ -18,6 +18,7 @@
 #include "signal_name.hpp"
 #include "sock_diag.hpp"
 #include "spawn.hpp"
+#include "upgrade.hpp"
 
 namespace reuserun {
 namespace {
@@ -65,6 +66,7 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
         dispatch(ChildExited{pid, status});
       }),
       supervisor_(supervisor_config(config)),
+      executable_(running_executable()),
       control_socket_(std::move(control)) {
   struct stat info {};
   if (::fstat(probed_listener().fd(), &info) == 0) listener_inode_ = info.st_ino;
@@ -73,7 +75,7 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
 
 EventLoop::~EventLoop() = default;
 
-int EventLoop::run() {
+int EventLoop::run(const Handover* resumed) {
   if (control_socket_) {
     control_ = std::make_unique<ControlServer>(
         io_, std::move(*control_socket_),
@@ -84,7 +86,10 @@ int EventLoop::run() {
   }
   wait_for_signal();
   watch_listeners();
-  dispatch(StartRequested{});
+  if (resumed)
+    resume(*resumed);
+  else
+    dispatch(StartRequested{});
   while (!exit_code_ && io_.run_one() > 0) {
   }
   return exit_code_.value_or(kExitFailure);
@@ -94,6 +99,10 @@ void EventLoop::on_control(const ControlRequest& request, ControlServer::Reply r
   if (request.verb == ControlRequest::Verb::status) {
     const Status now = status();
     return reply(kExitOk, request.json ? render_status_json(now) : render_status_text(now));
+  }
+  if (request.verb == ControlRequest::Verb::upgrade) {
+    log_info("upgrade requested over the control socket");
+    return request_upgrade(UpgradeWaiter{request.json, std::move(reply)});
   }
   log_info("restart requested over the control socket");
   waiters_.push_back({std::nullopt, request.json, std::move(reply)});
@@ -150,6 +159,8 @@ Status EventLoop::status() const {
   out.restarts = restarts_;
   out.last_restart = last_restart_;
   if (last_restart_) out.last_restart_seconds_ago = seconds_since(last_restart_at_);
+  out.upgrades = upgrades_;
+  out.executable = executable_;
   return out;
 }
 
@@ -255,6 +266,8 @@ void EventLoop::wait_for_signal() {
     if (error) return;
     if (sig == SIGCHLD)
       reaper_.reap();
+    else if (sig == SIGUSR2)
+      request_upgrade(std::nullopt);
     else
       dispatch(SignalReceived{sig});
     wait_for_signal();
@@ -275,6 +288,7 @@ void EventLoop::dispatch(Event event) {
   dispatching_ = false;
   forget_gone_generations();
   report_stop_progress();
+  commit_upgrade_when_settled();
 }
 
 // Notify channels of generations that have exited. Destroyed later: this may run inside one of
@@ -542,6 +556,7 @@ void EventLoop::report_stop_progress() {
 }
 
 void EventLoop::apply(const Stopping&) {
+  fail_upgrade("reuserun is stopping", kCtlStopping);
   stop_deadline_ = Clock::now() + config_.stop_timeout;
   stopping_children_ = supervisor_.children().size();
   RestartResult stopped;

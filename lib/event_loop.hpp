@@ -14,6 +14,7 @@
 
 #include "config.hpp"
 #include "control.hpp"
+#include "handover.hpp"
 #include "listener.hpp"
 #include "notify_socket.hpp"
 #include "readiness.hpp"
@@ -27,6 +28,25 @@ namespace reuserun {
 // The sockets as a generation sees them: fds 3.. in order, with their names.
 std::vector<HandedSocket> handed_sockets(const std::vector<Listener>& listeners);
 
+// A `ctl upgrade` client.
+struct UpgradeWaiter {
+  bool json = false;
+  ControlServer::Reply reply;
+};
+
+// An upgrade from request to execve (event_loop_upgrade.cpp).
+struct Upgrade {
+  std::chrono::steady_clock::time_point began;
+  std::string executable;
+  pid_t check_pid = 0;  // the new binary's check run, while it runs
+  bool checked = false;
+  bool waiting_reported = false;
+  bool committing = false;  // signals blocked, execve in kCommitDelay
+  std::vector<UpgradeWaiter> waiters;
+  std::unique_ptr<boost::asio::steady_timer> timer;  // the check's, then the settling deadline
+  std::unique_ptr<boost::asio::steady_timer> commit_timer;
+};
+
 class EventLoop final : private GateServices {
  public:
   // control: the bound control socket, served from run() on (none: `ctl` cannot reach us).
@@ -39,7 +59,9 @@ class EventLoop final : private GateServices {
   ~EventLoop() override;
 
   // Starts the first generation and runs until the supervisor says Exit; returns its code.
-  int run();
+  // resumed: carry on from an earlier image's handover instead (an upgrade); its listeners and
+  // control socket are the ones given to the constructor.
+  int run(const Handover* resumed = nullptr);
 
  private:
   // The sd_notify channel of one generation.
@@ -61,6 +83,15 @@ class EventLoop final : private GateServices {
   };
 
   void on_control(const ControlRequest& request, ControlServer::Reply reply);
+  void request_upgrade(std::optional<UpgradeWaiter> waiter);
+  void on_upgrade_check_exited(int wait_status);
+  void commit_upgrade_when_settled();
+  void commit_upgrade();
+  void fail_upgrade(const std::string& reason, int ctl_code);
+  static void answer_upgrade(const UpgradeResult& result, int ctl_code,
+                             const std::vector<UpgradeWaiter>& waiters);
+  Handover handover() const;
+  void resume(const Handover& handover);
   void answer_waiters(const RestartResult& result, bool only_assigned);
   Status status() const;
 
@@ -123,7 +154,10 @@ class EventLoop final : private GateServices {
   std::map<WorkerKey, std::unique_ptr<Gate>> gates_;
   std::map<WorkerKey, NotifyChannel> notify_;
   std::deque<Event> pending_;
-  const Clock::time_point started_at_ = Clock::now();
+  Clock::time_point started_at_ = Clock::now();
+  std::string executable_;  // the binary this image runs (re-executed by an upgrade)
+  std::optional<Upgrade> upgrade_;
+  unsigned long upgrades_ = 0;
   struct Spawned {
     pid_t pid = 0;
     Clock::time_point at;

@@ -230,7 +230,7 @@ bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
     RestartResult& result = out.last_restart.emplace();
     result.generation = fields.number<Generation>();
     const auto outcome = outcome_from(fields.word());
-    result.duration_seconds = fields.number<std::int64_t>() / 1e6;
+    result.duration_seconds = static_cast<double>(fields.number<std::int64_t>()) / 1e6;
     out.last_restart_at_ns = fields.number<std::int64_t>();
     result.serving = fields.optional_number<Generation>();
     result.serving_pid = fields.optional_number<pid_t>();

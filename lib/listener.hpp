@@ -24,8 +24,10 @@ class Listener {
   static Listener adopt_tcp(UniqueFd fd, const SocketAddress& address, std::string name) {
     return {std::move(fd), address, "", std::move(name), false};
   }
-  static Listener adopt_unix(UniqueFd fd, std::string path, std::string name) {
-    return {std::move(fd), {}, std::move(path), std::move(name), false};
+  // owns_path: the file is ours to remove after all (handed over by an upgrade).
+  static Listener adopt_unix(UniqueFd fd, std::string path, std::string name,
+                             bool owns_path = false) {
+    return {std::move(fd), {}, std::move(path), std::move(name), owns_path};
   }
 
   Listener(Listener&& other) noexcept
@@ -44,6 +46,7 @@ class Listener {
   const SocketAddress& address() const { return address_; }  // TCP: the bound address, real port
   const std::string& path() const { return path_; }          // unix
   const std::string& name() const { return name_; }
+  bool owns_path() const { return owns_path_; }
   std::string describe() const { return is_tcp() ? format_address(address_) : "unix:" + path_; }
 
  private:

@@ -70,6 +70,14 @@ Result<std::unique_ptr<NotifySocket>> NotifySocket::open(boost::asio::io_context
   return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(socket), address));
 }
 
+std::unique_ptr<NotifySocket> NotifySocket::adopt(boost::asio::io_context& io, int fd,
+                                                 std::string address) {
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  boost::asio::posix::stream_descriptor socket(io, fd);
+  return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(socket), std::move(address)));
+}
+
 void NotifySocket::receive(Handler handler) {
   handler_ = std::move(handler);
   wait_for_datagram();

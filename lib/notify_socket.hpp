@@ -50,11 +50,15 @@ class NotifySocket {
   // A new socket at a fresh abstract address "@reuserun/<our pid>/<tag>/<random>".
   static Result<std::unique_ptr<NotifySocket>> open(boost::asio::io_context& io,
                                                     std::string_view tag);
+  // The socket an earlier image of reuserun opened at `address` (an upgrade).
+  static std::unique_ptr<NotifySocket> adopt(boost::asio::io_context& io, int fd,
+                                             std::string address);
   NotifySocket(const NotifySocket&) = delete;
   NotifySocket& operator=(const NotifySocket&) = delete;
 
   // The NOTIFY_SOCKET value for the child.
   const std::string& address() const { return address_; }
+  int fd() { return socket_.native_handle(); }
 
   // Calls `handler` for every datagram until the socket is destroyed.
   void receive(Handler handler);

@@ -14,6 +14,8 @@ namespace reuserun {
 class PidFile {
  public:
   static Result<PidFile> create(const std::string& path);
+  // The file an earlier image of this process wrote (an upgrade keeps the PID): removed at exit.
+  static PidFile adopt(const std::string& path) { return PidFile(path); }
   PidFile(PidFile&& other) noexcept;
   PidFile& operator=(PidFile&&) = delete;
   PidFile(const PidFile&) = delete;

@@ -1,5 +1,6 @@
 #include "run.hpp"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -13,8 +14,10 @@
 #include "event_loop.hpp"
 #include "exit_code.hpp"
 #include "free_port.hpp"
+#include "handover.hpp"
 #include "listener.hpp"
 #include "pid_file.hpp"
+#include "upgrade.hpp"
 
 namespace reuserun {
 namespace {
@@ -147,6 +150,43 @@ int run(const Config& config) {
   }
   EventLoop loop(config, std::move(listeners.value()), std::move(control.socket));
   return loop.run();
+}
+
+// The new image of an upgrade: same PID, same children. Nothing is bound, freed or written:
+// the sockets and the pid file are the earlier image's. Until the event loop listens, the
+// signals it handles stay blocked (exec_new_image), so none is lost or ignored meanwhile.
+int resume(const Config& config, int handover_fd) {
+  (void)::signal(SIGPIPE, SIG_IGN);
+  auto text = read_handover_file(handover_fd);
+  if (handover_fd >= 0) ::close(handover_fd);
+  auto handover = text ? decode_handover(text.value()) : Result<Handover>(text.error());
+  if (!handover) {
+    log_error("upgrade: cannot take over: {}", handover.error().message);
+    return kExitHandover;
+  }
+  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+    log_warn("Failed to become a child subreaper again: {}", std::strerror(errno));
+  std::optional<PidFile> pid_file;
+  if (!config.pid_file.empty()) pid_file.emplace(PidFile::adopt(config.pid_file));
+  std::vector<Listener> listeners;
+  for (const HandedListener& handed : handover.value().listeners) {
+    auto listener = adopt_listener(handed.fd, handed.name,
+                                   "handed-over socket fd " + std::to_string(handed.fd),
+                                   handed.owns_path);
+    if (!listener) {
+      log_error("upgrade: cannot take over: {}", listener.error().message);
+      return kExitHandover;
+    }
+    listeners.push_back(std::move(listener.value()));
+  }
+  std::optional<ControlSocket> control;
+  if (handover.value().control_fd >= 0) {
+    ::fcntl(handover.value().control_fd, F_SETFD, FD_CLOEXEC);
+    control.emplace(ControlSocket::adopt(UniqueFd(handover.value().control_fd),
+                                         handover.value().control_path));
+  }
+  EventLoop loop(config, std::move(listeners), std::move(control));
+  return loop.run(&handover.value());
 }
 
 }  // namespace reuserun

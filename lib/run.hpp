@@ -8,4 +8,8 @@ namespace reuserun {
 
 int run(const Config& config);
 
+// The new image of an in-place upgrade: takes over the handover at `handover_fd` (upgrade.hpp)
+// and carries on supervising; kExitHandover when the handover cannot be taken over.
+int resume(const Config& config, int handover_fd);
+
 }  // namespace reuserun

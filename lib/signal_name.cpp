@@ -1,5 +1,7 @@
 #include "signal_name.hpp"
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -55,6 +57,12 @@ std::string signal_name(int sig) {
   if (sig >= SIGRTMIN && sig <= SIGRTMAX)
     return sig == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
   return std::to_string(sig);  // a signal without a name (glibc's reserved 32 and 33)
+}
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "was killed by " + signal_name(WTERMSIG(status));
+  return "ended with wait status " + std::to_string(status);
 }
 
 }  // namespace reuserun

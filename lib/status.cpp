@@ -93,6 +93,9 @@ std::string render_status_text(const Status& status) {
   } else {
     out += "no restart yet\n";
   }
+  if (status.upgrades > 0)
+    out += fmt::format("upgraded in place {} time{}: runs {}\n", status.upgrades,
+                       status.upgrades == 1 ? "" : "s", status.executable);
   return out;
 }
 
@@ -112,11 +115,12 @@ std::string render_status_json(const Status& status) {
   return fmt::format(
       R"({{"schema":{},"pid":{},"uptime_seconds":{},"state":{},"listeners":[{}],"workers":{},)"
       R"("serving_generation":{},"generations":[{}],"restarts":{},"last_restart":{},)"
-      R"("last_restart_seconds_ago":{}}})"
+      R"("last_restart_seconds_ago":{},"upgrades":{},"executable":{}}})"
       "\n",
       kStatusSchema, status.pid, json_seconds(status.uptime_seconds), json_string(status.state),
       listeners, status.workers, json_optional(status.serving), generations, status.restarts, last,
-      status.last_restart ? json_seconds(status.last_restart_seconds_ago) : "null");
+      status.last_restart ? json_seconds(status.last_restart_seconds_ago) : "null",
+      status.upgrades, json_string(status.executable));
 }
 
 std::string render_restart_text(const RestartResult& result) {
@@ -136,6 +140,27 @@ std::string render_restart_json(const RestartResult& result) {
   return fmt::format(R"({{"schema":{},"restart":{}}})"
                      "\n",
                      kStatusSchema, restart_json_object(result));
+}
+
+std::string render_upgrade_text(const UpgradeResult& result) {
+  const std::string serving =
+      result.serving ? fmt::format("generation {} serves on", *result.serving) : "nothing serves";
+  if (result.succeeded)
+    return fmt::format("upgraded in {}: reuserun pid {} runs {}; {}\n",
+                       human_duration(result.duration_seconds), result.pid, result.executable,
+                       serving);
+  return fmt::format("upgrade failed: {}; reuserun pid {} runs on as it was; {}\n", result.reason,
+                     result.pid, serving);
+}
+
+std::string render_upgrade_json(const UpgradeResult& result) {
+  return fmt::format(
+      R"({{"schema":{},"upgrade":{{"succeeded":{},"reason":{},"pid":{},"executable":{},)"
+      R"("previous_executable":{},"duration_seconds":{},"upgrades":{},"serving_generation":{}}}}})"
+      "\n",
+      kStatusSchema, result.succeeded, json_string(result.reason), result.pid,
+      json_string(result.executable), json_string(result.previous_executable),
+      json_seconds(result.duration_seconds), result.upgrades, json_optional(result.serving));
 }
 
 }  // namespace reuserun

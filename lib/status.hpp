@@ -51,6 +51,8 @@ struct Status {
   unsigned long restarts = 0;  // restarts that ended, either way
   std::optional<RestartResult> last_restart;
   double last_restart_seconds_ago = 0;
+  unsigned long upgrades = 0;  // in-place upgrades of reuserun itself
+  std::string executable;      // the binary it runs now
 };
 
 std::string render_status_text(const Status& status);
@@ -59,6 +61,20 @@ std::string render_status_json(const Status& status);
 // The answer to `ctl restart`: one line (success on stdout, failure on stderr) or JSON.
 std::string render_restart_text(const RestartResult& result);
 std::string render_restart_json(const RestartResult& result);
+
+// The answer to `ctl upgrade`.
+struct UpgradeResult {
+  bool succeeded = false;
+  std::string reason;  // why it failed
+  pid_t pid = 0;       // reuserun's, the same before and after
+  std::string executable;
+  std::string previous_executable;
+  double duration_seconds = 0;  // requested -> the new image serves the control socket
+  unsigned long upgrades = 0;   // completed, this one included
+  std::optional<Generation> serving;
+};
+std::string render_upgrade_text(const UpgradeResult& result);
+std::string render_upgrade_json(const UpgradeResult& result);
 
 // `text` as a JSON string literal, quotes included.
 std::string json_string(std::string_view text);

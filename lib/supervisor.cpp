@@ -10,12 +10,6 @@
 namespace reuserun {
 namespace {
 
-std::string describe_wait_status(int status) {
-  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by {}", signal_name(WTERMSIG(status)));
-  return fmt::format("ended with wait status {}", status);
-}
-
 // Signals passed on to the serving generation unchanged (documented in man/reuserun.1).
 bool is_forwarded_signal(int sig) {
   return sig == SIGUSR1 || sig == SIGWINCH || sig == SIGTTIN || sig == SIGTTOU;

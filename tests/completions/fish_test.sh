@@ -20,7 +20,9 @@ expect 'reuserun --rea' --ready --ready-timeout --ready-interval --ready-host
 expect 'reuserun --log-level ' trace debug info warn error off
 expect 'reuserun --protocol ' systemd einhorn server-starter nginx
 expect 'reuserun ct' ctl
-expect 'reuserun ctl ' restart status
+expect 'reuserun ctl ' restart status upgrade
+expect 'reuserun --reexec' --reexec-as
+expect 'reuserun --reexec-as /opt/reuserun --port 8080 mytool al' alpha
 expect 'reuserun ctl --j' --json
 expect 'reuserun --port 8080 -- reuseru' reuserun
 expect 'reuserun --port 8080 -- mytool ' alpha beta

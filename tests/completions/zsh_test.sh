@@ -16,7 +16,8 @@ complete_line() {
 expect 'reuserun --rea' --ready --ready-timeout --ready-interval --ready-host
 expect 'reuserun --log-level ' trace debug info warn error off
 expect 'reuserun --protocol ' systemd einhorn server-starter nginx
-expect 'reuserun ctl ' restart status
+expect 'reuserun ctl ' restart status upgrade
+expect 'reuserun --reexec' --reexec-as
 expect 'reuserun ctl --j' --json
 expect 'reuserun --port 8080 -- reuseru' reuserun
 expect 'reuserun --port 8080 -- ls --colo' --color

@@ -289,7 +289,7 @@ TEST_F(Ctl, AStaleSocketIsReplacedAndALiveOneIsNot) {
 TEST(CtlUsage, BadRequestsAreUsageErrors) {
   const Captured bogus = run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent", "go"});
   EXPECT_EQ(bogus.exit_code, 2);
-  EXPECT_EQ(bogus.err, "reuserun ctl: unknown ctl request 'go': expected restart or status\n");
+  EXPECT_EQ(bogus.err, "reuserun ctl: unknown ctl request 'go': expected restart, status or upgrade\n");
   const Captured nothing =
       run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent/x", "status"});
   EXPECT_EQ(nothing.exit_code, 1);

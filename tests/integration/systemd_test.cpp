@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "harness.hpp"
@@ -26,6 +27,8 @@ class FakeSystemd {
  public:
   explicit FakeSystemd(const std::string& path) : path_(path) {
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int on = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);  // who sent it, as systemd sees
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
@@ -39,13 +42,31 @@ class FakeSystemd {
     pollfd readable{fd_, POLLIN, 0};
     if (::poll(&readable, 1, static_cast<int>(limit.count())) <= 0) return "";
     char buffer[4096];
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+    iovec data{buffer, sizeof buffer};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd_, &message, 0);
+    sender_ = 0;
+    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+         header = CMSG_NXTHDR(&message, header))
+      if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_CREDENTIALS) {
+        ucred credentials{};
+        std::memcpy(&credentials, CMSG_DATA(header), sizeof credentials);
+        sender_ = credentials.pid;
+      }
     return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "";
   }
+  // The pid that sent the last datagram (the kernel's word): what systemd holds as MAINPID.
+  pid_t sender() const { return sender_; }
 
  private:
   std::string path_;
   int fd_ = -1;
+  pid_t sender_ = 0;
 };
 
 long long monotonic_usec_now() {
@@ -105,6 +126,42 @@ TEST(Systemd, RolledBackRestartStillEndsWithReady) {
   EXPECT_EQ(after.rfind("READY=1\n", 0), 0u) << "systemctl reload must not hang: " << after;
   EXPECT_NE(after.find("restart failed"), std::string::npos) << after;
   EXPECT_NE(after.find("serving: generation 1"), std::string::npos) << after;
+}
+
+TEST(Systemd, AnUpgradeIsReloadingThenReadyFromTheSameMainPid) {
+  TempDir dir;
+  FakeSystemd systemd(dir.file("notify"));
+  // The upgrade executes whatever `next` is: reuserun itself first, then a broken build.
+  std::filesystem::create_symlink(kReuserun, dir.file("next"));
+  Launch launch({"--control-socket", dir.file("ctl.sock"), "--reexec-as", dir.file("next")},
+                {kTestServer}, {systemd.env()});
+  ASSERT_EQ(systemd.next().rfind("READY=1", 0), 0u);
+  const pid_t main_pid = systemd.sender();
+  EXPECT_EQ(main_pid, launch.process.pid());
+  const std::vector<std::string> upgrade{kReuserun, "ctl", "--control-socket",
+                                         dir.file("ctl.sock"), "upgrade"};
+
+  const Captured upgraded = run_captured(upgrade);
+  ASSERT_EQ(upgraded.exit_code, 0) << upgraded.err << launch.process.log();
+  const std::string reloading = systemd.next();
+  EXPECT_EQ(reloading.rfind("RELOADING=1\n", 0), 0u) << reloading;
+  EXPECT_GT(field_number(reloading, "MONOTONIC_USEC"), 0) << reloading;
+  EXPECT_NE(reloading.find("STATUS=upgrading reuserun"), std::string::npos) << reloading;
+  const std::string ready = systemd.next();
+  EXPECT_EQ(ready.rfind("READY=1\n", 0), 0u) << ready;
+  EXPECT_NE(ready.find("STATUS=upgraded in place; serving: generation 1"), std::string::npos)
+      << ready;
+  EXPECT_EQ(systemd.sender(), main_pid) << "the new image speaks from the same pid";
+
+  std::filesystem::remove(dir.file("next"));
+  dir.write("next", "#!/bin/sh\nexit 1\n");
+  std::filesystem::permissions(dir.file("next"), std::filesystem::perms::owner_all);
+  const Captured failed = run_captured(upgrade);
+  EXPECT_EQ(failed.exit_code, 15) << failed.err;
+  EXPECT_EQ(systemd.next().rfind("RELOADING=1\n", 0), 0u);
+  const std::string after = systemd.next();
+  EXPECT_EQ(after.rfind("READY=1\n", 0), 0u) << "systemctl must not wait forever: " << after;
+  EXPECT_NE(after.find("upgrade failed"), std::string::npos) << after;
 }
 
 TEST(Systemd, AStopThatWaitsForADrainExtendsTheTimeoutToReuserunsOwnDeadline) {
@@ -184,7 +241,8 @@ TEST(SocketActivation, AdoptedSocketsArePassedOnInOrderWithTheirNames) {
       << reuserun.log();
   EXPECT_EQ(reuserun.log().find("listening on"), std::string::npos) << "it bound nothing";
 
-  for (int generation = 1; generation <= 2; ++generation) {
+  // Generation 2 is started by the launcher's first image, generation 3 by its upgraded one.
+  for (int generation = 1; generation <= 3; ++generation) {
     const std::string info = info_of(web.port);
     const auto pid = serving_pid(web.port);
     ASSERT_TRUE(pid) << reuserun.log();
@@ -195,7 +253,12 @@ TEST(SocketActivation, AdoptedSocketsArePassedOnInOrderWithTheirNames) {
         << info;
     EXPECT_NE(info.find("fd 4 socket:[" + std::to_string(admin.inode) + "]"), std::string::npos)
         << info;
-    if (generation == 1) {
+    if (generation == 2) {
+      const Captured upgrade =
+          run_captured({kReuserun, "ctl", "--control-socket", dir.file("ctl.sock"), "upgrade"});
+      ASSERT_EQ(upgrade.exit_code, 0) << upgrade.err << reuserun.log();
+    }
+    if (generation < 3) {
       const Captured restart =
           run_captured({kReuserun, "ctl", "--control-socket", dir.file("ctl.sock"), "restart"});
       ASSERT_EQ(restart.exit_code, 0) << restart.err << reuserun.log();

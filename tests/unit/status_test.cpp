@@ -46,9 +46,33 @@ TEST(Status, JsonOfAStatusWithoutRestartsHasNulls) {
   EXPECT_NE(json.find(R"("generations":[])"), std::string::npos) << json;
 }
 
+TEST(Status, AnUpgradeAnswerSaysWhatRunsNowOrWhyNothingChanged) {
+  UpgradeResult done;
+  done.succeeded = true;
+  done.pid = 42;
+  done.executable = "/usr/bin/reuserun";
+  done.duration_seconds = 0.015;
+  done.upgrades = 1;
+  done.serving = 3;
+  EXPECT_EQ(render_upgrade_text(done),
+            "upgraded in 15ms: reuserun pid 42 runs /usr/bin/reuserun; generation 3 serves on\n");
+  UpgradeResult failed = done;
+  failed.succeeded = false;
+  failed.reason = "the check run of /usr/bin/reuserun exited with \"status\" 3";
+  failed.serving.reset();
+  EXPECT_EQ(render_upgrade_text(failed),
+            "upgrade failed: " + failed.reason +
+                "; reuserun pid 42 runs on as it was; nothing serves\n");
+  const std::string json = render_upgrade_json(failed);
+  EXPECT_NE(json.find(R"("succeeded":false)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"(exited with \"status\" 3")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("serving_generation":null)"), std::string::npos) << json;
+}
+
 TEST(ControlProtocol, RequestLinesRoundTripAndUnknownOnesAreRejected) {
   for (const bool json : {false, true})
-    for (const auto verb : {ControlRequest::Verb::restart, ControlRequest::Verb::status}) {
+    for (const auto verb : {ControlRequest::Verb::restart, ControlRequest::Verb::status,
+                            ControlRequest::Verb::upgrade}) {
       std::string line = format_control_request({verb, json});
       ASSERT_EQ(line.back(), '\n');
       line.pop_back();
@@ -57,7 +81,8 @@ TEST(ControlProtocol, RequestLinesRoundTripAndUnknownOnesAreRejected) {
       EXPECT_EQ(parsed->verb, verb);
       EXPECT_EQ(parsed->json, json);
     }
-  EXPECT_FALSE(parse_control_request("upgrade"));
+  EXPECT_FALSE(parse_control_request("reload"));
+  EXPECT_FALSE(parse_control_request("upgrade now"));
   EXPECT_FALSE(parse_control_request(""));
   EXPECT_FALSE(parse_control_request(" json"));
 }

@@ -1,0 +1,289 @@
+// The in-place upgrade, the event loop's part (man/reuserun.1, UPGRADE): SIGUSR2 or `reuserun ctl
+// upgrade` -> the new binary's check run -> wait until the supervisor is settled -> execve with
+// the handover; the new image resumes from it. A failure before execve returns leaves this image
+// running as it was.
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "child_env.hpp"
+#include "event_loop.hpp"
+#include "exit_code.hpp"
+#include "signal_name.hpp"
+#include "spawn.hpp"
+#include "upgrade.hpp"
+
+namespace reuserun {
+namespace {
+
+constexpr auto kCheckTimeout = std::chrono::seconds(10);
+// With the signals blocked, one more turn of the loop: a signal that reached Asio's handler
+// just before is dispatched now, not lost with this image.
+constexpr auto kCommitDelay = std::chrono::milliseconds(10);
+
+std::int64_t nanoseconds(std::chrono::steady_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+}
+
+std::chrono::steady_clock::time_point time_point(std::int64_t nanoseconds) {
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(nanoseconds));
+}
+
+}  // namespace
+
+void EventLoop::request_upgrade(std::optional<UpgradeWaiter> waiter) {
+  if (supervisor_.stopping()) {
+    log_warn("upgrade refused: reuserun is stopping");
+    if (waiter) {
+      UpgradeResult refused;
+      refused.reason = "reuserun is stopping";
+      refused.pid = ::getpid();
+      refused.executable = executable_;
+      answer_upgrade(refused, kCtlStopping, {*waiter});
+    }
+    return;
+  }
+  if (upgrade_) {
+    log_info("upgrade requested while one is under way: it answers both");
+    if (waiter) upgrade_->waiters.push_back(std::move(*waiter));
+    return;
+  }
+  Upgrade& upgrade = upgrade_.emplace();
+  upgrade.began = Clock::now();
+  upgrade.executable = config_.reexec_as.empty() ? executable_ : config_.reexec_as;
+  upgrade.timer = std::make_unique<boost::asio::steady_timer>(io_);
+  if (waiter) upgrade.waiters.push_back(std::move(*waiter));
+  auto executable = upgrade_executable(config_.reexec_as, executable_);
+  if (!executable) return fail_upgrade(executable.error().message, kCtlUpgradeFailed);
+  upgrade.executable = executable.value();
+  systemd_.reloading("upgrading reuserun: checking " + upgrade.executable,
+                     kCheckTimeout + config_.ready_timeout + std::chrono::seconds(1));
+  // The check reads a handover of the state now: only whether it can be taken over matters. A
+  // worker still starting is left out: the commit waits until none is.
+  Handover state = handover();
+  std::erase_if(state.workers,
+                [](const HandedWorker& worker) { return worker.child.phase == Phase::starting; });
+  auto file = write_handover_file(encode_handover(state));
+  if (!file) return fail_upgrade(file.error().message, kCtlUpgradeFailed);
+  ChildEnv env(environ, {});
+  SpawnRequest check;
+  check.executable = upgrade.executable;
+  check.argv = config_.arguments;
+  check.argv.insert(check.argv.begin() + 1, {kUpgradeCheckOption, std::to_string(kListenFdsStart)});
+  check.env = &env;
+  check.listen_fds = {file.value().get()};
+  const SpawnResult spawned = spawn_process(io_, check);
+  if (spawned.pid < 0)
+    return fail_upgrade(
+        fmt::format("cannot run {}: {}", upgrade.executable, std::strerror(spawned.error)),
+        kCtlUpgradeFailed);
+  log_info("upgrade: checking {} (pid {})", upgrade.executable, spawned.pid);
+  upgrade.check_pid = spawned.pid;
+  reaper_.route(spawned.pid, [this](pid_t, int status) { on_upgrade_check_exited(status); });
+  upgrade.timer->expires_after(kCheckTimeout);
+  upgrade.timer->async_wait([this](boost::system::error_code error) {
+    if (error || !upgrade_) return;
+    fail_upgrade(fmt::format("the check run of {} did not end within {}s", upgrade_->executable,
+                             kCheckTimeout.count()),
+                 kCtlUpgradeFailed);
+  });
+}
+
+void EventLoop::on_upgrade_check_exited(int wait_status) {
+  if (!upgrade_) return;
+  Upgrade& upgrade = *upgrade_;
+  upgrade.check_pid = 0;
+  upgrade.timer->cancel();
+  if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != kExitOk) {
+    const int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+    const char* why = code == kExitHandover ? " (it cannot take over this reuserun's handover)"
+                      : code == kExitUsage  ? " (it refuses this command line, or it is a "
+                                              "reuserun without in-place upgrades)"
+                                            : "";
+    return fail_upgrade(fmt::format("the check run of {} {}{}", upgrade.executable,
+                                    describe_wait_status(wait_status), why),
+                        kCtlUpgradeFailed);
+  }
+  upgrade.checked = true;
+  log_info("upgrade: {} passed its check", upgrade.executable);
+  const Duration settle = config_.ready_timeout + std::chrono::seconds(1);
+  upgrade.timer->expires_after(settle);
+  upgrade.timer->async_wait([this, settle](boost::system::error_code error) {
+    if (error || !upgrade_) return;
+    fail_upgrade(fmt::format("a restart or a worker start was still under way after {}",
+                             format_duration(settle)),
+                 kCtlUpgradeFailed);
+  });
+  commit_upgrade_when_settled();
+}
+
+// Called after every event: the upgrade commits as soon as nothing is starting.
+void EventLoop::commit_upgrade_when_settled() {
+  if (!upgrade_ || !upgrade_->checked || upgrade_->committing) return;
+  if (!supervisor_.settled()) {
+    if (!std::exchange(upgrade_->waiting_reported, true))
+      log_info("upgrade: waiting for the restart or worker start under way to end");
+    return;
+  }
+  upgrade_->committing = true;
+  block_upgrade_signals(true);
+  upgrade_->commit_timer = std::make_unique<boost::asio::steady_timer>(io_, kCommitDelay);
+  upgrade_->commit_timer->async_wait([this](boost::system::error_code error) {
+    if (!error) commit_upgrade();
+  });
+}
+
+void EventLoop::commit_upgrade() {
+  if (!upgrade_) return block_upgrade_signals(false);
+  upgrade_->committing = false;
+  if (!supervisor_.settled()) {  // something started meanwhile: wait for it again
+    block_upgrade_signals(false);
+    upgrade_->waiting_reported = false;
+    return commit_upgrade_when_settled();
+  }
+  Handover state = handover();
+  std::vector<std::pair<UniqueFd, bool>> clients;  // released: the new image answers them
+  for (UpgradeWaiter& waiter : upgrade_->waiters) {
+    UniqueFd client = waiter.reply.release();
+    if (client) clients.emplace_back(std::move(client), waiter.json);
+  }
+  std::vector<int> inherited;
+  for (const auto& [client, json] : clients) {
+    state.waiters.push_back({client.get(), json});
+    inherited.push_back(client.get());
+  }
+  for (const HandedListener& listener : state.listeners) inherited.push_back(listener.fd);
+  if (state.control_fd >= 0) inherited.push_back(state.control_fd);
+  for (const HandedWorker& worker : state.workers)
+    if (worker.notify_fd >= 0) inherited.push_back(worker.notify_fd);
+  log_info("upgrade: executing {}; pid {}, its sockets and its children ({}) carry on",
+           upgrade_->executable, ::getpid(), state.workers.size());
+  auto file = write_handover_file(encode_handover(state));
+  const Error error = file ? exec_new_image(upgrade_->executable, config_.arguments,
+                                            file.value().get(), inherited)
+                           : file.error();
+  // Still here: execve failed, and this image runs on.
+  block_upgrade_signals(false);
+  UpgradeResult failed;
+  failed.reason = error.message;
+  failed.pid = ::getpid();
+  failed.executable = upgrade_->executable;
+  failed.previous_executable = executable_;
+  failed.serving = supervisor_.serving();
+  for (auto& [client, json] : clients)
+    answer_control_client(std::move(client), kCtlUpgradeFailed,
+                          json ? render_upgrade_json(failed) : render_upgrade_text(failed));
+  fail_upgrade(error.message, kCtlUpgradeFailed);
+}
+
+void EventLoop::fail_upgrade(const std::string& reason, int ctl_code) {
+  if (!upgrade_) return;
+  block_upgrade_signals(false);  // a commit may have been about to happen
+  Upgrade gone = std::move(*upgrade_);
+  upgrade_.reset();
+  if (gone.check_pid > 0) abandon_probe(gone.check_pid);
+  log_error("upgrade failed: {}; this reuserun runs on as it was", reason);
+  if (!supervisor_.stopping())
+    systemd_.ready(fmt::format("upgrade failed ({}); serving: {}", reason, describe_serving()));
+  UpgradeResult result;
+  result.reason = reason;
+  result.pid = ::getpid();
+  result.executable = gone.executable;
+  result.previous_executable = executable_;
+  result.duration_seconds = std::chrono::duration<double>(Clock::now() - gone.began).count();
+  result.upgrades = upgrades_;
+  result.serving = supervisor_.serving();
+  answer_upgrade(result, ctl_code, gone.waiters);
+}
+
+void EventLoop::answer_upgrade(const UpgradeResult& result, int ctl_code,
+                               const std::vector<UpgradeWaiter>& waiters) {
+  for (const UpgradeWaiter& waiter : waiters)
+    waiter.reply(ctl_code, waiter.json ? render_upgrade_json(result) : render_upgrade_text(result));
+}
+
+Handover EventLoop::handover() const {
+  Handover out;
+  out.started_at_ns = nanoseconds(started_at_);
+  out.upgrade_began_ns = nanoseconds(upgrade_ ? upgrade_->began : Clock::now());
+  out.previous_executable = executable_;
+  out.upgrades = upgrades_;
+  for (const Listener& listener : listeners_)
+    out.listeners.push_back({listener.fd(), listener.owns_path(), listener.name()});
+  if (control_) {
+    out.control_fd = control_->fd();
+    out.control_path = control_->path();
+  }
+  const SupervisorSnapshot snapshot = supervisor_.snapshot();
+  out.next_generation = snapshot.next_generation;
+  out.serving = snapshot.serving;
+  out.ever_ready = snapshot.ever_ready;
+  out.failures_in_a_row = snapshot.failures_in_a_row;
+  out.repairs_in_a_row = snapshot.repairs_in_a_row;
+  for (const ChildState& child : snapshot.children) {
+    HandedWorker& worker = out.workers.emplace_back();
+    worker.child = child;
+    const WorkerKey key{child.generation, child.slot};
+    if (const auto spawned = spawned_.find(key); spawned != spawned_.end())
+      worker.spawned_at_ns = nanoseconds(spawned->second.at);
+    if (const auto channel = notify_.find(key); channel != notify_.end() && channel->second.socket) {
+      worker.notify_fd = channel->second.socket->fd();
+      worker.notify_address = channel->second.socket->address();
+    }
+  }
+  for (const TimerId& id : snapshot.armed) {
+    const auto armed = timers_.find(id);
+    const auto expiry = armed != timers_.end() ? armed->second.timer->expiry() : Clock::now();
+    out.timers.push_back({id, nanoseconds(expiry)});
+  }
+  out.restarts = restarts_;
+  out.last_restart = last_restart_;
+  out.last_restart_at_ns = nanoseconds(last_restart_at_);
+  return out;
+}
+
+// The new image: the handover's sockets are this loop's already (run.cpp); the children, their
+// notify channels and timers, the counters and the waiting `ctl upgrade` clients are taken here.
+void EventLoop::resume(const Handover& handover) {
+  started_at_ = time_point(handover.started_at_ns);
+  upgrades_ = handover.upgrades + 1;
+  restarts_ = handover.restarts;
+  last_restart_ = handover.last_restart;
+  last_restart_at_ = time_point(handover.last_restart_at_ns);
+  supervisor_ = Supervisor(supervisor_.config(), handover.supervisor());
+  for (const HandedWorker& worker : handover.workers) {
+    const WorkerKey key{worker.child.generation, worker.child.slot};
+    spawned_[key] = {worker.child.pid, time_point(worker.spawned_at_ns)};
+    if (worker.notify_fd < 0) continue;
+    NotifyChannel& channel = notify_[key];
+    channel.socket = NotifySocket::adopt(io_, worker.notify_fd, worker.notify_address);
+    channel.pid = worker.child.pid;
+    channel.socket->receive(
+        [this, key](const NotifyDatagram& datagram) { on_notify(key, datagram); });
+  }
+  for (const HandedTimer& timer : handover.timers) {
+    const auto left = std::chrono::ceil<Duration>(time_point(timer.expires_at_ns) - Clock::now());
+    apply(ArmTimer{timer.id, std::max(left, Duration::zero())});
+  }
+  UpgradeResult result;
+  result.succeeded = true;
+  result.pid = ::getpid();
+  result.executable = executable_;
+  result.previous_executable = handover.previous_executable;
+  result.duration_seconds =
+      std::chrono::duration<double>(Clock::now() - time_point(handover.upgrade_began_ns)).count();
+  result.upgrades = upgrades_;
+  result.serving = supervisor_.serving();
+  log_info("upgraded in place in {}ms: pid {} runs {} (was {}); serving: {}",
+           static_cast<long>(result.duration_seconds * 1000), result.pid, executable_,
+           handover.previous_executable, describe_serving());
+  for (const HandedWaiter& waiter : handover.waiters)
+    answer_control_client(UniqueFd(waiter.fd), kExitOk,
+                          waiter.json ? render_upgrade_json(result) : render_upgrade_text(result));
+  systemd_.ready(fmt::format("upgraded in place; serving: {}", describe_serving()));
+  block_upgrade_signals(false);
+  reaper_.reap();  // children that exited while no image was listening
+}
+
+}  // namespace reuserun
