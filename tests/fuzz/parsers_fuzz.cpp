@@ -1,6 +1,7 @@
-// libFuzzer target for the parsers of what users type: --bind addresses, durations and signal
-// names. Beyond "no crash, no sanitizer report", each accepted value must survive the round trip
-// through its formatter, which is what the logs and --help print.
+// libFuzzer target for the parsers of what users type (--bind addresses, durations, signal
+// names) and of the handover an upgrading reuserun reads. Beyond "no crash, no sanitizer report",
+// each accepted value must survive the round trip through its formatter, which is what the logs
+// and --help print (and, for a handover, what the next upgrade writes).
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 
 #include "address.hpp"
 #include "duration.hpp"
+#include "handover.hpp"
 #include "signal_name.hpp"
 
 using namespace reuserun;
@@ -24,7 +26,7 @@ void check(bool condition) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       if (const auto duration = parse_duration(text)) {
         check(duration->count() >= 0);
@@ -43,6 +45,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (const auto sig = parse_signal(text)) {
         check(*sig > 0 && *sig < NSIG);
         check(parse_signal(signal_name(*sig)) == sig);
+      }
+      break;
+    case 3:
+      if (const auto handover = decode_handover(text)) {
+        const std::string encoded = encode_handover(handover.value());
+        const auto again = decode_handover(encoded);
+        check(again.ok());
+        check(encode_handover(again.value()) == encoded);
       }
       break;
   }
