@@ -79,16 +79,6 @@ std::string join_pids(const std::vector<pid_t>& pids) {
   return out;
 }
 
-std::vector<std::string_view> split(std::string_view line, char separator) {
-  std::vector<std::string_view> parts;
-  while (true) {
-    const auto at = line.find(separator);
-    parts.push_back(line.substr(0, at));
-    if (at == std::string_view::npos) return parts;
-    line.remove_prefix(at + 1);
-  }
-}
-
 // One line's fields, read in order; the first failure is remembered.
 class Fields {
  public:

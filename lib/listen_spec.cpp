@@ -9,16 +9,6 @@
 namespace reuserun {
 namespace {
 
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  while (true) {
-    const auto at = text.find(separator);
-    parts.push_back(text.substr(0, at));
-    if (at == std::string_view::npos) return parts;
-    text.remove_prefix(at + 1);
-  }
-}
-
 // owner= takes any number, as chown(1) does; a name must exist.
 std::optional<uid_t> user_id(std::string_view user) {
   uid_t uid = 0;
