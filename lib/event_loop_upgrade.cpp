@@ -62,8 +62,8 @@ void EventLoop::request_upgrade(std::optional<UpgradeWaiter> waiter) {
   // The check reads a handover of the state now: only whether it can be taken over matters. A
   // worker still starting is left out: the commit waits until none is.
   Handover state = handover();
-  std::erase_if(state.workers,
-                [](const HandedWorker& worker) { return worker.child.phase == Phase::starting; });
+  std::erase_if(state.supervisor.children,
+                [](const ChildState& child) { return child.phase == Phase::starting; });
   auto file = write_handover_file(encode_handover(state));
   if (!file) return fail_upgrade(file.error().message, kCtlUpgradeFailed);
   ChildEnv env(environ, {});
@@ -155,10 +155,10 @@ void EventLoop::commit_upgrade() {
   }
   for (const HandedListener& listener : state.listeners) inherited.push_back(listener.fd);
   if (state.control_fd >= 0) inherited.push_back(state.control_fd);
-  for (const HandedWorker& worker : state.workers)
+  for (const auto& [key, worker] : state.workers)
     if (worker.notify_fd >= 0) inherited.push_back(worker.notify_fd);
   log_info("upgrade: executing {}; pid {}, its sockets and its children ({}) carry on",
-           upgrade_->executable, ::getpid(), state.workers.size());
+           upgrade_->executable, ::getpid(), state.supervisor.children.size());
   auto file = write_handover_file(encode_handover(state));
   const Error error = file ? exec_new_image(upgrade_->executable, config_.arguments,
                                             file.value().get(), inherited)
@@ -215,16 +215,10 @@ Handover EventLoop::handover() const {
     out.control_fd = control_->fd();
     out.control_path = control_->path();
   }
-  const SupervisorSnapshot snapshot = supervisor_.snapshot();
-  out.next_generation = snapshot.next_generation;
-  out.serving = snapshot.serving;
-  out.ever_ready = snapshot.ever_ready;
-  out.failures_in_a_row = snapshot.failures_in_a_row;
-  out.repairs_in_a_row = snapshot.repairs_in_a_row;
-  for (const ChildState& child : snapshot.children) {
-    HandedWorker& worker = out.workers.emplace_back();
-    worker.child = child;
+  out.supervisor = supervisor_.snapshot();
+  for (const ChildState& child : out.supervisor.children) {
     const WorkerKey key{child.generation, child.slot};
+    HandedWorker& worker = out.workers[key];
     if (const auto spawned = spawned_.find(key); spawned != spawned_.end())
       worker.spawned_at_ns = nanoseconds(spawned->second.at);
     if (const auto channel = notify_.find(key); channel != notify_.end() && channel->second.socket) {
@@ -232,10 +226,10 @@ Handover EventLoop::handover() const {
       worker.notify_address = channel->second.socket->address();
     }
   }
-  for (const TimerId& id : snapshot.armed) {
+  for (const TimerId& id : out.supervisor.armed) {
     const auto armed = timers_.find(id);
     const auto expiry = armed != timers_.end() ? armed->second.timer->expiry() : Clock::now();
-    out.timers.push_back({id, nanoseconds(expiry)});
+    out.timer_expiries_ns[id] = nanoseconds(expiry);
   }
   out.restarts = restarts_;
   out.last_restart = last_restart_;
@@ -251,20 +245,23 @@ void EventLoop::resume(const Handover& handover) {
   restarts_ = handover.restarts;
   last_restart_ = handover.last_restart;
   last_restart_at_ = time_point(handover.last_restart_at_ns);
-  supervisor_ = Supervisor(supervisor_.config(), handover.supervisor());
-  for (const HandedWorker& worker : handover.workers) {
-    const WorkerKey key{worker.child.generation, worker.child.slot};
-    spawned_[key] = {worker.child.pid, time_point(worker.spawned_at_ns)};
+  supervisor_ = Supervisor(supervisor_.config(), handover.supervisor);
+  // decode_handover gives every child its worker entry and every timer its expiry.
+  for (const ChildState& child : handover.supervisor.children) {
+    const WorkerKey key{child.generation, child.slot};
+    const HandedWorker& worker = handover.workers.at(key);
+    spawned_[key] = {child.pid, time_point(worker.spawned_at_ns)};
     if (worker.notify_fd < 0) continue;
     NotifyChannel& channel = notify_[key];
     channel.socket = NotifySocket::adopt(io_, worker.notify_fd, worker.notify_address);
-    channel.pid = worker.child.pid;
+    channel.pid = child.pid;
     channel.socket->receive(
         [this, key](const NotifyDatagram& datagram) { on_notify(key, datagram); });
   }
-  for (const HandedTimer& timer : handover.timers) {
-    const auto left = std::chrono::ceil<Duration>(time_point(timer.expires_at_ns) - Clock::now());
-    apply(ArmTimer{timer.id, std::max(left, Duration::zero())});
+  for (const TimerId& id : handover.supervisor.armed) {
+    const auto expiry = time_point(handover.timer_expiries_ns.at(id));
+    const auto left = std::chrono::ceil<Duration>(expiry - Clock::now());
+    apply(ArmTimer{id, std::max(left, Duration::zero())});
   }
   UpgradeResult result;
   result.succeeded = true;

@@ -187,33 +187,37 @@ bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
     out.control_path = fields.text();
     if (out.control_fd < 0) return false;
   } else if (keyword == "supervisor") {
-    out.next_generation = fields.number<Generation>();
-    out.serving = fields.optional_number<Generation>();
-    out.ever_ready = fields.flag();
-    out.failures_in_a_row = fields.number<int>();
+    out.supervisor.next_generation = fields.number<Generation>();
+    out.supervisor.serving = fields.optional_number<Generation>();
+    out.supervisor.ever_ready = fields.flag();
+    out.supervisor.failures_in_a_row = fields.number<int>();
   } else if (keyword == "repairs") {
     const auto slot = fields.number<Slot>();
-    out.repairs_in_a_row[slot] = fields.number<int>();
+    out.supervisor.repairs_in_a_row[slot] = fields.number<int>();
   } else if (keyword == "worker") {
-    HandedWorker& worker = out.workers.emplace_back();
-    worker.child.generation = fields.number<Generation>();
-    worker.child.slot = fields.number<Slot>();
-    worker.child.pid = fields.number<pid_t>();
+    ChildState child{};
+    child.generation = fields.number<Generation>();
+    child.slot = fields.number<Slot>();
+    child.pid = fields.number<pid_t>();
     const auto phase = phase_from(fields.word());
+    HandedWorker worker;
     worker.spawned_at_ns = fields.number<std::int64_t>();
     worker.notify_fd = fields.number<int>();
     worker.notify_address = fields.text();
     // A settled supervisor has nothing starting: a starting worker would need its gate.
-    if (!phase || *phase == Phase::starting || worker.child.pid <= 0) return false;
-    worker.child.phase = *phase;
+    if (!phase || *phase == Phase::starting || child.pid <= 0) return false;
+    child.phase = *phase;
+    out.supervisor.children.push_back(child);
+    out.workers[WorkerKey{child.generation, child.slot}] = std::move(worker);
   } else if (keyword == "timer") {
     const auto kind = timer_from(fields.word());
-    HandedTimer& timer = out.timers.emplace_back();
-    timer.id.generation = fields.number<Generation>();
-    timer.id.slot = fields.number<Slot>();
-    timer.expires_at_ns = fields.number<std::int64_t>();
+    const auto generation = fields.number<Generation>();
+    const auto slot = fields.number<Slot>();
+    const auto expires_at_ns = fields.number<std::int64_t>();
     if (!kind) return false;
-    timer.id.kind = *kind;
+    const TimerId id{*kind, generation, slot};
+    out.supervisor.armed.push_back(id);
+    out.timer_expiries_ns[id] = expires_at_ns;
   } else if (keyword == "restarts") {
     out.restarts = fields.number<unsigned long>();
   } else if (keyword == "last-restart") {
@@ -243,18 +247,6 @@ bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
 
 }  // namespace
 
-SupervisorSnapshot Handover::supervisor() const {
-  SupervisorSnapshot snapshot;
-  snapshot.next_generation = next_generation;
-  snapshot.serving = serving;
-  snapshot.ever_ready = ever_ready;
-  snapshot.failures_in_a_row = failures_in_a_row;
-  snapshot.repairs_in_a_row = repairs_in_a_row;
-  for (const HandedWorker& worker : workers) snapshot.children.push_back(worker.child);
-  for (const HandedTimer& timer : timers) snapshot.armed.push_back(timer.id);
-  return snapshot;
-}
-
 std::string encode_handover(const Handover& handover) {
   std::string out = fmt::format("{} {}\n", kMagic, kHandoverVersion);
   out += fmt::format("started {}\n", handover.started_at_ns);
@@ -265,18 +257,24 @@ std::string encode_handover(const Handover& handover) {
                        quote(listener.name));
   if (handover.control_fd >= 0)
     out += fmt::format("control {} {}\n", handover.control_fd, quote(handover.control_path));
-  out += fmt::format("supervisor {} {} {:d} {}\n", handover.next_generation,
-                     optional_number(handover.serving), handover.ever_ready,
-                     handover.failures_in_a_row);
-  for (const auto& [slot, count] : handover.repairs_in_a_row)
+  const SupervisorSnapshot& supervisor = handover.supervisor;
+  out += fmt::format("supervisor {} {} {:d} {}\n", supervisor.next_generation,
+                     optional_number(supervisor.serving), supervisor.ever_ready,
+                     supervisor.failures_in_a_row);
+  for (const auto& [slot, count] : supervisor.repairs_in_a_row)
     out += fmt::format("repairs {} {}\n", slot, count);
-  for (const HandedWorker& worker : handover.workers)
-    out += fmt::format("worker {} {} {} {} {} {} {}\n", worker.child.generation, worker.child.slot,
-                       worker.child.pid, phase_name(worker.child.phase), worker.spawned_at_ns,
-                       worker.notify_fd, quote(worker.notify_address));
-  for (const HandedTimer& timer : handover.timers)
-    out += fmt::format("timer {} {} {} {}\n", timer_name(timer.id.kind), timer.id.generation,
-                       timer.id.slot, timer.expires_at_ns);
+  for (const ChildState& child : supervisor.children) {
+    const auto found = handover.workers.find(WorkerKey{child.generation, child.slot});
+    const HandedWorker worker = found != handover.workers.end() ? found->second : HandedWorker{};
+    out += fmt::format("worker {} {} {} {} {} {} {}\n", child.generation, child.slot, child.pid,
+                       phase_name(child.phase), worker.spawned_at_ns, worker.notify_fd,
+                       quote(worker.notify_address));
+  }
+  for (const TimerId& id : supervisor.armed) {
+    const auto expiry = handover.timer_expiries_ns.find(id);
+    out += fmt::format("timer {} {} {} {}\n", timer_name(id.kind), id.generation, id.slot,
+                       expiry != handover.timer_expiries_ns.end() ? expiry->second : 0);
+  }
   out += fmt::format("restarts {}\n", handover.restarts);
   if (const auto& last = handover.last_restart)
     out += fmt::format("last-restart {} {} {} {} {} {} {} {}\n", last->generation,
@@ -292,6 +290,7 @@ std::string encode_handover(const Handover& handover) {
 }
 
 Result<Handover> decode_handover(std::string_view text) {
+  if (text.ends_with('\n')) text.remove_suffix(1);  // the last line's
   const std::vector<std::string_view> lines = split(text, '\n');
   const std::vector<std::string_view> first = split(lines.front(), ' ');
   int version = 0;
@@ -307,10 +306,8 @@ Result<Handover> decode_handover(std::string_view text) {
   Handover out;
   for (std::size_t i = 1; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
-    if (line.empty() && i + 1 == lines.size()) break;  // the text's last newline
     if (line == "end") {
-      const bool trailing = i + 2 < lines.size() || (i + 1 < lines.size() && !lines[i + 1].empty());
-      if (trailing) return malformed(i + 2, lines[i + 1]);
+      if (i + 1 < lines.size()) return malformed(i + 2, lines[i + 1]);
       if (out.listeners.empty()) return Error{"the handover names no listening socket", EINVAL};
       return out;
     }

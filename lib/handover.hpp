@@ -29,16 +29,11 @@ struct HandedListener {
   std::string name;        // its LISTEN_FDNAMES entry
 };
 
+// What the event loop knows of a child beside the supervisor's state of it.
 struct HandedWorker {
-  ChildState child;
   std::int64_t spawned_at_ns = 0;
   int notify_fd = -1;  // its NOTIFY_SOCKET, -1 when it has none
   std::string notify_address;
-};
-
-struct HandedTimer {
-  TimerId id;
-  std::int64_t expires_at_ns = 0;
 };
 
 // A `reuserun ctl upgrade` connection, answered by the new image.
@@ -55,20 +50,16 @@ struct Handover {
   std::vector<HandedListener> listeners;
   int control_fd = -1;  // -1: no control socket
   std::string control_path;
-  // The supervisor's state; its children and armed timers are in `workers` and `timers`.
-  Generation next_generation = 1;
-  std::optional<Generation> serving;
-  bool ever_ready = false;
-  int failures_in_a_row = 0;
-  std::map<Slot, int> repairs_in_a_row;
-  std::vector<HandedWorker> workers;
-  std::vector<HandedTimer> timers;
+  SupervisorSnapshot supervisor;
+  // Beside it, the event loop's part: one entry for each child of `supervisor`, and the expiry
+  // of each of its armed timers. encode_handover writes them with the child or timer they go
+  // with, so a decoded handover always has both.
+  std::map<WorkerKey, HandedWorker> workers;
+  std::map<TimerId, std::int64_t> timer_expiries_ns;
   unsigned long restarts = 0;
   std::optional<RestartResult> last_restart;
   std::int64_t last_restart_at_ns = 0;
   std::vector<HandedWaiter> waiters;
-
-  SupervisorSnapshot supervisor() const;
 };
 
 std::string encode_handover(const Handover& handover);
