@@ -87,9 +87,11 @@ class EventLoop final : private GateServices {
   void on_upgrade_check_exited(int wait_status);
   void commit_upgrade_when_settled();
   void commit_upgrade();
-  void fail_upgrade(const std::string& reason, int ctl_code);
-  static void answer_upgrade(const UpgradeResult& result, int ctl_code,
-                             const std::vector<UpgradeWaiter>& waiters);
+  // Answers the waiting clients, and those already released for the new image (`released`:
+  // their connection and whether they asked for JSON) when execve failed.
+  void fail_upgrade(const std::string& reason, int ctl_code,
+                    std::vector<std::pair<UniqueFd, bool>>&& released = {});
+  UpgradeResult upgrade_failure(const std::string& reason, const std::string& executable) const;
   Handover handover() const;
   void resume(const Handover& handover);
   void answer_waiters(const RestartResult& result, bool only_assigned);

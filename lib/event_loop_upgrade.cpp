@@ -30,18 +30,18 @@ std::chrono::steady_clock::time_point time_point(std::int64_t nanoseconds) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(nanoseconds));
 }
 
+std::string render(const UpgradeResult& result, bool json) {
+  return json ? render_upgrade_json(result) : render_upgrade_text(result);
+}
+
 }  // namespace
 
 void EventLoop::request_upgrade(std::optional<UpgradeWaiter> waiter) {
   if (supervisor_.stopping()) {
     log_warn("upgrade refused: reuserun is stopping");
-    if (waiter) {
-      UpgradeResult refused;
-      refused.reason = "reuserun is stopping";
-      refused.pid = ::getpid();
-      refused.executable = executable_;
-      answer_upgrade(refused, kCtlStopping, {*waiter});
-    }
+    if (waiter)
+      waiter->reply(kCtlStopping,
+                    render(upgrade_failure("reuserun is stopping", executable_), waiter->json));
     return;
   }
   if (upgrade_) {
@@ -164,20 +164,23 @@ void EventLoop::commit_upgrade() {
                                             file.value().get(), inherited)
                            : file.error();
   // Still here: execve failed, and this image runs on.
-  block_upgrade_signals(false);
-  UpgradeResult failed;
-  failed.reason = error.message;
-  failed.pid = ::getpid();
-  failed.executable = upgrade_->executable;
-  failed.previous_executable = executable_;
-  failed.serving = supervisor_.serving();
-  for (auto& [client, json] : clients)
-    answer_control_client(std::move(client), kCtlUpgradeFailed,
-                          json ? render_upgrade_json(failed) : render_upgrade_text(failed));
-  fail_upgrade(error.message, kCtlUpgradeFailed);
+  fail_upgrade(error.message, kCtlUpgradeFailed, std::move(clients));
 }
 
-void EventLoop::fail_upgrade(const std::string& reason, int ctl_code) {
+UpgradeResult EventLoop::upgrade_failure(const std::string& reason,
+                                         const std::string& executable) const {
+  UpgradeResult result;
+  result.reason = reason;
+  result.pid = ::getpid();
+  result.executable = executable;
+  result.previous_executable = executable_;
+  result.upgrades = upgrades_;
+  result.serving = supervisor_.serving();
+  return result;
+}
+
+void EventLoop::fail_upgrade(const std::string& reason, int ctl_code,
+                             std::vector<std::pair<UniqueFd, bool>>&& released) {
   if (!upgrade_) return;
   block_upgrade_signals(false);  // a commit may have been about to happen
   Upgrade gone = std::move(*upgrade_);
@@ -186,21 +189,11 @@ void EventLoop::fail_upgrade(const std::string& reason, int ctl_code) {
   log_error("upgrade failed: {}; this reuserun runs on as it was", reason);
   if (!supervisor_.stopping())
     systemd_.ready(fmt::format("upgrade failed ({}); serving: {}", reason, describe_serving()));
-  UpgradeResult result;
-  result.reason = reason;
-  result.pid = ::getpid();
-  result.executable = gone.executable;
-  result.previous_executable = executable_;
+  UpgradeResult result = upgrade_failure(reason, gone.executable);
   result.duration_seconds = std::chrono::duration<double>(Clock::now() - gone.began).count();
-  result.upgrades = upgrades_;
-  result.serving = supervisor_.serving();
-  answer_upgrade(result, ctl_code, gone.waiters);
-}
-
-void EventLoop::answer_upgrade(const UpgradeResult& result, int ctl_code,
-                               const std::vector<UpgradeWaiter>& waiters) {
-  for (const UpgradeWaiter& waiter : waiters)
-    waiter.reply(ctl_code, waiter.json ? render_upgrade_json(result) : render_upgrade_text(result));
+  for (const UpgradeWaiter& waiter : gone.waiters) waiter.reply(ctl_code, render(result, waiter.json));
+  for (auto& [client, json] : released)
+    answer_control_client(std::move(client), ctl_code, render(result, json));
 }
 
 Handover EventLoop::handover() const {
@@ -276,8 +269,7 @@ void EventLoop::resume(const Handover& handover) {
            static_cast<long>(result.duration_seconds * 1000), result.pid, executable_,
            handover.previous_executable, describe_serving());
   for (const HandedWaiter& waiter : handover.waiters)
-    answer_control_client(UniqueFd(waiter.fd), kExitOk,
-                          waiter.json ? render_upgrade_json(result) : render_upgrade_text(result));
+    answer_control_client(UniqueFd(waiter.fd), kExitOk, render(result, waiter.json));
   systemd_.ready(fmt::format("upgraded in place; serving: {}", describe_serving()));
   block_upgrade_signals(false);
   reaper_.reap();  // children that exited while no image was listening
