@@ -6,7 +6,7 @@ function __reuserun_child_tokens
     set -l tokens (commandline -opc)
     set -e tokens[1]
     test "$tokens[1]" = ctl; and return
-    set -l takes_value --port --bind --listen --protocol --backlog --ready-timeout --ready --ready-interval \
+    set -l takes_value --port --bind --listen --protocol --backlog --free-port --ready-timeout --ready --ready-interval \
         --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file \
         --control-socket --reexec-as --workers --max-surge --user --group --chdir --env --env-file
     set -l skip 0
@@ -59,7 +59,8 @@ complete -c reuserun -n __reuserun_in_options -l listen -x -a 'unix:/ 127.0.0.1:
 complete -c reuserun -n __reuserun_in_options -l ipv6-only -d 'IPv6 sockets serve IPv6 only'
 complete -c reuserun -n __reuserun_in_options -l protocol -x -a 'systemd einhorn server-starter nginx' -d 'How children find their sockets'
 complete -c reuserun -n __reuserun_in_options -l backlog -x -d 'Length of the listen queue'
-complete -c reuserun -n __reuserun_in_options -l no-free-port -d 'Do not free the port'
+complete -c reuserun -n __reuserun_in_options -l free-port -x -a 'safe force off' -d 'Who on the port is asked to leave'
+complete -c reuserun -n __reuserun_in_options -l no-free-port -d 'The same as --free-port=off'
 complete -c reuserun -n __reuserun_in_options -l ready-timeout -x -a $durations -d 'Time to get ready'
 complete -c reuserun -n __reuserun_in_options -l ready -x -a 'auto notify accept http:/ exec: delay:' -d 'Readiness gate'
 complete -c reuserun -n __reuserun_in_options -l ready-interval -x -a $durations -d 'Time between two probes'

@@ -13,7 +13,7 @@ std::optional<Account> find_user(std::string_view name_or_uid) {
   uid_t uid = 0;
   if (entry == nullptr && parse_number(name_or_uid, uid)) entry = ::getpwuid(uid);
   if (entry == nullptr) return std::nullopt;
-  Account account{entry->pw_uid, entry->pw_gid, {}};
+  Account account{entry->pw_uid, entry->pw_gid, {}, entry->pw_name, entry->pw_dir};
   int count = 64;
   account.groups.resize(static_cast<std::size_t>(count));
   if (::getgrouplist(entry->pw_name, entry->pw_gid, account.groups.data(), &count) == -1) {

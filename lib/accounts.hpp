@@ -15,6 +15,8 @@ struct Account {
   uid_t uid = 0;
   gid_t gid = 0;              // primary group
   std::vector<gid_t> groups;  // every group it belongs to, the primary included
+  std::string name;           // for USER and LOGNAME
+  std::string home;           // for HOME
 };
 
 // A user that exists, by name or by uid; nullopt otherwise.

@@ -8,6 +8,7 @@
 #include "activation.hpp"
 #include "upgrade.hpp"
 #include "env_file.hpp"
+#include "launch_env.hpp"
 #include "exit_code.hpp"
 #include "signal_name.hpp"
 #include "text.hpp"
@@ -32,6 +33,7 @@ struct RawOptions {
   bool ipv6_only = false;
   std::vector<std::string> protocol{"systemd"};
   int backlog = SOMAXCONN;
+  std::string free_port = "safe";
   bool no_free_port = false;
   std::string ready_timeout = "30s";
   std::vector<std::string> ready{"auto"};
@@ -85,8 +87,13 @@ void add_options(CLI::App& app, RawOptions& raw) {
       ->envname("REUSERUN_BACKLOG")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  app.add_flag("--no-free-port", raw.no_free_port,
-               "Do not ask a process still listening on the port to leave")
+  app.add_option("--free-port", raw.free_port,
+                 "Who still listening on the port is asked to leave: safe (what is plausibly "
+                 "ours: our cgroup, an orphan of an earlier reuserun, the invoking user's process "
+                 "outside other services), force (anyone but PID 1 and our own tree) or off")
+      ->envname("REUSERUN_FREE_PORT")
+      ->capture_default_str();
+  app.add_flag("--no-free-port", raw.no_free_port, "The same as --free-port=off")
       ->envname("REUSERUN_NO_FREE_PORT");
   app.add_option("--ready-timeout", raw.ready_timeout,
                  "How long a new generation may take to pass its readiness gate")
@@ -191,12 +198,15 @@ void set_identity(const RawOptions& raw, Config& config) {
     config.user = account->uid;
     config.group = account->gid;
     config.groups = account->groups;
+    config.user_name = account->name;
+    config.user_home = account->home;
   }
   if (!raw.group.empty()) {
     config.group = find_group(raw.group);
     if (!config.group)
       throw UsageError{"invalid value '" + raw.group + "' for --group: no such group"};
-    if (!config.user) config.groups.clear();
+    // --group alone: exactly that group, none of reuserun's own supplementary groups.
+    if (!config.user) config.groups = {*config.group};
   }
 }
 
@@ -238,7 +248,11 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
         config.protocols.push_back(protocol);
   }
   config.backlog = raw.backlog;
-  config.free_port = !raw.no_free_port;
+  const auto free_port = parse_free_port_mode(raw.free_port);
+  if (!free_port)
+    throw UsageError{"invalid value '" + raw.free_port +
+                     "' for --free-port: expected safe, force or off"};
+  config.free_port = raw.no_free_port ? FreePortMode::off : *free_port;
   config.ready_timeout = duration_option("--ready-timeout", raw.ready_timeout);
   config.readiness.gates.clear();
   for (const auto& text : raw.ready) {
@@ -293,7 +307,8 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   }
   config.env_file = raw.env_file;
   if (!config.env_file.empty()) {
-    if (auto read = read_env_file(config.env_file); !read) throw UsageError{read.error().message};
+    if (auto read = read_env_file(config.env_file, children_reader(config)); !read)
+      throw UsageError{read.error().message};
   }
   config.pdeathsig = !raw.no_pdeathsig;
   config.workers = raw.workers;

@@ -8,10 +8,14 @@
 namespace reuserun {
 
 ResolvedCommand resolve_command(std::string_view name, std::string_view search_path,
-                                const ExecutableCheck& check) {
+                                const ExecutableCheck& check, std::string_view directory) {
   if (name.empty()) return {"", ENOENT};
+  // The child runs after chdir(directory): a relative path means a file there, not here.
+  const auto where = [&](std::string path) {
+    return directory.empty() || path.starts_with('/') ? path : std::string(directory) + "/" + path;
+  };
   if (name.find('/') != std::string_view::npos) {
-    std::string path(name);
+    std::string path = where(std::string(name));
     const int error = check(path);
     return {error == 0 ? path : "", error};
   }
@@ -20,8 +24,8 @@ ResolvedCommand resolve_command(std::string_view name, std::string_view search_p
   while (start <= search_path.size()) {
     std::size_t end = search_path.find(':', start);
     if (end == std::string_view::npos) end = search_path.size();
-    std::string directory(search_path.substr(start, end - start));
-    std::string candidate = (directory.empty() ? "." : directory) + "/" + std::string(name);
+    std::string entry(search_path.substr(start, end - start));
+    std::string candidate = where((entry.empty() ? "." : entry) + "/" + std::string(name));
     const int error = check(candidate);
     if (error == 0) return {candidate, 0};
     if (error == EACCES) remembered = EACCES;

@@ -16,11 +16,12 @@ struct ResolvedCommand {
 // Returns 0 when path names an executable regular file, else an errno.
 using ExecutableCheck = std::function<int(const std::string& path)>;
 
-// name with a '/' is used as it is; otherwise each directory of search_path is tried in order
+// name with a '/' is used as it is (relative to `directory` when one is given: where the child
+// will run after --chdir); otherwise each directory of search_path is tried in order
 // (an empty entry means the current directory). EACCES from a found-but-not-executable file is
 // remembered and reported if nothing better is found, as execvp does.
 ResolvedCommand resolve_command(std::string_view name, std::string_view search_path,
-                                const ExecutableCheck& check);
+                                const ExecutableCheck& check, std::string_view directory = {});
 
 // The real check: stat + access(X_OK).
 int check_executable(const std::string& path);

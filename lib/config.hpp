@@ -12,6 +12,7 @@
 #include "address.hpp"
 #include "child_protocols.hpp"
 #include "duration.hpp"
+#include "freeing_rule.hpp"
 #include "listen_spec.hpp"
 #include "log.hpp"
 #include "readiness.hpp"
@@ -25,7 +26,7 @@ struct Config {
   bool ipv6_only = false;
   std::vector<Protocol> protocols{Protocol::systemd};  // how children learn about their sockets
   int backlog = SOMAXCONN;
-  bool free_port = true;
+  FreePortMode free_port = FreePortMode::safe;
   ReadinessConfig readiness;
   Duration ready_timeout = std::chrono::seconds(30);
   Duration drain_timeout = std::chrono::seconds(30);
@@ -45,6 +46,7 @@ struct Config {
   std::optional<uid_t> user;
   std::optional<gid_t> group;
   std::vector<gid_t> groups;                             // the user's supplementary groups
+  std::string user_name, user_home;                      // --user's passwd entry: USER, HOME
   std::string directory;                                 // --chdir
   std::vector<std::pair<std::string, std::string>> env;  // --env, applied after --env-file
   std::string env_file;                                  // read before each generation

@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <istream>
 #include <ostream>
 #include <vector>
@@ -29,6 +31,9 @@ namespace {
 using boost::asio::local::stream_protocol;
 
 constexpr std::size_t kMaxRequest = 256;
+constexpr auto kReadDeadline = std::chrono::seconds(5);
+constexpr std::size_t kMaxConnections = 32;
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 constexpr ControlRequest::Verb kVerbs[] = {ControlRequest::Verb::restart,
                                            ControlRequest::Verb::status,
                                            ControlRequest::Verb::upgrade};
@@ -51,18 +56,48 @@ void send_answer(int fd, int code, const std::string& text) {
   }
 }
 
+class Connection;
+
+}  // namespace
+
+// What the server knows of its connections: how many are open, and which have not sent their
+// request yet (the oldest of those is dropped to make room when the cap is reached).
+struct ControlConnections {
+  std::size_t open = 0;
+  std::deque<std::weak_ptr<Connection>> unread;
+};
+
+namespace {
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  explicit Connection(stream_protocol::socket socket)
-      : socket_(std::move(socket)), buffer_(kMaxRequest) {}
+  Connection(stream_protocol::socket socket, std::shared_ptr<ControlConnections> connections)
+      : socket_(std::move(socket)),
+        buffer_(kMaxRequest),
+        deadline_(socket_.get_executor()),
+        connections_(std::move(connections)) {
+    ++connections_->open;
+  }
+  ~Connection() { --connections_->open; }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   // The request is read before anything is answered, refusals included: closing a socket with
-  // unread data resets the connection, and the client would lose the answer.
+  // unread data resets the connection, and the client would lose the answer. A client that
+  // sends nothing within kReadDeadline is dropped: an idle one must not hold an fd forever.
   void start(const ControlServer::Handler& handler) {
     auto self = shared_from_this();
+    connections_->unread.push_back(self);
+    deadline_.expires_after(kReadDeadline);
+    deadline_.async_wait([weak = std::weak_ptr<Connection>(self)](boost::system::error_code error) {
+      if (auto connection = weak.lock(); connection && !error) connection->drop();
+    });
     boost::asio::async_read_until(
         socket_, buffer_, '\n',
         [self, handler](boost::system::error_code error, std::size_t length) {
+          self->deadline_.cancel();
+          self->forget_unread();
+          if (error == boost::asio::error::operation_aborted) return;  // dropped
           if (error) return self->answer(kExitUsage, "reuserun: no request line\n");
           if (!self->peer_allowed()) return;
           std::string line(length - 1, '\0');
@@ -76,6 +111,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       [self](int code, const std::string& text) { self->answer(code, text); },
                       [self] { return self->release(); }));
         });
+  }
+
+  // Closes a connection whose request never came: the pending read ends with operation_aborted.
+  void drop() {
+    if (answered_) return;
+    answered_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
   }
 
   // Same uid as reuserun, or root: checked on the kernel's word (SO_PEERCRED). Answers a refusal.
@@ -111,8 +154,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  void forget_unread() {
+    std::erase_if(connections_->unread, [this](const std::weak_ptr<Connection>& weak) {
+      const auto connection = weak.lock();
+      return !connection || connection.get() == this;
+    });
+  }
+
   stream_protocol::socket socket_;
   boost::asio::streambuf buffer_;
+  boost::asio::steady_timer deadline_;
+  std::shared_ptr<ControlConnections> connections_;
   bool answered_ = false;
 };
 
@@ -208,11 +260,36 @@ Result<std::string> find_control_socket() {
       EEXIST};
 }
 
+namespace {
+
+// The default directory: created 0700, and used only while it is a real directory of ours that
+// nobody else may write: a directory (or link) another user prepared would let them replace the
+// socket `reuserun ctl` talks to.
+std::optional<Error> check_control_directory(const std::string& directory) {
+  if (::mkdir(directory.c_str(), 0700) == -1 && errno != EEXIST)
+    return system_error("create the control socket directory " + directory, errno);
+  struct stat info {};
+  if (::lstat(directory.c_str(), &info) == -1)
+    return system_error("inspect the control socket directory " + directory, errno);
+  const auto refuse = [&](const std::string& why) {
+    return Error{"Refusing the control socket directory " + directory + ": " + why, EPERM};
+  };
+  if (S_ISLNK(info.st_mode)) return refuse("it is a symbolic link");
+  if (!S_ISDIR(info.st_mode)) return refuse("it is not a directory");
+  if (info.st_uid != ::geteuid())
+    return refuse("it belongs to uid " + std::to_string(info.st_uid) + ", not " +
+                  std::to_string(::geteuid()));
+  if ((info.st_mode & 022) != 0) return refuse("group or others may write to it");
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<ControlSocket> ControlSocket::bind(std::string path) {
   const std::string directory = default_control_directory();
-  if (path.starts_with(directory + "/") && ::mkdir(directory.c_str(), 0700) == -1 &&
-      errno != EEXIST)
-    return system_error("create directory " + directory, errno);
+  if (path.starts_with(directory + "/")) {
+    if (auto error = check_control_directory(directory)) return *error;
+  }
   auto fd = bind_unix_socket(path, 0600, 16, "control socket");
   if (!fd) return fd.error();
   return ControlSocket(std::move(fd.value()), std::move(path));
@@ -223,7 +300,11 @@ ControlSocket::~ControlSocket() {
 }
 
 ControlServer::ControlServer(boost::asio::io_context& io, ControlSocket socket, Handler handler)
-    : socket_(std::move(socket)), acceptor_(io), handler_(std::move(handler)) {
+    : socket_(std::move(socket)),
+      acceptor_(io),
+      backoff_(io),
+      connections_(std::make_shared<ControlConnections>()),
+      handler_(std::move(handler)) {
   acceptor_.assign(stream_protocol(), socket_.release_fd());
   accept();
 }
@@ -233,15 +314,38 @@ ControlServer::~ControlServer() {
   acceptor_.close(ignored);
 }
 
+std::size_t ControlServer::open_connections() const { return connections_->open; }
+
 void ControlServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code error, stream_protocol::socket socket) {
     if (error == boost::asio::error::operation_aborted) return;  // closed
-    if (!error) {
-      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-      std::make_shared<Connection>(std::move(socket))->start(handler_);
-    } else {
-      log_warn("control socket: accept failed: {}", error.message());
-    }
+    if (error) return back_off(error);
+    backing_off_ = false;
+    make_room();
+    ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+    std::make_shared<Connection>(std::move(socket), connections_)->start(handler_);
+    accept();
+  });
+}
+
+// At the cap, the oldest connection that has not sent its request goes: idle clients cannot lock
+// out `ctl`, whose request is there as soon as it connects.
+void ControlServer::make_room() {
+  while (connections_->open >= kMaxConnections && !connections_->unread.empty()) {
+    const auto oldest = connections_->unread.front().lock();
+    connections_->unread.pop_front();
+    if (oldest) oldest->drop();
+  }
+}
+
+// Out of fds (EMFILE, ENFILE) or memory: the pending connection stays in the backlog, and an
+// accept armed again at once would fail again at once, in a loop. Wait a little, say it once.
+void ControlServer::back_off(const boost::system::error_code& error) {
+  if (!backing_off_) log_warn("control socket: accept failed: {}; retrying", error.message());
+  backing_off_ = true;
+  backoff_.expires_after(kAcceptBackoff);
+  backoff_.async_wait([this](boost::system::error_code timer_error) {
+    if (timer_error) return;
     accept();
   });
 }

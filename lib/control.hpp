@@ -5,6 +5,10 @@
 // PORT being the first listener's. Only a peer with reuserun's uid, or root, is served: the file
 // mode keeps others from connecting and SO_PEERCRED (checked by the kernel) refuses any that do.
 //
+// Connections: at most 32 open at once (the oldest that has not sent its request is dropped to
+// make room); a request must arrive within 5 seconds; accept() failing for lack of fds backs
+// off for 100 ms instead of spinning.
+//
 // One request per connection, one line: "restart", "status" or "upgrade", followed by " json"
 // for JSON.
 // One answer: the exit status for `reuserun ctl` on a line of its own, then the text it prints
@@ -14,6 +18,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -121,12 +126,18 @@ class ControlServer {
 
   const std::string& path() const { return socket_.path(); }
   int fd() { return acceptor_.native_handle(); }
+  std::size_t open_connections() const;
 
  private:
   void accept();
+  void make_room();
+  void back_off(const boost::system::error_code& error);
 
   ControlSocket socket_;  // declared first: the file outlives the acceptor
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer backoff_;
+  bool backing_off_ = false;
+  std::shared_ptr<struct ControlConnections> connections_;
   Handler handler_;
 };
 

@@ -4,6 +4,8 @@
 //   a value in matching single or double quotes loses them (no escapes, no expansion).
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,8 +18,21 @@ namespace reuserun {
 
 using EnvPairs = std::vector<std::pair<std::string, std::string>>;
 
-// Error: "Failed to read PATH: ..." or "PATH:LINE: expected KEY=VALUE".
-Result<EnvPairs> read_env_file(const std::string& path);
+// Whose permissions open the file: reuserun runs as root more often than not, and the file is
+// the children's configuration, so it is opened as the children's user (--user/--group): a
+// file that user may not read (another service's secrets) is refused. Unset: reuserun's own.
+struct FileReader {
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::vector<gid_t> groups;
+};
+
+inline constexpr std::size_t kMaxEnvFileSize = 1 << 20;
+
+// The file must be a regular file (not a symlink, FIFO or device: opened O_NOFOLLOW|O_NONBLOCK,
+// so nothing blocks) of at most kMaxEnvFileSize bytes.
+// Error: "Failed to read --env-file PATH: ..." or "PATH:LINE: expected KEY=VALUE".
+Result<EnvPairs> read_env_file(const std::string& path, const FileReader& reader = {});
 
 // One --env value: nullopt unless it is KEY=VALUE with a valid KEY.
 std::optional<std::pair<std::string, std::string>> parse_env_assignment(std::string_view text);

@@ -12,12 +12,13 @@
 
 #include "child_env.hpp"
 #include "command.hpp"
-#include "env_file.hpp"
+#include "launch_env.hpp"
 #include "exit_code.hpp"
 #include "procfs.hpp"
 #include "signal_name.hpp"
 #include "sock_diag.hpp"
 #include "spawn.hpp"
+#include "text.hpp"
 #include "upgrade.hpp"
 
 namespace reuserun {
@@ -313,9 +314,18 @@ void EventLoop::apply(const Action& action) {
   std::visit([this](const auto& a) { apply(a); }, action);
 }
 
+// What reuserun's TCP listeners are on: the marker that lets a later reuserun recognize an
+// orphan of this one (freeing_rule.hpp).
+std::vector<std::uint16_t> EventLoop::tcp_ports() const {
+  std::vector<std::uint16_t> ports;
+  for (const Listener& listener : listeners_)
+    if (listener.is_tcp()) ports.push_back(listener.address().port());
+  return ports;
+}
+
 void EventLoop::apply(const SpawnChild& action) {
-  const ResolvedCommand resolved =
-      resolve_command(config_.command.front(), search_path(), check_executable);
+  const ResolvedCommand resolved = resolve_command(config_.command.front(), search_path(),
+                                                   check_executable, config_.directory);
   const auto fail = [&](int error) {
     // execve's ENOENT for a file that exists means its #! interpreter is missing.
     const bool interpreter = error == ENOENT && resolved.error == 0;
@@ -341,33 +351,22 @@ void EventLoop::apply(const SpawnChild& action) {
                                  Protocol::systemd) != config_.protocols.end();
   ChildEnv env(environ, systemd ? names : std::vector<std::string>{});
   set_protocol_variables(env, config_.protocols, handed, action.generation);
-  // Read again for every generation: a deploy changes the file, the next generation sees it.
-  if (!config_.env_file.empty()) {
-    auto pairs = read_env_file(config_.env_file);
-    if (!pairs) {
-      dispatch(SpawnFailed{action.generation, EINVAL, pairs.error().message, action.slot});
-      return;
-    }
-    for (const auto& [key, value] : pairs.value()) env.set(key, value);
+  if (auto error = add_launch_variables(env, config_, {action.generation, action.slot, tcp_ports()})) {
+    dispatch(SpawnFailed{action.generation, EINVAL, error->message, action.slot});
+    return;
   }
-  for (const auto& [key, value] : config_.env) env.set(key, value);
   if (!config_.directory.empty() && !std::filesystem::is_directory(config_.directory)) {
     dispatch(SpawnFailed{action.generation, ENOENT,
                          "--chdir " + config_.directory + " is not a directory any more",
                          action.slot});
     return;
   }
-  env.set("REUSERUN_GENERATION", std::to_string(action.generation));
-  env.set("REUSERUN_WORKER", std::to_string(action.slot));
-  auto notify = NotifySocket::open(io_, "generation-" + std::to_string(action.generation) +
-                                            "-worker-" + std::to_string(action.slot));
+  auto notify = NotifySocket::open(io_, notify_owner());
   if (notify)
     env.set("NOTIFY_SOCKET", notify.value()->address());
   else
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
-  const SpawnResult spawned =
-      spawn_process(io_, {resolved.path, argv.value(), &env, fds, config_.pdeathsig, config_.user,
-                          config_.group, config_.groups, config_.directory});
+  const SpawnResult spawned = spawn_process(io_, children_request(resolved.path, argv.value(), env, fds));
   if (spawned.pid < 0) return fail(spawned.error);
   const WorkerKey worker{action.generation, action.slot};
   if (notify) {
@@ -381,6 +380,26 @@ void EventLoop::apply(const SpawnChild& action) {
   dispatch(ChildSpawned{action.generation, spawned.pid, action.slot});
 }
 
+NotifyOwner EventLoop::notify_owner() const {
+  return {config_.user.value_or(::geteuid()), config_.group.value_or(::getegid())};
+}
+
+// Everything reuserun starts on the children's behalf runs as they do: --user, --group, --chdir.
+SpawnRequest EventLoop::children_request(std::string executable, std::vector<std::string> argv,
+                                         ChildEnv& env, std::vector<int> fds) const {
+  SpawnRequest request;
+  request.executable = std::move(executable);
+  request.argv = std::move(argv);
+  request.env = &env;
+  request.listen_fds = std::move(fds);
+  request.die_with_parent = config_.pdeathsig;
+  request.uid = config_.user;
+  request.gid = config_.group;
+  request.groups = config_.groups;
+  request.directory = config_.directory;
+  return request;
+}
+
 // sd_notify from a generation: only its own process tree is heard (credentials checked by the
 // kernel). READY=1 goes to the gate; STATUS= and STOPPING=1 to the log; MAINPID= (reuserun
 // supervises the process it started), WATCHDOG=, FDSTORE= and the rest are ignored on purpose.
@@ -389,8 +408,7 @@ void EventLoop::on_notify(WorkerKey worker, const NotifyDatagram& datagram) {
   const auto it = notify_.find(worker);
   if (it == notify_.end()) return;
   NotifyChannel& channel = it->second;
-  const auto tree = process_tree(channel.pid);
-  if (std::find(tree.begin(), tree.end(), datagram.pid) == tree.end()) {
+  if (!is_descendant(datagram.pid, channel.pid)) {
     log_debug(
         "generation {}: ignored an sd_notify message from pid {}, which is not one of its "
         "processes",
@@ -573,17 +591,20 @@ void EventLoop::apply(const Exit& action) {
   exit_code_ = action.code;
 }
 
-pid_t EventLoop::start_probe(const std::string& command,
-                             const std::vector<std::pair<std::string, std::string>>& extra_env,
+pid_t EventLoop::start_probe(const std::string& command, const GateSubject& subject,
                              ExitHandler on_exit) {
+  // As the children run: their user, groups, directory and variables (a probe run as root with
+  // root's environment would judge a server it cannot see as the server sees itself), without
+  // their sockets or notify channel.
   ChildEnv env(environ, {});
-  for (const auto& [key, value] : extra_env) env.set(key, value);
-  // As reuserun itself: a probe checks the generation from outside, with no socket of its own.
-  SpawnRequest probe;
-  probe.executable = "/bin/sh";
-  probe.argv = {"sh", "-c", command};
-  probe.env = &env;
-  const SpawnResult spawned = spawn_process(io_, probe);
+  if (auto error =
+          add_launch_variables(env, config_, {subject.generation, subject.slot, tcp_ports()})) {
+    log_warn("exec gate: {}", error->message);
+    errno = error->code;
+    return -1;
+  }
+  env.set("REUSERUN_CHILD_PID", std::to_string(subject.pid));
+  const SpawnResult spawned = spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));
   if (spawned.pid < 0) {
     errno = spawned.error;
     return -1;

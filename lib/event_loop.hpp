@@ -20,6 +20,7 @@
 #include "readiness.hpp"
 #include "reaper.hpp"
 #include "sd_notify.hpp"
+#include "spawn.hpp"
 #include "status.hpp"
 #include "supervisor.hpp"
 
@@ -101,6 +102,10 @@ class EventLoop final : private GateServices {
   void dispatch(Event event);
   void apply(const Action& action);
   void apply(const SpawnChild& action);
+  SpawnRequest children_request(std::string executable, std::vector<std::string> argv,
+                                ChildEnv& env, std::vector<int> fds) const;
+  std::vector<std::uint16_t> tcp_ports() const;
+  NotifyOwner notify_owner() const;
   void apply(const StartGate& action);
   void apply(const CancelGate& action);
   void apply(const ExpireGate& action);
@@ -125,8 +130,7 @@ class EventLoop final : private GateServices {
 
   // GateServices
   boost::asio::io_context& io() override { return io_; }
-  pid_t start_probe(const std::string& command,
-                    const std::vector<std::pair<std::string, std::string>>& extra_env,
+  pid_t start_probe(const std::string& command, const GateSubject& subject,
                     ExitHandler on_exit) override;
   void abandon_probe(pid_t pid) override;
   const SocketAddress& listener_address() const override { return probed_listener().address(); }

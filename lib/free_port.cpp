@@ -13,6 +13,8 @@
 
 #include "log.hpp"
 #include "port_owner.hpp"
+#include "procfs.hpp"
+#include "text.hpp"
 #include "signal_name.hpp"
 #include "unique_fd.hpp"
 
@@ -27,22 +29,69 @@ struct Victim {
   UniqueFd pidfd;  // pins the process: a recycled pid can never receive our signal
 };
 
-std::vector<Victim> choose_victims(const SocketAddress& address) {
-  const auto tree = own_process_tree(::getpid());
-  std::vector<Victim> victims;
+SelfFacts self_facts() {
+  SelfFacts self;
+  self.self = read_process_facts(::getpid());
+  self.own_tree = own_process_tree(::getpid());
+  self.invoking_uid = ::getuid();
+  // Under sudo the person at the terminal is SUDO_UID: their stale server may go, root's other
+  // services may not. Only believed when we are root (anyone can set the variable).
+  uid_t sudo_uid = 0;
+  if (const char* text = ::getenv("SUDO_UID");
+      self.invoking_uid == 0 && text != nullptr && parse_number(std::string_view(text), sudo_uid))
+    self.invoking_uid = sudo_uid;
+  return self;
+}
+
+struct Judged {
+  PortHolder holder;
+  FreeingVerdict verdict;
+};
+
+// Every holder, with the rule's verdict; one entry per process.
+std::vector<Judged> judge_holders(const SocketAddress& address, FreePortMode mode) {
+  const SelfFacts self = self_facts();
+  std::vector<Judged> judged;
   for (const auto& holder : find_port_holders(address)) {
-    const std::string reason = protected_reason(holder, tree, ::getuid());
-    if (!reason.empty()) {
-      log_warn("Port {} is held by {}; leaving it alone: {}", address.port(),
-               describe_holder(holder), reason);
-      continue;
-    }
-    const bool known = std::any_of(victims.begin(), victims.end(),
-                                   [&](const Victim& v) { return v.holder.pid == holder.pid; });
+    const bool known = holder.pid != 0 && std::any_of(judged.begin(), judged.end(), [&](auto& j) {
+                         return j.holder.pid == holder.pid;
+                       });
     if (known) continue;
+    ProcessFacts facts = holder.pid == 0 ? ProcessFacts{} : read_process_facts(holder.pid);
+    facts.pid = holder.pid;
+    judged.push_back({holder, judge_holder(facts, self, mode, address.port())});
+  }
+  return judged;
+}
+
+// "Port 8080 is held by pid 1234 (user nobody): srv (spared: it belongs to another user ...)":
+// every holder, so that the one line says who and why.
+Error spared_error(const SocketAddress& address, const std::vector<Judged>& judged) {
+  std::string holders;
+  std::string units;
+  for (const auto& [holder, verdict] : judged) {
+    holders += fmt::format("{}{} ({}: {})", holders.empty() ? "" : "; ", describe_holder(holder),
+                           verdict.may_signal ? "may be freed" : "spared", verdict.reason);
+    if (!verdict.unit.empty()) units += (units.empty() ? "" : " ") + verdict.unit;
+  }
+  const std::string way_out =
+      units.empty() ? "stop it yourself, or start reuserun with --free-port=force"
+                    : "stop it with `systemctl stop " + units +
+                          "`, or start reuserun with --free-port=force";
+  return Error{fmt::format("Port {} is held by {}: nothing was signalled; {}", address.port(),
+                           holders, way_out),
+               EADDRINUSE};
+}
+
+// Pins every holder with a pidfd: a recycled pid can never receive our signal.
+std::vector<Victim> pin_victims(const std::vector<Judged>& judged) {
+  std::vector<Victim> victims;
+  for (const auto& [holder, verdict] : judged) {
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, holder.pid, 0)));
     // Opened after the scan: make sure the pid still names the process that holds the socket.
     if (!pidfd || !process_holds_socket(holder.pid, holder.inode)) continue;
+    log_warn("Port {} is held by {}: freeing it ({})", holder.address, describe_holder(holder),
+             verdict.reason);
     victims.push_back({holder, std::move(pidfd)});
   }
   return victims;
@@ -89,8 +138,12 @@ std::string describe_port_holders(const SocketAddress& address) {
   return text;
 }
 
-std::optional<Error> free_port(const SocketAddress& address, Duration grace) {
-  auto victims = choose_victims(address);
+std::optional<Error> free_port(const SocketAddress& address, Duration grace, FreePortMode mode) {
+  const auto judged = judge_holders(address, mode);
+  // Decide for all before signalling any: a port that cannot be freed whole is not touched.
+  if (std::any_of(judged.begin(), judged.end(), [](auto& j) { return !j.verdict.may_signal; }))
+    return spared_error(address, judged);
+  auto victims = pin_victims(judged);
   if (!victims.empty()) {
     signal_victims(victims, SIGTERM);
     if (!wait_for_victims(victims, grace)) {

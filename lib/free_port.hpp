@@ -1,5 +1,6 @@
-// Freeing the port before binding it (DESIGN.md §1): every process that still listens on it (a
-// stale dev server, an orphan of a crashed launcher) gets SIGTERM, a grace period, then SIGKILL.
+// Freeing the port before binding it (docs/DESIGN.md §1): the processes that still listen on it
+// and are plausibly ours (freeing_rule.hpp: a stale dev server of the same user, an orphan of a
+// crashed reuserun, a leftover in our own unit) get SIGTERM, a grace period, then SIGKILL.
 #pragma once
 
 #include <optional>
@@ -7,14 +8,16 @@
 
 #include "address.hpp"
 #include "duration.hpp"
+#include "freeing_rule.hpp"
 #include "result.hpp"
 
 namespace reuserun {
 
-// Asks every competing listener on `address` to leave and waits until the port is free. Each
-// victim is logged with pid, user and command line. Returns an Error naming the holders when the
-// port is still held (including holders it must leave alone, see protected_reason()).
-std::optional<Error> free_port(const SocketAddress& address, Duration grace);
+// Judges every competing listener on `address` first; if the rule spares any, signals none and
+// returns an Error naming every holder, why, and the way out. Otherwise asks them all to leave
+// (each logged with pid, user, command line and the rule that allowed it) and waits until the
+// port is free; an Error names whoever still holds it.
+std::optional<Error> free_port(const SocketAddress& address, Duration grace, FreePortMode mode);
 
 // "pid 1234 (user alice): python3 -m http.server 8080; ..." or "" when nobody listens there.
 std::string describe_port_holders(const SocketAddress& address);

@@ -50,14 +50,10 @@ Result<Listener> Listener::open(const ListenSpec& spec, int backlog, bool ipv6_o
       return system_error("read the address of " + format_address(address), errno);
     return Listener(std::move(fd.value()), address, "", spec.name, false);
   }
-  auto fd = bind_unix_socket(spec.path, spec.mode.value_or(0666), backlog, "unix socket");
+  auto fd = bind_unix_socket(spec.path, spec.mode.value_or(0666), backlog, "unix socket",
+                             {spec.owner, spec.group});
   if (!fd) return fd.error();
-  Listener listener(std::move(fd.value()), {}, spec.path, spec.name, true);
-  if ((spec.owner || spec.group) &&
-      ::chown(spec.path.c_str(), spec.owner.value_or(static_cast<uid_t>(-1)),
-              spec.group.value_or(static_cast<gid_t>(-1))) == -1)
-    return system_error("change the owner of unix socket " + spec.path, errno);
-  return listener;
+  return Listener(std::move(fd.value()), {}, spec.path, spec.name, true);
 }
 
 Listener& Listener::operator=(Listener&& other) noexcept {

@@ -1,14 +1,17 @@
 #include "notify_socket.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
-#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <boost/asio/post.hpp>
 #include <cstring>
 
+#include "log.hpp"
 #include "unique_fd.hpp"
 
 namespace reuserun {
@@ -44,30 +47,105 @@ std::optional<UnixAddress> unix_address(std::string_view notify_socket) {
   return result;
 }
 
-Result<std::unique_ptr<NotifySocket>> NotifySocket::open(boost::asio::io_context& io,
-                                                         std::string_view tag) {
-  unsigned char nonce[8] = {};
-  if (::getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
-    return system_error("get random bytes for a notify socket name", errno);
-  std::string name = "reuserun/" + std::to_string(::getpid()) + "/" + std::string(tag) + "/";
-  constexpr std::string_view kHex = "0123456789abcdef";
-  for (unsigned char byte : nonce) {
-    name += kHex[byte >> 4];
-    name += kHex[byte & 15];
-  }
+namespace {
 
+constexpr std::string_view kSocketName = "notify";
+
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83  // Linux 6.16; older kernels answer ENOPROTOOPT
+#endif
+
+// Where the channel's directory goes: a runtime directory that is not aged like /tmp.
+std::vector<std::string> runtime_bases() {
+  std::vector<std::string> bases;
+  const char* runtime = ::getenv("XDG_RUNTIME_DIR");
+  if (::geteuid() != 0 && runtime != nullptr && runtime[0] == '/') bases.emplace_back(runtime);
+  if (::geteuid() == 0) bases.emplace_back("/run");
+  bases.emplace_back("/tmp");
+  return bases;
+}
+
+Result<std::string> make_private_directory() {
+  int error = 0;
+  for (const std::string& base : runtime_bases()) {
+    std::string pattern = base + "/reuserun-notify.XXXXXX";
+    if (::mkdtemp(pattern.data()) != nullptr) return pattern;  // 0700, ours, a name never used
+    error = errno;
+  }
+  return system_error("create a directory for a notify socket", error);
+}
+
+// The directory and the file in it, without following anything the generation planted there.
+void remove_channel_directory(const std::string& directory) {
+  if (DIR* dir = ::opendir(directory.c_str())) {
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string_view name = entry->d_name;
+      if (name == "." || name == "..") continue;
+      if (::unlinkat(::dirfd(dir), entry->d_name, 0) == -1 && errno == EISDIR)
+        (void)::unlinkat(::dirfd(dir), entry->d_name, AT_REMOVEDIR);
+    }
+    ::closedir(dir);
+  }
+  if (::rmdir(directory.c_str()) == -1 && errno != ENOENT)
+    log_debug("Failed to remove the notify directory {}: {}", directory, std::strerror(errno));
+}
+
+// An fd a sender passed despite SO_PASSRIGHTS (an older kernel): closed at once. A socket with
+// SO_LINGER and unsent data would block close() for the linger time: reset it instead.
+void close_passed_fd(int fd) {
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode)) {
+    const linger abort_on_close{1, 0};
+    (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+  }
+  ::close(fd);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NotifySocket>> NotifySocket::open(boost::asio::io_context& io,
+                                                         NotifyOwner owner) {
+  auto directory = make_private_directory();
+  if (!directory) return directory.error();
+  const std::string address = directory.value() + "/" + std::string(kSocketName);
+  const auto fail = [&](const std::string& what, int error) {
+    remove_channel_directory(directory.value());
+    return system_error(what + " " + address, error);
+  };
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return system_error("create a notify socket", errno);
+  if (!fd) return fail("create the notify socket", errno);
   const int on = 1;
+  const int off = 0;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == -1)
-    return system_error("set SO_PASSCRED on the notify socket", errno);
-  const std::string address = "@" + name;
+    return fail("set SO_PASSCRED on the notify socket", errno);
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof off) == -1 &&
+      errno != ENOPROTOOPT)
+    return fail("set SO_PASSRIGHTS on the notify socket", errno);
   const auto bound = unix_address(address);
-  if (!bound) return Error{"Failed to bind the notify socket " + address + ": name too long", 0};
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&bound->address), bound->length) == -1)
-    return system_error("bind the notify socket " + address, errno);
+  if (!bound) return fail("bind the notify socket", ENAMETOOLONG);
+  const mode_t previous = ::umask(0177);
+  const int result =
+      ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&bound->address), bound->length);
+  const int bind_error = errno;
+  ::umask(previous);
+  if (result == -1) return fail("bind the notify socket", bind_error);
+  // The socket first, then the directory: until the directory is the children's, nobody else
+  // can swap the file for a link.
+  if (owner.uid != ::geteuid() || owner.gid != ::getegid()) {
+    if (::chown(address.c_str(), owner.uid, owner.gid) == -1)
+      return fail("give the children's user the notify socket", errno);
+    if (::chown(directory.value().c_str(), owner.uid, owner.gid) == -1)
+      return fail("give the children's user the directory of the notify socket", errno);
+  }
   boost::asio::posix::stream_descriptor socket(io, fd.release());
-  return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(socket), address));
+  std::unique_ptr<NotifySocket> made(new NotifySocket(std::move(socket), address));
+  made->owner_uid_ = owner.uid;
+  return made;
+}
+
+NotifySocket::~NotifySocket() {
+  if (!address_.starts_with('/')) return;
+  remove_channel_directory(address_.substr(0, address_.rfind('/')));
 }
 
 std::unique_ptr<NotifySocket> NotifySocket::adopt(boost::asio::io_context& io, int fd,
@@ -76,6 +154,11 @@ std::unique_ptr<NotifySocket> NotifySocket::adopt(boost::asio::io_context& io, i
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   boost::asio::posix::stream_descriptor socket(io, fd);
   return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(socket), std::move(address)));
+}
+
+// The generation's user, root, or reuserun's own: anyone else is dropped before any /proc read.
+bool NotifySocket::sender_may_speak(uid_t uid) const {
+  return !owner_uid_ || uid == *owner_uid_ || uid == 0 || uid == ::geteuid();
 }
 
 void NotifySocket::receive(Handler handler) {
@@ -87,13 +170,21 @@ void NotifySocket::wait_for_datagram() {
   socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                      [this](boost::system::error_code error) {
                        if (error) return;  // closed: `this` may be gone
-                       read_datagrams();
-                       wait_for_datagram();
+                       on_readable();
                      });
 }
 
-void NotifySocket::read_datagrams() {
-  while (true) {
+// A socket left readable after a full batch gets no new edge from the reactor: the rest is read
+// from a posted handler, after whatever else is ready (signals, timers, `ctl`) has had its turn.
+void NotifySocket::on_readable() {
+  if (read_datagrams()) return wait_for_datagram();
+  boost::asio::post(socket_.get_executor(), [this, alive = std::weak_ptr<int>(alive_)] {
+    if (!alive.expired()) on_readable();
+  });
+}
+
+bool NotifySocket::read_datagrams() {
+  for (int count = 0; count < kMaxDatagramsPerWake; ++count) {
     char data[4096];
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 16)];
     iovec io{data, sizeof data - 1};
@@ -104,7 +195,7 @@ void NotifySocket::read_datagrams() {
     message.msg_controllen = sizeof control;
     const ssize_t length =
         ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
-    if (length < 0) return;  // EAGAIN: all read
+    if (length < 0) return true;  // EAGAIN: all read
     NotifyDatagram datagram;
     for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
          header = CMSG_NXTHDR(&message, header)) {
@@ -116,18 +207,20 @@ void NotifySocket::read_datagrams() {
         datagram.uid = credentials.uid;
       } else if (header->cmsg_type == SCM_RIGHTS) {
         // FDSTORE=1 and friends: reuserun keeps no fds for its children; never leak them.
-        const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t fds = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < fds; ++i) {
           int fd = -1;
           std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
-          ::close(fd);
+          close_passed_fd(fd);
         }
       }
     }
+    if (!sender_may_speak(datagram.uid)) continue;
     const auto size = std::min<std::size_t>(static_cast<std::size_t>(length), sizeof data - 1);
     datagram.fields = parse_notify_message(std::string_view(data, size));
     if (handler_) handler_(datagram);
   }
+  return false;
 }
 
 }  // namespace reuserun

@@ -1,7 +1,13 @@
-// The sd_notify channel of one generation: a private AF_UNIX datagram socket in the abstract
-// namespace whose address the child gets as NOTIFY_SOCKET ("@reuserun/..."). SO_PASSCRED makes
-// the kernel attach the sender's real pid and uid to every datagram, so messages from processes
-// outside the generation can be told apart and ignored (sd_notify(3) protocol).
+// The sd_notify channel of one generation (sd_notify(3) protocol): a private AF_UNIX datagram
+// socket whose path the child gets as NOTIFY_SOCKET.
+//
+// Only the generation can reach it: the socket file (0600) sits in a fresh directory (0700,
+// mkdtemp) under /run (or $XDG_RUNTIME_DIR, else /tmp), both owned by the children's user. An
+// abstract name would be listed in /proc/net/unix and reachable by every local user. SO_PASSCRED
+// makes the kernel attach the sender's pid and uid; SO_PASSRIGHTS off (Linux 6.16+) refuses
+// SCM_RIGHTS at the sender, and an fd that arrives anyway is closed without lingering: a socket
+// with SO_LINGER would otherwise block the event loop in close(). At most kMaxDatagramsPerWake
+// datagrams are read per wake-up, so a flood cannot starve signals, timers and `ctl`.
 #pragma once
 
 #include <sys/types.h>
@@ -43,18 +49,27 @@ struct NotifyDatagram {
   NotifyFields fields;
 };
 
+// Whose channel it is: the children's user and group (reuserun's own without --user).
+struct NotifyOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+inline constexpr int kMaxDatagramsPerWake = 64;
+
 class NotifySocket {
  public:
   using Handler = std::function<void(const NotifyDatagram&)>;
 
-  // A new socket at a fresh abstract address "@reuserun/<our pid>/<tag>/<random>".
+  // A new socket at "<runtime dir>/reuserun-notify.XXXXXX/notify", owned by `owner`.
   static Result<std::unique_ptr<NotifySocket>> open(boost::asio::io_context& io,
-                                                    std::string_view tag);
+                                                    NotifyOwner owner);
   // The socket an earlier image of reuserun opened at `address` (an upgrade).
   static std::unique_ptr<NotifySocket> adopt(boost::asio::io_context& io, int fd,
                                              std::string address);
   NotifySocket(const NotifySocket&) = delete;
   NotifySocket& operator=(const NotifySocket&) = delete;
+  ~NotifySocket();  // removes the socket file and its directory
 
   // The NOTIFY_SOCKET value for the child.
   const std::string& address() const { return address_; }
@@ -66,12 +81,16 @@ class NotifySocket {
  private:
   NotifySocket(boost::asio::posix::stream_descriptor socket, std::string address)
       : socket_(std::move(socket)), address_(std::move(address)) {}
+  bool sender_may_speak(uid_t uid) const;
   void wait_for_datagram();
-  void read_datagrams();
+  void on_readable();
+  bool read_datagrams();  // true: all read
 
   boost::asio::posix::stream_descriptor socket_;
   std::string address_;
+  std::optional<uid_t> owner_uid_;  // unset for an adopted socket: the generation's uid unknown
   Handler handler_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for handlers posted past our end
 };
 
 }  // namespace reuserun

@@ -120,14 +120,4 @@ std::string describe_holder(const PortHolder& holder) {
          "): " + holder.command_line;
 }
 
-std::string protected_reason(const PortHolder& holder, const std::vector<pid_t>& own_tree,
-                             uid_t our_uid) {
-  if (holder.pid == 0) return "it is not visible in /proc";
-  if (holder.pid == 1) return "it is PID 1";
-  if (std::find(own_tree.begin(), own_tree.end(), holder.pid) != own_tree.end())
-    return "it is part of reuserun's own process tree";
-  if (our_uid != 0 && holder.uid != our_uid) return "it belongs to another user";
-  return "";
-}
-
 }  // namespace reuserun

@@ -45,9 +45,4 @@ std::vector<pid_t> own_process_tree(pid_t self, const std::string& proc_root = "
 // "pid 1234 (user alice): python3 -m http.server 8080"
 std::string describe_holder(const PortHolder& holder);
 
-// Why the launcher must leave this holder alone, or empty when it may ask it to leave: never its
-// own process tree, never PID 1, never another user's process unless running as root.
-std::string protected_reason(const PortHolder& holder, const std::vector<pid_t>& own_tree,
-                             uid_t our_uid);
-
 }  // namespace reuserun

@@ -131,12 +131,44 @@ std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root) {
   return tree;
 }
 
+bool is_descendant(pid_t pid, pid_t ancestor, const std::string& proc_root) {
+  constexpr int kMaxDepth = 64;
+  for (int depth = 0; pid > 1 && depth < kMaxDepth; ++depth) {
+    if (pid == ancestor) return true;
+    pid = parent_pid(pid, proc_root);
+  }
+  return pid == ancestor && pid > 0;
+}
+
 pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids, const std::string& proc_root) {
   for (pid_t pid : pids) {
     const auto inodes = socket_inodes(pid, proc_root);
     if (std::find(inodes.begin(), inodes.end(), inode) != inodes.end()) return pid;
   }
   return 0;
+}
+
+ProcessFacts read_process_facts(pid_t pid, const std::string& proc_root) {
+  const std::string dir = proc_root + "/" + std::to_string(pid);
+  ProcessFacts facts;
+  facts.pid = pid;
+  facts.uid = real_uid(pid, proc_root);
+  facts.namespace_init = is_namespace_init(read_file(dir + "/status"));
+  const auto link = [&](const char* name) {
+    char target[128];
+    const ssize_t length = ::readlink((dir + "/ns/" + name).c_str(), target, sizeof target);
+    return length > 0 ? std::string(target, static_cast<std::size_t>(length)) : std::string();
+  };
+  facts.user_ns = link("user");
+  facts.pid_ns = link("pid");
+  facts.net_ns = link("net");
+  facts.cgroup = cgroup_path(read_file(dir + "/cgroup"));
+  facts.marked_ports = marked_ports(read_file(dir + "/environ"));
+  const pid_t parent = parent_pid(pid, proc_root);
+  std::string parent_name = read_file(proc_root + "/" + std::to_string(parent) + "/comm");
+  while (!parent_name.empty() && parent_name.back() == '\n') parent_name.pop_back();
+  facts.parent_is_reuserun = parent > 0 && parent_name == "reuserun";
+  return facts;
 }
 
 }  // namespace reuserun

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "freeing_rule.hpp"
+
 namespace reuserun {
 
 inline const std::string kProcRoot = "/proc";
@@ -19,11 +21,20 @@ std::string command_line(pid_t pid, const std::string& proc_root = kProcRoot);  
 // The inodes of the sockets among a process's fds (empty when gone or not ours to read).
 std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root = kProcRoot);
 
+// True when `pid` is `ancestor` or below it: a walk up the parent chain, whose cost grows with
+// the depth, not with the machine.
+bool is_descendant(pid_t pid, pid_t ancestor, const std::string& proc_root = kProcRoot);
+
 // pid and every process below it.
 std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root = kProcRoot);
 
 // The first process of `pids` that holds socket `inode`, or 0.
 pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids,
                        const std::string& proc_root = kProcRoot);
+
+// What the port-freeing rule needs to know about a process (freeing_rule.hpp). Fields that
+// cannot be read (the process is gone, or /proc hides it) stay empty, which the rule treats as
+// "not ours".
+ProcessFacts read_process_facts(pid_t pid, const std::string& proc_root = kProcRoot);
 
 }  // namespace reuserun

@@ -114,10 +114,7 @@ class ExecGate final : public Gate {
   void run_probe() {
     ++runs_;
     probe_pid_ =
-        services_.start_probe(command_,
-                              {{"REUSERUN_CHILD_PID", std::to_string(subject_.pid)},
-                               {"REUSERUN_GENERATION", std::to_string(subject_.generation)}},
-                              [this](int status) { on_probe_exit(status); });
+        services_.start_probe(command_, subject_, [this](int status) { on_probe_exit(status); });
     if (probe_pid_ < 0)
       done_(false, fmt::format("exec: could not start /bin/sh: {}", std::strerror(errno)));
   }

@@ -78,9 +78,10 @@ class GateServices {
   using NotifyHandler = std::function<void(const NotifyFields& fields)>;
   virtual ~GateServices() = default;
   virtual boost::asio::io_context& io() = 0;
-  // Starts `/bin/sh -c command` with `extra_env` added; returns its pid, or -1 with errno.
-  virtual pid_t start_probe(const std::string& command,
-                            const std::vector<std::pair<std::string, std::string>>& extra_env,
+  // Starts `/bin/sh -c command` as the children run (identity, directory, environment) with
+  // REUSERUN_CHILD_PID and REUSERUN_GENERATION naming `subject`; returns its pid, or -1 with
+  // errno.
+  virtual pid_t start_probe(const std::string& command, const GateSubject& subject,
                             ExitHandler on_exit) = 0;
   // SIGKILLs the probe's process group; its exit is not reported.
   virtual void abandon_probe(pid_t pid) = 0;

@@ -26,8 +26,8 @@ Result<Listener> open_listener(const Config& config, const ListenSpec& spec) {
   if (spec.kind == ListenSpec::Kind::tcp && spec.port != 0) {
     SocketAddress wanted = spec.address.value_or(any_address_ipv6(spec.port));
     wanted.set_port(spec.port);
-    if (config.free_port) {
-      if (auto error = free_port(wanted, config.stop_timeout)) return *error;
+    if (config.free_port != FreePortMode::off) {
+      if (auto error = free_port(wanted, config.stop_timeout, config.free_port)) return *error;
     }
     auto listener = Listener::open(spec, config.backlog, config.ipv6_only);
     if (!listener && listener.error().code == EADDRINUSE) {

@@ -87,7 +87,8 @@ struct ChildSetup {
     // reaches the launcher only.
     if (::setpgid(0, 0) == -1) return false;
     // Identity before PR_SET_PDEATHSIG: a change of credentials clears it (prctl(2)).
-    if (request->uid && ::setgroups(request->groups.size(), request->groups.data()) == -1)
+    if ((request->uid || request->gid) &&
+        ::setgroups(request->groups.size(), request->groups.data()) == -1)
       return false;
     if (request->gid && ::setgid(*request->gid) == -1) return false;
     if (request->uid && ::setuid(*request->uid) == -1) return false;

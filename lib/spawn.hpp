@@ -28,7 +28,7 @@ struct SpawnRequest {
   // Who the child runs as (--user/--group): groups, then gid, then uid are set before exec.
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
-  std::vector<gid_t> groups;  // supplementary groups, with uid
+  std::vector<gid_t> groups;  // the supplementary groups, set exactly when uid or gid is
   std::string directory;      // --chdir; empty: reuserun's own
 };
 

@@ -52,14 +52,14 @@ std::optional<sockaddr_un> unix_socket_address(const std::string& path) {
   return address;
 }
 
-Result<UniqueFd> bind_unix_socket(const std::string& path, mode_t mode, int backlog,
-                                  const std::string& what) {
+namespace {
+
+Result<UniqueFd> bind_at(const std::string& path, mode_t mode, const std::string& what) {
   const auto address = unix_socket_address(path);
   if (!address)
     return Error{"Failed to create " + what + " " + path + ": the path is empty or longer than " +
                      std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes",
                  ENAMETOOLONG};
-  if (auto error = clear_the_way(path, *address, what)) return *error;
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return system_error("create " + what + " " + path, errno);
   const mode_t previous = ::umask(~mode & 0777);
@@ -67,7 +67,43 @@ Result<UniqueFd> bind_unix_socket(const std::string& path, mode_t mode, int back
   const int error = errno;
   ::umask(previous);
   if (bound == -1) return system_error("create " + what + " " + path, error);
-  if (::listen(fd.get(), backlog) == -1) {
+  return fd;
+}
+
+// Bound in a fresh private directory beside `path`, chowned there (nobody else can reach it),
+// renamed into place.
+Result<UniqueFd> bind_owned(const std::string& path, mode_t mode, const std::string& what,
+                            const SocketOwner& owner) {
+  const auto slash = path.rfind('/');
+  std::string directory = (slash == std::string::npos ? "." : path.substr(0, slash)) +
+                          "/.reuserun-bind.XXXXXX";
+  if (::mkdtemp(directory.data()) == nullptr)
+    return system_error("create a private directory beside " + what + " " + path, errno);
+  const std::string staged = directory + "/s";
+  auto fd = bind_at(staged, mode, what);
+  if (fd && ::chown(staged.c_str(), owner.uid.value_or(static_cast<uid_t>(-1)),
+                    owner.gid.value_or(static_cast<gid_t>(-1))) == -1)
+    fd = system_error("change the owner of " + what + " " + path, errno);
+  if (fd && ::rename(staged.c_str(), path.c_str()) == -1)
+    fd = system_error("move " + what + " into " + path, errno);
+  ::unlink(staged.c_str());  // only when it was not moved
+  ::rmdir(directory.c_str());
+  return fd;
+}
+
+}  // namespace
+
+Result<UniqueFd> bind_unix_socket(const std::string& path, mode_t mode, int backlog,
+                                  const std::string& what, const SocketOwner& owner) {
+  const auto address = unix_socket_address(path);
+  if (!address)
+    return Error{"Failed to create " + what + " " + path + ": the path is empty or longer than " +
+                     std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes",
+                 ENAMETOOLONG};
+  if (auto error = clear_the_way(path, *address, what)) return *error;
+  auto fd = owner.uid || owner.gid ? bind_owned(path, mode, what, owner) : bind_at(path, mode, what);
+  if (!fd) return fd;
+  if (::listen(fd.value().get(), backlog) == -1) {
     const int listen_error = errno;
     ::unlink(path.c_str());
     return system_error("listen on " + what + " " + path, listen_error);

@@ -18,7 +18,15 @@ std::optional<sockaddr_un> unix_socket_address(const std::string& path);
 // Binds and listens at `path`, close-on-exec, born with `mode` (umask around bind: no moment where
 // others may connect). A socket file that nothing listens on any more is replaced; a live one,
 // or a file that is not a socket, is an error naming `what` ("control socket", "unix socket").
+//
+// With an owner (owner=USER[:GROUP]), the socket is bound and given its owner inside a private
+// directory (0700, created beside `path`), then renamed into place: no path-based chown after
+// bind, which a link swapped in meanwhile would redirect to any file.
+struct SocketOwner {
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+};
 Result<UniqueFd> bind_unix_socket(const std::string& path, mode_t mode, int backlog,
-                                  const std::string& what);
+                                  const std::string& what, const SocketOwner& owner = {});
 
 }  // namespace reuserun

@@ -65,7 +65,7 @@ TEST(PidFile, ASecondReuserunWithTheSameFileRefusesToStartAndLeavesItAlone) {
 TEST(PidFile, UnwritableLocationExitsFive) {
   Launch launch({"--pid-file", "/nonexistent-dir/reuserun.pid"}, {kTestServer});
   EXPECT_EQ(launch.process.wait_exit(10s), 5);
-  EXPECT_NE(launch.process.log().find("Failed to create /nonexistent-dir/reuserun.pid"),
+  EXPECT_NE(launch.process.log().find("Failed to create the pid file /nonexistent-dir/reuserun.pid"),
             std::string::npos)
       << launch.process.log();
 }

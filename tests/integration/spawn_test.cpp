@@ -1,6 +1,7 @@
 // What the child gets: exactly fds 0-3 with the launcher's socket at 3, LISTEN_* for itself, a
 // clean signal state, its own process group; and what happens when it cannot be started.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -68,8 +69,16 @@ TEST(Spawn, ListenVariablesDescribeTheChildItselfAndNothingOfTheLaunchersLeaks) 
   EXPECT_EQ(value_of(info.body, "LISTEN_FDNAMES"), "reuserun");
   const std::string notify = value_of(info.body, "NOTIFY_SOCKET");
   EXPECT_NE(notify, "/nowhere") << "reuserun's own NOTIFY_SOCKET must not reach the child";
-  EXPECT_EQ(notify.rfind("@reuserun/" + std::to_string(launch.process.pid()) + "/", 0), 0u)
-      << "a private channel of its own: " << notify;
+  // A private channel of its own: a socket file only the children's user can reach.
+  ASSERT_TRUE(notify.starts_with("/") && notify.ends_with("/notify")) << notify;
+  struct stat socket_info {};
+  struct stat directory_info {};
+  ASSERT_EQ(::lstat(notify.c_str(), &socket_info), 0) << notify;
+  ASSERT_EQ(::lstat(notify.substr(0, notify.rfind('/')).c_str(), &directory_info), 0);
+  EXPECT_TRUE(S_ISSOCK(socket_info.st_mode));
+  EXPECT_EQ(socket_info.st_mode & 07777, 0600u);
+  EXPECT_TRUE(S_ISDIR(directory_info.st_mode));
+  EXPECT_EQ(directory_info.st_mode & 07777, 0700u);
 }
 
 TEST(Spawn, ChildHasACleanSignalStateAndItsOwnProcessGroup) {

@@ -58,7 +58,19 @@ TEST(Cli, Defaults) {
   EXPECT_FALSE(config.readiness.strict_adoption);
   EXPECT_EQ(config.stop_signal, SIGTERM);
   EXPECT_EQ(config.backlog, SOMAXCONN);
-  EXPECT_TRUE(config.free_port);
+  EXPECT_EQ(config.free_port, FreePortMode::safe);
+}
+
+TEST(Cli, FreePortTakesAModeAndNoFreePortIsOff) {
+  EXPECT_EQ(parse({"--port", "1", "--free-port", "force", "srv"}).result.config->free_port,
+            FreePortMode::force);
+  EXPECT_EQ(parse({"--port", "1", "--free-port=off", "srv"}).result.config->free_port,
+            FreePortMode::off);
+  const auto bad = parse({"--port", "1", "--free-port", "all", "srv"});
+  EXPECT_FALSE(bad.result.config);
+  EXPECT_NE(bad.err.find("invalid value 'all' for --free-port: expected safe, force or off"),
+            std::string::npos)
+      << bad.err;
 }
 
 TEST(Cli, ConvertsValues) {
@@ -71,7 +83,7 @@ TEST(Cli, ConvertsValues) {
   EXPECT_EQ(parsed.result.config->ready_timeout, 1500ms);
   EXPECT_EQ(parsed.result.config->drain_timeout, 2min);
   EXPECT_EQ(parsed.result.config->stop_signal, SIGQUIT);
-  EXPECT_FALSE(parsed.result.config->free_port);
+  EXPECT_EQ(parsed.result.config->free_port, FreePortMode::off);
   EXPECT_EQ(parsed.result.config->readiness.gates,
             (std::vector<GateSpec>{{GateKind::exec, "true", {}}, {GateKind::delay, "", 2s}}));
   EXPECT_TRUE(parsed.result.config->readiness.strict_adoption);

@@ -40,5 +40,15 @@ TEST(Command, NotExecutableIsReportedWhenNothingBetterIsFound) {
   EXPECT_EQ(resolve_command("", "/a", fake({})).error, ENOENT);
 }
 
+TEST(Command, ARelativeCommandIsResolvedWhereTheChildWillRun) {
+  const auto found = resolve_command("./srv", "/usr/bin", fake({{"/srv/app/./srv", 0}}), "/srv/app");
+  EXPECT_EQ(found.path, "/srv/app/./srv");
+  EXPECT_EQ(resolve_command("./srv", "/usr/bin", fake({{"./srv", 0}}), "/srv/app").error, ENOENT)
+      << "a ./srv beside reuserun is not the one the child would run";
+  EXPECT_EQ(resolve_command("srv", "bin", fake({{"/srv/app/bin/srv", 0}}), "/srv/app").path,
+            "/srv/app/bin/srv");
+  EXPECT_EQ(resolve_command("/opt/srv", "", fake({{"/opt/srv", 0}}), "/srv/app").path, "/opt/srv");
+}
+
 }  // namespace
 }  // namespace reuserun

@@ -118,19 +118,5 @@ TEST_F(FakeProc, OwnTreeHoldsAncestorsAndDescendantsButNotSiblings) {
   EXPECT_EQ(tree, (std::vector<pid_t>{1, 10, 20, 30, 40}));
 }
 
-TEST(PortOwner, ProtectsPid1OwnTreeAndOtherUsers) {
-  const std::vector<pid_t> tree{20, 10};
-  PortHolder holder{500, 1000, "srv", "0.0.0.0:80", 1};
-  EXPECT_EQ(protected_reason(holder, tree, 1000), "");
-  EXPECT_NE(protected_reason(holder, tree, 1001), "") << "another user's process";
-  EXPECT_EQ(protected_reason(holder, tree, 0), "") << "root may ask anyone to leave";
-  holder.pid = 1;
-  EXPECT_NE(protected_reason(holder, tree, 0), "");
-  holder.pid = 10;
-  EXPECT_NE(protected_reason(holder, tree, 0), "");
-  holder.pid = 0;
-  EXPECT_NE(protected_reason(holder, tree, 0), "");
-}
-
 }  // namespace
 }  // namespace reuserun
