@@ -24,15 +24,13 @@ ChildEnv::ChildEnv(const char* const* inherited, const std::vector<std::string>&
   std::memcpy(listen_pid_.data(), kPidKey.data(), kPidKey.size());
 }
 
+// Every earlier entry of the key goes: an inherited environment may hold a key twice (execve
+// allows it), and a program reading the second one would see the launcher's value.
 void ChildEnv::set(std::string_view key, std::string_view value) {
-  std::string entry = std::string(key) + "=" + std::string(value);
-  for (auto& existing : entries_) {
-    if (existing.size() > key.size() && existing.starts_with(key) && existing[key.size()] == '=') {
-      existing = std::move(entry);
-      return;
-    }
-  }
-  entries_.push_back(std::move(entry));
+  std::erase_if(entries_, [&](const std::string& existing) {
+    return existing.size() > key.size() && existing.starts_with(key) && existing[key.size()] == '=';
+  });
+  entries_.push_back(std::string(key) + "=" + std::string(value));
 }
 
 const char* const* ChildEnv::envp() {

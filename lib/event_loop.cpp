@@ -12,6 +12,7 @@
 
 #include "child_env.hpp"
 #include "command.hpp"
+#include "group_signal.hpp"
 #include "launch_env.hpp"
 #include "exit_code.hpp"
 #include "procfs.hpp"
@@ -468,10 +469,28 @@ void EventLoop::apply(const ExpireGate& action) {
   dispatch(GateFailed{action.generation, action.reason + seen, true, action.slot});
 }
 
+// The leader is unreaped here (alive, or the zombie whose exit is being handled: reaper.hpp), so
+// its group id is still ours. A leader that has exited left its escaped descendants to reuserun
+// (as PID 1 or a subreaper): those of its worker go with it.
 void EventLoop::apply(const SignalGroup& action) {
-  if (::kill(-action.process_group, action.sig) == -1 && errno != ESRCH)
-    log_warn("Failed to send {} to process group {}: {}", signal_name(action.sig),
-             action.process_group, std::strerror(errno));
+  signal_worker(action.process_group, action.sig);
+  const bool leader_exited = std::none_of(
+      supervisor_.children().begin(), supervisor_.children().end(),
+      [&](const auto& entry) { return entry.second.pid == action.process_group; });
+  if (!leader_exited) return;
+  const auto worker = std::find_if(spawned_.begin(), spawned_.end(), [&](const auto& entry) {
+    return entry.second.pid == action.process_group;
+  });
+  if (worker == spawned_.end()) return;
+  std::vector<pid_t> ours;
+  for (const auto& [key, spawned] : spawned_) ours.push_back(spawned.pid);
+  ours.insert(ours.end(), probes_.begin(), probes_.end());
+  for (const pid_t orphan : orphans_of_worker(worker->first.generation, worker->first.slot, ours)) {
+    const bool sent = signal_pinned(orphan, action.sig, [&] { return parent_pid(orphan) == ::getpid(); });
+    if (sent)
+      log_info("sent {} to pid {}, left behind by generation {} (pid {})", signal_name(action.sig),
+               orphan, worker->first.generation, action.process_group);
+  }
 }
 
 // A timer lives from ArmTimer until it fires or is cancelled; each generation arms its own, so
@@ -609,11 +628,16 @@ pid_t EventLoop::start_probe(const std::string& command, const GateSubject& subj
     errno = spawned.error;
     return -1;
   }
-  reaper_.route(spawned.pid, [on_exit](pid_t, int status) { on_exit(status); });
+  probes_.insert(spawned.pid);
+  reaper_.route(spawned.pid, [this, on_exit](pid_t pid, int status) {
+    probes_.erase(pid);
+    on_exit(status);
+  });
   return spawned.pid;
 }
 
 void EventLoop::abandon_probe(pid_t pid) {
+  probes_.erase(pid);
   reaper_.unroute(pid);
   ::kill(-pid, SIGKILL);
 }

@@ -1,5 +1,5 @@
 // The one thread around the supervisor: turns signals, child exits, gate results, notify messages
-// and timers into supervisor events, and the supervisor's actions into syscalls (DESIGN.md §4).
+// and timers into supervisor events, and the supervisor's actions into syscalls (docs/DESIGN.md §4).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -169,6 +169,7 @@ class EventLoop final : private GateServices {
     Clock::time_point at;
   };
   std::map<WorkerKey, Spawned> spawned_;  // workers not yet forgotten
+  std::set<pid_t> probes_;                 // exec-gate probes running
   std::optional<Clock::time_point> restart_began_;
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
   std::size_t stopping_children_ = 0;

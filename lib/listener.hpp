@@ -1,7 +1,7 @@
 // A listening socket: created once by the launcher (or adopted from its own socket activation),
 // held for its whole life, inherited by every generation at fd 3 and on. The launcher never
 // accepts on it and never shutdown()s it: connections that arrive while no child accepts wait in
-// its one backlog instead of being refused (DESIGN.md §2).
+// its one backlog instead of being refused (docs/DESIGN.md §2).
 #pragma once
 
 #include <string>

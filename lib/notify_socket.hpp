@@ -7,7 +7,7 @@
 // makes the kernel attach the sender's pid and uid; SO_PASSRIGHTS off (Linux 6.16+) refuses
 // SCM_RIGHTS at the sender, and an fd that arrives anyway is closed without lingering: a socket
 // with SO_LINGER would otherwise block the event loop in close(). At most kMaxDatagramsPerWake
-// datagrams are read per wake-up, so a flood cannot starve signals, timers and `ctl`.
+// datagrams (16) are read per wake-up, so a flood cannot starve signals, timers and `ctl`.
 #pragma once
 
 #include <sys/types.h>
@@ -55,7 +55,7 @@ struct NotifyOwner {
   gid_t gid = 0;
 };
 
-inline constexpr int kMaxDatagramsPerWake = 64;
+inline constexpr int kMaxDatagramsPerWake = 16;
 
 class NotifySocket {
  public:

@@ -1,6 +1,7 @@
 #include "procfs.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -131,11 +132,34 @@ std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root) {
   return tree;
 }
 
+namespace {
+
+// The parent from /proc/PID/stat ("pid (comm) state ppid ..."), read with one read(2) into a
+// stack buffer: the notify channel asks this for every datagram of a sender it does not know.
+pid_t parent_from_stat(pid_t pid, const std::string& proc_root) {
+  const std::string path = proc_root + "/" + std::to_string(pid) + "/stat";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd == -1) return 0;
+  char buffer[512];
+  const ssize_t length = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (length <= 0) return 0;
+  const std::string_view text(buffer, static_cast<std::size_t>(length));
+  const auto close_paren = text.rfind(')');  // comm may hold spaces and parentheses
+  if (close_paren == std::string_view::npos || close_paren + 4 >= text.size()) return 0;
+  std::string_view rest = text.substr(close_paren + 4);  // past ") S "
+  rest = rest.substr(0, rest.find(' '));
+  pid_t parent = 0;
+  return parse_number(rest, parent) ? parent : 0;
+}
+
+}  // namespace
+
 bool is_descendant(pid_t pid, pid_t ancestor, const std::string& proc_root) {
   constexpr int kMaxDepth = 64;
   for (int depth = 0; pid > 1 && depth < kMaxDepth; ++depth) {
     if (pid == ancestor) return true;
-    pid = parent_pid(pid, proc_root);
+    pid = parent_from_stat(pid, proc_root);
   }
   return pid == ancestor && pid > 0;
 }

@@ -283,7 +283,7 @@ class AllGates final : public Gate {
   }
 
   // A child that binds the port itself instead of adopting fd 3 joins the SO_REUSEPORT group and
-  // takes a share of the connections, even after it is told to stop (DESIGN.md §2).
+  // takes a share of the connections, even after it is told to stop (docs/DESIGN.md §2).
   void check_adoption() {
     finished_ = true;
     const ino_t shared = services_.listener_inode();

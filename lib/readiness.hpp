@@ -1,5 +1,5 @@
 // Readiness gates: what must be true before a new generation counts as ready and the old one is
-// asked to stop (DESIGN.md §3). A gate is started for one generation and reports exactly once
+// asked to stop (docs/DESIGN.md §3). A gate is started for one generation and reports exactly once
 // through its callback, passed or failed with a reason naming the gate and what it saw, unless
 // it is cancelled first. The supervisor's ready deadline ends every gate: expire() turns what the
 // gate saw so far into the failure reason.

@@ -7,8 +7,10 @@
 
 namespace reuserun {
 
-Reaper::Reaper(ExitHandler default_handler, WaitAny wait_any)
-    : default_handler_(std::move(default_handler)), wait_any_(std::move(wait_any)) {}
+Reaper::Reaper(ExitHandler default_handler, WaitAny wait_any, Release release)
+    : default_handler_(std::move(default_handler)),
+      wait_any_(std::move(wait_any)),
+      release_(std::move(release)) {}
 
 void Reaper::route(pid_t pid, ExitHandler handler) { routes_[pid] = std::move(handler); }
 
@@ -18,23 +20,45 @@ void Reaper::reap() {
   int status = 0;
   pid_t pid = 0;
   while ((pid = wait_any_(&status)) > 0) {
-    const auto route = routes_.find(pid);
-    if (route == routes_.end()) {
-      default_handler_(pid, status);
-      continue;
-    }
-    ExitHandler handler = std::move(route->second);
-    routes_.erase(route);
-    handler(pid, status);
+    deliver(pid, status);
+    release_(pid);
   }
 }
 
-pid_t Reaper::wait_any_nohang(int* status) {
-  pid_t pid = 0;
+void Reaper::deliver(pid_t pid, int status) {
+  const auto route = routes_.find(pid);
+  if (route == routes_.end()) return default_handler_(pid, status);
+  ExitHandler handler = std::move(route->second);
+  routes_.erase(route);
+  handler(pid, status);
+}
+
+pid_t Reaper::peek_any_nohang(int* status) {
+  siginfo_t info{};
+  int result = 0;
   do {
-    pid = ::waitpid(-1, status, WNOHANG);
-  } while (pid == -1 && errno == EINTR);
-  return pid;
+    result = ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
+  } while (result == -1 && errno == EINTR);
+  if (result == -1) return -1;
+  if (info.si_pid == 0) return 0;
+  // The status waitpid() would report, from the siginfo waitid() fills.
+  switch (info.si_code) {
+    case CLD_EXITED:
+      *status = (info.si_status & 0xff) << 8;
+      break;
+    case CLD_DUMPED:
+      *status = (info.si_status & 0x7f) | 0x80;
+      break;
+    default:  // CLD_KILLED
+      *status = info.si_status & 0x7f;
+  }
+  return info.si_pid;
+}
+
+void Reaper::release_child(pid_t pid) {
+  int ignored = 0;
+  while (::waitpid(pid, &ignored, WNOHANG) == -1 && errno == EINTR) {
+  }
 }
 
 }  // namespace reuserun

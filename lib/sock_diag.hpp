@@ -14,7 +14,7 @@ namespace reuserun {
 
 // The server side of a connection to `server` from `client`: its socket inode once some process
 // has accept()ed it, 0 while it still waits in the accept queue (it has no file yet), nullopt
-// when the kernel has no such connection (yet). DESIGN.md §3.
+// when the kernel has no such connection (yet). docs/DESIGN.md §3.
 Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
                                             const SocketAddress& client);
 

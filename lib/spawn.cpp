@@ -1,5 +1,5 @@
-// The only file that includes Boost.Process (v2, Boost 1.81). Traps of 1.81 avoided here, as in
-// ../shared/reference/spawn_listen_fds.cpp:
+// The only file that includes Boost.Process (v2, Boost 1.81). Traps of 1.81 avoided here (each
+// with its reason in docs/DESIGN.md §5):
 //   * posix::bind_fd is broken and close_all() skips fds between whitelist entries: the fds are
 //     placed and closed by hand (close_range with CLOSE_RANGE_CLOEXEC);
 //   * process_environment does not link header-only: the envp is built by ChildEnv;

@@ -1,4 +1,4 @@
-// The supervisor: every policy of DESIGN.md §4 as a pure state machine. It takes events (a signal
+// The supervisor: every policy of docs/DESIGN.md §4 as a pure state machine. It takes events (a signal
 // arrived, a child was spawned or exited, a gate passed or failed, a timer fired) and returns the
 // actions the event loop must carry out. It holds no fd, calls no syscall and reads no clock, so
 // each policy is a fast unit test (tests/unit/supervisor_test.cpp).

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +94,8 @@ sockaddr_storage loopback_address(Loopback loopback, int port, socklen_t& length
 
 std::string unix_exchange(const std::string& path, const std::string& request) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const timeval limit{10, 0};  // a stalled server must not hang the test
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
@@ -254,6 +257,21 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() { std::filesystem::remove_all(path_); }
+
+std::vector<std::string> as_nobody(std::vector<std::string> argv) {
+  std::vector<std::string> wrapped{"/usr/bin/setsid", "/usr/bin/setpriv", "--reuid=65534",
+                                   "--regid=65534", "--clear-groups"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
+std::string copy_for_nobody(const std::string& binary, const TempDir& dir) {
+  const std::string copy = dir.file(std::filesystem::path(binary).filename());
+  std::filesystem::copy_file(binary, copy, std::filesystem::copy_options::overwrite_existing);
+  ::chmod(dir.path().c_str(), 0755);
+  ::chmod(copy.c_str(), 0755);
+  return copy;
+}
 
 void TempDir::write(const std::string& name, const std::string& content) const {
   std::ofstream(file(name)) << content;

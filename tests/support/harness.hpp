@@ -22,6 +22,7 @@ using Millis = std::chrono::milliseconds;
 
 inline const std::string kReuserun = REUSERUN_BINARY;
 inline const std::string kTestServer = TEST_SERVER_BINARY;
+inline const std::string kNotifyAttacker = NOTIFY_ATTACKER_BINARY;
 
 // A whole file, "" when it cannot be read.
 std::string read_text(const std::string& path);
@@ -46,7 +47,7 @@ HttpResult http_get(int port, const std::string& path = "/", Millis timeout = 3s
                     Loopback loopback = Loopback::ipv4);
 
 // Sends `request` on a new connection to the unix socket at `path` and returns everything read
-// until the server closes ("" when nothing answered).
+// until the server closes ("" when nothing answered; a read waits at most 10 s).
 std::string unix_exchange(const std::string& path, const std::string& request);
 
 // True when this machine has an IPv6 loopback to test with.
@@ -109,6 +110,15 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// `argv` run as uid/gid 65534 (nobody) with no supplementary groups, in a session of its own:
+// an unprivileged local user, for the hostile-neighbour tests. The program must be one nobody
+// may run (see copy_for_nobody).
+std::vector<std::string> as_nobody(std::vector<std::string> argv);
+
+// A copy of `binary` in `dir` (made 0755) that every user may run: the build tree may sit under a
+// directory only root can enter.
+std::string copy_for_nobody(const std::string& binary, const TempDir& dir);
 
 // A child process of the test (reuserun, or a stale server), ended by pid when the test ends.
 class Process {

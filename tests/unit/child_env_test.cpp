@@ -79,5 +79,14 @@ TEST(ChildEnv, SetAddsOrReplaces) {
   EXPECT_TRUE(contains(list, "REUSERUN_GENERATION=3"));
 }
 
+TEST(ChildEnv, SetReplacesEveryInheritedCopyOfTheKey) {
+  const char* inherited[] = {"HOME=/root", "PATH=/bin", "HOME=/root", nullptr};
+  ChildEnv env(inherited, {});
+  env.set("HOME", "/nonexistent");
+  std::vector<std::string> entries;
+  for (const char* const* entry = env.envp(); *entry != nullptr; ++entry) entries.emplace_back(*entry);
+  EXPECT_EQ(entries, (std::vector<std::string>{"PATH=/bin", "HOME=/nonexistent"}));
+}
+
 }  // namespace
 }  // namespace reuserun

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -55,6 +56,20 @@ TEST(Reaper, UnroutedPidGoesToTheDefault) {
   wait->exited = {{30, 0}};
   reaper.reap();
   EXPECT_EQ(by_default, std::vector<pid_t>{30});
+}
+
+TEST(Reaper, AnExitIsHandledBeforeTheChildIsReleased) {
+  // While the handler runs the child is a zombie: its pid, and its process group's id, still
+  // name it, so a SIGKILL to the group's leftovers cannot reach a stranger.
+  auto wait = std::make_shared<FakeWait>();
+  wait->exited = {{30, 0}, {31, 0}};
+  std::vector<std::string> order;
+  Reaper reaper([&](pid_t pid, int) { order.push_back("handled " + std::to_string(pid)); },
+                [wait](int* status) { return (*wait)(status); },
+                [&](pid_t pid) { order.push_back("released " + std::to_string(pid)); });
+  reaper.reap();
+  EXPECT_EQ(order, (std::vector<std::string>{"handled 30", "released 30", "handled 31",
+                                             "released 31"}));
 }
 
 }  // namespace

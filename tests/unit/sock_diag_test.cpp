@@ -1,4 +1,4 @@
-// The kernel behaviour the attributed gates rest on (DESIGN.md §3), checked on loopback in one
+// The kernel behaviour the attributed gates rest on (docs/DESIGN.md §3), checked on loopback in one
 // process: a connection waiting in the accept queue has socket inode 0; once accept()ed, it has
 // the inode of the accepting fd.
 #include "sock_diag.hpp"

@@ -1,4 +1,4 @@
-// Every policy row of DESIGN.md §4, driven through the pure Supervisor: no fork, no sleep.
+// Every policy row of docs/DESIGN.md §4, driven through the pure Supervisor: no fork, no sleep.
 #include "supervisor.hpp"
 
 #include <gtest/gtest.h>

@@ -1,0 +1,67 @@
+#include "group_signal.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "log.hpp"
+#include "procfs.hpp"
+#include "signal_name.hpp"
+#include "text.hpp"
+#include "unique_fd.hpp"
+
+namespace reuserun {
+namespace {
+
+std::string environment_value(std::string_view environ, std::string_view key) {
+  const std::string prefix = std::string(key) + "=";
+  for (const std::string_view entry : split(environ, '\0'))
+    if (entry.starts_with(prefix)) return std::string(entry.substr(prefix.size()));
+  return "";
+}
+
+}  // namespace
+
+bool signal_pinned(pid_t pid, int sig, const std::function<bool()>& still_ours) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd || !still_ours()) return false;
+  return ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0;
+}
+
+std::size_t signal_worker(pid_t leader, int sig) {
+  if (::kill(-leader, sig) == -1 && errno != ESRCH)
+    log_warn("Failed to send {} to process group {}: {}", signal_name(sig), leader,
+             std::strerror(errno));
+  std::size_t escaped = 0;
+  for (const pid_t pid : process_tree(leader)) {
+    if (pid == leader || ::getpgid(pid) == leader) continue;
+    const bool sent = signal_pinned(pid, sig, [&] {
+      return ::getpgid(pid) != leader && is_descendant(pid, leader);
+    });
+    if (!sent) continue;
+    ++escaped;
+    log_debug("sent {} to pid {}, which left the process group of pid {}", signal_name(sig), pid,
+              leader);
+  }
+  return escaped;
+}
+
+std::vector<pid_t> orphans_of_worker(unsigned long generation, unsigned slot,
+                                     const std::vector<pid_t>& exclude) {
+  std::vector<pid_t> orphans;
+  for (const pid_t pid : process_tree(::getpid())) {
+    if (pid == ::getpid() || parent_pid(pid) != ::getpid()) continue;
+    if (std::find(exclude.begin(), exclude.end(), pid) != exclude.end()) continue;
+    const std::string environ = read_file("/proc/" + std::to_string(pid) + "/environ");
+    if (environment_value(environ, "REUSERUN_GENERATION") == std::to_string(generation) &&
+        environment_value(environ, "REUSERUN_WORKER") == std::to_string(slot))
+      orphans.push_back(pid);
+  }
+  return orphans;
+}
+
+}  // namespace reuserun

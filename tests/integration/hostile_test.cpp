@@ -1,0 +1,433 @@
+// A hostile neighbour: reuserun runs as root (as it usually does), the attacker is another local
+// user (uid 65534, its own session) or a process the attacker controls. Each test is one attack
+// from issue 14, and what a user relies on afterwards: nothing of theirs was signalled, written or
+// stalled.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Hostile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "runs reuserun as root and the attacker as nobody";
+  }
+  TempDir bin;  // programs nobody may run
+};
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+// One variable of a process's environment, "" when absent.
+std::string environment_of(pid_t pid, const std::string& key) {
+  const std::string environ = read_text("/proc/" + std::to_string(pid) + "/environ");
+  std::size_t start = 0;
+  while (start < environ.size()) {
+    const std::size_t end = environ.find('\0', start);
+    const std::string entry = environ.substr(start, end - start);
+    if (entry.starts_with(key + "=")) return entry.substr(key.size() + 1);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return "";
+}
+
+std::size_t open_fds(pid_t pid) {
+  std::size_t count = 0;
+  for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    (void)entry;
+    ++count;
+  }
+  return count;
+}
+
+// `status json` over the control socket, timed from connect to the whole answer.
+struct Answer {
+  bool ok = false;
+  double seconds = 0;
+};
+Answer timed_status(const std::string& socket_path) {
+  const auto began = std::chrono::steady_clock::now();
+  const std::string answer = unix_exchange(socket_path, "status json\n");
+  return {answer.starts_with("0\n{"),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()};
+}
+
+// The slowest of `count` status requests, each answered (0 when one was not).
+double slowest_status(const std::string& socket_path, int count) {
+  double slowest = 0;
+  for (int i = 0; i < count; ++i) {
+    const Answer answer = timed_status(socket_path);
+    if (!answer.ok) return 1e9;
+    slowest = std::max(slowest, answer.seconds);
+  }
+  return slowest;
+}
+
+// ---- port freeing ----
+
+TEST_F(Hostile, AnotherUsersListenerOnThePortIsSparedAndReuserunExits3NamingIt) {
+  const int port = probe_free_port();
+  Process theirs(as_nobody({copy_for_nobody(kTestServer, bin), "--listen", std::to_string(port)}));
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == theirs.pid(); }, 5s)) << theirs.log();
+  Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--",
+                    kTestServer});
+  EXPECT_EQ(launcher.wait_exit(10s), 3) << launcher.log();
+  // The one error line names the holder and why it was spared, and the way out.
+  const std::string log = launcher.log();
+  EXPECT_TRUE(contains(log, "pid " + std::to_string(theirs.pid()) + " (user nobody)")) << log;
+  EXPECT_TRUE(contains(log, "spared: it belongs to another user (uid 65534")) << log;
+  EXPECT_TRUE(contains(log, "nothing was signalled")) << log;
+  EXPECT_TRUE(contains(log, "--free-port=force")) << log;
+  EXPECT_FALSE(contains(log, "sending SIGTERM")) << log;
+  EXPECT_TRUE(theirs.running());
+  EXPECT_EQ(serving_pid(port), theirs.pid()) << "their server still serves";
+}
+
+TEST_F(Hostile, WithOneHolderSparedNoHolderIsSignalled) {
+  // Ours on 127.0.0.1:P, theirs on 127.0.0.2:P; reuserun wants every address: ours would be
+  // freed alone, but the rule decides for all first, so neither is touched.
+  const int port = probe_free_port();
+  Process ours({kTestServer, "--listen", std::to_string(port)});
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == ours.pid(); }, 5s)) << ours.log();
+  Process theirs(as_nobody({"/usr/bin/python3", "-c",
+                            "import socket, sys, time\n"
+                            "s = socket.socket()\n"
+                            "s.bind(('127.0.0.2', int(sys.argv[1])))\n"
+                            "s.listen()\n"
+                            "print('listening', flush=True)\n"
+                            "time.sleep(60)\n",
+                            std::to_string(port)}));
+  ASSERT_TRUE(theirs.wait_for_log("listening", 5s)) << theirs.log();
+  Process launcher({kReuserun, "--port", std::to_string(port), "--", kTestServer});
+  EXPECT_EQ(launcher.wait_exit(10s), 3) << launcher.log();
+  EXPECT_TRUE(contains(launcher.log(), "may be freed: it belongs to the invoking user"))
+      << launcher.log();
+  EXPECT_TRUE(contains(launcher.log(), "spared: it belongs to another user")) << launcher.log();
+  EXPECT_TRUE(ours.running()) << "decided for all before signalling any";
+  EXPECT_EQ(serving_pid(port), ours.pid());
+  EXPECT_TRUE(theirs.running());
+}
+
+TEST_F(Hostile, ForceFreesAnotherUsersListener) {
+  const int port = probe_free_port();
+  Process theirs(as_nobody({copy_for_nobody(kTestServer, bin), "--listen", std::to_string(port)}));
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == theirs.pid(); }, 5s)) << theirs.log();
+  Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                    "--free-port=force", "--", kTestServer});
+  EXPECT_TRUE(theirs.wait_exit(10s).has_value());
+  EXPECT_TRUE(wait_until([&] { return serving_pid(port) && serving_pid(port) != theirs.pid(); },
+                         10s))
+      << launcher.log();
+}
+
+TEST_F(Hostile, AnOrphanOfAnEarlierReuserunIsFreedWhateverUserItRunsAs) {
+  // A reuserun that died without its children (--no-pdeathsig, SIGKILL): its child, running as
+  // nobody, still holds the port. The next reuserun recognizes it by REUSERUN_PORTS.
+  const int port = probe_free_port();
+  const std::string server = copy_for_nobody(kTestServer, bin);
+  pid_t orphan = 0;
+  {
+    Process first({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--user",
+                   "nobody", "--no-pdeathsig", "--", server});
+    ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s)) << first.log();
+    orphan = *serving_pid(port);
+    first.signal(SIGKILL);
+    ASSERT_TRUE(first.wait_exit(5s).has_value());
+  }
+  ASSERT_TRUE(process_exists(orphan));
+  EXPECT_EQ(environment_of(orphan, "REUSERUN_PORTS"), std::to_string(port));
+  Process second({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--", server});
+  EXPECT_TRUE(wait_until([&] { return !process_exists(orphan); }, 10s)) << second.log();
+  EXPECT_TRUE(wait_until([&] { return serving_pid(port) && serving_pid(port) != orphan; }, 10s))
+      << second.log();
+  EXPECT_TRUE(contains(second.log(), "it is an orphan of an earlier reuserun on port")) << second.log();
+  if (process_exists(orphan)) ::kill(orphan, SIGKILL);
+}
+
+// ---- the notify channel ----
+
+struct Served {
+  std::unique_ptr<Launch> launch;
+  std::string control;
+  std::string notify;
+};
+
+Served serve_with_control(const TempDir& dir, std::vector<std::string> options,
+                          const std::string& server) {
+  Served served;
+  served.control = dir.file("ctl.sock");
+  options.insert(options.end(), {"--control-socket", served.control});
+  served.launch = std::make_unique<Launch>(options, std::vector<std::string>{server});
+  const pid_t child = served.launch->wait_serving();
+  if (child > 0) served.notify = environment_of(child, "NOTIFY_SOCKET");
+  return served;
+}
+
+TEST_F(Hostile, AnotherUserCannotReachTheNotifyChannelAtAll) {
+  TempDir dir;
+  const Served served = serve_with_control(dir, {}, kTestServer);
+  ASSERT_FALSE(served.notify.empty()) << served.launch->process.log();
+  const std::string attacker = copy_for_nobody(kNotifyAttacker, bin);
+  const Captured linger = run_captured(as_nobody({attacker, served.notify, "linger"}), 30s);
+  EXPECT_TRUE(linger.out.starts_with("refused: Permission denied")) << linger.out << linger.err;
+  const Captured flood = run_captured(as_nobody({attacker, served.notify, "flood", "20000"}), 30s);
+  EXPECT_TRUE(flood.out.starts_with("refused: Permission denied")) << flood.out << flood.err;
+  EXPECT_LT(slowest_status(served.control, 5), 0.1);
+}
+
+// The attacker shares the children's uid (a compromised process of the service's account, not
+// one of the generation's): it reaches the channel, and still cannot stall reuserun.
+TEST_F(Hostile, TheChildrensUserOutsideTheGenerationCannotStallTheLoop) {
+  TempDir dir;
+  const Served served =
+      serve_with_control(dir, {"--user", "nobody"}, copy_for_nobody(kTestServer, bin));
+  ASSERT_FALSE(served.notify.empty()) << served.launch->process.log();
+  const std::string attacker = copy_for_nobody(kNotifyAttacker, bin);
+
+  // An fd that would block close() for 3 s: refused by the kernel (SO_PASSRIGHTS), or reset.
+  const auto began = std::chrono::steady_clock::now();
+  const Captured linger = run_captured(as_nobody({attacker, served.notify, "linger"}), 30s);
+  EXPECT_EQ(linger.exit_code, 0) << linger.err;
+  const Answer after_linger = timed_status(served.control);
+  EXPECT_TRUE(after_linger.ok);
+  EXPECT_LT(after_linger.seconds, 0.1) << "attacker said: " << linger.out;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(), 2.5);
+
+  // 20,000 datagrams while `ctl status` is asked again and again.
+  Process flood(as_nobody({attacker, served.notify, "flood", "20000"}));
+  double slowest = 0;
+  int asked = 0;
+  while (flood.running() && asked < 200) {
+    const Answer answer = timed_status(served.control);
+    ASSERT_TRUE(answer.ok);
+    slowest = std::max(slowest, answer.seconds);
+    ++asked;
+  }
+  EXPECT_EQ(flood.wait_exit(30s), 0);
+  EXPECT_TRUE(contains(flood.log(), "sent 20000")) << flood.log();
+  EXPECT_GT(asked, 0);
+  EXPECT_LT(slowest, 0.1) << asked << " status requests during the flood";
+  std::printf("flood of 20000 datagrams: %d status requests, slowest %.1f ms\n", asked,
+              slowest * 1000);
+  // And the generation is still served and supervised.
+  EXPECT_TRUE(serving_pid(served.launch->port).has_value());
+}
+
+// ---- files opened as root ----
+
+TEST_F(Hostile, APlantedSymlinkAtAnyPidFileNameLeavesItsTargetUntouched) {
+  TempDir secrets;
+  const std::string target = secrets.file("shadow");
+  secrets.write("shadow", "root-only secret\n");
+  ASSERT_EQ(::chmod(target.c_str(), 0600), 0);
+  // /run/app, owned by the service's account: it plants links there.
+  TempDir run;
+  ASSERT_EQ(::chown(run.path().c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(run.path().c_str(), 0755), 0);
+  const std::string pid_file = run.file("app.pid");
+  ASSERT_EQ(::symlink(target.c_str(), pid_file.c_str()), 0);
+  // The temporary names earlier versions used: PATH.tmp.<pid>, for the next pids.
+  const long last = std::atol(read_text("/proc/sys/kernel/ns_last_pid").c_str());
+  for (long pid = last; pid < last + 300; ++pid) {
+    const std::string name = pid_file + ".tmp." + std::to_string(pid);
+    ASSERT_EQ(::symlink(target.c_str(), name.c_str()), 0);
+    ASSERT_EQ(::lchown(name.c_str(), 65534, 65534), 0);
+  }
+  Launch launch({"--pid-file", pid_file}, {kTestServer});
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  EXPECT_EQ(read_text(target), "root-only secret\n");
+  struct stat info {};
+  ASSERT_EQ(::lstat(pid_file.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISREG(info.st_mode)) << "the link itself was replaced by the pid file";
+  EXPECT_EQ(read_text(pid_file), std::to_string(launch.process.pid()) + "\n");
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0);
+  EXPECT_EQ(read_text(target), "root-only secret\n");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(pid_file))) << "removed at exit";
+}
+
+TEST_F(Hostile, AnEnvFileThatIsAFifoOrADeviceIsOneClearErrorAtOnce) {
+  TempDir dir;
+  const std::string fifo = dir.file("app.env");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  for (const std::string& file : {fifo, std::string("/dev/zero")}) {
+    const auto began = std::chrono::steady_clock::now();
+    Launch launch({"--env-file", file}, {kTestServer});
+    EXPECT_EQ(launch.process.wait_exit(5s), 2) << file;
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(), 1.0);
+    EXPECT_TRUE(contains(launch.process.log(),
+                         "Failed to read --env-file " + file + ": not a regular file"))
+        << launch.process.log();
+  }
+}
+
+TEST_F(Hostile, AnEnvFileIsReadAsTheChildrensUserAndNotThroughALink) {
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  dir.write("secret.env", "DB_PASSWORD=another-service\n");
+  ASSERT_EQ(::chmod(dir.file("secret.env").c_str(), 0600), 0);
+  const std::string server = copy_for_nobody(kTestServer, bin);
+  Launch unreadable({"--user", "nobody", "--env-file", dir.file("secret.env")}, {server});
+  EXPECT_EQ(unreadable.process.wait_exit(5s), 2);
+  EXPECT_TRUE(contains(unreadable.process.log(), "Permission denied"))
+      << unreadable.process.log();
+  ASSERT_EQ(::symlink(dir.file("secret.env").c_str(), dir.file("link.env").c_str()), 0);
+  Launch linked({"--env-file", dir.file("link.env")}, {kTestServer});
+  EXPECT_EQ(linked.process.wait_exit(5s), 2);
+  EXPECT_TRUE(contains(linked.process.log(), "it is a symbolic link")) << linked.process.log();
+}
+
+// ---- the control socket ----
+
+TEST_F(Hostile, IdleControlConnectionsAreCappedAndDroppedAfterTheDeadline) {
+  TempDir dir;
+  const Served served = serve_with_control(dir, {}, kTestServer);
+  const pid_t reuserun = served.launch->process.pid();
+  ASSERT_TRUE(timed_status(served.control).ok);
+  const std::size_t baseline = open_fds(reuserun);
+  std::vector<int> idle;
+  for (int i = 0; i < 300; ++i) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, served.control.c_str(), sizeof address.sun_path - 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0)
+      idle.push_back(fd);
+    else
+      ::close(fd);
+  }
+  const Answer during = timed_status(served.control);
+  EXPECT_TRUE(during.ok) << "ctl still answers with 300 idle connections open";
+  EXPECT_LT(during.seconds, 0.1);
+  EXPECT_LE(open_fds(reuserun), baseline + 33) << "at most 32 connections at once";
+  // Every idle connection is closed by reuserun by the deadline (5 s): reuserun is back to its
+  // baseline.
+  EXPECT_TRUE(wait_until([&] { return open_fds(reuserun) <= baseline; }, 10s))
+      << open_fds(reuserun) << " fds, baseline " << baseline;
+  for (int fd : idle) ::close(fd);
+  EXPECT_TRUE(timed_status(served.control).ok);
+}
+
+TEST_F(Hostile, AControlDirectoryAnotherUserPreparedIsRefused) {
+  TempDir runtime;
+  // XDG_RUNTIME_DIR/reuserun made by someone else, or world-writable: refused with one line.
+  fs::create_directory(runtime.file("reuserun"));
+  ASSERT_EQ(::chown(runtime.file("reuserun").c_str(), 65534, 65534), 0);
+  const int port = probe_free_port();
+  const std::vector<std::string> argv{kReuserun, "--port", std::to_string(port), "--bind",
+                                      "127.0.0.1", "--", kTestServer};
+  Process foreign(argv, {"XDG_RUNTIME_DIR=" + runtime.path()});
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s)) << foreign.log();
+  EXPECT_TRUE(contains(foreign.log(), "Refusing the control socket directory " +
+                                          runtime.file("reuserun") + ": it belongs to uid 65534"))
+      << foreign.log();
+  EXPECT_FALSE(fs::exists(runtime.file("reuserun/" + std::to_string(port) + ".sock")));
+  foreign.signal(SIGTERM);
+  EXPECT_EQ(foreign.wait_exit(10s), 0);
+
+  ASSERT_EQ(::chown(runtime.file("reuserun").c_str(), 0, 0), 0);
+  ASSERT_EQ(::chmod(runtime.file("reuserun").c_str(), 0777), 0);
+  const Captured writable = run_captured(
+      {kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--control-socket",
+       runtime.file("reuserun/x.sock"), "--", kTestServer},
+      10s, {"XDG_RUNTIME_DIR=" + runtime.path()});
+  EXPECT_EQ(writable.exit_code, 1) << "an explicit socket in that directory stops reuserun";
+  EXPECT_TRUE(contains(writable.err, "group or others may write to it")) << writable.err;
+}
+
+// ---- identity ----
+
+TEST_F(Hostile, AnExecGateRunsAsTheChildrensUserWithTheirHomeAndDirectory) {
+  TempDir work;
+  ASSERT_EQ(::chmod(work.path().c_str(), 0777), 0);
+  const std::string gate = "exec:id -u > " + work.file("uid") + "; echo \"$HOME $USER\" > " +
+                           work.file("home") + "; pwd > " + work.file("cwd");
+  Launch launch({"--user", "nobody", "--chdir", work.path(), "--ready", gate},
+                {copy_for_nobody(kTestServer, bin)}, {"HOME=/root", "USER=root", "LOGNAME=root"});
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  EXPECT_EQ(read_text(work.file("uid")), "65534\n");
+  EXPECT_EQ(read_text(work.file("home")), "/nonexistent nobody\n");
+  EXPECT_EQ(read_text(work.file("cwd")), work.path() + "\n");
+  const pid_t child = *serving_pid(launch.port);
+  EXPECT_EQ(environment_of(child, "HOME"), "/nonexistent");
+  EXPECT_EQ(environment_of(child, "USER"), "nobody");
+  EXPECT_EQ(environment_of(child, "LOGNAME"), "nobody");
+}
+
+TEST_F(Hostile, GroupAloneSetsExactlyThatGroup) {
+  // reuserun itself with supplementary groups (adm, cdrom): the child must not keep them.
+  const int port = probe_free_port();
+  Process launcher({"/usr/bin/setpriv", "--groups", "4,24", kReuserun, "--port",
+                    std::to_string(port), "--bind", "127.0.0.1", "--group", "nogroup", "--",
+                    kTestServer});
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s)) << launcher.log();
+  const std::string status = read_text("/proc/" + std::to_string(*serving_pid(port)) + "/status");
+  EXPECT_TRUE(contains(status, "\nGroups:\t65534 \n") || contains(status, "\nGroups:\t65534\n"))
+      << status;
+  EXPECT_TRUE(contains(status, "\nGid:\t65534\t65534\t65534\t65534\n")) << status;
+}
+
+TEST_F(Hostile, ARelativeCommandIsResolvedInTheChdirDirectory) {
+  TempDir app;
+  fs::create_directory(app.file("bin"));
+  fs::copy_file(kTestServer, app.file("bin/server"));
+  Launch launch({"--chdir", app.path()}, {"./bin/server"});
+  EXPECT_GT(launch.wait_serving(), 0) << launch.process.log();
+}
+
+// ---- stopping only what is ours, and all of it ----
+
+// The child's descendant that left its process group (setsid) and sleeps: the pid of the sleep.
+std::vector<std::string> server_with_escaped_descendant(const std::string& marker) {
+  return {"/bin/sh", "-c", "setsid sleep 1000 " + marker + " & exec " + kTestServer};
+}
+
+pid_t find_sleep(pid_t reuserun) {
+  for (pid_t pid : descendants(reuserun))
+    if (contains(read_text("/proc/" + std::to_string(pid) + "/cmdline"),
+                 std::string("sleep\0001000", 10)))
+      return pid;
+  return 0;
+}
+
+TEST_F(Hostile, ADescendantThatLeftTheProcessGroupIsStoppedWithItsGeneration) {
+  Launch launch({}, server_with_escaped_descendant(""));
+  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  pid_t escaped = 0;
+  ASSERT_TRUE(wait_until([&] { return (escaped = find_sleep(launch.process.pid())) > 0; }, 5s));
+  EXPECT_EQ(::getsid(escaped), escaped) << "a session of its own";
+  launch.process.signal(SIGHUP);  // generation 1 is told to stop once generation 2 is ready
+  EXPECT_TRUE(wait_until([&] { return !process_exists(escaped) || is_zombie(escaped); }, 10s))
+      << launch.process.log();
+}
+
+TEST_F(Hostile, AsSubreaperWhatACrashedWorkerLeftBehindGoesWithIt) {
+  Launch launch({"--subreaper"}, server_with_escaped_descendant(""));
+  const pid_t child = launch.wait_serving();
+  ASSERT_GT(child, 0) << launch.process.log();
+  pid_t escaped = 0;
+  ASSERT_TRUE(wait_until([&] { return (escaped = find_sleep(launch.process.pid())) > 0; }, 5s));
+  ::kill(child, SIGKILL);  // the worker crashes; its setsid'd child is reparented to reuserun
+  EXPECT_TRUE(wait_until([&] { return !process_exists(escaped); }, 10s)) << launch.process.log();
+  EXPECT_TRUE(wait_until([&] { return serving_pid(launch.port).has_value(); }, 10s))
+      << "the worker itself is respawned";
+}
+
+}  // namespace
+}  // namespace rrtest
