@@ -11,7 +11,7 @@ ResolvedCommand resolve_command(std::string_view name, std::string_view search_p
                                 const ExecutableCheck& check, std::string_view directory) {
   if (name.empty()) return {"", ENOENT};
   // The child runs after chdir(directory): a relative path means a file there, not here.
-  const auto where = [&](std::string path) {
+  const auto where = [&](const std::string& path) {
     return directory.empty() || path.starts_with('/') ? path : std::string(directory) + "/" + path;
   };
   if (name.find('/') != std::string_view::npos) {

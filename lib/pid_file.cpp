@@ -111,8 +111,8 @@ Result<PidFile> PidFile::create(const std::string& path) {
 
 PidFile PidFile::adopt(const std::string& path) {
   auto place = open_place(path);
-  if (!place) return PidFile(UniqueFd(), "");
-  return PidFile(std::move(place.value().directory), std::move(place.value().name));
+  if (!place) return {UniqueFd(), ""};
+  return {std::move(place.value().directory), std::move(place.value().name)};
 }
 
 PidFile::PidFile(PidFile&& other) noexcept
