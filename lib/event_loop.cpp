@@ -25,9 +25,6 @@
 namespace reuserun {
 namespace {
 
-constexpr auto kWatchInterval = std::chrono::seconds(1);
-constexpr auto kReplaceInterval = std::chrono::seconds(30);
-
 SupervisorConfig supervisor_config(const Config& config) {
   SupervisorConfig result;
   result.ready_timeout = config.ready_timeout;
@@ -69,9 +66,9 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
       }),
       supervisor_(supervisor_config(config)),
       executable_(running_executable()),
+      watch_(io_, listeners_, config.backlog, config.ipv6_only, watch_hooks()),
       control_socket_(std::move(control)) {
-  struct stat info {};
-  if (::fstat(probed_listener().fd(), &info) == 0) listener_inode_ = info.st_ino;
+  remember_listener_inode();
   for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
 }
 
@@ -87,7 +84,7 @@ int EventLoop::run(const Handover* resumed) {
     control_socket_.reset();
   }
   wait_for_signal();
-  watch_listeners();
+  watch_.start();
   if (resumed)
     resume(*resumed);
   else
@@ -107,28 +104,16 @@ void EventLoop::on_control(const ControlRequest& request, ControlServer::Reply r
     return request_upgrade(UpgradeWaiter{request.json, std::move(reply)});
   }
   log_info("restart requested over the control socket");
-  waiters_.push_back({std::nullopt, request.json, std::move(reply)});
-  if (supervisor_.stopping()) {
-    RestartResult refused;
-    refused.outcome = RestartOutcome::stopped;
-    refused.reason = "reuserun is stopping";
-    return answer_waiters(refused, false);
-  }
+  restarts_.wait(request.json, std::move(reply));
+  if (supervisor_.stopping()) return restarts_.refuse_all(stopped_result());
   dispatch(RestartRequested{});
 }
 
-// Answers the waiters of result.generation, or (only_assigned false) also those still waiting
-// for a restart to begin.
-void EventLoop::answer_waiters(const RestartResult& result, bool only_assigned) {
-  std::vector<RestartWaiter> answering;
-  std::erase_if(waiters_, [&](RestartWaiter& waiter) {
-    const bool mine = waiter.generation ? *waiter.generation == result.generation : !only_assigned;
-    if (mine) answering.push_back(std::move(waiter));
-    return mine;
-  });
-  for (auto& waiter : answering)
-    waiter.reply(ctl_exit_code(result.outcome),
-                 waiter.json ? render_restart_json(result) : render_restart_text(result));
+RestartResult EventLoop::stopped_result() {
+  RestartResult stopped;
+  stopped.outcome = RestartOutcome::stopped;
+  stopped.reason = "reuserun is stopping";
+  return stopped;
 }
 
 Status EventLoop::status() const {
@@ -145,7 +130,7 @@ Status EventLoop::status() const {
     out.state = "restarting";
   else if (serving)
     out.state = "serving";
-  else if (supervisor_.candidate() && restarts_ == 0 && !last_restart_)
+  else if (supervisor_.candidate() && restarts_.count() == 0 && !restarts_.last())
     out.state = "starting";
   else
     out.state = "down";
@@ -158,109 +143,36 @@ Status EventLoop::status() const {
   }
   out.serving = serving;
   out.workers = supervisor_.config().workers;
-  out.restarts = restarts_;
-  out.last_restart = last_restart_;
-  if (last_restart_) out.last_restart_seconds_ago = seconds_since(last_restart_at_);
+  out.restarts = restarts_.count();
+  out.last_restart = restarts_.last();
+  if (restarts_.last()) out.last_restart_seconds_ago = seconds_since(restarts_.last_at());
   out.upgrades = upgrades_;
   out.executable = executable_;
   return out;
 }
 
-// Once a second: is every listener still listening, and is anyone else listening on its port?
-void EventLoop::watch_listeners() {
-  watch_timer_.expires_after(kWatchInterval);
-  watch_timer_.async_wait([this](boost::system::error_code error) {
-    if (error) return;
-    check_listeners();
-    watch_listeners();
-  });
-}
-
-void EventLoop::check_listeners() {
-  if (supervisor_.stopping()) return;
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    int listening = 0;
-    socklen_t length = sizeof listening;
-    if (::getsockopt(listeners_[i].fd(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 &&
-        listening == 0)
-      replace_listener(i);
-  }
-  report_strays();
-}
-
-// Some process called shutdown() on the shared socket (a server that does so when it stops breaks
-// it for every holder): new connections are refused. listen() again would not help (the shutdown
-// sticks), but a new socket can join the port (SO_REUSEPORT) and a restart hands it to a new
-// generation; the old one has nothing left to accept. At most once in kReplaceInterval, so that a
-// server that breaks the socket at every stop cannot keep reuserun restarting.
-void EventLoop::replace_listener(std::size_t index) {
-  const Listener& broken = listeners_[index];
-  const std::string where = broken.describe();
-  const auto now = Clock::now();
-  if (last_replacement_ && now - *last_replacement_ < kReplaceInterval) return;
-  last_replacement_ = now;
-  log_error(
-      "the listening socket on {} is no longer listening (did a process shutdown() it?): "
-      "new connections are refused",
-      where);
-  ListenSpec spec;
-  spec.name = broken.name();
-  if (broken.is_tcp()) {
-    spec.address = broken.address();
-    spec.port = broken.address().port();
-  } else {
-    spec.kind = ListenSpec::Kind::unix_stream;
-    spec.path = broken.path();  // the broken socket's file: replaced, as a stale one would be
-  }
-  auto fresh = Listener::open(spec, config_.backlog, config_.ipv6_only);
-  if (!fresh) {
-    log_error("Failed to replace the socket on {}: {}", where, fresh.error().message);
+ListenerWatch::Hooks EventLoop::watch_hooks() {
+  ListenerWatch::Hooks hooks;
+  hooks.paused = [this] { return supervisor_.stopping(); };
+  hooks.in_a_generation = [this](pid_t pid) {
+    return std::any_of(supervisor_.children().begin(), supervisor_.children().end(),
+                       [&](const auto& entry) { return is_descendant(pid, entry.second.pid); });
+  };
+  hooks.describe_serving = [this] { return describe_serving(); };
+  hooks.replaced = [this](const std::string& where) {
+    remember_listener_inode();
+    systemd_.status("the socket on " + where + " was broken and has been replaced");
+    dispatch(RestartRequested{});
+  };
+  hooks.replace_failed = [this](const std::string& where) {
     systemd_.status("the socket on " + where + " is broken and could not be replaced");
-    return;
-  }
-  listeners_[index] = std::move(fresh.value());
+  };
+  return hooks;
+}
+
+void EventLoop::remember_listener_inode() {
   struct stat info {};
   if (::fstat(probed_listener().fd(), &info) == 0) listener_inode_ = info.st_ino;
-  log_warn("replaced the socket on {} with a new one; restarting so that a generation serves it",
-           where);
-  systemd_.status("the socket on " + where + " was broken and has been replaced");
-  dispatch(RestartRequested{});
-}
-
-// A process that listens on our port with a socket of its own (SO_REUSEPORT, same uid) takes a
-// share of the connections. Generations' own sockets are the adoption check's to report (gates);
-// any other is reported here, once.
-void EventLoop::report_strays() {
-  std::set<ino_t> ours, seen;
-  for (const Listener& listener : listeners_) {
-    struct stat info {};
-    if (::fstat(listener.fd(), &info) == 0) ours.insert(info.st_ino);
-  }
-  for (const Listener& listener : listeners_) {
-    if (!listener.is_tcp()) continue;
-    auto sockets = listening_sockets(listener.address().port());
-    if (!sockets) continue;
-    for (const ListeningSocket& socket : sockets.value()) {
-      if (ours.contains(socket.inode) || !addresses_overlap(socket.address, listener.address()))
-        continue;
-      seen.insert(socket.inode);
-      if (reported_strays_.contains(socket.inode)) continue;
-      reported_strays_.insert(socket.inode);
-      const pid_t holder = holder_of_socket(socket.inode, list_pids());
-      bool ours_too = false;
-      for (const auto& [generation, child] : supervisor_.children()) {
-        const auto tree = process_tree(child.pid);
-        ours_too |= std::find(tree.begin(), tree.end(), holder) != tree.end();
-      }
-      if (ours_too) continue;
-      log_warn(
-          "pid {} ({}) listens on {} with a socket of its own: the kernel gives it a share "
-          "of the connections meant for {}",
-          holder, holder > 0 ? command_line(holder) : "unknown", format_address(socket.address),
-          describe_serving());
-    }
-  }
-  std::erase_if(reported_strays_, [&](ino_t inode) { return !seen.contains(inode); });
 }
 
 void EventLoop::wait_for_signal() {
@@ -296,15 +208,7 @@ void EventLoop::dispatch(Event event) {
 // Notify channels of generations that have exited. Destroyed later: this may run inside one of
 // their own handlers.
 void EventLoop::forget_gone_generations() {
-  for (auto it = notify_.begin(); it != notify_.end();) {
-    if (supervisor_.children().contains(it->first)) {
-      ++it;
-      continue;
-    }
-    std::shared_ptr<NotifySocket> closing(std::move(it->second.socket));
-    boost::asio::post(io_, [closing] {});
-    it = notify_.erase(it);
-  }
+  notify_.forget_unless([this](WorkerKey key) { return supervisor_.children().contains(key); });
   const auto gone = [this](const auto& entry) {
     return !supervisor_.children().contains(entry.first);
   };
@@ -370,13 +274,7 @@ void EventLoop::apply(const SpawnChild& action) {
   const SpawnResult spawned = spawn_process(io_, children_request(resolved.path, argv.value(), env, fds));
   if (spawned.pid < 0) return fail(spawned.error);
   const WorkerKey worker{action.generation, action.slot};
-  if (notify) {
-    NotifyChannel& channel = notify_[worker];
-    channel.socket = std::move(notify.value());
-    channel.pid = spawned.pid;
-    channel.socket->receive(
-        [this, worker](const NotifyDatagram& datagram) { on_notify(worker, datagram); });
-  }
+  if (notify) notify_.attach(worker, spawned.pid, std::move(notify.value()));
   spawned_[worker] = {spawned.pid, Clock::now()};
   dispatch(ChildSpawned{action.generation, spawned.pid, action.slot});
 }
@@ -401,41 +299,8 @@ SpawnRequest EventLoop::children_request(std::string executable, std::vector<std
   return request;
 }
 
-// sd_notify from a generation: only its own process tree is heard (credentials checked by the
-// kernel). READY=1 goes to the gate; STATUS= and STOPPING=1 to the log; MAINPID= (reuserun
-// supervises the process it started), WATCHDOG=, FDSTORE= and the rest are ignored on purpose.
-void EventLoop::on_notify(WorkerKey worker, const NotifyDatagram& datagram) {
-  const Generation generation = worker.generation;
-  const auto it = notify_.find(worker);
-  if (it == notify_.end()) return;
-  NotifyChannel& channel = it->second;
-  if (!is_descendant(datagram.pid, channel.pid)) {
-    log_debug(
-        "generation {}: ignored an sd_notify message from pid {}, which is not one of its "
-        "processes",
-        generation, datagram.pid);
-    return;
-  }
-  channel.spoke = true;
-  for (const auto& [key, value] : datagram.fields) {
-    if (key == "STATUS")
-      log_info("generation {} (pid {}) status: {}", generation, datagram.pid, value);
-    else if (key == "STOPPING" && value == "1")
-      log_info("generation {} (pid {}) says it is stopping", generation, datagram.pid);
-    else
-      log_debug("generation {} (pid {}) sd_notify {}={}", generation, datagram.pid, key, value);
-  }
-  if (channel.watcher) {
-    const NotifyHandler watcher = channel.watcher;  // it may unwatch itself
-    watcher(datagram.fields);
-  }
-}
-
 bool EventLoop::watch_notify(WorkerKey worker, NotifyHandler handler) {
-  const auto it = notify_.find(worker);
-  if (it == notify_.end()) return false;
-  it->second.watcher = std::move(handler);
-  return it->second.spoke;
+  return notify_.watch(worker, std::move(handler));
 }
 
 void EventLoop::apply(const StartGate& action) {
@@ -493,24 +358,9 @@ void EventLoop::apply(const SignalGroup& action) {
   }
 }
 
-// A timer lives from ArmTimer until it fires or is cancelled; each generation arms its own, so
-// keeping them would grow with every restart. The serial tells a completion of an earlier arming
-// (already queued when the timer was re-armed or cancelled) from the current one.
-void EventLoop::apply(const ArmTimer& action) {
-  ArmedTimer& armed = timers_[action.id];
-  if (!armed.timer) armed.timer = std::make_unique<boost::asio::steady_timer>(io_);
-  armed.serial = ++timer_serial_;
-  armed.timer->expires_after(action.after);
-  armed.timer->async_wait(
-      [this, id = action.id, serial = armed.serial](boost::system::error_code error) {
-        const auto it = timers_.find(id);
-        if (error || it == timers_.end() || it->second.serial != serial) return;
-        timers_.erase(it);
-        dispatch(TimerFired{id});
-      });
-}
+void EventLoop::apply(const ArmTimer& action) { timers_.arm(action.id, action.after); }
 
-void EventLoop::apply(const CancelTimer& action) { timers_.erase(action.id); }
+void EventLoop::apply(const CancelTimer& action) { timers_.cancel(action.id); }
 
 void EventLoop::apply(const Report& action) { log_message(action.level, action.text); }
 
@@ -542,9 +392,7 @@ void EventLoop::apply(const ServiceReady&) {
 }
 
 void EventLoop::apply(const RestartStarted& action) {
-  restart_began_ = Clock::now();
-  for (auto& waiter : waiters_)
-    if (!waiter.generation) waiter.generation = action.generation;
+  restarts_.began(action.generation, Clock::now());
   systemd_.reloading(fmt::format("restarting: starting generation {}", action.generation),
                      config_.ready_timeout + config_.stop_timeout);
 }
@@ -554,18 +402,12 @@ void EventLoop::apply(const RestartFinished& action) {
   result.generation = action.generation;
   result.outcome = action.outcome;
   result.reason = action.reason;
-  if (restart_began_)
-    result.duration_seconds = std::chrono::duration<double>(Clock::now() - *restart_began_).count();
   for (const auto& [key, worker] : spawned_)
     if (key.generation == action.generation) result.pids.push_back(worker.pid);
   if (!result.pids.empty()) result.pid = result.pids.front();
   result.serving = supervisor_.serving();
   if (result.serving && !serving_pids().empty()) result.serving_pid = serving_pids().front();
-  restart_began_.reset();
-  last_restart_ = result;
-  last_restart_at_ = Clock::now();
-  ++restarts_;
-  answer_waiters(result, true);
+  restarts_.finished(std::move(result), Clock::now());
   if (action.succeeded())
     log_info("restart succeeded: generation {} is serving", action.generation);
   else
@@ -596,17 +438,12 @@ void EventLoop::apply(const Stopping&) {
   fail_upgrade("reuserun is stopping", kCtlStopping);
   stop_deadline_ = Clock::now() + config_.stop_timeout;
   stopping_children_ = supervisor_.children().size();
-  RestartResult stopped;
-  stopped.outcome = RestartOutcome::stopped;
-  stopped.reason = "reuserun is stopping";
-  answer_waiters(stopped, false);
+  restarts_.refuse_all(stopped_result());
   systemd_.stopping("stopping", config_.stop_timeout + std::chrono::seconds(1));
 }
 
 void EventLoop::apply(const Exit& action) {
-  for (auto& waiter : waiters_)
-    waiter.reply(kCtlStopping, "reuserun exited before the restart ended\n");
-  waiters_.clear();
+  restarts_.abandon("reuserun exited before the restart ended\n");
   exit_code_ = action.code;
 }
 

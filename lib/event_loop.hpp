@@ -16,13 +16,16 @@
 #include "control.hpp"
 #include "handover.hpp"
 #include "listener.hpp"
-#include "notify_socket.hpp"
+#include "listener_watch.hpp"
+#include "notify_channels.hpp"
 #include "readiness.hpp"
 #include "reaper.hpp"
+#include "restart_ledger.hpp"
 #include "sd_notify.hpp"
 #include "spawn.hpp"
 #include "status.hpp"
 #include "supervisor.hpp"
+#include "timer_table.hpp"
 
 namespace reuserun {
 
@@ -65,23 +68,7 @@ class EventLoop final : private GateServices {
   int run(const Handover* resumed = nullptr);
 
  private:
-  // The sd_notify channel of one generation.
-  struct NotifyChannel {
-    std::unique_ptr<NotifySocket> socket;
-    pid_t pid = 0;
-    bool spoke = false;
-    NotifyHandler watcher;
-  };
-
   using Clock = std::chrono::steady_clock;
-
-  // A `ctl restart` client waiting for the outcome of the restart that begins after its request
-  // (generation unset until then: requests during a restart share the queued next one).
-  struct RestartWaiter {
-    std::optional<Generation> generation;
-    bool json = false;
-    ControlServer::Reply reply;
-  };
 
   void on_control(const ControlRequest& request, ControlServer::Reply reply);
   void request_upgrade(std::optional<UpgradeWaiter> waiter);
@@ -95,7 +82,7 @@ class EventLoop final : private GateServices {
   UpgradeResult upgrade_failure(const std::string& reason, const std::string& executable) const;
   Handover handover() const;
   void resume(const Handover& handover);
-  void answer_waiters(const RestartResult& result, bool only_assigned);
+  static RestartResult stopped_result();
   Status status() const;
 
   void wait_for_signal();
@@ -118,14 +105,11 @@ class EventLoop final : private GateServices {
   void apply(const RestartFinished& action);
   void apply(const Stopping& action);
   void apply(const Exit& action);
-  void on_notify(WorkerKey worker, const NotifyDatagram& datagram);
   std::string describe_serving() const;
   std::vector<pid_t> serving_pids() const;
   void forget_gone_generations();
-  void watch_listeners();
-  void check_listeners();
-  void replace_listener(std::size_t index);
-  void report_strays();
+  ListenerWatch::Hooks watch_hooks();
+  void remember_listener_inode();
   void report_stop_progress();
 
   // GateServices
@@ -151,14 +135,9 @@ class EventLoop final : private GateServices {
   Reaper reaper_;
   Supervisor supervisor_;
   SystemdNotifier systemd_ = SystemdNotifier::from_environment();
-  struct ArmedTimer {
-    std::unique_ptr<boost::asio::steady_timer> timer;
-    std::uint64_t serial = 0;
-  };
-  std::map<TimerId, ArmedTimer> timers_;
-  std::uint64_t timer_serial_ = 0;
+  TimerTable timers_{io_, [this](TimerId id) { dispatch(TimerFired{id}); }};
   std::map<WorkerKey, std::unique_ptr<Gate>> gates_;
-  std::map<WorkerKey, NotifyChannel> notify_;
+  NotifyChannels notify_{io_};
   std::deque<Event> pending_;
   Clock::time_point started_at_ = Clock::now();
   std::string executable_;  // the binary this image runs (re-executed by an upgrade)
@@ -170,18 +149,12 @@ class EventLoop final : private GateServices {
   };
   std::map<WorkerKey, Spawned> spawned_;  // workers not yet forgotten
   std::set<pid_t> probes_;                 // exec-gate probes running
-  std::optional<Clock::time_point> restart_began_;
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
   std::size_t stopping_children_ = 0;
-  std::optional<RestartResult> last_restart_;
-  Clock::time_point last_restart_at_;
-  unsigned long restarts_ = 0;
-  boost::asio::steady_timer watch_timer_{io_};
-  std::optional<Clock::time_point> last_replacement_;
-  std::set<ino_t> reported_strays_;
+  RestartLedger restarts_;
+  ListenerWatch watch_;
   std::optional<ControlSocket> control_socket_;
   std::unique_ptr<ControlServer> control_;
-  std::vector<RestartWaiter> waiters_;
   bool dispatching_ = false;
   std::optional<int> exit_code_;
 };

@@ -214,19 +214,17 @@ Handover EventLoop::handover() const {
     HandedWorker& worker = out.workers[key];
     if (const auto spawned = spawned_.find(key); spawned != spawned_.end())
       worker.spawned_at_ns = nanoseconds(spawned->second.at);
-    if (const auto channel = notify_.find(key); channel != notify_.end() && channel->second.socket) {
-      worker.notify_fd = channel->second.socket->fd();
-      worker.notify_address = channel->second.socket->address();
+    if (NotifySocket* socket = notify_.socket(key)) {
+      worker.notify_fd = socket->fd();
+      worker.notify_address = socket->address();
     }
   }
   for (const TimerId& id : out.supervisor.armed) {
-    const auto armed = timers_.find(id);
-    const auto expiry = armed != timers_.end() ? armed->second.timer->expiry() : Clock::now();
-    out.timer_expiries_ns[id] = nanoseconds(expiry);
+    out.timer_expiries_ns[id] = nanoseconds(timers_.expiry(id).value_or(Clock::now()));
   }
-  out.restarts = restarts_;
-  out.last_restart = last_restart_;
-  out.last_restart_at_ns = nanoseconds(last_restart_at_);
+  out.restarts = restarts_.count();
+  out.last_restart = restarts_.last();
+  out.last_restart_at_ns = nanoseconds(restarts_.last_at());
   return out;
 }
 
@@ -235,9 +233,8 @@ Handover EventLoop::handover() const {
 void EventLoop::resume(const Handover& handover) {
   started_at_ = time_point(handover.started_at_ns);
   upgrades_ = handover.upgrades + 1;
-  restarts_ = handover.restarts;
-  last_restart_ = handover.last_restart;
-  last_restart_at_ = time_point(handover.last_restart_at_ns);
+  restarts_.restore(handover.restarts, handover.last_restart,
+                    time_point(handover.last_restart_at_ns));
   supervisor_ = Supervisor(supervisor_.config(), handover.supervisor);
   // decode_handover gives every child its worker entry and every timer its expiry.
   for (const ChildState& child : handover.supervisor.children) {
@@ -245,11 +242,8 @@ void EventLoop::resume(const Handover& handover) {
     const HandedWorker& worker = handover.workers.at(key);
     spawned_[key] = {child.pid, time_point(worker.spawned_at_ns)};
     if (worker.notify_fd < 0) continue;
-    NotifyChannel& channel = notify_[key];
-    channel.socket = NotifySocket::adopt(io_, worker.notify_fd, worker.notify_address);
-    channel.pid = child.pid;
-    channel.socket->receive(
-        [this, key](const NotifyDatagram& datagram) { on_notify(key, datagram); });
+    notify_.attach(key, child.pid,
+                   NotifySocket::adopt(io_, worker.notify_fd, worker.notify_address));
   }
   for (const TimerId& id : handover.supervisor.armed) {
     const auto expiry = time_point(handover.timer_expiries_ns.at(id));

@@ -1,0 +1,116 @@
+#include "listener_watch.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "log.hpp"
+#include "procfs.hpp"
+#include "sock_diag.hpp"
+
+namespace reuserun {
+namespace {
+
+constexpr auto kWatchInterval = std::chrono::seconds(1);
+constexpr auto kReplaceInterval = std::chrono::seconds(30);
+
+bool still_listening(const Listener& listener) {
+  int listening = 0;
+  socklen_t length = sizeof listening;
+  return ::getsockopt(listener.fd(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 ||
+         listening != 0;
+}
+
+// What opens the same socket again: its address or path, its name.
+ListenSpec spec_of(const Listener& listener) {
+  ListenSpec spec;
+  spec.name = listener.name();
+  if (listener.is_tcp()) {
+    spec.address = listener.address();
+    spec.port = listener.address().port();
+  } else {
+    spec.kind = ListenSpec::Kind::unix_stream;
+    spec.path = listener.path();  // the broken socket's file: replaced, as a stale one would be
+  }
+  return spec;
+}
+
+}  // namespace
+
+ListenerWatch::ListenerWatch(boost::asio::io_context& io, std::vector<Listener>& listeners,
+                             int backlog, bool ipv6_only, Hooks hooks)
+    : timer_(io),
+      listeners_(listeners),
+      backlog_(backlog),
+      ipv6_only_(ipv6_only),
+      hooks_(std::move(hooks)) {}
+
+void ListenerWatch::start() {
+  timer_.expires_after(kWatchInterval);
+  timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    check();
+    start();
+  });
+}
+
+void ListenerWatch::check() {
+  if (hooks_.paused()) return;
+  for (std::size_t i = 0; i < listeners_.size(); ++i)
+    if (!still_listening(listeners_[i])) replace(i);
+  report_strays();
+}
+
+// listen() again would not help (a shutdown sticks), but a new socket can join the port
+// (SO_REUSEPORT) and a restart hands it to a new generation; the old one has nothing left to
+// accept. At most once in kReplaceInterval, so that a server that breaks the socket at every stop
+// cannot keep reuserun restarting.
+void ListenerWatch::replace(std::size_t index) {
+  const std::string where = listeners_[index].describe();
+  const auto now = Clock::now();
+  if (last_replacement_ && now - *last_replacement_ < kReplaceInterval) return;
+  last_replacement_ = now;
+  log_error(
+      "the listening socket on {} is no longer listening (did a process shutdown() it?): "
+      "new connections are refused",
+      where);
+  auto fresh = Listener::open(spec_of(listeners_[index]), backlog_, ipv6_only_);
+  if (!fresh) {
+    log_error("Failed to replace the socket on {}: {}", where, fresh.error().message);
+    return hooks_.replace_failed(where);
+  }
+  listeners_[index] = std::move(fresh.value());
+  log_warn("replaced the socket on {} with a new one; restarting so that a generation serves it",
+           where);
+  hooks_.replaced(where);
+}
+
+// Generations' own sockets are the adoption check's to report (readiness.hpp); any other is
+// reported here, once while it lasts.
+void ListenerWatch::report_strays() {
+  std::set<ino_t> ours, seen;
+  for (const Listener& listener : listeners_) {
+    struct stat info {};
+    if (::fstat(listener.fd(), &info) == 0) ours.insert(info.st_ino);
+  }
+  for (const Listener& listener : listeners_) {
+    if (!listener.is_tcp()) continue;
+    auto sockets = listening_sockets(listener.address().port());
+    if (!sockets) continue;
+    for (const ListeningSocket& socket : sockets.value()) {
+      if (ours.contains(socket.inode) || !addresses_overlap(socket.address, listener.address()))
+        continue;
+      seen.insert(socket.inode);
+      if (!reported_strays_.insert(socket.inode).second) continue;
+      const pid_t holder = holder_of_socket(socket.inode, list_pids());
+      if (hooks_.in_a_generation(holder)) continue;
+      log_warn(
+          "pid {} ({}) listens on {} with a socket of its own: the kernel gives it a share "
+          "of the connections meant for {}",
+          holder, holder > 0 ? command_line(holder) : "unknown", format_address(socket.address),
+          hooks_.describe_serving());
+    }
+  }
+  std::erase_if(reported_strays_, [&](ino_t inode) { return !seen.contains(inode); });
+}
+
+}  // namespace reuserun

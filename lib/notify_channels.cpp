@@ -1,0 +1,69 @@
+#include "notify_channels.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "log.hpp"
+#include "procfs.hpp"
+
+namespace reuserun {
+
+void NotifyChannels::attach(WorkerKey worker, pid_t pid, std::unique_ptr<NotifySocket> socket) {
+  Channel& channel = channels_[worker];
+  channel.socket = std::move(socket);
+  channel.pid = pid;
+  channel.socket->receive(
+      [this, worker](const NotifyDatagram& datagram) { on_datagram(worker, datagram); });
+}
+
+bool NotifyChannels::watch(WorkerKey worker, Watcher watcher) {
+  const auto it = channels_.find(worker);
+  if (it == channels_.end()) return false;
+  it->second.watcher = std::move(watcher);
+  return it->second.spoke;
+}
+
+void NotifyChannels::forget_unless(const std::function<bool(WorkerKey)>& alive) {
+  for (auto it = channels_.begin(); it != channels_.end();) {
+    if (alive(it->first)) {
+      ++it;
+      continue;
+    }
+    std::shared_ptr<NotifySocket> closing(std::move(it->second.socket));
+    boost::asio::post(io_, [closing] {});
+    it = channels_.erase(it);
+  }
+}
+
+NotifySocket* NotifyChannels::socket(WorkerKey worker) const {
+  const auto it = channels_.find(worker);
+  return it == channels_.end() ? nullptr : it->second.socket.get();
+}
+
+void NotifyChannels::on_datagram(WorkerKey worker, const NotifyDatagram& datagram) {
+  const Generation generation = worker.generation;
+  const auto it = channels_.find(worker);
+  if (it == channels_.end()) return;
+  Channel& channel = it->second;
+  if (!is_descendant(datagram.pid, channel.pid)) {
+    log_debug(
+        "generation {}: ignored an sd_notify message from pid {}, which is not one of its "
+        "processes",
+        generation, datagram.pid);
+    return;
+  }
+  channel.spoke = true;
+  for (const auto& [key, value] : datagram.fields) {
+    if (key == "STATUS")
+      log_info("generation {} (pid {}) status: {}", generation, datagram.pid, value);
+    else if (key == "STOPPING" && value == "1")
+      log_info("generation {} (pid {}) says it is stopping", generation, datagram.pid);
+    else
+      log_debug("generation {} (pid {}) sd_notify {}={}", generation, datagram.pid, key, value);
+  }
+  if (channel.watcher) {
+    const Watcher watcher = channel.watcher;  // it may unwatch itself
+    watcher(datagram.fields);
+  }
+}
+
+}  // namespace reuserun

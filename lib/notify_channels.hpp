@@ -1,0 +1,50 @@
+// Every worker's sd_notify channel (notify_socket.hpp), and what reuserun does with what arrives:
+// only the worker's own process tree is heard (its parent chain, checked on the kernel's word);
+// READY=1 goes to whoever watches the worker (its readiness gate); STATUS= and STOPPING=1 go to
+// the log; MAINPID= (reuserun supervises the process it started), WATCHDOG=, FDSTORE= and the rest
+// are ignored on purpose.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "notify_socket.hpp"
+#include "supervisor.hpp"
+
+namespace reuserun {
+
+class NotifyChannels {
+ public:
+  using Watcher = std::function<void(const NotifyFields& fields)>;
+
+  explicit NotifyChannels(boost::asio::io_context& io) : io_(io) {}
+
+  // The channel (opened before the child, whose environment names it) of `worker`, whose leader
+  // is `pid`, from now on.
+  void attach(WorkerKey worker, pid_t pid, std::unique_ptr<NotifySocket> socket);
+  // Each datagram the worker's processes send, from now on (nullptr: no longer). True when the
+  // worker has spoken already.
+  bool watch(WorkerKey worker, Watcher watcher);
+  // The channels of workers for which `alive` is false are closed (later: this may run inside
+  // one of their own handlers).
+  void forget_unless(const std::function<bool(WorkerKey)>& alive);
+  // For an in-place upgrade: the socket of `worker`, or nullptr.
+  NotifySocket* socket(WorkerKey worker) const;
+
+ private:
+  struct Channel {
+    std::unique_ptr<NotifySocket> socket;
+    pid_t pid = 0;
+    bool spoke = false;
+    Watcher watcher;
+  };
+  void on_datagram(WorkerKey worker, const NotifyDatagram& datagram);
+
+  boost::asio::io_context& io_;
+  std::map<WorkerKey, Channel> channels_;
+};
+
+}  // namespace reuserun
