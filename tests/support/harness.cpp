@@ -410,16 +410,63 @@ TwoGenerations::TwoGenerations(std::vector<std::string> options, const std::stri
   dir.write("args", next_args);
 }
 
+namespace {
+
+// The words of a running process's command line.
+std::vector<std::string> command_words(pid_t pid) {
+  const std::string text = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+  std::vector<std::string> words;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\0', start), text.size());
+    words.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return words;
+}
+
+// Where reuserun serves `ctl`: its --control-socket, or the default one for its --port.
+std::string control_socket_of(pid_t reuserun) {
+  const auto words = command_words(reuserun);
+  std::string port;
+  for (std::size_t i = 0; i + 1 < words.size() && words[i] != "--"; ++i) {
+    if (words[i] == "--control-socket") return words[i + 1];
+    if (words[i] == "--port") port = words[i + 1];
+  }
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  return std::string(runtime != nullptr && *runtime != '\0' ? runtime : "/run") + "/reuserun/" +
+         port + ".sock";
+}
+
+}  // namespace
+
+std::optional<RestartHistory> restart_history(pid_t reuserun) {
+  const std::string answer = unix_exchange(control_socket_of(reuserun), "status json\n");
+  if (!answer.starts_with("0\n{")) return std::nullopt;
+  RestartHistory history;
+  const auto restarts = answer.find("\"restarts\":");
+  if (restarts == std::string::npos) return std::nullopt;
+  history.ended = std::atoi(answer.c_str() + restarts + 11);
+  const auto last = answer.find("\"last_restart\":{");
+  history.last_succeeded =
+      last != std::string::npos && answer.find("\"succeeded\":true", last) != std::string::npos;
+  return history;
+}
+
 bool TwoGenerations::restart(Millis limit) {
+  const auto before = restart_history(launch->process.pid());
+  const int ended_before = before ? before->ended : 0;
   launch->process.signal(SIGHUP);
-  wait_until([&] { return outcome() != 0; }, limit);
-  return outcome() > 0;
+  std::optional<RestartHistory> after;
+  wait_until([&] { return (after = restart_history(launch->process.pid())) &&
+                          after->ended > ended_before; },
+             limit);
+  return after && after->ended > ended_before && after->last_succeeded;
 }
 
 int TwoGenerations::outcome() const {
-  if (launch->process.count_in_log("restart succeeded") > 0) return 1;
-  if (launch->process.count_in_log("restart failed") > 0) return -1;
-  return 0;
+  const auto history = restart_history(launch->process.pid());
+  if (!history || history->ended == 0) return 0;
+  return history->last_succeeded ? 1 : -1;
 }
 
 RestartsUnderLoad restart_under_load(Process& reuserun, int port, int restarts, const char* label) {
@@ -428,7 +475,11 @@ RestartsUnderLoad restart_under_load(Process& reuserun, int port, int restarts, 
   load.wait_for_requests(50);
   for (int restart = 1; restart <= restarts; ++restart) {
     reuserun.signal(SIGHUP);
-    if (!reuserun.wait_for_log("restart succeeded", 30s, restart)) break;
+    std::optional<RestartHistory> history;
+    wait_until(
+        [&] { return (history = restart_history(reuserun.pid())) && history->ended >= restart; },
+        30s);
+    if (!history || history->ended < restart || !history->last_succeeded) break;
     outcome.succeeded = restart;
   }
   outcome.load = load.stop();

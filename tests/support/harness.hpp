@@ -90,8 +90,17 @@ class Load {
 
 class Process;
 
-// `restarts` SIGHUPs to reuserun under continuous load on `port`, each waited for ("restart
-// succeeded", bounded; it stops at the first that does not); prints what the load saw.
+// What `reuserun ctl --json status` says of the restarts (over its --control-socket, or the
+// default socket of its --port); nullopt when it does not answer.
+struct RestartHistory {
+  int ended = 0;  // restarts that ended, either way
+  bool last_succeeded = false;
+};
+std::optional<RestartHistory> restart_history(pid_t reuserun);
+
+// `restarts` SIGHUPs to reuserun under continuous load on `port`, each waited for (its outcome
+// from `ctl --json status`, bounded; it stops at the first that does not succeed); prints what
+// the load saw.
 struct RestartsUnderLoad {
   int succeeded = 0;  // restarts that succeeded in time
   Load::Result load;
@@ -173,9 +182,9 @@ std::vector<std::string> server_with_args_from(const std::string& args_file);
 struct TwoGenerations {
   TwoGenerations(std::vector<std::string> options, const std::string& next_args,
                  const std::string& first_args = "");
-  // SIGHUP; waits for the restart's outcome; true when it succeeded.
+  // SIGHUP; waits for the restart's outcome (ctl --json status); true when it succeeded.
   bool restart(Millis limit = 15s);
-  int outcome() const;  // 1 succeeded, -1 failed, 0 not yet
+  int outcome() const;  // of the last restart: 1 succeeded, -1 failed, 0 none has ended yet
   std::string log() const { return launch->process.log(); }
 
   TempDir dir;

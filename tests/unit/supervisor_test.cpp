@@ -43,13 +43,17 @@ int killed(int sig) { return sig; }                  // a wait status for death 
 
 class SupervisorTest : public ::testing::Test {
  protected:
-  SupervisorTest() {
-    config_.ready_timeout = 30s;
-    config_.drain_timeout = 20s;
-    config_.stop_timeout = 10s;
-    config_.backoff_initial = 100ms;
-    config_.backoff_max = 1s;
-    config_.stable_uptime = 10s;
+  // The supervisor is built from this configuration from the start: a test that never calls
+  // serve_first() must not run with the defaults instead.
+  static SupervisorConfig test_config() {
+    SupervisorConfig config;
+    config.ready_timeout = 30s;
+    config.drain_timeout = 20s;
+    config.stop_timeout = 10s;
+    config.backoff_initial = 100ms;
+    config.backoff_max = 1s;
+    config.stable_uptime = 10s;
+    return config;
   }
 
   Actions send(const Event& event) { return supervisor_->handle(event); }
@@ -67,7 +71,7 @@ class SupervisorTest : public ::testing::Test {
     start_serving(1, 100);
   }
 
-  SupervisorConfig config_;
+  SupervisorConfig config_ = test_config();
   std::unique_ptr<Supervisor> supervisor_ = std::make_unique<Supervisor>(config_);
 };
 
