@@ -215,8 +215,10 @@ class Supervisor {
 
   // Read-only views for status reporting and tests.
   std::optional<Generation> serving() const { return serving_; }
-  std::optional<Generation> candidate() const { return candidate_; }
-  bool restart_pending() const { return restart_pending_; }
+  std::optional<Generation> candidate() const {
+    return rollout_ ? std::optional(rollout_->generation) : std::nullopt;
+  }
+  bool restart_pending() const { return rollout_ && rollout_->another_queued; }
   bool stopping() const { return stopping_; }
   const std::map<WorkerKey, ChildState>& children() const { return children_; }
   const SupervisorConfig& config() const { return config_; }
@@ -228,6 +230,34 @@ class Supervisor {
   SupervisorSnapshot snapshot() const;
 
  private:
+  // A first start (or the respawn of a generation after a crash) starts every worker at once:
+  // nothing serves yet. A restart starts at most max_surge at a time, each new worker replacing
+  // the old one of its slot.
+  enum class LaunchKind { first_start, restart };
+  // The generation being started and gated, apart from the workers' lifecycle: which slots it
+  // has not started yet, and whether one more restart was asked for meanwhile (SIGHUPs coalesce).
+  struct Rollout {
+    Generation generation = 0;
+    LaunchKind kind = LaunchKind::first_start;
+    std::deque<Slot> pending;
+    bool another_queued = false;
+  };
+  // What a worker's event carries, whichever it is.
+  struct Happened {
+    int wait_status = 0;       // exited
+    std::string reason;        // gate_failed
+    bool timed_out = false;    // gate_failed: the ready deadline made the gate give up
+    TimerKind timer = TimerKind::drain_deadline;  // stop_deadline: which one
+  };
+  enum class WorkerEvent { exited, gate_passed, gate_failed, ready_deadline, stop_deadline };
+  using Transition = void (Supervisor::*)(ChildState& child, const Happened& happened);
+  // s6-supervise's actions[state][event]: what each event means to a worker in each phase.
+  static const Transition kLifecycle[5][5];
+  // Is the failed worker still running (its gate failed) or gone (it exited)?
+  enum class Culprit { running, gone };
+  // Who takes over the slot of a serving worker that died.
+  enum class Replacement { new_generation, repair, rollout };
+
   void on(const StartRequested&);
   void on(const RestartRequested&);
   void on(const SignalReceived&);
@@ -237,15 +267,29 @@ class Supervisor {
   void on(const GatePassed&);
   void on(const GateFailed&);
   void on(const TimerFired&);
+  void happen(ChildState& child, WorkerEvent event, const Happened& happened);
 
+  // The lifecycle table's transitions (supervisor.cpp).
+  void ignore(ChildState&, const Happened&) {}
+  void exited_while_starting(ChildState& gone, const Happened& happened);
+  void exited_while_serving(ChildState& gone, const Happened& happened);
+  void exited_while_stopping(ChildState& gone, const Happened& happened);
+  void gate_passed(ChildState& child, const Happened&);
+  void gate_failed(ChildState& child, const Happened& happened);
+  void ready_deadline_passed(ChildState& child, const Happened&);
+  void stop_deadline_passed(ChildState& child, const Happened& happened);
+  void enter(ChildState& child, Phase phase);
+  Replacement replacement_for(const ChildState& gone) const;
+
+  // The rollout and the launcher-wide policies (supervisor_rollout.cpp).
   void request_restart();
-  void launch_generation(bool restart);
+  void launch_generation(LaunchKind kind);
   void start_pending_workers();
   std::size_t starting_workers(Generation generation) const;
   void promote_worker(ChildState& child);
   void drain(ChildState& child);
   void fail_candidate(RestartOutcome outcome, const std::string& reason, WorkerKey culprit,
-                      bool still_running);
+                      Culprit state);
   void stop_worker(ChildState& child);
   void finish_candidate(RestartOutcome outcome, const std::string& reason);
   void schedule_repair(WorkerKey gone);
@@ -270,15 +314,12 @@ class Supervisor {
   Actions actions_;                           // collected while handling one event
   std::map<WorkerKey, ChildState> children_;  // spawned and not yet reaped
   std::set<WorkerKey> spawning_;              // SpawnChild sent, no answer yet
-  std::deque<Slot> pending_;                  // the candidate's slots not yet started
+  std::optional<Rollout> rollout_;
   std::map<Slot, int> repairs_in_a_row_;
   std::optional<int> exit_code_;  // decided before the last child has gone
   std::set<TimerId> armed_;
   Generation next_generation_ = 1;
   std::optional<Generation> serving_;
-  std::optional<Generation> candidate_;  // being started and gated
-  bool candidate_is_restart_ = false;
-  bool restart_pending_ = false;
   bool ever_ready_ = false;
   bool stopping_ = false;
   bool forced_ = false;

@@ -12,7 +12,7 @@ cp "$src/tests/fuzz/seeds/"* "$work/corpus/"
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -DSPDLOG_HEADER_ONLY -DSPDLOG_FMT_EXTERNAL -DFMT_HEADER_ONLY -I "$src/lib" \
   "$src/tests/fuzz/parsers_fuzz.cpp" "$src/lib/address.cpp" "$src/lib/duration.cpp" \
-  "$src/lib/signal_name.cpp" "$src/lib/handover.cpp" "$src/lib/supervisor.cpp" \
+  "$src/lib/signal_name.cpp" "$src/lib/handover.cpp" "$src/lib/supervisor.cpp" "$src/lib/supervisor_rollout.cpp" \
   -o "$work/parsers_fuzz"
 cd "$work"
 ./parsers_fuzz -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$work/" corpus \

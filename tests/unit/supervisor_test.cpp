@@ -253,6 +253,30 @@ TEST_F(SupervisorTest, FailedGateRollsBackWithItsReason) {
   EXPECT_EQ(supervisor_->serving(), 1u);
 }
 
+// ---- rows of the worker lifecycle table (supervisor.cpp, kLifecycle) ----
+
+TEST_F(SupervisorTest, ALateGateResultForAWorkerAlreadyFailedIsIgnored) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  send(GateFailed{2, "probe failed"});  // generation 2 is told to stop: phase failed
+  const auto late = send(GatePassed{2});
+  EXPECT_TRUE(late.empty()) << "a failed worker does not come back by passing late";
+  EXPECT_TRUE(send(GateFailed{2, "again"}).empty());
+  EXPECT_EQ(supervisor_->serving(), 1u);
+}
+
+TEST_F(SupervisorTest, EveryPhaseChangeIsReported) {
+  send(StartRequested{});
+  send(ChildSpawned{1, 100});
+  const auto ready = send(GatePassed{1});
+  bool reported = false;
+  for (const auto& report : all_of<Report>(ready))
+    reported |= report.level == LogLevel::debug &&
+                report.text == "generation 1 (pid 100): starting -> serving";
+  EXPECT_TRUE(reported);
+}
+
 TEST_F(SupervisorTest, SpawnFailureDuringARestartKeepsTheOldGeneration) {
   serve_first();
   send(SignalReceived{SIGHUP});
