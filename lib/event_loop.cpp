@@ -43,6 +43,12 @@ std::string search_path() {
 
 }  // namespace
 
+std::int64_t nanoseconds_now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::vector<HandedSocket> handed_sockets(const std::vector<Listener>& listeners) {
   std::vector<HandedSocket> handed;
   for (const Listener& listener : listeners) {
@@ -137,9 +143,10 @@ Status EventLoop::status() const {
   for (const Listener& listener : listeners_)
     out.listeners.push_back({listener.describe(), listener.name()});
   for (const auto& [key, child] : supervisor_.children()) {
-    const auto began = spawned_.find(key);
-    out.generations.push_back({key.generation, child.pid, key.slot, child.phase,
-                               began == spawned_.end() ? 0.0 : seconds_since(began->second.at)});
+    const Clock::time_point began{std::chrono::nanoseconds(child.spawned_at_ns)};
+    out.generations.push_back(
+        {key.generation, child.pid, key.slot, child.phase,
+         child.spawned_at_ns == 0 ? 0.0 : seconds_since(began)});
   }
   out.serving = serving;
   out.workers = supervisor_.config().workers;
@@ -200,19 +207,7 @@ void EventLoop::dispatch(Event event) {
     for (const Action& action : supervisor_.handle(next)) apply(action);
   }
   dispatching_ = false;
-  forget_gone_generations();
-  report_stop_progress();
   commit_upgrade_when_settled();
-}
-
-// Notify channels of generations that have exited. Destroyed later: this may run inside one of
-// their own handlers.
-void EventLoop::forget_gone_generations() {
-  notify_.forget_unless([this](WorkerKey key) { return supervisor_.children().contains(key); });
-  const auto gone = [this](const auto& entry) {
-    return !supervisor_.children().contains(entry.first);
-  };
-  std::erase_if(spawned_, gone);
 }
 
 void EventLoop::apply(const Action& action) {
@@ -275,8 +270,7 @@ void EventLoop::apply(const SpawnChild& action) {
   if (spawned.pid < 0) return fail(spawned.error);
   const WorkerKey worker{action.generation, action.slot};
   if (notify) notify_.attach(worker, spawned.pid, std::move(notify.value()));
-  spawned_[worker] = {spawned.pid, Clock::now()};
-  dispatch(ChildSpawned{action.generation, spawned.pid, action.slot});
+  dispatch(ChildSpawned{action.generation, spawned.pid, action.slot, nanoseconds_now()});
 }
 
 NotifyOwner EventLoop::notify_owner() const {
@@ -335,27 +329,25 @@ void EventLoop::apply(const ExpireGate& action) {
 }
 
 // The leader is unreaped here (alive, or the zombie whose exit is being handled: reaper.hpp), so
-// its group id is still ours. A leader that has exited left its escaped descendants to reuserun
-// (as PID 1 or a subreaper): those of its worker go with it.
-void EventLoop::apply(const SignalGroup& action) {
-  signal_worker(action.process_group, action.sig);
-  const bool leader_exited = std::none_of(
-      supervisor_.children().begin(), supervisor_.children().end(),
-      [&](const auto& entry) { return entry.second.pid == action.process_group; });
-  if (!leader_exited) return;
-  const auto worker = std::find_if(spawned_.begin(), spawned_.end(), [&](const auto& entry) {
-    return entry.second.pid == action.process_group;
-  });
-  if (worker == spawned_.end()) return;
-  std::vector<pid_t> ours;
-  for (const auto& [key, spawned] : spawned_) ours.push_back(spawned.pid);
-  ours.insert(ours.end(), probes_.begin(), probes_.end());
-  for (const pid_t orphan : orphans_of_worker(worker->first.generation, worker->first.slot, ours)) {
-    const bool sent = signal_pinned(orphan, action.sig, [&] { return parent_pid(orphan) == ::getpid(); });
+// its group id is still ours.
+void EventLoop::apply(const SignalGroup& action) { signal_worker(action.process_group, action.sig); }
+
+// A worker is gone. Its notify channel closes (later: this may run inside its own handler). What
+// it left behind outside its process group was reparented to reuserun (as PID 1 or a subreaper)
+// and goes with it.
+void EventLoop::apply(const ForgetWorker& action) {
+  const WorkerKey worker{action.generation, action.slot};
+  notify_.forget(worker);
+  std::vector<pid_t> ours(probes_.begin(), probes_.end());
+  for (const auto& [key, child] : supervisor_.children()) ours.push_back(child.pid);
+  for (const pid_t orphan : orphans_of_worker(action.generation, action.slot, ours)) {
+    const bool sent =
+        signal_pinned(orphan, SIGKILL, [&] { return parent_pid(orphan) == ::getpid(); });
     if (sent)
-      log_info("sent {} to pid {}, left behind by generation {} (pid {})", signal_name(action.sig),
-               orphan, worker->first.generation, action.process_group);
+      log_info("sent SIGKILL to pid {}, left behind by generation {} (pid {})", orphan,
+               action.generation, action.pid);
   }
+  report_stop_progress();
 }
 
 void EventLoop::apply(const ArmTimer& action) { timers_.arm(action.id, action.after); }
@@ -402,8 +394,7 @@ void EventLoop::apply(const RestartFinished& action) {
   result.generation = action.generation;
   result.outcome = action.outcome;
   result.reason = action.reason;
-  for (const auto& [key, worker] : spawned_)
-    if (key.generation == action.generation) result.pids.push_back(worker.pid);
+  result.pids = action.pids;
   if (!result.pids.empty()) result.pid = result.pids.front();
   result.serving = supervisor_.serving();
   if (result.serving && !serving_pids().empty()) result.serving_pid = serving_pids().front();
@@ -423,8 +414,7 @@ void EventLoop::apply(const RestartFinished& action) {
 void EventLoop::report_stop_progress() {
   if (!stop_deadline_) return;
   const auto& children = supervisor_.children();
-  if (children.empty() || children.size() == stopping_children_) return;
-  stopping_children_ = children.size();
+  if (children.empty()) return;
   std::string waiting;
   for (const auto& [key, child] : children)
     waiting += fmt::format("{}generation {} (pid {})", waiting.empty() ? "" : ", ", key.generation,
@@ -437,7 +427,6 @@ void EventLoop::report_stop_progress() {
 void EventLoop::apply(const Stopping&) {
   fail_upgrade("reuserun is stopping", kCtlStopping);
   stop_deadline_ = Clock::now() + config_.stop_timeout;
-  stopping_children_ = supervisor_.children().size();
   restarts_.refuse_all(stopped_result());
   systemd_.stopping("stopping", config_.stop_timeout + std::chrono::seconds(1));
 }

@@ -29,6 +29,9 @@
 
 namespace reuserun {
 
+// The steady clock now, in nanoseconds since its epoch (ChildSpawned::at_ns, the handover).
+std::int64_t nanoseconds_now();
+
 // The sockets as a generation sees them: fds 3.. in order, with their names.
 std::vector<HandedSocket> handed_sockets(const std::vector<Listener>& listeners);
 
@@ -97,6 +100,7 @@ class EventLoop final : private GateServices {
   void apply(const CancelGate& action);
   void apply(const ExpireGate& action);
   void apply(const SignalGroup& action);
+  void apply(const ForgetWorker& action);
   void apply(const ArmTimer& action);
   void apply(const CancelTimer& action);
   void apply(const Report& action);
@@ -107,7 +111,6 @@ class EventLoop final : private GateServices {
   void apply(const Exit& action);
   std::string describe_serving() const;
   std::vector<pid_t> serving_pids() const;
-  void forget_gone_generations();
   ListenerWatch::Hooks watch_hooks();
   void remember_listener_inode();
   void report_stop_progress();
@@ -143,14 +146,8 @@ class EventLoop final : private GateServices {
   std::string executable_;  // the binary this image runs (re-executed by an upgrade)
   std::optional<Upgrade> upgrade_;
   unsigned long upgrades_ = 0;
-  struct Spawned {
-    pid_t pid = 0;
-    Clock::time_point at;
-  };
-  std::map<WorkerKey, Spawned> spawned_;  // workers not yet forgotten
   std::set<pid_t> probes_;                 // exec-gate probes running
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
-  std::size_t stopping_children_ = 0;
   RestartLedger restarts_;
   ListenerWatch watch_;
   std::optional<ControlSocket> control_socket_;

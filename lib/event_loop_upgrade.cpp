@@ -212,8 +212,7 @@ Handover EventLoop::handover() const {
   for (const ChildState& child : out.supervisor.children) {
     const WorkerKey key{child.generation, child.slot};
     HandedWorker& worker = out.workers[key];
-    if (const auto spawned = spawned_.find(key); spawned != spawned_.end())
-      worker.spawned_at_ns = nanoseconds(spawned->second.at);
+    worker.spawned_at_ns = child.spawned_at_ns;
     if (NotifySocket* socket = notify_.socket(key)) {
       worker.notify_fd = socket->fd();
       worker.notify_address = socket->address();
@@ -235,12 +234,14 @@ void EventLoop::resume(const Handover& handover) {
   upgrades_ = handover.upgrades + 1;
   restarts_.restore(handover.restarts, handover.last_restart,
                     time_point(handover.last_restart_at_ns));
-  supervisor_ = Supervisor(supervisor_.config(), handover.supervisor);
   // decode_handover gives every child its worker entry and every timer its expiry.
+  SupervisorSnapshot snapshot = handover.supervisor;
+  for (ChildState& child : snapshot.children)
+    child.spawned_at_ns = handover.workers.at(WorkerKey{child.generation, child.slot}).spawned_at_ns;
+  supervisor_ = Supervisor(supervisor_.config(), snapshot);
   for (const ChildState& child : handover.supervisor.children) {
     const WorkerKey key{child.generation, child.slot};
     const HandedWorker& worker = handover.workers.at(key);
-    spawned_[key] = {child.pid, time_point(worker.spawned_at_ns)};
     if (worker.notify_fd < 0) continue;
     notify_.attach(key, child.pid,
                    NotifySocket::adopt(io_, worker.notify_fd, worker.notify_address));

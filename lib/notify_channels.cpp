@@ -22,16 +22,12 @@ bool NotifyChannels::watch(WorkerKey worker, Watcher watcher) {
   return it->second.spoke;
 }
 
-void NotifyChannels::forget_unless(const std::function<bool(WorkerKey)>& alive) {
-  for (auto it = channels_.begin(); it != channels_.end();) {
-    if (alive(it->first)) {
-      ++it;
-      continue;
-    }
-    std::shared_ptr<NotifySocket> closing(std::move(it->second.socket));
-    boost::asio::post(io_, [closing] {});
-    it = channels_.erase(it);
-  }
+void NotifyChannels::forget(WorkerKey worker) {
+  const auto it = channels_.find(worker);
+  if (it == channels_.end()) return;
+  std::shared_ptr<NotifySocket> closing(std::move(it->second.socket));
+  boost::asio::post(io_, [closing] {});
+  channels_.erase(it);
 }
 
 NotifySocket* NotifyChannels::socket(WorkerKey worker) const {

@@ -28,9 +28,9 @@ class NotifyChannels {
   // Each datagram the worker's processes send, from now on (nullptr: no longer). True when the
   // worker has spoken already.
   bool watch(WorkerKey worker, Watcher watcher);
-  // The channels of workers for which `alive` is false are closed (later: this may run inside
-  // one of their own handlers).
-  void forget_unless(const std::function<bool(WorkerKey)>& alive);
+  // The channel of a worker that is gone is closed (later: this may run inside one of its own
+  // handlers).
+  void forget(WorkerKey worker);
   // For an in-place upgrade: the socket of `worker`, or nullptr.
   NotifySocket* socket(WorkerKey worker) const;
 

@@ -227,7 +227,9 @@ void Supervisor::on(const SignalReceived& event) {
 void Supervisor::on(const ChildSpawned& event) {
   const WorkerKey key{event.generation, event.slot};
   spawning_.erase(key);
-  ChildState& child = children_[key] = {event.generation, event.pid, Phase::starting, event.slot};
+  ChildState& child = children_[key] = {event.generation, event.pid, Phase::starting, event.slot,
+                                        event.at_ns};
+  if (rollout_ && rollout_->generation == event.generation) rollout_->pids.push_back(event.pid);
   report(LogLevel::info, fmt::format("{} started: pid {}", name_of(child), event.pid));
   actions_.push_back(StartGate{event.generation, event.pid, event.slot});
   arm(TimerKind::ready_deadline, key, config_.ready_timeout);
@@ -258,8 +260,10 @@ void Supervisor::on(const ChildExited& event) {
   const WorkerKey key{gone.generation, gone.slot};
   children_.erase(key);
   cancel_timers_of(key);
-  // Whatever the leader left behind in its process group has lost its supervisor.
+  // Whatever the leader left behind has lost its supervisor: its process group now, while the
+  // leader is a zombie (reaper.hpp); what left the group once the loop forgets the worker.
   kill_group(gone, SIGKILL);
+  actions_.push_back(ForgetWorker{gone.generation, gone.slot, gone.pid});
   Happened happened;
   happened.wait_status = event.wait_status;
   happen(gone, WorkerEvent::exited, happened);

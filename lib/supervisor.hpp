@@ -83,6 +83,7 @@ struct ChildSpawned {
   Generation generation;
   pid_t pid;
   Slot slot = 0;
+  std::int64_t at_ns = 0;  // when, on the loop's steady clock: the supervisor reads no clock
 };
 struct SpawnFailed {
   Generation generation;
@@ -130,6 +131,13 @@ struct ExpireGate {
   std::string reason;
   Slot slot = 0;
 };
+// A worker has exited and been handled: drop what is held for it (its notify channel), and end
+// what it left behind where reuserun can see it (group_signal.hpp).
+struct ForgetWorker {
+  Generation generation = 0;
+  Slot slot = 0;
+  pid_t pid = 0;
+};
 // kill(-process_group, sig): every child leads its own process group.
 struct SignalGroup {
   pid_t process_group;
@@ -172,14 +180,16 @@ struct RestartFinished {
   Generation generation = 0;
   RestartOutcome outcome = RestartOutcome::succeeded;
   std::string reason;
+  std::vector<pid_t> pids;  // of the generation's workers that were spawned, in spawn order
   bool succeeded() const { return outcome == RestartOutcome::succeeded; }
 };
 struct Exit {
   int code;
 };
 using Action =
-    std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup, ArmTimer, CancelTimer,
-                 Report, ServiceReady, RestartStarted, RestartFinished, Stopping, Exit>;
+    std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup, ForgetWorker,
+                 ArmTimer, CancelTimer, Report, ServiceReady, RestartStarted, RestartFinished,
+                 Stopping, Exit>;
 using Actions = std::vector<Action>;
 
 enum class Phase { starting, serving, draining, failed, stopping };
@@ -190,6 +200,7 @@ struct ChildState {
   pid_t pid;
   Phase phase;
   Slot slot = 0;
+  std::int64_t spawned_at_ns = 0;  // ChildSpawned::at_ns
 };
 
 // Everything a supervisor knows while it is settled (Supervisor::settled): what an in-place
@@ -241,6 +252,7 @@ class Supervisor {
     LaunchKind kind = LaunchKind::first_start;
     std::deque<Slot> pending;
     bool another_queued = false;
+    std::vector<pid_t> pids;  // its workers spawned so far: RestartFinished names them
   };
   // What a worker's event carries, whichever it is.
   struct Happened {

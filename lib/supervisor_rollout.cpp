@@ -28,7 +28,7 @@ void Supervisor::request_restart() {
 
 void Supervisor::launch_generation(LaunchKind kind) {
   const Generation generation = next_generation_++;
-  rollout_ = Rollout{generation, kind, {}, false};
+  rollout_ = Rollout{generation, kind, {}, false, {}};
   if (kind == LaunchKind::restart) {
     report(LogLevel::info, fmt::format("restart: starting generation {}", generation));
     actions_.push_back(RestartStarted{generation});
@@ -134,7 +134,7 @@ void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& rea
   const Generation generation = ended.generation;
   const bool succeeded = outcome == RestartOutcome::succeeded;
   if (ended.kind == LaunchKind::restart) {
-    actions_.push_back(RestartFinished{generation, outcome, reason});
+    actions_.push_back(RestartFinished{generation, outcome, reason, ended.pids});
     if (!succeeded && serving_)
       report(LogLevel::warn,
              fmt::format("restart rolled back: generation {} keeps serving", *serving_));

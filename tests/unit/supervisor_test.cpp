@@ -277,6 +277,32 @@ TEST_F(SupervisorTest, EveryPhaseChangeIsReported) {
   EXPECT_TRUE(reported);
 }
 
+TEST_F(SupervisorTest, ARestartsResultNamesItsWorkersEvenOnesAlreadyGone) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  const auto failed = send(ChildExited{200, exited(1)});
+  ASSERT_TRUE(first_of<RestartFinished>(failed));
+  EXPECT_EQ(first_of<RestartFinished>(failed)->pids, std::vector<pid_t>{200});
+}
+
+TEST_F(SupervisorTest, AnExitedWorkerIsForgottenOnceItsLeftoversAreKilled) {
+  serve_first();
+  const auto gone = send(ChildExited{100, killed(SIGSEGV)});
+  EXPECT_TRUE(sends(gone, 100, SIGKILL)) << "its process group, while it is a zombie";
+  ASSERT_TRUE(first_of<ForgetWorker>(gone));
+  EXPECT_EQ(first_of<ForgetWorker>(gone)->pid, 100);
+  EXPECT_EQ(first_of<ForgetWorker>(gone)->generation, 1u);
+  EXPECT_TRUE(send(ChildExited{4242, 0}).empty()) << "not a worker: nothing to forget";
+}
+
+TEST_F(SupervisorTest, AWorkerKeepsWhenItWasSpawnedAsTheLoopSaid) {
+  send(StartRequested{});
+  send(ChildSpawned{1, 100, 0, 123456789});
+  EXPECT_EQ(supervisor_->children().at(WorkerKey{1}).spawned_at_ns, 123456789);
+  EXPECT_EQ(supervisor_->snapshot().children.at(0).spawned_at_ns, 123456789);
+}
+
 TEST_F(SupervisorTest, SpawnFailureDuringARestartKeepsTheOldGeneration) {
   serve_first();
   send(SignalReceived{SIGHUP});
