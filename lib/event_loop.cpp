@@ -71,7 +71,6 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
         dispatch(ChildExited{pid, status});
       }),
       supervisor_(supervisor_config(config)),
-      executable_(running_executable()),
       watch_(io_, listeners_, config.backlog, config.ipv6_only, watch_hooks()),
       control_socket_(std::move(control)) {
   remember_listener_inode();
@@ -153,8 +152,8 @@ Status EventLoop::status() const {
   out.restarts = restarts_.count();
   out.last_restart = restarts_.last();
   if (restarts_.last()) out.last_restart_seconds_ago = seconds_since(restarts_.last_at());
-  out.upgrades = upgrades_;
-  out.executable = executable_;
+  out.upgrades = upgrade_.count;
+  out.executable = upgrade_.running;
   return out;
 }
 
@@ -425,7 +424,7 @@ void EventLoop::report_stop_progress() {
 }
 
 void EventLoop::apply(const Stopping&) {
-  fail_upgrade("reuserun is stopping", kCtlStopping);
+  carry_out(upgrade_.machine.stopping());
   stop_deadline_ = Clock::now() + config_.stop_timeout;
   restarts_.refuse_all(stopped_result());
   systemd_.stopping("stopping", config_.stop_timeout + std::chrono::seconds(1));

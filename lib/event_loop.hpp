@@ -25,6 +25,8 @@
 #include "spawn.hpp"
 #include "status.hpp"
 #include "supervisor.hpp"
+#include "upgrade.hpp"
+#include "upgrade_machine.hpp"
 #include "timer_table.hpp"
 
 namespace reuserun {
@@ -41,17 +43,20 @@ struct UpgradeWaiter {
   ControlServer::Reply reply;
 };
 
-// An upgrade from request to execve (event_loop_upgrade.cpp).
+// In-place upgrades (event_loop_upgrade.cpp): the machine that decides (upgrade_machine.hpp), and
+// what the loop acts on for it.
 struct Upgrade {
+  explicit Upgrade(boost::asio::io_context& io) : timer(io), commit_timer(io) {}
+  UpgradeMachine machine;
+  std::string running = running_executable();  // the binary this image runs
+  unsigned long count = 0;                     // upgrades of this process so far
+  // The upgrade under way:
   std::chrono::steady_clock::time_point began;
-  std::string executable;
-  pid_t check_pid = 0;  // the new binary's check run, while it runs
-  bool checked = false;
-  bool waiting_reported = false;
-  bool committing = false;  // signals blocked, execve in kCommitDelay
+  std::string executable;  // the new binary
+  pid_t check_pid = 0;     // its check run, while it runs
   std::vector<UpgradeWaiter> waiters;
-  std::unique_ptr<boost::asio::steady_timer> timer;  // the check's, then the settling deadline
-  std::unique_ptr<boost::asio::steady_timer> commit_timer;
+  boost::asio::steady_timer timer;  // the check's deadline, then the settling deadline
+  boost::asio::steady_timer commit_timer;
 };
 
 class EventLoop final : private GateServices {
@@ -75,7 +80,8 @@ class EventLoop final : private GateServices {
 
   void on_control(const ControlRequest& request, ControlServer::Reply reply);
   void request_upgrade(std::optional<UpgradeWaiter> waiter);
-  void on_upgrade_check_exited(int wait_status);
+  void start_upgrade_check();
+  void carry_out(const UpgradeMachine::Decision& decision);
   void commit_upgrade_when_settled();
   void commit_upgrade();
   // Answers the waiting clients, and those already released for the new image (`released`:
@@ -143,9 +149,7 @@ class EventLoop final : private GateServices {
   NotifyChannels notify_{io_};
   std::deque<Event> pending_;
   Clock::time_point started_at_ = Clock::now();
-  std::string executable_;  // the binary this image runs (re-executed by an upgrade)
-  std::optional<Upgrade> upgrade_;
-  unsigned long upgrades_ = 0;
+  Upgrade upgrade_{io_};
   std::set<pid_t> probes_;                 // exec-gate probes running
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
   RestartLedger restarts_;

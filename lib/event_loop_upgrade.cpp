@@ -37,114 +37,109 @@ std::string render(const UpgradeResult& result, bool json) {
 }  // namespace
 
 void EventLoop::request_upgrade(std::optional<UpgradeWaiter> waiter) {
-  if (supervisor_.stopping()) {
-    log_warn("upgrade refused: reuserun is stopping");
+  const auto decision = upgrade_.machine.requested(supervisor_.stopping());
+  if (decision.step == UpgradeMachine::Step::refuse) {
+    log_warn("upgrade refused: {}", decision.reason);
     if (waiter)
-      waiter->reply(kCtlStopping,
-                    render(upgrade_failure("reuserun is stopping", executable_), waiter->json));
+      waiter->reply(decision.ctl_code,
+                    render(upgrade_failure(decision.reason, upgrade_.running), waiter->json));
     return;
   }
-  if (upgrade_) {
-    log_info("upgrade requested while one is under way: it answers both");
-    if (waiter) upgrade_->waiters.push_back(std::move(*waiter));
-    return;
-  }
-  Upgrade& upgrade = upgrade_.emplace();
-  upgrade.began = Clock::now();
-  upgrade.executable = config_.reexec_as.empty() ? executable_ : config_.reexec_as;
-  upgrade.timer = std::make_unique<boost::asio::steady_timer>(io_);
-  if (waiter) upgrade.waiters.push_back(std::move(*waiter));
-  auto executable = upgrade_executable(config_.reexec_as, executable_);
-  if (!executable) return fail_upgrade(executable.error().message, kCtlUpgradeFailed);
-  upgrade.executable = executable.value();
-  systemd_.reloading("upgrading reuserun: checking " + upgrade.executable,
+  if (waiter) upgrade_.waiters.push_back(std::move(*waiter));
+  if (decision.step == UpgradeMachine::Step::join)
+    return log_info("upgrade requested while one is under way: it answers both");
+  upgrade_.began = Clock::now();
+  upgrade_.executable = config_.reexec_as.empty() ? upgrade_.running : config_.reexec_as;
+  auto executable = upgrade_executable(config_.reexec_as, upgrade_.running);
+  if (!executable) return carry_out(upgrade_.machine.abort(executable.error().message));
+  upgrade_.executable = executable.value();
+  start_upgrade_check();
+}
+
+// The new binary, run as `BINARY --upgrade-check 3 ARGS...` with a handover of the state now at
+// fd 3: only whether it can take over matters. A worker still starting is left out: the commit
+// waits until none is.
+void EventLoop::start_upgrade_check() {
+  systemd_.reloading("upgrading reuserun: checking " + upgrade_.executable,
                      kCheckTimeout + config_.ready_timeout + std::chrono::seconds(1));
-  // The check reads a handover of the state now: only whether it can be taken over matters. A
-  // worker still starting is left out: the commit waits until none is.
   Handover state = handover();
   std::erase_if(state.supervisor.children,
                 [](const ChildState& child) { return child.phase == Phase::starting; });
   auto file = write_handover_file(encode_handover(state));
-  if (!file) return fail_upgrade(file.error().message, kCtlUpgradeFailed);
+  if (!file) return carry_out(upgrade_.machine.abort(file.error().message));
   ChildEnv env(environ, {});
   SpawnRequest check;
-  check.executable = upgrade.executable;
+  check.executable = upgrade_.executable;
   check.argv = config_.arguments;
   check.argv.insert(check.argv.begin() + 1, {kUpgradeCheckOption, std::to_string(kListenFdsStart)});
   check.env = &env;
   check.listen_fds = {file.value().get()};
   const SpawnResult spawned = spawn_process(io_, check);
   if (spawned.pid < 0)
-    return fail_upgrade(
-        fmt::format("cannot run {}: {}", upgrade.executable, std::strerror(spawned.error)),
-        kCtlUpgradeFailed);
-  log_info("upgrade: checking {} (pid {})", upgrade.executable, spawned.pid);
-  upgrade.check_pid = spawned.pid;
-  reaper_.route(spawned.pid, [this](pid_t, int status) { on_upgrade_check_exited(status); });
-  upgrade.timer->expires_after(kCheckTimeout);
-  upgrade.timer->async_wait([this](boost::system::error_code error) {
-    if (error || !upgrade_) return;
-    fail_upgrade(fmt::format("the check run of {} did not end within {}s", upgrade_->executable,
-                             kCheckTimeout.count()),
-                 kCtlUpgradeFailed);
+    return carry_out(upgrade_.machine.abort(
+        fmt::format("cannot run {}: {}", upgrade_.executable, std::strerror(spawned.error))));
+  log_info("upgrade: checking {} (pid {})", upgrade_.executable, spawned.pid);
+  upgrade_.check_pid = spawned.pid;
+  reaper_.route(spawned.pid, [this](pid_t, int status) {
+    upgrade_.check_pid = 0;
+    upgrade_.timer.cancel();
+    carry_out(upgrade_.machine.check_ended(status, describe_wait_status(status),
+                                           upgrade_.executable));
+  });
+  upgrade_.timer.expires_after(kCheckTimeout);
+  upgrade_.timer.async_wait([this](boost::system::error_code error) {
+    if (!error) carry_out(upgrade_.machine.check_timed_out(upgrade_.executable, kCheckTimeout));
   });
 }
 
-void EventLoop::on_upgrade_check_exited(int wait_status) {
-  if (!upgrade_) return;
-  Upgrade& upgrade = *upgrade_;
-  upgrade.check_pid = 0;
-  upgrade.timer->cancel();
-  if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != kExitOk) {
-    const int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-    const char* why = code == kExitHandover ? " (it cannot take over this reuserun's handover)"
-                      : code == kExitUsage  ? " (it refuses this command line, or it is a "
-                                              "reuserun without in-place upgrades)"
-                                            : "";
-    return fail_upgrade(fmt::format("the check run of {} {}{}", upgrade.executable,
-                                    describe_wait_status(wait_status), why),
-                        kCtlUpgradeFailed);
+// What the upgrade machine decided, done.
+void EventLoop::carry_out(const UpgradeMachine::Decision& decision) {
+  using Step = UpgradeMachine::Step;
+  switch (decision.step) {
+    case Step::wait_to_settle: {
+      log_info("upgrade: {} passed its check", upgrade_.executable);
+      const Duration settle = config_.ready_timeout + std::chrono::seconds(1);
+      upgrade_.timer.expires_after(settle);
+      upgrade_.timer.async_wait([this, settle](boost::system::error_code error) {
+        if (!error) carry_out(upgrade_.machine.settle_timed_out(settle));
+      });
+      return carry_out(upgrade_.machine.supervisor_changed(supervisor_.settled()));
+    }
+    case Step::report_waiting:
+      return log_info("upgrade: waiting for the restart or worker start under way to end");
+    case Step::begin_commit:
+      // With the signals blocked, one more turn of the loop: a signal that reached Asio's
+      // handler just before is dispatched now, not lost with this image.
+      block_upgrade_signals(true);
+      upgrade_.commit_timer.expires_after(kCommitDelay);
+      upgrade_.commit_timer.async_wait([this](boost::system::error_code error) {
+        if (!error) carry_out(upgrade_.machine.commit_due(supervisor_.settled()));
+      });
+      return;
+    case Step::unblock:
+      block_upgrade_signals(false);
+      return carry_out(upgrade_.machine.supervisor_changed(supervisor_.settled()));
+    case Step::commit:
+      return commit_upgrade();
+    case Step::fail:
+      return fail_upgrade(decision.reason, decision.ctl_code);
+    case Step::none:
+    case Step::refuse:
+    case Step::join:
+    case Step::start_check:
+      return;
   }
-  upgrade.checked = true;
-  log_info("upgrade: {} passed its check", upgrade.executable);
-  const Duration settle = config_.ready_timeout + std::chrono::seconds(1);
-  upgrade.timer->expires_after(settle);
-  upgrade.timer->async_wait([this, settle](boost::system::error_code error) {
-    if (error || !upgrade_) return;
-    fail_upgrade(fmt::format("a restart or a worker start was still under way after {}",
-                             format_duration(settle)),
-                 kCtlUpgradeFailed);
-  });
-  commit_upgrade_when_settled();
 }
 
 // Called after every event: the upgrade commits as soon as nothing is starting.
 void EventLoop::commit_upgrade_when_settled() {
-  if (!upgrade_ || !upgrade_->checked || upgrade_->committing) return;
-  if (!supervisor_.settled()) {
-    if (!std::exchange(upgrade_->waiting_reported, true))
-      log_info("upgrade: waiting for the restart or worker start under way to end");
-    return;
-  }
-  upgrade_->committing = true;
-  block_upgrade_signals(true);
-  upgrade_->commit_timer = std::make_unique<boost::asio::steady_timer>(io_, kCommitDelay);
-  upgrade_->commit_timer->async_wait([this](boost::system::error_code error) {
-    if (!error) commit_upgrade();
-  });
+  carry_out(upgrade_.machine.supervisor_changed(supervisor_.settled()));
 }
 
 void EventLoop::commit_upgrade() {
-  if (!upgrade_) return block_upgrade_signals(false);
-  upgrade_->committing = false;
-  if (!supervisor_.settled()) {  // something started meanwhile: wait for it again
-    block_upgrade_signals(false);
-    upgrade_->waiting_reported = false;
-    return commit_upgrade_when_settled();
-  }
   Handover state = handover();
   std::vector<std::pair<UniqueFd, bool>> clients;  // released: the new image answers them
-  for (UpgradeWaiter& waiter : upgrade_->waiters) {
+  for (UpgradeWaiter& waiter : upgrade_.waiters) {
     UniqueFd client = waiter.reply.release();
     if (client) clients.emplace_back(std::move(client), waiter.json);
   }
@@ -158,13 +153,14 @@ void EventLoop::commit_upgrade() {
   for (const auto& [key, worker] : state.workers)
     if (worker.notify_fd >= 0) inherited.push_back(worker.notify_fd);
   log_info("upgrade: executing {}; pid {}, its sockets and its children ({}) carry on",
-           upgrade_->executable, ::getpid(), state.supervisor.children.size());
+           upgrade_.executable, ::getpid(), state.supervisor.children.size());
   auto file = write_handover_file(encode_handover(state));
-  const Error error = file ? exec_new_image(upgrade_->executable, config_.arguments,
+  const Error error = file ? exec_new_image(upgrade_.executable, config_.arguments,
                                             file.value().get(), inherited)
                            : file.error();
   // Still here: execve failed, and this image runs on.
-  fail_upgrade(error.message, kCtlUpgradeFailed, std::move(clients));
+  const auto decision = upgrade_.machine.exec_failed(error.message);
+  fail_upgrade(decision.reason, decision.ctl_code, std::move(clients));
 }
 
 UpgradeResult EventLoop::upgrade_failure(const std::string& reason,
@@ -173,25 +169,27 @@ UpgradeResult EventLoop::upgrade_failure(const std::string& reason,
   result.reason = reason;
   result.pid = ::getpid();
   result.executable = executable;
-  result.previous_executable = executable_;
-  result.upgrades = upgrades_;
+  result.previous_executable = upgrade_.running;
+  result.upgrades = upgrade_.count;
   result.serving = supervisor_.serving();
   return result;
 }
 
+// The machine is idle again: answer every client, and those already released for the new image
+// (`released`: their connection and whether they asked for JSON) when execve failed.
 void EventLoop::fail_upgrade(const std::string& reason, int ctl_code,
                              std::vector<std::pair<UniqueFd, bool>>&& released) {
-  if (!upgrade_) return;
   block_upgrade_signals(false);  // a commit may have been about to happen
-  Upgrade gone = std::move(*upgrade_);
-  upgrade_.reset();
-  if (gone.check_pid > 0) abandon_probe(gone.check_pid);
+  upgrade_.timer.cancel();
+  upgrade_.commit_timer.cancel();
+  if (upgrade_.check_pid > 0) abandon_probe(std::exchange(upgrade_.check_pid, 0));
+  const auto waiters = std::exchange(upgrade_.waiters, {});
   log_error("upgrade failed: {}; this reuserun runs on as it was", reason);
   if (!supervisor_.stopping())
     systemd_.ready(fmt::format("upgrade failed ({}); serving: {}", reason, describe_serving()));
-  UpgradeResult result = upgrade_failure(reason, gone.executable);
-  result.duration_seconds = std::chrono::duration<double>(Clock::now() - gone.began).count();
-  for (const UpgradeWaiter& waiter : gone.waiters) waiter.reply(ctl_code, render(result, waiter.json));
+  UpgradeResult result = upgrade_failure(reason, upgrade_.executable);
+  result.duration_seconds = std::chrono::duration<double>(Clock::now() - upgrade_.began).count();
+  for (const UpgradeWaiter& waiter : waiters) waiter.reply(ctl_code, render(result, waiter.json));
   for (auto& [client, json] : released)
     answer_control_client(std::move(client), ctl_code, render(result, json));
 }
@@ -199,9 +197,10 @@ void EventLoop::fail_upgrade(const std::string& reason, int ctl_code,
 Handover EventLoop::handover() const {
   Handover out;
   out.started_at_ns = nanoseconds(started_at_);
-  out.upgrade_began_ns = nanoseconds(upgrade_ ? upgrade_->began : Clock::now());
-  out.previous_executable = executable_;
-  out.upgrades = upgrades_;
+  out.upgrade_began_ns =
+      nanoseconds(upgrade_.machine.under_way() ? upgrade_.began : Clock::now());
+  out.previous_executable = upgrade_.running;
+  out.upgrades = upgrade_.count;
   for (const Listener& listener : listeners_)
     out.listeners.push_back({listener.fd(), listener.owns_path(), listener.name()});
   if (control_) {
@@ -231,7 +230,7 @@ Handover EventLoop::handover() const {
 // notify channels and timers, the counters and the waiting `ctl upgrade` clients are taken here.
 void EventLoop::resume(const Handover& handover) {
   started_at_ = time_point(handover.started_at_ns);
-  upgrades_ = handover.upgrades + 1;
+  upgrade_.count = handover.upgrades + 1;
   restarts_.restore(handover.restarts, handover.last_restart,
                     time_point(handover.last_restart_at_ns));
   // decode_handover gives every child its worker entry and every timer its expiry.
@@ -254,14 +253,14 @@ void EventLoop::resume(const Handover& handover) {
   UpgradeResult result;
   result.succeeded = true;
   result.pid = ::getpid();
-  result.executable = executable_;
+  result.executable = upgrade_.running;
   result.previous_executable = handover.previous_executable;
   result.duration_seconds =
       std::chrono::duration<double>(Clock::now() - time_point(handover.upgrade_began_ns)).count();
-  result.upgrades = upgrades_;
+  result.upgrades = upgrade_.count;
   result.serving = supervisor_.serving();
   log_info("upgraded in place in {}ms: pid {} runs {} (was {}); serving: {}",
-           static_cast<long>(result.duration_seconds * 1000), result.pid, executable_,
+           static_cast<long>(result.duration_seconds * 1000), result.pid, upgrade_.running,
            handover.previous_executable, describe_serving());
   for (const HandedWaiter& waiter : handover.waiters)
     answer_control_client(UniqueFd(waiter.fd), kExitOk, render(result, waiter.json));

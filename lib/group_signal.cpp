@@ -24,30 +24,41 @@ std::string environment_value(std::string_view environ, std::string_view key) {
   return "";
 }
 
+// A pidfd of `pid` once `still_ours()` holds for the pinned process; invalid otherwise.
+UniqueFd pin_process(pid_t pid, const std::function<bool()>& still_ours) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd || !still_ours()) return {};
+  return pidfd;
+}
+
 }  // namespace
 
 bool signal_pinned(pid_t pid, int sig, const std::function<bool()>& still_ours) {
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd || !still_ours()) return false;
-  return ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0;
+  const UniqueFd pidfd = pin_process(pid, still_ours);
+  return pidfd && ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0;
 }
 
+// The descendants outside the group are found and pinned first: once the group has the signal,
+// the leader may exit, and its children would be reparented out of reach of the walk.
 std::size_t signal_worker(pid_t leader, int sig) {
+  std::vector<std::pair<pid_t, UniqueFd>> escaped;
+  for (const pid_t pid : process_tree(leader)) {
+    if (pid == leader || ::getpgid(pid) == leader) continue;
+    UniqueFd pidfd = pin_process(
+        pid, [&] { return ::getpgid(pid) != leader && is_descendant(pid, leader); });
+    if (pidfd) escaped.emplace_back(pid, std::move(pidfd));
+  }
   if (::kill(-leader, sig) == -1 && errno != ESRCH)
     log_warn("Failed to send {} to process group {}: {}", signal_name(sig), leader,
              std::strerror(errno));
-  std::size_t escaped = 0;
-  for (const pid_t pid : process_tree(leader)) {
-    if (pid == leader || ::getpgid(pid) == leader) continue;
-    const bool sent = signal_pinned(pid, sig, [&] {
-      return ::getpgid(pid) != leader && is_descendant(pid, leader);
-    });
-    if (!sent) continue;
-    ++escaped;
+  std::size_t sent = 0;
+  for (const auto& [pid, pidfd] : escaped) {
+    if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) != 0) continue;
+    ++sent;
     log_debug("sent {} to pid {}, which left the process group of pid {}", signal_name(sig), pid,
               leader);
   }
-  return escaped;
+  return sent;
 }
 
 std::vector<pid_t> orphans_of_worker(unsigned long generation, unsigned slot,
