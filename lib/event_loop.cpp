@@ -72,22 +72,18 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
       }),
       supervisor_(supervisor_config(config)),
       watch_(io_, listeners_, config.backlog, config.ipv6_only, watch_hooks()),
-      control_socket_(std::move(control)) {
-  remember_listener_inode();
+      control_(control ? std::make_unique<ControlServer>(
+                             io_, std::move(*control),
+                             [this](const ControlRequest& request, ControlServer::Reply reply) {
+                               on_control(request, std::move(reply));
+                             })
+                       : nullptr) {
   for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
 }
 
 EventLoop::~EventLoop() = default;
 
 int EventLoop::run(const Handover* resumed) {
-  if (control_socket_) {
-    control_ = std::make_unique<ControlServer>(
-        io_, std::move(*control_socket_),
-        [this](const ControlRequest& request, ControlServer::Reply reply) {
-          on_control(request, std::move(reply));
-        });
-    control_socket_.reset();
-  }
   wait_for_signal();
   watch_.start();
   if (resumed)
@@ -166,7 +162,6 @@ ListenerWatch::Hooks EventLoop::watch_hooks() {
   };
   hooks.describe_serving = [this] { return describe_serving(); };
   hooks.replaced = [this](const std::string& where) {
-    remember_listener_inode();
     systemd_.status("the socket on " + where + " was broken and has been replaced");
     dispatch(RestartRequested{});
   };
@@ -176,9 +171,10 @@ ListenerWatch::Hooks EventLoop::watch_hooks() {
   return hooks;
 }
 
-void EventLoop::remember_listener_inode() {
+// Asked for every probe: the listener may have been replaced (ListenerWatch).
+ino_t EventLoop::listener_inode() const {
   struct stat info {};
-  if (::fstat(probed_listener().fd(), &info) == 0) listener_inode_ = info.st_ino;
+  return ::fstat(probed_listener().fd(), &info) == 0 ? info.st_ino : 0;
 }
 
 void EventLoop::wait_for_signal() {

@@ -118,7 +118,6 @@ class EventLoop final : private GateServices {
   std::string describe_serving() const;
   std::vector<pid_t> serving_pids() const;
   ListenerWatch::Hooks watch_hooks();
-  void remember_listener_inode();
   void report_stop_progress();
 
   // GateServices
@@ -133,12 +132,11 @@ class EventLoop final : private GateServices {
       if (listener.is_tcp()) return listener;
     return listeners_.front();
   }
-  ino_t listener_inode() const override { return listener_inode_; }
+  ino_t listener_inode() const override;
   bool watch_notify(WorkerKey worker, NotifyHandler handler) override;
 
   const Config& config_;
   std::vector<Listener> listeners_;
-  ino_t listener_inode_ = 0;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   Reaper reaper_;
@@ -154,7 +152,6 @@ class EventLoop final : private GateServices {
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
   RestartLedger restarts_;
   ListenerWatch watch_;
-  std::optional<ControlSocket> control_socket_;
   std::unique_ptr<ControlServer> control_;
   bool dispatching_ = false;
   std::optional<int> exit_code_;
