@@ -30,34 +30,36 @@ std::optional<std::vector<Protocol>> parse_protocols(std::string_view list) {
   }
 }
 
-void set_protocol_variables(ChildEnv& env, const std::vector<Protocol>& protocols,
+EnvPairs protocol_variables(const std::vector<Protocol>& protocols,
                             const std::vector<HandedSocket>& sockets, unsigned long generation) {
+  EnvPairs variables;
   for (const Protocol protocol : protocols) {
     switch (protocol) {
       case Protocol::systemd:
         break;  // ChildEnv: LISTEN_PID is only known in the child
       case Protocol::einhorn:
-        env.set("EINHORN_FD_COUNT", std::to_string(sockets.size()));
+        variables.emplace_back("EINHORN_FD_COUNT", std::to_string(sockets.size()));
         for (std::size_t i = 0; i < sockets.size(); ++i)
-          env.set("EINHORN_FD_" + std::to_string(i), std::to_string(sockets[i].fd));
+          variables.emplace_back("EINHORN_FD_" + std::to_string(i), std::to_string(sockets[i].fd));
         break;
       case Protocol::server_starter: {
         std::string ports;
         for (const auto& socket : sockets)
           ports +=
               (ports.empty() ? "" : ";") + socket.starter_name + "=" + std::to_string(socket.fd);
-        env.set("SERVER_STARTER_PORT", ports);
-        env.set("SERVER_STARTER_GENERATION", std::to_string(generation));
+        variables.emplace_back("SERVER_STARTER_PORT", ports);
+        variables.emplace_back("SERVER_STARTER_GENERATION", std::to_string(generation));
         break;
       }
       case Protocol::nginx: {
         std::string fds;
         for (const auto& socket : sockets) fds += std::to_string(socket.fd) + ";";
-        env.set("NGINX", fds);
+        variables.emplace_back("NGINX", fds);
         break;
       }
     }
   }
+  return variables;
 }
 
 Result<std::vector<std::string>> substitute_fds(const std::vector<std::string>& argv,

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "child_env.hpp"
+#include "env_file.hpp"
 #include "result.hpp"
 
 namespace reuserun {
@@ -29,8 +29,8 @@ struct HandedSocket {
   std::string starter_name;  // Server::Starter's spelling: "8080", "127.0.0.1:8080", "/path"
 };
 
-// Sets the variables of every protocol but systemd's (ChildEnv's own) in `env`.
-void set_protocol_variables(ChildEnv& env, const std::vector<Protocol>& protocols,
+// The variables of every protocol but systemd's (ChildEnv's own: LISTEN_PID is the child's).
+EnvPairs protocol_variables(const std::vector<Protocol>& protocols,
                             const std::vector<HandedSocket>& sockets, unsigned long generation);
 
 // argv with "{fd}" and "{fd:NAME}" replaced; an error names an unknown NAME.

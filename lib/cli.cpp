@@ -8,7 +8,7 @@
 #include "activation.hpp"
 #include "upgrade.hpp"
 #include "env_file.hpp"
-#include "launch_env.hpp"
+#include "launch_plan.hpp"
 #include "exit_code.hpp"
 #include "signal_name.hpp"
 #include "text.hpp"

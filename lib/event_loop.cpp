@@ -13,7 +13,7 @@
 #include "child_env.hpp"
 #include "command.hpp"
 #include "group_signal.hpp"
-#include "launch_env.hpp"
+#include "launch_plan.hpp"
 #include "exit_code.hpp"
 #include "procfs.hpp"
 #include "signal_name.hpp"
@@ -230,26 +230,18 @@ void EventLoop::apply(const SpawnChild& action) {
                     interpreter ? "its interpreter was not found: " : "", std::strerror(error))});
   };
   if (resolved.error != 0) return fail(resolved.error);
-  const std::vector<HandedSocket> handed = handed_sockets(listeners_);
-  std::vector<std::string> names;
+  const auto refuse = [&](const Error& error) {
+    dispatch(SpawnFailed{action.generation, EINVAL, error.message, action.slot});
+  };
+  const auto env_file = read_children_env_file(config_);
+  if (!env_file) return refuse(env_file.error());
+  const auto plan = plan_launch(config_, handed_sockets(listeners_),
+                                {action.generation, action.slot, tcp_ports()}, env_file.value());
+  if (!plan) return refuse(plan.error());
+  ChildEnv env(environ, plan.value().listen_fd_names);
+  for (const auto& [key, value] : plan.value().variables) env.set(key, value);
   std::vector<int> fds;
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    names.push_back(handed[i].name);
-    fds.push_back(listeners_[i].fd());
-  }
-  const auto argv = substitute_fds(config_.command, handed);
-  if (!argv) {
-    dispatch(SpawnFailed{action.generation, EINVAL, argv.error().message, action.slot});
-    return;
-  }
-  const bool systemd = std::find(config_.protocols.begin(), config_.protocols.end(),
-                                 Protocol::systemd) != config_.protocols.end();
-  ChildEnv env(environ, systemd ? names : std::vector<std::string>{});
-  set_protocol_variables(env, config_.protocols, handed, action.generation);
-  if (auto error = add_launch_variables(env, config_, {action.generation, action.slot, tcp_ports()})) {
-    dispatch(SpawnFailed{action.generation, EINVAL, error->message, action.slot});
-    return;
-  }
+  for (const Listener& listener : listeners_) fds.push_back(listener.fd());
   if (!config_.directory.empty() && !std::filesystem::is_directory(config_.directory)) {
     dispatch(SpawnFailed{action.generation, ENOENT,
                          "--chdir " + config_.directory + " is not a directory any more",
@@ -261,7 +253,8 @@ void EventLoop::apply(const SpawnChild& action) {
     env.set("NOTIFY_SOCKET", notify.value()->address());
   else
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
-  const SpawnResult spawned = spawn_process(io_, children_request(resolved.path, argv.value(), env, fds));
+  const SpawnResult spawned =
+      spawn_process(io_, children_request(resolved.path, plan.value().argv, env, fds));
   if (spawned.pid < 0) return fail(spawned.error);
   const WorkerKey worker{action.generation, action.slot};
   if (notify) notify_.attach(worker, spawned.pid, std::move(notify.value()));
@@ -436,15 +429,19 @@ pid_t EventLoop::start_probe(const std::string& command, const GateSubject& subj
   // As the children run: their user, groups, directory and variables (a probe run as root with
   // root's environment would judge a server it cannot see as the server sees itself), without
   // their sockets or notify channel.
-  ChildEnv env(environ, {});
-  if (auto error =
-          add_launch_variables(env, config_, {subject.generation, subject.slot, tcp_ports()})) {
-    log_warn("exec gate: {}", error->message);
-    errno = error->code;
+  const auto env_file = read_children_env_file(config_);
+  if (!env_file) {
+    log_warn("exec gate: {}", env_file.error().message);
+    errno = env_file.error().code;
     return -1;
   }
+  ChildEnv env(environ, {});
+  for (const auto& [key, value] :
+       launch_variables(config_, {subject.generation, subject.slot, tcp_ports()}, env_file.value()))
+    env.set(key, value);
   env.set("REUSERUN_CHILD_PID", std::to_string(subject.pid));
-  const SpawnResult spawned = spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));
+  const SpawnResult spawned =
+      spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));
   if (spawned.pid < 0) {
     errno = spawned.error;
     return -1;

@@ -1,6 +1,8 @@
 // What each child protocol puts in the environment, spelled as its real consumers read it.
 #include "child_protocols.hpp"
 
+#include "child_env.hpp"
+
 #include <gtest/gtest.h>
 
 namespace reuserun {
@@ -32,8 +34,9 @@ TEST(ChildProtocols, ParsesLists) {
 TEST(ChildProtocols, EachProtocolsVariables) {
   const char* const inherited[] = {"EINHORN_FD_COUNT=9", "NGINX=7;", "HOME=/root", nullptr};
   ChildEnv env(inherited, {});
-  set_protocol_variables(env, {Protocol::einhorn, Protocol::server_starter, Protocol::nginx},
-                         kSockets, 4);
+  for (const auto& [key, value] : protocol_variables(
+           {Protocol::einhorn, Protocol::server_starter, Protocol::nginx}, kSockets, 4))
+    env.set(key, value);
   const auto entries = environment_of(env);
   EXPECT_TRUE(has(entries, "EINHORN_FD_COUNT=3"));
   EXPECT_TRUE(has(entries, "EINHORN_FD_0=3"));
