@@ -28,4 +28,8 @@ struct CommandLine {
 CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out,
                                std::ostream& err);
 
+// The words after `ctl` (argv[0] is "ctl"): cli_ctl.cpp.
+CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostream& out,
+                                   std::ostream& err);
+
 }  // namespace reuserun

@@ -1,0 +1,60 @@
+// `reuserun ctl ...`: its own small command line (cli.hpp).
+#include <CLI/CLI.hpp>
+#include <ostream>
+
+#include "cli.hpp"
+#include "exit_code.hpp"
+
+namespace reuserun {
+namespace {
+
+constexpr const char* kCtlDescription =
+    "Asks a running reuserun, over its control socket, to restart its command or to upgrade "
+    "itself in place, and waits for the outcome; or prints its status.";
+
+}  // namespace
+
+CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostream& out,
+                                   std::ostream& err) {
+  CLI::App app(kCtlDescription, "reuserun ctl");
+  app.footer(
+      "Exit status: 0 restarted (or status printed); 1 reuserun could not be reached or refused "
+      "the request; 2 usage error; 10 the new generation exited before it was ready; 11 it "
+      "failed its readiness gate; 12 it was not ready within --ready-timeout; 13 it could not be "
+      "started; 14 reuserun stopped before the restart ended; 15 the upgrade failed (the old "
+      "reuserun runs on). See reuserun(1).");
+  std::string socket;
+  int port = -1;
+  bool json = false;
+  std::string verb;
+  app.add_option("--control-socket", socket, "Path of reuserun's control socket")
+      ->envname("REUSERUN_CONTROL_SOCKET");
+  app.add_option("--port", port, "The port reuserun listens on: its socket's default name")
+      ->envname("REUSERUN_PORT")
+      ->check(CLI::Range(0, 65535));
+  app.add_flag("--json", json, "Print the answer as JSON (schema in reuserun(1))");
+  app.add_option("request", verb, "restart, status or upgrade")->required();
+  try {
+    app.parse(argc, argv);
+    CtlCommand ctl;
+    const auto parsed = parse_control_verb(verb);
+    if (!parsed) {
+      err << "reuserun ctl: unknown ctl request '" << verb
+          << "': expected restart, status or upgrade\n";
+      return {std::nullopt, std::nullopt, kExitUsage};
+    }
+    ctl.request.verb = *parsed;
+    ctl.request.json = json;
+    ctl.socket = socket;
+    if (port >= 0) ctl.port = static_cast<std::uint16_t>(port);
+    return {std::nullopt, ctl, kExitOk};
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return {std::nullopt, std::nullopt, kExitOk};
+  } catch (const CLI::ParseError& error) {
+    err << "reuserun ctl: " << error.what() << "\n";
+  }
+  return {std::nullopt, std::nullopt, kExitUsage};
+}
+
+}  // namespace reuserun
