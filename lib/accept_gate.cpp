@@ -16,9 +16,7 @@
 #include <map>
 
 #include "log.hpp"
-#include "procfs.hpp"
 #include "readiness.hpp"
-#include "sock_diag.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"
 
@@ -108,7 +106,8 @@ class AcceptGate final : public Gate {
 
   void check_who_accepted() {
     if (!active_) return;
-    auto inode = accepted_inode(target_, client_);
+    const SystemView& system = services_.system();
+    auto inode = system.accepted_inode(target_, client_);
     if (!inode) return fail(name() + ": " + inode.error().message);
     if (!inode.value() || *inode.value() == 0) {  // still in the accept queue
       const auto waited = std::chrono::steady_clock::now() - probe_started_;
@@ -125,14 +124,14 @@ class AcceptGate final : public Gate {
       return;
     }
     close_held();  // this probe is decided: the previous one has done its job
-    if (holder_of_socket(*inode.value(), process_tree(subject_.pid)) != 0) {
+    if (system.holder_of_socket(*inode.value(), system.process_tree(subject_.pid)) != 0) {
       if (http_path_) return ask_http();
       return pass();
     }
     // Somebody else took it, usually the old generation (a child of ours, so look there before
     // scanning every process); try again.
-    pid_t taker = holder_of_socket(*inode.value(), process_tree(::getpid()));
-    if (taker == 0) taker = holder_of_socket(*inode.value(), list_pids());
+    pid_t taker = system.holder_of_socket(*inode.value(), system.process_tree(::getpid()));
+    if (taker == 0) taker = system.holder_of_socket(*inode.value(), system.all_processes());
     ++taken_by_others_[taker];
     log_debug("generation {}: {} probe {} was accepted by pid {}", subject_.generation, name(),
               probes_, taker);

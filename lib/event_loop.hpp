@@ -134,6 +134,7 @@ class EventLoop final : private GateServices {
   }
   ino_t listener_inode() const override;
   bool watch_notify(WorkerKey worker, NotifyHandler handler) override;
+  const SystemView& system() const override { return real_system(); }
 
   const Config& config_;
   std::vector<Listener> listeners_;

@@ -8,9 +8,7 @@
 #include <cstring>
 
 #include "log.hpp"
-#include "procfs.hpp"
 #include "signal_name.hpp"
-#include "sock_diag.hpp"
 
 namespace reuserun {
 
@@ -287,16 +285,17 @@ class AllGates final : public Gate {
   void check_adoption() {
     finished_ = true;
     const ino_t shared = services_.listener_inode();
-    auto listeners = listening_sockets(services_.listener_address().port());
+    const SystemView& system = services_.system();
+    auto listeners = system.listening_sockets(services_.listener_address().port());
     if (!listeners) {
       log_warn("adoption check skipped: {}", listeners.error().message);
       done_(true, "");
       return;
     }
-    const auto tree = process_tree(subject_.pid);
+    const auto tree = system.process_tree(subject_.pid);
     for (const auto& socket : listeners.value()) {
       if (socket.inode == shared) continue;
-      const pid_t holder = holder_of_socket(socket.inode, tree);
+      const pid_t holder = system.holder_of_socket(socket.inode, tree);
       if (holder == 0) continue;
       const std::string what = fmt::format(
           "adoption: pid {} of generation {} listens on {} with a socket of its own instead of "

@@ -25,6 +25,7 @@
 #include "address.hpp"
 #include "duration.hpp"
 #include "notify_socket.hpp"
+#include "system_view.hpp"
 #include "supervisor.hpp"
 
 namespace boost::asio {
@@ -90,6 +91,8 @@ class GateServices {
   // Each sd_notify datagram the generation's own processes send, from now on; one watcher per
   // generation; `nullptr` stops watching. True when the generation has already sent one.
   virtual bool watch_notify(WorkerKey worker, NotifyHandler handler) = 0;
+  // Who holds which socket, who listens, who accepted a connection (system_view.hpp).
+  virtual const SystemView& system() const = 0;
 };
 
 // The gate for one generation: every configured gate, then the adoption check.

@@ -1,0 +1,33 @@
+#include "system_view.hpp"
+
+#include "procfs.hpp"
+
+namespace reuserun {
+namespace {
+
+class RealSystem final : public SystemView {
+ public:
+  std::vector<pid_t> process_tree(pid_t root) const override {
+    return reuserun::process_tree(root);
+  }
+  std::vector<pid_t> all_processes() const override { return list_pids(); }
+  pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids) const override {
+    return reuserun::holder_of_socket(inode, pids);
+  }
+  Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
+                                              const SocketAddress& client) const override {
+    return reuserun::accepted_inode(server, client);
+  }
+  Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port) const override {
+    return reuserun::listening_sockets(port);
+  }
+};
+
+}  // namespace
+
+const SystemView& real_system() {
+  static const RealSystem system;
+  return system;
+}
+
+}  // namespace reuserun
