@@ -322,7 +322,11 @@ void ControlServer::accept() {
     if (error) return back_off(error);
     backing_off_ = false;
     make_room();
-    ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+    // Asio accepts without SOCK_CLOEXEC: a child started meanwhile would inherit the client.
+    if (const int failed = set_close_on_exec(socket.native_handle())) {
+      log_warn("control socket: dropped a client: {}", std::strerror(failed));
+      return accept();
+    }
     std::make_shared<Connection>(std::move(socket), connections_)->start(handler_);
     accept();
   });

@@ -150,8 +150,9 @@ NotifySocket::~NotifySocket() {
 
 std::unique_ptr<NotifySocket> NotifySocket::adopt(boost::asio::io_context& io, int fd,
                                                  std::string address) {
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int error = set_close_on_exec(fd);
+  if (error == 0) error = set_nonblocking(fd);
+  if (error != 0) log_warn("upgrade: notify socket {}: {}", address, std::strerror(error));
   boost::asio::posix::stream_descriptor socket(io, fd);
   return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(socket), std::move(address)));
 }

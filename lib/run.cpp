@@ -181,7 +181,8 @@ int resume(const Config& config, int handover_fd) {
   }
   std::optional<ControlSocket> control;
   if (handover.value().control_fd >= 0) {
-    ::fcntl(handover.value().control_fd, F_SETFD, FD_CLOEXEC);
+    if (const int error = set_close_on_exec(handover.value().control_fd))
+      log_warn("upgrade: the control socket may leak into children: {}", std::strerror(error));
     control.emplace(ControlSocket::adopt(UniqueFd(handover.value().control_fd),
                                          handover.value().control_path));
   }

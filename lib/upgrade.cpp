@@ -21,9 +21,11 @@ namespace {
 constexpr int kUpgradeSignals[] = {SIGHUP,  SIGTERM,  SIGINT,  SIGCHLD, SIGUSR1,
                                    SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU};
 
-void set_close_on_exec(int fd, bool on) {
+// 0, or the errno of the failed fcntl.
+int keep_across_exec(int fd, bool keep) {
   const int flags = ::fcntl(fd, F_GETFD);
-  if (flags != -1) ::fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC);
+  if (flags == -1) return errno;
+  return ::fcntl(fd, F_SETFD, keep ? flags & ~FD_CLOEXEC : flags | FD_CLOEXEC) == -1 ? errno : 0;
 }
 
 }  // namespace
@@ -115,13 +117,18 @@ Error exec_new_image(const std::string& executable, const std::vector<std::strin
 
   std::vector<int> fds = inherited;
   fds.push_back(handover_fd);
-  for (int fd : fds) set_close_on_exec(fd, false);
+  // An fd that would not survive execve would leave the new image without its socket: refuse.
+  for (int fd : fds)
+    if (const int error = keep_across_exec(fd, true)) {
+      for (int kept : fds) (void)keep_across_exec(kept, false);
+      return system_error("keep fd " + std::to_string(fd) + " across execve", error);
+    }
   block_upgrade_signals(true);
   ::execve(executable.c_str(), const_cast<char* const*>(args.data()),
            const_cast<char* const*>(env.data()));
   const int error = errno;
   block_upgrade_signals(false);
-  for (int fd : fds) set_close_on_exec(fd, true);
+  for (int fd : fds) (void)keep_across_exec(fd, false);
   return system_error("execute " + executable, error);
 }
 
