@@ -46,9 +46,12 @@ SelfFacts self_facts() {
 struct Judged {
   PortHolder holder;
   FreeingVerdict verdict;
+  UniqueFd pidfd;  // pins the process before its facts are read: they are about this process
 };
 
-// Every holder, with the rule's verdict; one entry per process.
+// Every holder, with the rule's verdict; one entry per process. Each is pinned first, its facts
+// read, then checked to still hold the socket: a pid recycled meanwhile is judged as who it is
+// now, and a process that let go of the socket is no holder.
 std::vector<Judged> judge_holders(const SocketAddress& address, FreePortMode mode) {
   const SelfFacts self = self_facts();
   std::vector<Judged> judged;
@@ -57,9 +60,16 @@ std::vector<Judged> judge_holders(const SocketAddress& address, FreePortMode mod
                          return j.holder.pid == holder.pid;
                        });
     if (known) continue;
-    ProcessFacts facts = holder.pid == 0 ? ProcessFacts{} : read_process_facts(holder.pid);
+    UniqueFd pidfd;
+    ProcessFacts facts;
+    if (holder.pid != 0) {
+      pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, holder.pid, 0)));
+      if (!pidfd) continue;  // gone
+      facts = read_process_facts(holder.pid);
+      if (!process_holds_socket(holder.pid, holder.inode)) continue;
+    }
     facts.pid = holder.pid;
-    judged.push_back({holder, judge_holder(facts, self, mode, address.port())});
+    judged.push_back({holder, judge_holder(facts, self, mode, address.port()), std::move(pidfd)});
   }
   return judged;
 }
@@ -69,7 +79,7 @@ std::vector<Judged> judge_holders(const SocketAddress& address, FreePortMode mod
 Error spared_error(const SocketAddress& address, const std::vector<Judged>& judged) {
   std::string holders;
   std::string units;
-  for (const auto& [holder, verdict] : judged) {
+  for (const auto& [holder, verdict, pidfd] : judged) {
     holders += fmt::format("{}{} ({}: {})", holders.empty() ? "" : "; ", describe_holder(holder),
                            verdict.may_signal ? "may be freed" : "spared", verdict.reason);
     if (!verdict.unit.empty()) units += (units.empty() ? "" : " ") + verdict.unit;
@@ -83,13 +93,11 @@ Error spared_error(const SocketAddress& address, const std::vector<Judged>& judg
                EADDRINUSE};
 }
 
-// Pins every holder with a pidfd: a recycled pid can never receive our signal.
-std::vector<Victim> pin_victims(const std::vector<Judged>& judged) {
+// The judged holders, each already pinned by its pidfd: a recycled pid can never receive our
+// signal.
+std::vector<Victim> victims_of(std::vector<Judged>& judged) {
   std::vector<Victim> victims;
-  for (const auto& [holder, verdict] : judged) {
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, holder.pid, 0)));
-    // Opened after the scan: make sure the pid still names the process that holds the socket.
-    if (!pidfd || !process_holds_socket(holder.pid, holder.inode)) continue;
+  for (auto& [holder, verdict, pidfd] : judged) {
     log_warn("Port {} is held by {}: freeing it ({})", holder.address, describe_holder(holder),
              verdict.reason);
     victims.push_back({holder, std::move(pidfd)});
@@ -139,11 +147,11 @@ std::string describe_port_holders(const SocketAddress& address) {
 }
 
 std::optional<Error> free_port(const SocketAddress& address, Duration grace, FreePortMode mode) {
-  const auto judged = judge_holders(address, mode);
+  auto judged = judge_holders(address, mode);
   // Decide for all before signalling any: a port that cannot be freed whole is not touched.
   if (std::any_of(judged.begin(), judged.end(), [](auto& j) { return !j.verdict.may_signal; }))
     return spared_error(address, judged);
-  auto victims = pin_victims(judged);
+  auto victims = victims_of(judged);
   if (!victims.empty()) {
     signal_victims(victims, SIGTERM);
     if (!wait_for_victims(victims, grace)) {
