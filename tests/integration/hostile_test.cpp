@@ -84,10 +84,10 @@ double slowest_status(const std::string& socket_path, int count) {
 TEST_F(Hostile, AnotherUsersListenerOnThePortIsSparedAndReuserunExits3NamingIt) {
   const int port = probe_free_port();
   Process theirs(as_nobody({copy_for_nobody(kTestServer, bin), "--listen", std::to_string(port)}));
-  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == theirs.pid(); }, 5s)) << theirs.log();
-  Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--",
-                    kTestServer});
-  EXPECT_EQ(launcher.wait_exit(10s), 3) << launcher.log();
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == theirs.pid(); }, 5s));
+  Process launcher(
+      {kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--", kTestServer});
+  EXPECT_EQ(launcher.wait_exit(10s), 3);
   // The one error line names the holder and why it was spared, and the way out.
   const std::string log = launcher.log();
   EXPECT_TRUE(contains(log, "pid " + std::to_string(theirs.pid()) + " (user nobody)")) << log;
@@ -104,7 +104,7 @@ TEST_F(Hostile, WithOneHolderSparedNoHolderIsSignalled) {
   // freed alone, but the rule decides for all first, so neither is touched.
   const int port = probe_free_port();
   Process ours({kTestServer, "--listen", std::to_string(port)});
-  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == ours.pid(); }, 5s)) << ours.log();
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == ours.pid(); }, 5s));
   Process theirs(as_nobody({"/usr/bin/python3", "-c",
                             "import socket, sys, time\n"
                             "s = socket.socket()\n"
@@ -113,12 +113,11 @@ TEST_F(Hostile, WithOneHolderSparedNoHolderIsSignalled) {
                             "print('listening', flush=True)\n"
                             "time.sleep(60)\n",
                             std::to_string(port)}));
-  ASSERT_TRUE(theirs.wait_for_log("listening", 5s)) << theirs.log();
+  ASSERT_TRUE(theirs.wait_for_log("listening", 5s));
   Process launcher({kReuserun, "--port", std::to_string(port), "--", kTestServer});
-  EXPECT_EQ(launcher.wait_exit(10s), 3) << launcher.log();
-  EXPECT_TRUE(contains(launcher.log(), "may be freed: it belongs to the invoking user"))
-      << launcher.log();
-  EXPECT_TRUE(contains(launcher.log(), "spared: it belongs to another user")) << launcher.log();
+  EXPECT_EQ(launcher.wait_exit(10s), 3);
+  EXPECT_TRUE(contains(launcher.log(), "may be freed: it belongs to the invoking user"));
+  EXPECT_TRUE(contains(launcher.log(), "spared: it belongs to another user"));
   EXPECT_TRUE(ours.running()) << "decided for all before signalling any";
   EXPECT_EQ(serving_pid(port), ours.pid());
   EXPECT_TRUE(theirs.running());
@@ -127,13 +126,12 @@ TEST_F(Hostile, WithOneHolderSparedNoHolderIsSignalled) {
 TEST_F(Hostile, ForceFreesAnotherUsersListener) {
   const int port = probe_free_port();
   Process theirs(as_nobody({copy_for_nobody(kTestServer, bin), "--listen", std::to_string(port)}));
-  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == theirs.pid(); }, 5s)) << theirs.log();
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == theirs.pid(); }, 5s));
   Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
                     "--free-port=force", "--", kTestServer});
   EXPECT_TRUE(theirs.wait_exit(10s).has_value());
-  EXPECT_TRUE(wait_until([&] { return serving_pid(port) && serving_pid(port) != theirs.pid(); },
-                         10s))
-      << launcher.log();
+  EXPECT_TRUE(
+      wait_until([&] { return serving_pid(port) && serving_pid(port) != theirs.pid(); }, 10s));
 }
 
 TEST_F(Hostile, AnOrphanOfAnEarlierReuserunIsFreedWhateverUserItRunsAs) {
@@ -145,7 +143,7 @@ TEST_F(Hostile, AnOrphanOfAnEarlierReuserunIsFreedWhateverUserItRunsAs) {
   {
     Process first({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--user",
                    "nobody", "--no-pdeathsig", "--", server});
-    ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s)) << first.log();
+    ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s));
     orphan = *serving_pid(port);
     first.signal(SIGKILL);
     ASSERT_TRUE(first.wait_exit(5s).has_value());
@@ -153,10 +151,9 @@ TEST_F(Hostile, AnOrphanOfAnEarlierReuserunIsFreedWhateverUserItRunsAs) {
   ASSERT_TRUE(process_exists(orphan));
   EXPECT_EQ(environment_of(orphan, "REUSERUN_PORTS"), std::to_string(port));
   Process second({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--", server});
-  EXPECT_TRUE(wait_until([&] { return !process_exists(orphan); }, 10s)) << second.log();
-  EXPECT_TRUE(wait_until([&] { return serving_pid(port) && serving_pid(port) != orphan; }, 10s))
-      << second.log();
-  EXPECT_TRUE(contains(second.log(), "it is an orphan of an earlier reuserun on port")) << second.log();
+  EXPECT_TRUE(wait_until([&] { return !process_exists(orphan); }, 10s));
+  EXPECT_TRUE(wait_until([&] { return serving_pid(port) && serving_pid(port) != orphan; }, 10s));
+  EXPECT_TRUE(contains(second.log(), "it is an orphan of an earlier reuserun on port"));
   if (process_exists(orphan)) ::kill(orphan, SIGKILL);
 }
 
@@ -182,7 +179,7 @@ Served serve_with_control(const TempDir& dir, std::vector<std::string> options,
 TEST_F(Hostile, AnotherUserCannotReachTheNotifyChannelAtAll) {
   TempDir dir;
   const Served served = serve_with_control(dir, {}, kTestServer);
-  ASSERT_FALSE(served.notify.empty()) << served.launch->process.log();
+  ASSERT_FALSE(served.notify.empty());
   const std::string attacker = copy_for_nobody(kNotifyAttacker, bin);
   const Captured linger = run_captured(as_nobody({attacker, served.notify, "linger"}), 30s);
   EXPECT_TRUE(linger.out.starts_with("refused: Permission denied")) << linger.out << linger.err;
@@ -197,7 +194,7 @@ TEST_F(Hostile, TheChildrensUserOutsideTheGenerationCannotStallTheLoop) {
   TempDir dir;
   const Served served =
       serve_with_control(dir, {"--user", "nobody"}, copy_for_nobody(kTestServer, bin));
-  ASSERT_FALSE(served.notify.empty()) << served.launch->process.log();
+  ASSERT_FALSE(served.notify.empty());
   const std::string attacker = copy_for_nobody(kNotifyAttacker, bin);
 
   // An fd that would block close() for 3 s: refused by the kernel (SO_PASSRIGHTS), or reset.
@@ -220,7 +217,7 @@ TEST_F(Hostile, TheChildrensUserOutsideTheGenerationCannotStallTheLoop) {
     ++asked;
   }
   EXPECT_EQ(flood.wait_exit(30s), 0);
-  EXPECT_TRUE(contains(flood.log(), "sent 20000")) << flood.log();
+  EXPECT_TRUE(contains(flood.log(), "sent 20000"));
   EXPECT_GT(asked, 0);
   EXPECT_LT(slowest, 0.1) << asked << " status requests during the flood";
   std::printf("flood of 20000 datagrams: %d status requests, slowest %.1f ms\n", asked,
@@ -250,7 +247,7 @@ TEST_F(Hostile, APlantedSymlinkAtAnyPidFileNameLeavesItsTargetUntouched) {
     ASSERT_EQ(::lchown(name.c_str(), 65534, 65534), 0);
   }
   Launch launch({"--pid-file", pid_file}, {kTestServer});
-  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  ASSERT_GT(launch.wait_serving(), 0);
   EXPECT_EQ(read_text(target), "root-only secret\n");
   struct stat info {};
   ASSERT_EQ(::lstat(pid_file.c_str(), &info), 0);
@@ -272,8 +269,7 @@ TEST_F(Hostile, AnEnvFileThatIsAFifoOrADeviceIsOneClearErrorAtOnce) {
     EXPECT_EQ(launch.process.wait_exit(5s), 2) << file;
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(), 1.0);
     EXPECT_TRUE(contains(launch.process.log(),
-                         "Failed to read --env-file " + file + ": not a regular file"))
-        << launch.process.log();
+                         "Failed to read --env-file " + file + ": not a regular file"));
   }
 }
 
@@ -285,12 +281,11 @@ TEST_F(Hostile, AnEnvFileIsReadAsTheChildrensUserAndNotThroughALink) {
   const std::string server = copy_for_nobody(kTestServer, bin);
   Launch unreadable({"--user", "nobody", "--env-file", dir.file("secret.env")}, {server});
   EXPECT_EQ(unreadable.process.wait_exit(5s), 2);
-  EXPECT_TRUE(contains(unreadable.process.log(), "Permission denied"))
-      << unreadable.process.log();
+  EXPECT_TRUE(contains(unreadable.process.log(), "Permission denied"));
   ASSERT_EQ(::symlink(dir.file("secret.env").c_str(), dir.file("link.env").c_str()), 0);
   Launch linked({"--env-file", dir.file("link.env")}, {kTestServer});
   EXPECT_EQ(linked.process.wait_exit(5s), 2);
-  EXPECT_TRUE(contains(linked.process.log(), "it is a symbolic link")) << linked.process.log();
+  EXPECT_TRUE(contains(linked.process.log(), "it is a symbolic link"));
 }
 
 // ---- the control socket ----
@@ -330,23 +325,22 @@ TEST_F(Hostile, AControlDirectoryAnotherUserPreparedIsRefused) {
   fs::create_directory(runtime.file("reuserun"));
   ASSERT_EQ(::chown(runtime.file("reuserun").c_str(), 65534, 65534), 0);
   const int port = probe_free_port();
-  const std::vector<std::string> argv{kReuserun, "--port", std::to_string(port), "--bind",
-                                      "127.0.0.1", "--", kTestServer};
+  const std::vector<std::string> argv{kReuserun,   "--port", std::to_string(port), "--bind",
+                                      "127.0.0.1", "--",     kTestServer};
   Process foreign(argv, {"XDG_RUNTIME_DIR=" + runtime.path()});
-  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s)) << foreign.log();
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s));
   EXPECT_TRUE(contains(foreign.log(), "Refusing the control socket directory " +
-                                          runtime.file("reuserun") + ": it belongs to uid 65534"))
-      << foreign.log();
+                                          runtime.file("reuserun") + ": it belongs to uid 65534"));
   EXPECT_FALSE(fs::exists(runtime.file("reuserun/" + std::to_string(port) + ".sock")));
   foreign.signal(SIGTERM);
   EXPECT_EQ(foreign.wait_exit(10s), 0);
 
   ASSERT_EQ(::chown(runtime.file("reuserun").c_str(), 0, 0), 0);
   ASSERT_EQ(::chmod(runtime.file("reuserun").c_str(), 0777), 0);
-  const Captured writable = run_captured(
-      {kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--control-socket",
-       runtime.file("reuserun/x.sock"), "--", kTestServer},
-      10s, {"XDG_RUNTIME_DIR=" + runtime.path()});
+  const Captured writable =
+      run_captured({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                    "--control-socket", runtime.file("reuserun/x.sock"), "--", kTestServer},
+                   10s, {"XDG_RUNTIME_DIR=" + runtime.path()});
   EXPECT_EQ(writable.exit_code, 1) << "an explicit socket in that directory stops reuserun";
   EXPECT_TRUE(contains(writable.err, "group or others may write to it")) << writable.err;
 }
@@ -360,7 +354,7 @@ TEST_F(Hostile, AnExecGateRunsAsTheChildrensUserWithTheirHomeAndDirectory) {
                            work.file("home") + "; pwd > " + work.file("cwd");
   Launch launch({"--user", "nobody", "--chdir", work.path(), "--ready", gate},
                 {copy_for_nobody(kTestServer, bin)}, {"HOME=/root", "USER=root", "LOGNAME=root"});
-  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  ASSERT_GT(launch.wait_serving(), 0);
   EXPECT_EQ(read_text(work.file("uid")), "65534\n");
   EXPECT_EQ(read_text(work.file("home")), "/nonexistent nobody\n");
   EXPECT_EQ(read_text(work.file("cwd")), work.path() + "\n");
@@ -376,7 +370,7 @@ TEST_F(Hostile, GroupAloneSetsExactlyThatGroup) {
   Process launcher({"/usr/bin/setpriv", "--groups", "4,24", kReuserun, "--port",
                     std::to_string(port), "--bind", "127.0.0.1", "--group", "nogroup", "--",
                     kTestServer});
-  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s)) << launcher.log();
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s));
   const std::string status = read_text("/proc/" + std::to_string(*serving_pid(port)) + "/status");
   EXPECT_TRUE(contains(status, "\nGroups:\t65534 \n") || contains(status, "\nGroups:\t65534\n"))
       << status;
@@ -388,7 +382,7 @@ TEST_F(Hostile, ARelativeCommandIsResolvedInTheChdirDirectory) {
   fs::create_directory(app.file("bin"));
   fs::copy_file(kTestServer, app.file("bin/server"));
   Launch launch({"--chdir", app.path()}, {"./bin/server"});
-  EXPECT_GT(launch.wait_serving(), 0) << launch.process.log();
+  EXPECT_GT(launch.wait_serving(), 0);
 }
 
 // ---- stopping only what is ours, and all of it ----
@@ -401,30 +395,28 @@ std::vector<std::string> server_with_escaped_descendant(const std::string& marke
 // The sleep once it runs as itself (setsid has exec'd it) in a session of its own.
 pid_t find_sleep(pid_t reuserun) {
   for (pid_t pid : descendants(reuserun))
-    if (read_text("/proc/" + std::to_string(pid) + "/comm") == "sleep\n" &&
-        ::getsid(pid) == pid)
+    if (read_text("/proc/" + std::to_string(pid) + "/comm") == "sleep\n" && ::getsid(pid) == pid)
       return pid;
   return 0;
 }
 
 TEST_F(Hostile, ADescendantThatLeftTheProcessGroupIsStoppedWithItsGeneration) {
   Launch launch({}, server_with_escaped_descendant(""));
-  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  ASSERT_GT(launch.wait_serving(), 0);
   pid_t escaped = 0;
   ASSERT_TRUE(wait_until([&] { return (escaped = find_sleep(launch.process.pid())) > 0; }, 5s));
   launch.process.signal(SIGHUP);  // generation 1 is told to stop once generation 2 is ready
-  EXPECT_TRUE(wait_until([&] { return !process_exists(escaped) || is_zombie(escaped); }, 10s))
-      << launch.process.log();
+  EXPECT_TRUE(wait_until([&] { return !process_exists(escaped) || is_zombie(escaped); }, 10s));
 }
 
 TEST_F(Hostile, AsSubreaperWhatACrashedWorkerLeftBehindGoesWithIt) {
   Launch launch({"--subreaper"}, server_with_escaped_descendant(""));
   const pid_t child = launch.wait_serving();
-  ASSERT_GT(child, 0) << launch.process.log();
+  ASSERT_GT(child, 0);
   pid_t escaped = 0;
   ASSERT_TRUE(wait_until([&] { return (escaped = find_sleep(launch.process.pid())) > 0; }, 5s));
   ::kill(child, SIGKILL);  // the worker crashes; its setsid'd child is reparented to reuserun
-  EXPECT_TRUE(wait_until([&] { return !process_exists(escaped); }, 10s)) << launch.process.log();
+  EXPECT_TRUE(wait_until([&] { return !process_exists(escaped); }, 10s));
   EXPECT_TRUE(wait_until([&] { return serving_pid(launch.port).has_value(); }, 10s))
       << "the worker itself is respawned";
 }

@@ -39,7 +39,7 @@ TEST(Listen, EveryKindOfListenerIsHandedOverInOrderWithItsNameAndServed) {
   options.insert(options.end(), {"--listen", "unix:" + unix_path + ",name=local,mode=0660"});
   Launch launch(options, {kTestServer});
   const pid_t child = launch.wait_serving();
-  ASSERT_GT(child, 0) << launch.process.log();
+  ASSERT_GT(child, 0);
 
   const std::string info = http_get(launch.port, "/info").body;
   EXPECT_NE(info.find(ipv6 ? "LISTEN_FDS=4\n" : "LISTEN_FDS=3\n"), std::string::npos) << info;
@@ -58,7 +58,7 @@ TEST(Listen, EveryKindOfListenerIsHandedOverInOrderWithItsNameAndServed) {
 
   // A restart hands the same sockets to the next generation.
   launch.process.signal(SIGHUP);
-  ASSERT_TRUE(launch.process.wait_for_log("restart succeeded", 10s)) << launch.process.log();
+  ASSERT_TRUE(restart_ended(launch.process.pid(), Ended::succeeded, 10s));
   // (the old generation may take a connection or two before its stop signal is handled)
   EXPECT_TRUE(wait_until(
       [&] { return unix_get(unix_path).find("generation=2") != std::string::npos; }, 5s));
@@ -75,7 +75,7 @@ TEST(Listen, UnixSocketOwnerIsApplied) {
   TempDir dir;
   const std::string path = dir.file("app.sock");
   Launch launch({"--listen", "unix:" + path + ",owner=nobody:nogroup"}, {kTestServer});
-  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  ASSERT_GT(launch.wait_serving(), 0);
   EXPECT_EQ(stat_of(path).st_uid, 65534u);
   EXPECT_EQ(stat_of(path).st_gid, 65534u);
 }
@@ -85,20 +85,19 @@ TEST(Listen, AStaleUnixSocketIsReplacedAndALiveOneRefused) {
   const std::string path = dir.file("app.sock");
   {
     Launch killed({"--listen", "unix:" + path}, {kTestServer});
-    ASSERT_GT(killed.wait_serving(), 0) << killed.process.log();
+    ASSERT_GT(killed.wait_serving(), 0);
     killed.process.signal(SIGKILL);
     ASSERT_TRUE(killed.process.wait_exit(10s));
   }
   ASSERT_TRUE(S_ISSOCK(stat_of(path).st_mode)) << "left behind by SIGKILL";
   Launch second({"--listen", "unix:" + path}, {kTestServer});
   const pid_t child = second.wait_serving();
-  ASSERT_GT(child, 0) << second.process.log();
+  ASSERT_GT(child, 0);
   EXPECT_NE(unix_get(path).find("pid=" + std::to_string(child)), std::string::npos);
 
   Launch third({"--listen", "unix:" + path}, {kTestServer});
-  EXPECT_EQ(third.process.wait_exit(10s), 3) << third.process.log();
-  EXPECT_NE(third.process.log().find("another process listens on it"), std::string::npos)
-      << third.process.log();
+  EXPECT_EQ(third.process.wait_exit(10s), 3);
+  EXPECT_NE(third.process.log().find("another process listens on it"), std::string::npos);
   EXPECT_NE(unix_get(path).find("pid=" + std::to_string(child)), std::string::npos)
       << "the running one keeps its socket";
 }
@@ -107,7 +106,7 @@ TEST(Listen, Ipv6OnlyLeavesIpv4Out) {
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
   const int port = probe_free_port();
   Launch launch({"--listen", "[::]:" + std::to_string(port), "--ipv6-only"}, {kTestServer});
-  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  ASSERT_GT(launch.wait_serving(), 0);
   EXPECT_TRUE(http_get(port, "/", 3s, Loopback::ipv6).ok);
   EXPECT_EQ(http_get(port, "/", 3s, Loopback::ipv4).error, "refused");
 }
@@ -126,7 +125,7 @@ TEST_P(Protocols, TheChildFindsItsSocketsThroughIt) {
                  "127.0.0.1:" + std::to_string(second) + ",name=admin"},
                 {kTestServer});
   const pid_t child = launch.wait_serving();
-  ASSERT_GT(child, 0) << launch.process.log();
+  ASSERT_GT(child, 0);
   const std::string info = http_get(launch.port, "/info").body;
   EXPECT_NE(info.find(std::string("protocol=") + GetParam().protocol), std::string::npos) << info;
   EXPECT_NE(info.find("LISTEN_FDS=\n"), std::string::npos) << "systemd's variables only on request";
@@ -163,14 +162,13 @@ TEST(Protocols, FdMarkersInTheCommandBecomeTheSocketsFd) {
   Launch launch(
       {"--listen", "127.0.0.1:" + std::to_string(admin) + ",name=admin", "--ready", "exec:true"},
       {kTestServer, "--fd", "{fd:admin}"});
-  ASSERT_TRUE(launch.process.wait_for_log("serving on", 10s)) << launch.process.log();
+  ASSERT_TRUE(wait_until_serving(launch.process.pid(), 10s));
   EXPECT_NE(http_get(admin, "/info").body.find("protocol=fd"), std::string::npos);
   EXPECT_NE(http_get(admin, "/info").body.find("\nfd 4 socket:["), std::string::npos);
 
   Launch typo({}, {kTestServer, "--fd", "{fd:admn}"});
-  EXPECT_EQ(typo.process.wait_exit(10s), 2) << typo.process.log();
-  EXPECT_NE(typo.process.log().find("no socket is named admn"), std::string::npos)
-      << typo.process.log();
+  EXPECT_EQ(typo.process.wait_exit(10s), 2);
+  EXPECT_NE(typo.process.log().find("no socket is named admn"), std::string::npos);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ bool no_zombie_children(pid_t parent) {
 
 TEST(Reaping, SubreaperAdoptsAndReapsAnOrphanOfTheChild) {
   Launch launch({"--subreaper"}, server_leaving_an_orphan());
-  ASSERT_GT(launch.wait_serving(), 0) << launch.process.log();
+  ASSERT_GT(launch.wait_serving(), 0);
   // The orphaned sleep now has reuserun as its parent, next to the generation.
   EXPECT_TRUE(wait_until([&] { return child_pids(launch.process.pid()).size() == 2; }, 5s));
   // Once it exits, reuserun reaps it.
@@ -46,7 +46,7 @@ TEST(Reaping, AsPid1InAPidNamespaceReuserunReapsOrphans) {
                                 "--"};
   for (const auto& word : server_leaving_an_orphan()) argv.push_back(word);
   Process unshare(argv);
-  ASSERT_TRUE(unshare.wait_for_log("serving on", 10s)) << unshare.log();
+  ASSERT_TRUE(wait_until_serving(unshare.pid(), 10s));
   const auto launchers = child_pids(unshare.pid());
   ASSERT_EQ(launchers.size(), 1u) << "unshare forks reuserun as PID 1 of the namespace";
   const pid_t reuserun = launchers.front();
@@ -56,7 +56,7 @@ TEST(Reaping, AsPid1InAPidNamespaceReuserunReapsOrphans) {
       << "and reaped when it exits";
   EXPECT_TRUE(no_zombie_children(reuserun));
   ::kill(reuserun, SIGTERM);
-  EXPECT_EQ(unshare.wait_exit(10s), 0) << unshare.log();
+  EXPECT_EQ(unshare.wait_exit(10s), 0);
 }
 
 }  // namespace

@@ -138,11 +138,11 @@ TEST(Systemd, AnUpgradeIsReloadingThenReadyFromTheSameMainPid) {
   ASSERT_EQ(systemd.next().rfind("READY=1", 0), 0u);
   const pid_t main_pid = systemd.sender();
   EXPECT_EQ(main_pid, launch.process.pid());
-  const std::vector<std::string> upgrade{kReuserun, "ctl", "--control-socket",
-                                         dir.file("ctl.sock"), "upgrade"};
+  const std::vector<std::string> upgrade{kReuserun, "ctl", "--control-socket", dir.file("ctl.sock"),
+                                         "upgrade"};
 
   const Captured upgraded = run_captured(upgrade);
-  ASSERT_EQ(upgraded.exit_code, 0) << upgraded.err << launch.process.log();
+  ASSERT_EQ(upgraded.exit_code, 0) << upgraded.err;
   const std::string reloading = systemd.next();
   EXPECT_EQ(reloading.rfind("RELOADING=1\n", 0), 0u) << reloading;
   EXPECT_GT(field_number(reloading, "MONOTONIC_USEC"), 0) << reloading;
@@ -234,18 +234,17 @@ TEST(SocketActivation, AdoptedSocketsArePassedOnInOrderWithTheirNames) {
   TempDir dir;
   Process reuserun(activated({&web, &admin}, "LISTEN_FDS=2 LISTEN_FDNAMES=web:admin",
                              "--control-socket " + dir.file("ctl.sock")));
-  ASSERT_TRUE(reuserun.wait_for_log("serving on", 10s)) << reuserun.log();
+  ASSERT_TRUE(wait_until_serving(reuserun.pid(), 10s));
   EXPECT_NE(reuserun.log().find("adopted socket-activation listener 127.0.0.1:" +
                                 std::to_string(web.port) + " (web)"),
-            std::string::npos)
-      << reuserun.log();
+            std::string::npos);
   EXPECT_EQ(reuserun.log().find("listening on"), std::string::npos) << "it bound nothing";
 
   // Generation 2 is started by the launcher's first image, generation 3 by its upgraded one.
   for (int generation = 1; generation <= 3; ++generation) {
     const std::string info = info_of(web.port);
     const auto pid = serving_pid(web.port);
-    ASSERT_TRUE(pid) << reuserun.log();
+    ASSERT_TRUE(pid);
     EXPECT_NE(info.find("LISTEN_FDS=2\n"), std::string::npos) << info;
     EXPECT_NE(info.find("LISTEN_FDNAMES=web:admin\n"), std::string::npos) << info;
     EXPECT_NE(info.find("LISTEN_PID=" + std::to_string(*pid) + "\n"), std::string::npos) << info;
@@ -256,12 +255,12 @@ TEST(SocketActivation, AdoptedSocketsArePassedOnInOrderWithTheirNames) {
     if (generation == 2) {
       const Captured upgrade =
           run_captured({kReuserun, "ctl", "--control-socket", dir.file("ctl.sock"), "upgrade"});
-      ASSERT_EQ(upgrade.exit_code, 0) << upgrade.err << reuserun.log();
+      ASSERT_EQ(upgrade.exit_code, 0) << upgrade.err;
     }
     if (generation < 3) {
       const Captured restart =
           run_captured({kReuserun, "ctl", "--control-socket", dir.file("ctl.sock"), "restart"});
-      ASSERT_EQ(restart.exit_code, 0) << restart.err << reuserun.log();
+      ASSERT_EQ(restart.exit_code, 0) << restart.err;
     }
   }
   const Captured status =
@@ -279,19 +278,17 @@ TEST(SocketActivation, AnFdThatIsNotAListeningSocketIsRefused) {
   Process reuserun({"/bin/sh", "-c",
                     "LISTEN_PID=$$ LISTEN_FDS=1 exec " + kReuserun + " -- " + kTestServer + " 3<" +
                         dir.file("not-a-socket")});
-  EXPECT_EQ(reuserun.wait_exit(10s), 3) << reuserun.log();
+  EXPECT_EQ(reuserun.wait_exit(10s), 3);
   EXPECT_NE(reuserun.log().find("socket-activation fd 3 (unknown) is not a socket"),
-            std::string::npos)
-      << reuserun.log();
+            std::string::npos);
 }
 
 TEST(SocketActivation, VariablesForAnotherPidAreNotOurs) {
   // LISTEN_PID names some other process: reuserun must bind --port itself, or without it refuse.
   Process without_port(
       {"/bin/sh", "-c", "LISTEN_PID=1 LISTEN_FDS=1 exec " + kReuserun + " -- " + kTestServer});
-  EXPECT_EQ(without_port.wait_exit(10s), 2) << without_port.log();
-  EXPECT_NE(without_port.log().find("--port or --listen is required"), std::string::npos)
-      << without_port.log();
+  EXPECT_EQ(without_port.wait_exit(10s), 2);
+  EXPECT_NE(without_port.log().find("--port or --listen is required"), std::string::npos);
 }
 
 }  // namespace

@@ -52,14 +52,14 @@ class Upgrade : public ::testing::Test {
 
   std::unique_ptr<Process> start(std::vector<std::string> options,
                                  std::vector<std::string> command = {kTestServer}) {
-    std::vector<std::string> argv{binary,      "--port",           std::to_string(port),
-                                  "--bind",    "127.0.0.1",        "--control-socket",
-                                  socket,      "--pid-file",       pid_file};
+    std::vector<std::string> argv{binary,   "--port",     std::to_string(port),
+                                  "--bind", "127.0.0.1",  "--control-socket",
+                                  socket,   "--pid-file", pid_file};
     argv.insert(argv.end(), options.begin(), options.end());
     argv.push_back("--");
     argv.insert(argv.end(), command.begin(), command.end());
     auto process = std::make_unique<Process>(argv);
-    EXPECT_TRUE(process->wait_for_log("serving on", 15s)) << process->log();
+    EXPECT_TRUE(wait_until_serving(process->pid(), 15s));
     return process;
   }
 
@@ -86,13 +86,13 @@ TEST_F(Upgrade, UnderLoadNothingFailsAndTheSameChildrenAreStillSupervised) {
   ASSERT_TRUE(wait_until([&] { return (workers = sorted(child_pids(pid))).size() == 2; }, 10s));
 
   Load load(port);
-  ASSERT_TRUE(load.wait_for_requests(50)) << reuserun->log();
+  ASSERT_TRUE(load.wait_for_requests(50));
   constexpr int kUpgrades = 3;
   for (int upgrade = 1; upgrade <= kUpgrades; ++upgrade) {
     install(kReuserun);
     const ino_t fresh = inode_of(binary);
     const Captured answer = ctl({"upgrade"});
-    ASSERT_EQ(answer.exit_code, 0) << answer.err << reuserun->log();
+    ASSERT_EQ(answer.exit_code, 0) << answer.err;
     EXPECT_TRUE(contains(answer.out, "upgraded in ")) << answer.out;
     EXPECT_TRUE(contains(answer.out, "reuserun pid " + std::to_string(pid) + " runs " + binary))
         << answer.out;
@@ -102,8 +102,8 @@ TEST_F(Upgrade, UnderLoadNothingFailsAndTheSameChildrenAreStillSupervised) {
   install(kReuserun);
   const ino_t fresh = inode_of(binary);
   reuserun->signal(SIGUSR2);
-  ASSERT_TRUE(reuserun->wait_for_log("upgraded in place in", 15s, kUpgrades + 1))
-      << reuserun->log();
+  ASSERT_TRUE(wait_for_status(
+      pid, [](const StatusView& status) { return status.upgrades == kUpgrades + 1; }, 15s));
   EXPECT_EQ(running_inode(pid), fresh);
   const Load::Result seen = load.stop();
   std::printf("%d upgrades under load: %ld requests, %ld failed\n", kUpgrades + 1, seen.sent,
@@ -120,11 +120,10 @@ TEST_F(Upgrade, UnderLoadNothingFailsAndTheSameChildrenAreStillSupervised) {
 
   // Still supervised: a SIGHUP rolls both workers ...
   reuserun->signal(SIGHUP);
-  ASSERT_TRUE(reuserun->wait_for_log("restart succeeded", 20s)) << reuserun->log();
+  ASSERT_TRUE(restart_ended(reuserun->pid(), Ended::succeeded, 20s));
   for (const pid_t old : workers)
     EXPECT_TRUE(wait_until([&] { return !process_exists(old) && !is_zombie(old); }, 15s))
-        << "worker " << old << " drained and was reaped\n"
-        << reuserun->log();
+        << "worker " << old << " drained and was reaped\n";
   std::vector<pid_t> now;
   ASSERT_TRUE(wait_until([&] { return (now = child_pids(pid)).size() == 2; }, 10s));
   // ... and a crashed worker is respawned.
@@ -135,12 +134,11 @@ TEST_F(Upgrade, UnderLoadNothingFailsAndTheSameChildrenAreStillSupervised) {
         return children.size() == 2 &&
                std::find(children.begin(), children.end(), now.front()) == children.end();
       },
-      10s))
-      << reuserun->log();
+      10s));
   EXPECT_FALSE(is_zombie(now.front()));
 
   reuserun->signal(SIGTERM);
-  EXPECT_EQ(reuserun->wait_exit(15s), 0) << reuserun->log();
+  EXPECT_EQ(reuserun->wait_exit(15s), 0);
   EXPECT_FALSE(std::filesystem::exists(pid_file)) << "the new image removes the pid file";
   EXPECT_FALSE(std::filesystem::exists(socket)) << "... and the control socket";
 }
@@ -150,13 +148,13 @@ TEST_F(Upgrade, ABrokenNewBinaryLeavesTheOldOneRunningAndFailsTheRequest) {
   const pid_t pid = reuserun->pid();
   const ino_t original = running_inode(pid);
   const auto child = serving_pid(port);
-  ASSERT_TRUE(child) << reuserun->log();
+  ASSERT_TRUE(child);
 
   install_script("#!/bin/sh\nexit 3\n");  // exits at once
   const Captured exits = ctl({"upgrade"});
   EXPECT_EQ(exits.exit_code, 15) << exits.out << exits.err;
-  EXPECT_TRUE(contains(exits.err, "upgrade failed: the check run of " + binary +
-                                      " exited with status 3"))
+  EXPECT_TRUE(
+      contains(exits.err, "upgrade failed: the check run of " + binary + " exited with status 3"))
       << exits.err;
   EXPECT_TRUE(contains(exits.err, "runs on as it was; generation 1 serves on")) << exits.err;
 
@@ -168,8 +166,7 @@ TEST_F(Upgrade, ABrokenNewBinaryLeavesTheOldOneRunningAndFailsTheRequest) {
 
   std::filesystem::remove(binary);  // gone
   reuserun->signal(SIGUSR2);
-  EXPECT_TRUE(reuserun->wait_for_log("No such file or directory; this reuserun runs on", 10s))
-      << reuserun->log();
+  EXPECT_TRUE(reuserun->wait_for_log("No such file or directory; this reuserun runs on", 10s));
 
   // Nothing changed: same image, same child, still answering and still supervising.
   EXPECT_TRUE(reuserun->running());
@@ -177,13 +174,13 @@ TEST_F(Upgrade, ABrokenNewBinaryLeavesTheOldOneRunningAndFailsTheRequest) {
   EXPECT_EQ(serving_pid(port), child);
   EXPECT_EQ(ctl({"status"}).exit_code, 0);
   reuserun->signal(SIGHUP);
-  EXPECT_TRUE(reuserun->wait_for_log("restart succeeded", 15s)) << reuserun->log();
+  EXPECT_TRUE(restart_ended(reuserun->pid(), Ended::succeeded, 15s));
 
   install(kReuserun);  // fixed: the next upgrade goes through
   const Captured fixed = ctl({"upgrade"});
-  EXPECT_EQ(fixed.exit_code, 0) << fixed.err << reuserun->log();
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.err;
   reuserun->signal(SIGTERM);
-  EXPECT_EQ(reuserun->wait_exit(15s), 0) << reuserun->log();
+  EXPECT_EQ(reuserun->wait_exit(15s), 0);
 }
 
 TEST_F(Upgrade, AnUpgradeAskedForDuringARestartWaitsForItsOutcome) {
@@ -191,9 +188,9 @@ TEST_F(Upgrade, AnUpgradeAskedForDuringARestartWaitsForItsOutcome) {
   auto reuserun = start({}, server_with_args_from(dir.file("args")));
   dir.write("args", "--start-delay 1000");
   reuserun->signal(SIGHUP);
-  ASSERT_TRUE(reuserun->wait_for_log("restart: starting generation 2", 10s)) << reuserun->log();
+  ASSERT_TRUE(reuserun->wait_for_log("restart: starting generation 2", 10s));
   const Captured answer = ctl({"upgrade"});
-  EXPECT_EQ(answer.exit_code, 0) << answer.err << reuserun->log();
+  EXPECT_EQ(answer.exit_code, 0) << answer.err;
   const std::string log = reuserun->log();
   const auto restarted = log.find("restart succeeded");
   const auto upgraded = log.find("upgraded in place");
@@ -209,16 +206,15 @@ TEST_F(Upgrade, DrainDeadlinesArmedBeforeTheUpgradeStillFire) {
   dir.write("args", "--ignore-term");  // generation 1 will not drain on its own
   auto reuserun = start({"--drain-timeout", "3s"}, server_with_args_from(dir.file("args")));
   const auto first = serving_pid(port);
-  ASSERT_TRUE(first) << reuserun->log();
+  ASSERT_TRUE(first);
   dir.write("args", "");
   reuserun->signal(SIGHUP);
-  ASSERT_TRUE(reuserun->wait_for_log("restart succeeded", 15s)) << reuserun->log();
+  ASSERT_TRUE(restart_ended(reuserun->pid(), Ended::succeeded, 15s));
   const Captured answer = ctl({"upgrade"});
-  ASSERT_EQ(answer.exit_code, 0) << answer.err << reuserun->log();
+  ASSERT_EQ(answer.exit_code, 0) << answer.err;
   // The new image kills generation 1 when the old image's drain deadline says so.
-  EXPECT_TRUE(reuserun->wait_for_log("still running after 3s: SIGKILL", 10s)) << reuserun->log();
-  EXPECT_TRUE(wait_until([&] { return !process_exists(*first) && !is_zombie(*first); }, 10s))
-      << reuserun->log();
+  EXPECT_TRUE(reuserun->wait_for_log("still running after 3s: SIGKILL", 10s));
+  EXPECT_TRUE(wait_until([&] { return !process_exists(*first) && !is_zombie(*first); }, 10s));
 }
 
 TEST(UpgradeHandover, AnotherFormatVersionIsRefusedBeforeAnythingIsTouched) {
@@ -236,13 +232,12 @@ TEST(UpgradeHandover, AnotherFormatVersionIsRefusedBeforeAnythingIsTouched) {
 
   // A new image given such a handover stops at once: it binds nothing and starts nothing.
   const int port = probe_free_port();
-  const Captured resumed = run_captured(
-      {"/bin/bash", "-c",
-       "REUSERUN_HANDOVER_FD=7 exec " + kReuserun + " --port " + std::to_string(port) +
-           " --bind 127.0.0.1 -- " + kTestServer + " 7<" + dir.file("handover")});
+  const Captured resumed =
+      run_captured({"/bin/bash", "-c",
+                    "REUSERUN_HANDOVER_FD=7 exec " + kReuserun + " --port " + std::to_string(port) +
+                        " --bind 127.0.0.1 -- " + kTestServer + " 7<" + dir.file("handover")});
   EXPECT_EQ(resumed.exit_code, 6) << resumed.err;
-  EXPECT_TRUE(contains(resumed.err, "upgrade: cannot take over: " + version_error))
-      << resumed.err;
+  EXPECT_TRUE(contains(resumed.err, "upgrade: cannot take over: " + version_error)) << resumed.err;
   EXPECT_FALSE(contains(resumed.err, "started")) << resumed.err;
   EXPECT_FALSE(http_get(port, "/", 1s).ok);
 }

@@ -336,6 +336,12 @@ Captured run_captured(std::vector<std::string> argv, Millis limit, std::vector<s
   return result;
 }
 
+namespace {
+bool (*print_logs_condition)() = nullptr;
+}  // namespace
+
+void Process::print_logs_when(bool (*condition)()) { print_logs_condition = condition; }
+
 Process::~Process() {
   if (running()) {
     // Whatever the launcher still runs belongs to this test too: end it by pid.
@@ -343,6 +349,10 @@ Process::~Process() {
     ::kill(pid_, SIGKILL);
     wait_exit(5s);
   }
+  if (print_logs_condition != nullptr && print_logs_condition())
+    std::fprintf(stderr, "--- output of pid %d (%s) ---\n%s--- end of pid %d ---\n", pid_,
+                 exit_code_ ? ("exit " + std::to_string(*exit_code_)).c_str() : "running",
+                 log().c_str(), pid_);
   ::unlink(log_path_.c_str());
 }
 
@@ -391,7 +401,7 @@ Launch::Launch(std::vector<std::string> options, std::vector<std::string> comman
           std::move(env)) {}
 
 pid_t Launch::wait_serving(Millis limit) {
-  process.wait_for_log("serving on", limit);
+  wait_until_serving(process.pid(), limit);
   std::optional<pid_t> pid;
   wait_until([&] { return (pid = serving_pid(port)).has_value(); }, limit);
   return pid.value_or(-1);
@@ -424,7 +434,8 @@ std::vector<std::string> command_words(pid_t pid) {
   return words;
 }
 
-// Where reuserun serves `ctl`: its --control-socket, or the default one for its --port.
+}  // namespace
+
 std::string control_socket_of(pid_t reuserun) {
   const auto words = command_words(reuserun);
   std::string port;
@@ -437,36 +448,34 @@ std::string control_socket_of(pid_t reuserun) {
          port + ".sock";
 }
 
-}  // namespace
+std::optional<RestartView> wait_for_restarts(pid_t reuserun, int ended, Millis limit) {
+  const auto status = wait_for_status(
+      reuserun, [&](const StatusView& now) { return now.restarts >= ended; }, limit);
+  return status ? status->last_restart : std::nullopt;
+}
 
-std::optional<RestartHistory> restart_history(pid_t reuserun) {
-  const std::string answer = unix_exchange(control_socket_of(reuserun), "status json\n");
-  if (!answer.starts_with("0\n{")) return std::nullopt;
-  RestartHistory history;
-  const auto restarts = answer.find("\"restarts\":");
-  if (restarts == std::string::npos) return std::nullopt;
-  history.ended = std::atoi(answer.c_str() + restarts + 11);
-  const auto last = answer.find("\"last_restart\":{");
-  history.last_succeeded =
-      last != std::string::npos && answer.find("\"succeeded\":true", last) != std::string::npos;
-  return history;
+bool restart_ended(pid_t reuserun, Ended expected, Millis limit, int nth) {
+  const auto last = wait_for_restarts(reuserun, nth, limit);
+  return last && last->succeeded == (expected == Ended::succeeded);
+}
+
+bool wait_until_serving(pid_t reuserun, Millis limit) {
+  return wait_for_status(
+             reuserun, [](const StatusView& status) { return status.serving.has_value(); }, limit)
+      .has_value();
 }
 
 bool TwoGenerations::restart(Millis limit) {
-  const auto before = restart_history(launch->process.pid());
-  const int ended_before = before ? before->ended : 0;
+  const auto before = ctl_status(launch->process.pid());
   launch->process.signal(SIGHUP);
-  std::optional<RestartHistory> after;
-  wait_until([&] { return (after = restart_history(launch->process.pid())) &&
-                          after->ended > ended_before; },
-             limit);
-  return after && after->ended > ended_before && after->last_succeeded;
+  const auto last =
+      wait_for_restarts(launch->process.pid(), (before ? before->restarts : 0) + 1, limit);
+  return last && last->succeeded;
 }
 
-int TwoGenerations::outcome() const {
-  const auto history = restart_history(launch->process.pid());
-  if (!history || history->ended == 0) return 0;
-  return history->last_succeeded ? 1 : -1;
+std::optional<RestartView> TwoGenerations::last_restart() const {
+  const auto status = ctl_status(launch->process.pid());
+  return status ? status->last_restart : std::nullopt;
 }
 
 RestartsUnderLoad restart_under_load(Process& reuserun, int port, int restarts, const char* label) {
@@ -475,11 +484,8 @@ RestartsUnderLoad restart_under_load(Process& reuserun, int port, int restarts, 
   load.wait_for_requests(50);
   for (int restart = 1; restart <= restarts; ++restart) {
     reuserun.signal(SIGHUP);
-    std::optional<RestartHistory> history;
-    wait_until(
-        [&] { return (history = restart_history(reuserun.pid())) && history->ended >= restart; },
-        30s);
-    if (!history || history->ended < restart || !history->last_succeeded) break;
+    const auto last = wait_for_restarts(reuserun.pid(), restart, 30s);
+    if (!last || !last->succeeded) break;
     outcome.succeeded = restart;
   }
   outcome.load = load.stop();

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "ctl_status.hpp"
+
 namespace rrtest {
 
 using namespace std::chrono_literals;
@@ -90,13 +92,19 @@ class Load {
 
 class Process;
 
-// What `reuserun ctl --json status` says of the restarts (over its --control-socket, or the
-// default socket of its --port); nullopt when it does not answer.
-struct RestartHistory {
-  int ended = 0;  // restarts that ended, either way
-  bool last_succeeded = false;
-};
-std::optional<RestartHistory> restart_history(pid_t reuserun);
+// Where reuserun `pid` serves `ctl`: its --control-socket, or the default one for its --port.
+std::string control_socket_of(pid_t reuserun);
+
+// Waits until reuserun says (ctl --json status) that `ended` restarts have ended; the last one,
+// or nullopt if that did not happen within `limit`.
+std::optional<RestartView> wait_for_restarts(pid_t reuserun, int ended, Millis limit = 15s);
+
+// Waits until the `nth` restart has ended; true when it ended as `expected`.
+enum class Ended { succeeded, failed };
+bool restart_ended(pid_t reuserun, Ended expected, Millis limit = 15s, int nth = 1);
+
+// Waits until reuserun says a generation serves.
+bool wait_until_serving(pid_t reuserun, Millis limit = 10s);
 
 // `restarts` SIGHUPs to reuserun under continuous load on `port`, each waited for (its outcome
 // from `ctl --json status`, bounded; it stops at the first that does not succeed); prints what
@@ -130,6 +138,8 @@ std::vector<std::string> as_nobody(std::vector<std::string> argv);
 std::string copy_for_nobody(const std::string& binary, const TempDir& dir);
 
 // A child process of the test (reuserun, or a stale server), ended by pid when the test ends.
+// Its output goes to a log file, printed when the process ends if `print_logs_when` says so
+// (the integration tests: when the test has failed), so assertions need not carry it.
 class Process {
  public:
   // env: extra KEY=VALUE entries. Standard error (and output) go to a log file.
@@ -146,6 +156,8 @@ class Process {
   std::string log() const;
   bool wait_for_log(const std::string& needle, Millis limit, int occurrences = 1) const;
   int count_in_log(const std::string& needle) const;
+
+  static void print_logs_when(bool (*condition)());
 
  private:
   pid_t pid_ = -1;
@@ -184,7 +196,8 @@ struct TwoGenerations {
                  const std::string& first_args = "");
   // SIGHUP; waits for the restart's outcome (ctl --json status); true when it succeeded.
   bool restart(Millis limit = 15s);
-  int outcome() const;  // of the last restart: 1 succeeded, -1 failed, 0 none has ended yet
+  // The last restart that ended, as ctl --json status says (nullopt: none yet, or no answer).
+  std::optional<RestartView> last_restart() const;
   std::string log() const { return launch->process.log(); }
 
   TempDir dir;
