@@ -99,8 +99,8 @@ class AcceptGate final : public Gate {
     socklen_t length = sizeof client_.storage;
     // The 4-tuple is how the kernel finds the accepted side: without our own address, no probe.
     if (::getsockname(fd.get(), client_.get(), &length) == -1)
-      return fail(system_error("read the address of a probe to " + format_address(target_), errno)
-                      .message);
+      return fail(
+          system_error("read the address of a probe to " + format_address(target_), errno).message);
     connection_.emplace(services_.io(), fd.release());
     probe_started_ = std::chrono::steady_clock::now();
     poll_step_ = kFirstPollStep;

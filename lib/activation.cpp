@@ -57,7 +57,8 @@ Result<Listener> adopt_listener(int fd, const std::string& name, const std::stri
   if (::getsockname(fd, address.get(), &length) == -1)
     return system_error("read the address of " + which, errno);
   // Ours from now on: no child gets it except through the handover at fds 3...
-  if (const int error = set_close_on_exec(fd)) return system_error("keep " + which + " ours", error);
+  if (const int error = set_close_on_exec(fd))
+    return system_error("keep " + which + " ours", error);
   if (address.family() == AF_INET || address.family() == AF_INET6)
     return Listener::adopt_tcp(UniqueFd(fd), address, name);
   if (address.family() != AF_UNIX)

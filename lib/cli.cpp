@@ -6,12 +6,12 @@
 
 #include "accounts.hpp"
 #include "activation.hpp"
-#include "upgrade.hpp"
 #include "env_file.hpp"
-#include "launch_plan.hpp"
 #include "exit_code.hpp"
+#include "launch_plan.hpp"
 #include "signal_name.hpp"
 #include "text.hpp"
+#include "upgrade.hpp"
 
 namespace reuserun {
 namespace {
@@ -231,8 +231,7 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     config.listen.push_back(spec.value());
   }
   // An upgrade's new image (and its check) gets the sockets from the handover.
-  if (config.listen.empty() && !socket_activated() && !handover_expected() &&
-      raw.upgrade_check < 0)
+  if (config.listen.empty() && !socket_activated() && !handover_expected() && raw.upgrade_check < 0)
     throw UsageError{
         "--port or --listen is required (unless reuserun is socket-activated: LISTEN_FDS)"};
   config.ipv6_only = raw.ipv6_only;

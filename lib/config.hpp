@@ -37,9 +37,9 @@ struct Config {
   LogLevel log_level = LogLevel::info;
   std::string pid_file;  // empty: none
   bool subreaper = false;
-  bool pdeathsig = true;       // children get SIGTERM when reuserun dies
-  std::string control_socket;  // empty: the default path (control.hpp)
-  std::string reexec_as;       // --reexec-as: what an upgrade executes (empty: upgrade.hpp)
+  bool pdeathsig = true;               // children get SIGTERM when reuserun dies
+  std::string control_socket;          // empty: the default path (control.hpp)
+  std::string reexec_as;               // --reexec-as: what an upgrade executes (empty: upgrade.hpp)
   std::vector<std::string> arguments;  // reuserun's own argv: an upgrade executes it again
   std::optional<int> upgrade_check_fd;  // --upgrade-check FD: only check an upgrade's handover
   // The children's identity and environment (reuserun's own when unset).

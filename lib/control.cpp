@@ -34,9 +34,8 @@ constexpr std::size_t kMaxRequest = 256;
 constexpr auto kReadDeadline = std::chrono::seconds(5);
 constexpr std::size_t kMaxConnections = 32;
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
-constexpr ControlRequest::Verb kVerbs[] = {ControlRequest::Verb::restart,
-                                           ControlRequest::Verb::status,
-                                           ControlRequest::Verb::upgrade};
+constexpr ControlRequest::Verb kVerbs[] = {
+    ControlRequest::Verb::restart, ControlRequest::Verb::status, ControlRequest::Verb::upgrade};
 
 // One client: reads its request line, hands it to the handler, answers once.
 // The answer is a few hundred bytes: it fits the socket buffer, so a non-blocking send either
@@ -265,7 +264,7 @@ namespace {
 // The default directory: created 0700, and used only while it is a real directory of ours that
 // nobody else may write: a directory (or link) another user prepared would let them replace the
 // socket `reuserun ctl` talks to.
-std::optional<Error> check_control_directory(const std::string& directory) {
+Result<void> check_control_directory(const std::string& directory) {
   if (::mkdir(directory.c_str(), 0700) == -1 && errno != EEXIST)
     return system_error("create the control socket directory " + directory, errno);
   struct stat info {};
@@ -280,7 +279,7 @@ std::optional<Error> check_control_directory(const std::string& directory) {
     return refuse("it belongs to uid " + std::to_string(info.st_uid) + ", not " +
                   std::to_string(::geteuid()));
   if ((info.st_mode & 022) != 0) return refuse("group or others may write to it");
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -288,7 +287,7 @@ std::optional<Error> check_control_directory(const std::string& directory) {
 Result<ControlSocket> ControlSocket::bind(std::string path) {
   const std::string directory = default_control_directory();
   if (path.starts_with(directory + "/")) {
-    if (auto error = check_control_directory(directory)) return *error;
+    if (auto checked = check_control_directory(directory); !checked) return checked.error();
   }
   auto fd = bind_unix_socket(path, 0600, 16, "control socket");
   if (!fd) return fd.error();

@@ -41,9 +41,8 @@ int open_as(const FileReader& reader, const std::string& path) {
   if ((!reader.uid && !reader.gid) || ::geteuid() != 0) return open_file();
   std::vector<gid_t> saved(static_cast<std::size_t>(std::max(::getgroups(0, nullptr), 0)));
   if (::getgroups(static_cast<int>(saved.size()), saved.data()) == -1) return -1;
-  const std::vector<gid_t> groups = reader.uid || !reader.groups.empty()
-                                        ? reader.groups
-                                        : std::vector<gid_t>{*reader.gid};
+  const std::vector<gid_t> groups =
+      reader.uid || !reader.groups.empty() ? reader.groups : std::vector<gid_t>{*reader.gid};
   if (::setgroups(groups.size(), groups.data()) == -1) return -1;
   const gid_t old_gid = static_cast<gid_t>(::setfsgid(reader.gid.value_or(::getegid())));
   const uid_t old_uid = static_cast<uid_t>(::setfsuid(reader.uid.value_or(::geteuid())));
@@ -64,12 +63,10 @@ Result<std::string> read_regular_file(const std::string& path, const FileReader&
   if (!fd) return system_error(what, errno);
   struct stat info {};
   if (::fstat(fd.get(), &info) == -1) return system_error(what, errno);
-  if (!S_ISREG(info.st_mode))
-    return Error{"Failed to " + what + ": not a regular file", EINVAL};
+  if (!S_ISREG(info.st_mode)) return Error{"Failed to " + what + ": not a regular file", EINVAL};
   if (static_cast<std::size_t>(info.st_size) > kMaxEnvFileSize)
-    return Error{"Failed to " + what + ": larger than " + std::to_string(kMaxEnvFileSize) +
-                     " bytes",
-                 EFBIG};
+    return Error{
+        "Failed to " + what + ": larger than " + std::to_string(kMaxEnvFileSize) + " bytes", EFBIG};
   std::string text;
   char buffer[8192];
   while (true) {
@@ -79,9 +76,9 @@ Result<std::string> read_regular_file(const std::string& path, const FileReader&
     if (n == 0) break;
     text.append(buffer, static_cast<std::size_t>(n));
     if (text.size() > kMaxEnvFileSize)  // grew while we read
-      return Error{"Failed to " + what + ": larger than " + std::to_string(kMaxEnvFileSize) +
-                       " bytes",
-                   EFBIG};
+      return Error{
+          "Failed to " + what + ": larger than " + std::to_string(kMaxEnvFileSize) + " bytes",
+          EFBIG};
   }
   return text;
 }

@@ -12,9 +12,9 @@
 
 #include "child_env.hpp"
 #include "command.hpp"
+#include "exit_code.hpp"
 #include "group_signal.hpp"
 #include "launch_plan.hpp"
-#include "exit_code.hpp"
 #include "procfs.hpp"
 #include "signal_name.hpp"
 #include "sock_diag.hpp"
@@ -35,7 +35,6 @@ SupervisorConfig supervisor_config(const Config& config) {
   result.max_surge = config.max_surge;
   return result;
 }
-
 
 }  // namespace
 
@@ -135,9 +134,8 @@ Status EventLoop::status() const {
     out.listeners.push_back({listener.describe(), listener.name()});
   for (const auto& [key, child] : supervisor_.children()) {
     const Clock::time_point began{std::chrono::nanoseconds(child.spawned_at_ns)};
-    out.generations.push_back(
-        {key.generation, child.pid, key.slot, child.phase,
-         child.spawned_at_ns == 0 ? 0.0 : seconds_since(began)});
+    out.generations.push_back({key.generation, child.pid, key.slot, child.phase,
+                               child.spawned_at_ns == 0 ? 0.0 : seconds_since(began)});
   }
   out.serving = serving;
   out.workers = supervisor_.config().workers;
@@ -242,7 +240,9 @@ void EventLoop::apply(const ExpireGate& action) {
 
 // The leader is unreaped here (alive, or the zombie whose exit is being handled: reaper.hpp), so
 // its group id is still ours.
-void EventLoop::apply(const SignalGroup& action) { signal_worker(action.process_group, action.sig); }
+void EventLoop::apply(const SignalGroup& action) {
+  signal_worker(action.process_group, action.sig);
+}
 
 // A worker is gone. Its notify channel closes (later: this may run inside its own handler). What
 // it left behind outside its process group was reparented to reuserun (as PID 1 or a subreaper)

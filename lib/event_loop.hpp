@@ -1,5 +1,6 @@
 // The one thread around the supervisor: turns signals, child exits, gate results, notify messages
-// and timers into supervisor events, and the supervisor's actions into syscalls (docs/DESIGN.md §4).
+// and timers into supervisor events, and the supervisor's actions into syscalls (docs/DESIGN.md
+// §4).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -25,9 +26,9 @@
 #include "spawn.hpp"
 #include "status.hpp"
 #include "supervisor.hpp"
+#include "timer_table.hpp"
 #include "upgrade.hpp"
 #include "upgrade_machine.hpp"
-#include "timer_table.hpp"
 
 namespace reuserun {
 
@@ -122,8 +123,8 @@ class EventLoop final : private GateServices {
 
   // GateServices
   boost::asio::io_context& io() override { return io_; }
-  pid_t start_probe(const std::string& command, const GateSubject& subject,
-                    ExitHandler on_exit) override;
+  Result<pid_t> start_probe(const std::string& command, const GateSubject& subject,
+                            ExitHandler on_exit) override;
   void abandon_probe(pid_t pid) override;
   const SocketAddress& listener_address() const override { return probed_listener().address(); }
   // The listener the gates probe: the first TCP one (the CLI refuses probing gates without one).
@@ -149,7 +150,7 @@ class EventLoop final : private GateServices {
   std::deque<Event> pending_;
   Clock::time_point started_at_ = Clock::now();
   Upgrade upgrade_{io_};
-  std::set<pid_t> probes_;                 // exec-gate probes running
+  std::set<pid_t> probes_;                          // exec-gate probes running
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
   RestartLedger restarts_;
   ListenerWatch watch_;

@@ -30,8 +30,8 @@ std::vector<std::uint16_t> EventLoop::tcp_ports() const {
 }
 
 void EventLoop::apply(const SpawnChild& action) {
-  const ResolvedCommand resolved = resolve_command(config_.command.front(), search_path(),
-                                                   check_executable, config_.directory);
+  const ResolvedCommand resolved =
+      resolve_command(config_.command.front(), search_path(), check_executable, config_.directory);
   const auto fail = [&](int error) {
     // execve's ENOENT for a file that exists means its #! interpreter is missing.
     const bool interpreter = error == ENOENT && resolved.error == 0;
@@ -64,12 +64,12 @@ void EventLoop::apply(const SpawnChild& action) {
     env.set("NOTIFY_SOCKET", notify.value()->address());
   else
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
-  const SpawnResult spawned =
+  const auto spawned =
       spawn_process(io_, children_request(resolved.path, plan.value().argv, env, fds));
-  if (spawned.pid < 0) return fail(spawned.error);
+  if (!spawned) return fail(spawned.error().code);
   const WorkerKey worker{action.generation, action.slot};
-  if (notify) notify_.attach(worker, spawned.pid, std::move(notify.value()));
-  dispatch(ChildSpawned{action.generation, spawned.pid, action.slot, nanoseconds_now()});
+  if (notify) notify_.attach(worker, spawned.value(), std::move(notify.value()));
+  dispatch(ChildSpawned{action.generation, spawned.value(), action.slot, nanoseconds_now()});
 }
 
 NotifyOwner EventLoop::notify_owner() const {
@@ -92,34 +92,27 @@ SpawnRequest EventLoop::children_request(std::string executable, std::vector<std
   return request;
 }
 
-pid_t EventLoop::start_probe(const std::string& command, const GateSubject& subject,
-                             ExitHandler on_exit) {
+Result<pid_t> EventLoop::start_probe(const std::string& command, const GateSubject& subject,
+                                     ExitHandler on_exit) {
   // As the children run: their user, groups, directory and variables (a probe run as root with
   // root's environment would judge a server it cannot see as the server sees itself), without
   // their sockets or notify channel.
   const auto env_file = read_children_env_file(config_);
-  if (!env_file) {
-    log_warn("exec gate: {}", env_file.error().message);
-    errno = env_file.error().code;
-    return -1;
-  }
+  if (!env_file) return env_file.error();
   ChildEnv env(environ, {});
   for (const auto& [key, value] :
        launch_variables(config_, {subject.generation, subject.slot, tcp_ports()}, env_file.value()))
     env.set(key, value);
   env.set("REUSERUN_CHILD_PID", std::to_string(subject.pid));
-  const SpawnResult spawned =
+  const auto spawned =
       spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));
-  if (spawned.pid < 0) {
-    errno = spawned.error;
-    return -1;
-  }
-  probes_.insert(spawned.pid);
-  reaper_.route(spawned.pid, [this, on_exit](pid_t pid, int status) {
+  if (!spawned) return spawned;
+  probes_.insert(spawned.value());
+  reaper_.route(spawned.value(), [this, on_exit](pid_t pid, int status) {
     probes_.erase(pid);
     on_exit(status);
   });
-  return spawned.pid;
+  return spawned;
 }
 
 void EventLoop::abandon_probe(pid_t pid) {

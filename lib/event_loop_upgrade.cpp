@@ -74,17 +74,17 @@ void EventLoop::start_upgrade_check() {
   check.argv.insert(check.argv.begin() + 1, {kUpgradeCheckOption, std::to_string(kListenFdsStart)});
   check.env = &env;
   check.listen_fds = {file.value().get()};
-  const SpawnResult spawned = spawn_process(io_, check);
-  if (spawned.pid < 0)
-    return carry_out(upgrade_.machine.abort(
-        fmt::format("cannot run {}: {}", upgrade_.executable, std::strerror(spawned.error))));
-  log_info("upgrade: checking {} (pid {})", upgrade_.executable, spawned.pid);
-  upgrade_.check_pid = spawned.pid;
-  reaper_.route(spawned.pid, [this](pid_t, int status) {
+  const auto spawned = spawn_process(io_, check);
+  if (!spawned)
+    return carry_out(upgrade_.machine.abort(fmt::format("cannot run {}: {}", upgrade_.executable,
+                                                        std::strerror(spawned.error().code))));
+  log_info("upgrade: checking {} (pid {})", upgrade_.executable, spawned.value());
+  upgrade_.check_pid = spawned.value();
+  reaper_.route(spawned.value(), [this](pid_t, int status) {
     upgrade_.check_pid = 0;
     upgrade_.timer.cancel();
-    carry_out(upgrade_.machine.check_ended(status, describe_wait_status(status),
-                                           upgrade_.executable));
+    carry_out(
+        upgrade_.machine.check_ended(status, describe_wait_status(status), upgrade_.executable));
   });
   upgrade_.timer.expires_after(kCheckTimeout);
   upgrade_.timer.async_wait([this](boost::system::error_code error) {
@@ -155,9 +155,9 @@ void EventLoop::commit_upgrade() {
   log_info("upgrade: executing {}; pid {}, its sockets and its children ({}) carry on",
            upgrade_.executable, ::getpid(), state.supervisor.children.size());
   auto file = write_handover_file(encode_handover(state));
-  const Error error = file ? exec_new_image(upgrade_.executable, config_.arguments,
-                                            file.value().get(), inherited)
-                           : file.error();
+  const Error error =
+      file ? exec_new_image(upgrade_.executable, config_.arguments, file.value().get(), inherited)
+           : file.error();
   // Still here: execve failed, and this image runs on.
   const auto decision = upgrade_.machine.exec_failed(error.message);
   fail_upgrade(decision.reason, decision.ctl_code, std::move(clients));
@@ -197,8 +197,7 @@ void EventLoop::fail_upgrade(const std::string& reason, int ctl_code,
 Handover EventLoop::handover() const {
   Handover out;
   out.started_at_ns = nanoseconds(started_at_);
-  out.upgrade_began_ns =
-      nanoseconds(upgrade_.machine.under_way() ? upgrade_.began : Clock::now());
+  out.upgrade_began_ns = nanoseconds(upgrade_.machine.under_way() ? upgrade_.began : Clock::now());
   out.previous_executable = upgrade_.running;
   out.upgrades = upgrade_.count;
   for (const Listener& listener : listeners_)
@@ -236,7 +235,8 @@ void EventLoop::resume(const Handover& handover) {
   // decode_handover gives every child its worker entry and every timer its expiry.
   SupervisorSnapshot snapshot = handover.supervisor;
   for (ChildState& child : snapshot.children)
-    child.spawned_at_ns = handover.workers.at(WorkerKey{child.generation, child.slot}).spawned_at_ns;
+    child.spawned_at_ns =
+        handover.workers.at(WorkerKey{child.generation, child.slot}).spawned_at_ns;
   supervisor_ = Supervisor(supervisor_.config(), snapshot);
   for (const ChildState& child : handover.supervisor.children) {
     const WorkerKey key{child.generation, child.slot};

@@ -14,8 +14,8 @@
 #include "log.hpp"
 #include "port_owner.hpp"
 #include "procfs.hpp"
-#include "text.hpp"
 #include "signal_name.hpp"
+#include "text.hpp"
 #include "unique_fd.hpp"
 
 namespace reuserun {
@@ -85,9 +85,9 @@ Error spared_error(const SocketAddress& address, const std::vector<Judged>& judg
     if (!verdict.unit.empty()) units += (units.empty() ? "" : " ") + verdict.unit;
   }
   const std::string way_out =
-      units.empty() ? "stop it yourself, or start reuserun with --free-port=force"
-                    : "stop it with `systemctl stop " + units +
-                          "`, or start reuserun with --free-port=force";
+      units.empty()
+          ? "stop it yourself, or start reuserun with --free-port=force"
+          : "stop it with `systemctl stop " + units + "`, or start reuserun with --free-port=force";
   return Error{fmt::format("Port {} is held by {}: nothing was signalled; {}", address.port(),
                            holders, way_out),
                EADDRINUSE};
@@ -146,7 +146,7 @@ std::string describe_port_holders(const SocketAddress& address) {
   return text;
 }
 
-std::optional<Error> free_port(const SocketAddress& address, Duration grace, FreePortMode mode) {
+Result<void> free_port(const SocketAddress& address, Duration grace, FreePortMode mode) {
   auto judged = judge_holders(address, mode);
   // Decide for all before signalling any: a port that cannot be freed whole is not touched.
   if (std::any_of(judged.begin(), judged.end(), [](auto& j) { return !j.verdict.may_signal; }))
@@ -160,7 +160,7 @@ std::optional<Error> free_port(const SocketAddress& address, Duration grace, Fre
     }
   }
   const std::string holders = describe_port_holders(address);
-  if (holders.empty()) return std::nullopt;
+  if (holders.empty()) return {};
   return Error{"Port " + std::to_string(address.port()) + " is still in use by " + holders,
                EADDRINUSE};
 }

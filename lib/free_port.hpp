@@ -17,7 +17,7 @@ namespace reuserun {
 // returns an Error naming every holder, why, and the way out. Otherwise asks them all to leave
 // (each logged with pid, user, command line and the rule that allowed it) and waits until the
 // port is free; an Error names whoever still holds it.
-std::optional<Error> free_port(const SocketAddress& address, Duration grace, FreePortMode mode);
+Result<void> free_port(const SocketAddress& address, Duration grace, FreePortMode mode);
 
 // "pid 1234 (user alice): python3 -m http.server 8080; ..." or "" when nobody listens there.
 std::string describe_port_holders(const SocketAddress& address);

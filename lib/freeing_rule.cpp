@@ -95,7 +95,8 @@ FreeingVerdict judge_holder(const ProcessFacts& holder, const SelfFacts& self, F
   if (mode == FreePortMode::off) return spare("--free-port=off");
   if (holder.pid == 0) return spare("it is not visible in /proc");
   if (holder.pid == 1 || holder.namespace_init) return spare("it is PID 1 of its namespace");
-  if (contains(self.own_tree, holder.pid)) return spare("it is part of reuserun's own process tree");
+  if (contains(self.own_tree, holder.pid))
+    return spare("it is part of reuserun's own process tree");
   if (mode == FreePortMode::force) return free_it("--free-port=force");
   if (holder.user_ns != self.self.user_ns || holder.pid_ns != self.self.pid_ns ||
       holder.net_ns != self.self.net_ns)

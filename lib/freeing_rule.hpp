@@ -32,10 +32,10 @@ inline constexpr std::string_view kPortsMarker = "REUSERUN_PORTS";
 // What /proc says about one process (read by read_process_facts, procfs.hpp).
 struct ProcessFacts {
   pid_t pid = 0;
-  uid_t uid = 0;            // real uid
-  bool namespace_init = false;  // PID 1 of its own pid namespace (NSpid ends in 1)
+  uid_t uid = 0;                        // real uid
+  bool namespace_init = false;          // PID 1 of its own pid namespace (NSpid ends in 1)
   std::string user_ns, pid_ns, net_ns;  // readlink of /proc/PID/ns/*: "net:[4026531840]"
-  std::string cgroup;       // the unified hierarchy's path ("0::"), else name=systemd's
+  std::string cgroup;                   // the unified hierarchy's path ("0::"), else name=systemd's
   std::vector<std::uint16_t> marked_ports;  // from kPortsMarker in its environment
   bool parent_is_reuserun = false;          // its parent's comm is "reuserun"
 };
@@ -43,8 +43,8 @@ struct ProcessFacts {
 // Who reuserun is.
 struct SelfFacts {
   ProcessFacts self;
-  uid_t invoking_uid = 0;         // our uid, or SUDO_UID when root runs us through sudo
-  std::vector<pid_t> own_tree;    // ourselves, our ancestors and our descendants
+  uid_t invoking_uid = 0;       // our uid, or SUDO_UID when root runs us through sudo
+  std::vector<pid_t> own_tree;  // ourselves, our ancestors and our descendants
 };
 
 struct FreeingVerdict {
@@ -58,9 +58,10 @@ FreeingVerdict judge_holder(const ProcessFacts& holder, const SelfFacts& self, F
                             std::uint16_t port);
 
 // Parsers of /proc text, for read_process_facts and the tests.
-std::string cgroup_path(std::string_view proc_cgroup);        // /proc/PID/cgroup
-std::string_view cgroup_unit(std::string_view path);          // "/system.slice/ssh.service/x" -> path up to ssh.service
-bool is_namespace_init(std::string_view proc_status);         // /proc/PID/status NSpid
+std::string cgroup_path(std::string_view proc_cgroup);  // /proc/PID/cgroup
+std::string_view cgroup_unit(
+    std::string_view path);  // "/system.slice/ssh.service/x" -> path up to ssh.service
+bool is_namespace_init(std::string_view proc_status);                    // /proc/PID/status NSpid
 std::vector<std::uint16_t> marked_ports(std::string_view proc_environ);  // NUL-separated
 
 }  // namespace reuserun

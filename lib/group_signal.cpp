@@ -44,8 +44,8 @@ std::size_t signal_worker(pid_t leader, int sig) {
   std::vector<std::pair<pid_t, UniqueFd>> escaped;
   for (const pid_t pid : process_tree(leader)) {
     if (pid == leader || ::getpgid(pid) == leader) continue;
-    UniqueFd pidfd = pin_process(
-        pid, [&] { return ::getpgid(pid) != leader && is_descendant(pid, leader); });
+    UniqueFd pidfd =
+        pin_process(pid, [&] { return ::getpgid(pid) != leader && is_descendant(pid, leader); });
     if (pidfd) escaped.emplace_back(pid, std::move(pidfd));
   }
   if (::kill(-leader, sig) == -1 && errno != ESRCH)

@@ -129,8 +129,8 @@ class Fields {
 };
 
 std::optional<Phase> phase_from(std::string_view name) {
-  for (Phase phase : {Phase::starting, Phase::serving, Phase::draining, Phase::failed,
-                      Phase::stopping})
+  for (Phase phase :
+       {Phase::starting, Phase::serving, Phase::draining, Phase::failed, Phase::stopping})
     if (phase_name(phase) == name) return phase;
   return std::nullopt;
 }
@@ -253,8 +253,8 @@ std::string encode_handover(const Handover& handover) {
   out += fmt::format("upgrade {} {} {}\n", handover.upgrade_began_ns, handover.upgrades,
                      quote(handover.previous_executable));
   for (const HandedListener& listener : handover.listeners)
-    out += fmt::format("listener {} {:d} {}\n", listener.fd, listener.owns_path,
-                       quote(listener.name));
+    out +=
+        fmt::format("listener {} {:d} {}\n", listener.fd, listener.owns_path, quote(listener.name));
   if (handover.control_fd >= 0)
     out += fmt::format("control {} {}\n", handover.control_fd, quote(handover.control_path));
   const SupervisorSnapshot& supervisor = handover.supervisor;
@@ -277,12 +277,11 @@ std::string encode_handover(const Handover& handover) {
   }
   out += fmt::format("restarts {}\n", handover.restarts);
   if (const auto& last = handover.last_restart)
-    out += fmt::format("last-restart {} {} {} {} {} {} {} {}\n", last->generation,
-                       outcome_name(last->outcome),
-                       static_cast<std::int64_t>(last->duration_seconds * 1e6),
-                       handover.last_restart_at_ns, optional_number(last->serving),
-                       optional_number(last->serving_pid), join_pids(last->pids),
-                       quote(last->reason));
+    out += fmt::format(
+        "last-restart {} {} {} {} {} {} {} {}\n", last->generation, outcome_name(last->outcome),
+        static_cast<std::int64_t>(last->duration_seconds * 1e6), handover.last_restart_at_ns,
+        optional_number(last->serving), optional_number(last->serving_pid), join_pids(last->pids),
+        quote(last->reason));
   for (const HandedWaiter& waiter : handover.waiters)
     out += fmt::format("waiter {} {:d}\n", waiter.fd, waiter.json);
   out += "end\n";

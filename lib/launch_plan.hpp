@@ -23,7 +23,7 @@ struct LaunchPlace {
 };
 
 struct LaunchPlan {
-  std::vector<std::string> argv;            // {fd} and {fd:NAME} replaced
+  std::vector<std::string> argv;             // {fd} and {fd:NAME} replaced
   std::vector<std::string> listen_fd_names;  // empty: no LISTEN_* (systemd protocol off)
   EnvPairs variables;                        // in order: a later one wins
 };

@@ -2,13 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <cstring>
 
 #include "log.hpp"
@@ -149,7 +149,7 @@ NotifySocket::~NotifySocket() {
 }
 
 std::unique_ptr<NotifySocket> NotifySocket::adopt(boost::asio::io_context& io, int fd,
-                                                 std::string address) {
+                                                  std::string address) {
   int error = set_close_on_exec(fd);
   if (error == 0) error = set_nonblocking(fd);
   if (error != 0) log_warn("upgrade: notify socket {}: {}", address, std::strerror(error));

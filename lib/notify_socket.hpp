@@ -62,8 +62,7 @@ class NotifySocket {
   using Handler = std::function<void(const NotifyDatagram&)>;
 
   // A new socket at "<runtime dir>/reuserun-notify.XXXXXX/notify", owned by `owner`.
-  static Result<std::unique_ptr<NotifySocket>> open(boost::asio::io_context& io,
-                                                    NotifyOwner owner);
+  static Result<std::unique_ptr<NotifySocket>> open(boost::asio::io_context& io, NotifyOwner owner);
   // The socket an earlier image of reuserun opened at `address` (an upgrade).
   static std::unique_ptr<NotifySocket> adopt(boost::asio::io_context& io, int fd,
                                              std::string address);

@@ -111,10 +111,13 @@ class ExecGate final : public Gate {
  private:
   void run_probe() {
     ++runs_;
-    probe_pid_ =
+    const auto probe =
         services_.start_probe(command_, subject_, [this](int status) { on_probe_exit(status); });
-    if (probe_pid_ < 0)
-      done_(false, fmt::format("exec: could not start /bin/sh: {}", std::strerror(errno)));
+    if (!probe) {
+      probe_pid_ = -1;
+      return done_(false, "exec: could not start the probe: " + probe.error().message);
+    }
+    probe_pid_ = probe.value();
   }
 
   void on_probe_exit(int status) {

@@ -25,8 +25,9 @@
 #include "address.hpp"
 #include "duration.hpp"
 #include "notify_socket.hpp"
-#include "system_view.hpp"
+#include "result.hpp"
 #include "supervisor.hpp"
+#include "system_view.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -80,10 +81,9 @@ class GateServices {
   virtual ~GateServices() = default;
   virtual boost::asio::io_context& io() = 0;
   // Starts `/bin/sh -c command` as the children run (identity, directory, environment) with
-  // REUSERUN_CHILD_PID and REUSERUN_GENERATION naming `subject`; returns its pid, or -1 with
-  // errno.
-  virtual pid_t start_probe(const std::string& command, const GateSubject& subject,
-                            ExitHandler on_exit) = 0;
+  // REUSERUN_CHILD_PID and REUSERUN_GENERATION naming `subject`; returns its pid.
+  virtual Result<pid_t> start_probe(const std::string& command, const GateSubject& subject,
+                                    ExitHandler on_exit) = 0;
   // SIGKILLs the probe's process group; its exit is not reported.
   virtual void abandon_probe(pid_t pid) = 0;
   virtual const SocketAddress& listener_address() const = 0;

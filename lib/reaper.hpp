@@ -1,6 +1,6 @@
 // The one owner of exit statuses. Nothing else in reuserun calls wait*(): two reapers (say, a
-// pidfd wait and a waitpid(-1) loop) steal each other's statuses (docs/DESIGN.md §5). On SIGCHLD the
-// event loop calls reap(); every exited child is collected with waitpid(-1, WNOHANG) and handed
+// pidfd wait and a waitpid(-1) loop) steal each other's statuses (docs/DESIGN.md §5). On SIGCHLD
+// the event loop calls reap(); every exited child is collected with waitpid(-1, WNOHANG) and handed
 // to whoever asked for that pid (an exec-gate probe), or else to the default handler (the
 // supervisor, which ignores pids that are not a generation: a spawn that failed after fork, an
 // orphan when reuserun is PID 1 or a subreaper).

@@ -2,6 +2,7 @@
 // systemd-style ("Failed to bind 0.0.0.0:8080: Address already in use"), and the errno.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -30,6 +31,21 @@ class Result {
 
  private:
   std::variant<T, Error> state_;
+};
+
+// A step that yields nothing but may fail: `Result<void> done = step(); if (!done) ...`.
+template <>
+class Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return !error_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const Error& error() const { return *error_; }
+
+ private:
+  std::optional<Error> error_;
 };
 
 }  // namespace reuserun

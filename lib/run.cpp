@@ -27,7 +27,8 @@ Result<Listener> open_listener(const Config& config, const ListenSpec& spec) {
     SocketAddress wanted = spec.address.value_or(any_address_ipv6(spec.port));
     wanted.set_port(spec.port);
     if (config.free_port != FreePortMode::off) {
-      if (auto error = free_port(wanted, config.stop_timeout, config.free_port)) return *error;
+      if (auto freed = free_port(wanted, config.stop_timeout, config.free_port); !freed)
+        return freed.error();
     }
     auto listener = Listener::open(spec, config.backlog, config.ipv6_only);
     if (!listener && listener.error().code == EADDRINUSE) {
@@ -170,9 +171,9 @@ int resume(const Config& config, int handover_fd) {
   if (!config.pid_file.empty()) pid_file.emplace(PidFile::adopt(config.pid_file));
   std::vector<Listener> listeners;
   for (const HandedListener& handed : handover.value().listeners) {
-    auto listener = adopt_listener(handed.fd, handed.name,
-                                   "handed-over socket fd " + std::to_string(handed.fd),
-                                   handed.owns_path);
+    auto listener =
+        adopt_listener(handed.fd, handed.name, "handed-over socket fd " + std::to_string(handed.fd),
+                       handed.owns_path);
     if (!listener) {
       log_error("upgrade: cannot take over: {}", listener.error().message);
       return kExitHandover;
@@ -183,8 +184,8 @@ int resume(const Config& config, int handover_fd) {
   if (handover.value().control_fd >= 0) {
     if (const int error = set_close_on_exec(handover.value().control_fd))
       log_warn("upgrade: the control socket may leak into children: {}", std::strerror(error));
-    control.emplace(ControlSocket::adopt(UniqueFd(handover.value().control_fd),
-                                         handover.value().control_path));
+    control.emplace(
+        ControlSocket::adopt(UniqueFd(handover.value().control_fd), handover.value().control_path));
   }
   EventLoop loop(config, std::move(listeners), std::move(control));
   return loop.run(&handover.value());

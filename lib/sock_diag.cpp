@@ -57,7 +57,7 @@ Result<UniqueFd> open_diag_socket() {
 
 // Sends one request and hands every inet_diag_msg of the answer to `each`.
 template <typename Each>
-std::optional<Error> query(int fd, const Request& request, Each each) {
+Result<void> query(int fd, const Request& request, Each each) {
   if (::send(fd, &request, sizeof request, 0) == -1)
     return system_error("send a sock_diag request", errno);
   alignas(nlmsghdr) char buffer[16384];
@@ -70,15 +70,15 @@ std::optional<Error> query(int fd, const Request& request, Each each) {
     int left = static_cast<int>(length);
     for (auto* header = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(header, left);
          header = NLMSG_NEXT(header, left)) {
-      if (header->nlmsg_type == NLMSG_DONE) return std::nullopt;
+      if (header->nlmsg_type == NLMSG_DONE) return {};
       if (header->nlmsg_type == NLMSG_ERROR) {
         const int error = -static_cast<const nlmsgerr*>(NLMSG_DATA(header))->error;
-        if (error == 0 || error == ENOENT) return std::nullopt;  // ENOENT: no such socket
+        if (error == 0 || error == ENOENT) return {};  // ENOENT: no such socket
         return system_error("look up a socket through sock_diag", error);
       }
       each(*static_cast<const inet_diag_msg*>(NLMSG_DATA(header)));
     }
-    if (!(request.header.nlmsg_flags & NLM_F_DUMP)) return std::nullopt;
+    if (!(request.header.nlmsg_flags & NLM_F_DUMP)) return {};
   }
 }
 
@@ -106,12 +106,12 @@ Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
   put_side(server, request.body.id.idiag_sport, request.body.id.idiag_src);
   put_side(client, request.body.id.idiag_dport, request.body.id.idiag_dst);
   std::optional<ino_t> inode;
-  const auto error = query(fd.value().get(), request, [&](const inet_diag_msg& message) {
+  const auto queried = query(fd.value().get(), request, [&](const inet_diag_msg& message) {
     // An exact lookup can fall back to the listener when the connection is not hashed yet.
     if (message.idiag_state != TCP_LISTEN && message.id.idiag_dport == request.body.id.idiag_dport)
       inode = message.idiag_inode;
   });
-  if (error) return *error;
+  if (!queried) return queried.error();
   return inode;
 }
 
@@ -121,12 +121,12 @@ Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port) {
   std::vector<ListeningSocket> found;
   for (int family : {AF_INET, AF_INET6}) {
     const Request request = make_request(family, NLM_F_DUMP, 1U << TCP_LISTEN);
-    const auto error = query(fd.value().get(), request, [&](const inet_diag_msg& message) {
+    const auto queried = query(fd.value().get(), request, [&](const inet_diag_msg& message) {
       const SocketAddress address =
           side_of(message.idiag_family, message.id.idiag_sport, message.id.idiag_src);
       if (address.port() == port) found.push_back({address, message.idiag_inode});
     });
-    if (error) return *error;
+    if (!queried) return queried.error();
   }
   return found;
 }

@@ -142,13 +142,16 @@ class BlockSignals {
 
 }  // namespace
 
-SpawnResult spawn_process(boost::asio::io_context& io, const SpawnRequest& request) {
+Result<pid_t> spawn_process(boost::asio::io_context& io, const SpawnRequest& request) {
   std::vector<const char*> argv;
   for (const auto& arg : request.argv) argv.push_back(arg.c_str());
   argv.push_back(nullptr);
   // The pointer array is built now, not in the child.
   ChildSetup setup{request.executable.c_str(), argv.data(), request.env, request.env->envp()};
-  if (request.listen_fds.size() > kMaxListeners) return {-1, EMFILE};
+  if (request.listen_fds.size() > kMaxListeners)
+    return system_error(
+        "hand " + std::to_string(request.listen_fds.size()) + " sockets to " + request.executable,
+        EMFILE);
   setup.listen_count = request.listen_fds.size();
   std::copy(request.listen_fds.begin(), request.listen_fds.end(), setup.listen_fds.begin());
   setup.parent_pid = ::getpid();
@@ -163,8 +166,8 @@ SpawnResult spawn_process(boost::asio::io_context& io, const SpawnRequest& reque
     auto process = launcher(io.get_executor(), error, request.executable, no_args, setup);
     process.detach();
   }
-  if (error) return {-1, error.value()};
-  return {launcher.pid, 0};
+  if (error) return system_error("execute " + request.executable, error.value());
+  return launcher.pid;
 }
 
 }  // namespace reuserun

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "child_env.hpp"
+#include "result.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -32,15 +33,11 @@ struct SpawnRequest {
   std::string directory;      // --chdir; empty: reuserun's own
 };
 
-struct SpawnResult {
-  pid_t pid = -1;  // > 0 when the child runs the new program
-  int error = 0;   // errno from the child's setup or execve, when it failed
-};
-
 // Forks and execs. In the child: default signal dispositions and an empty mask, its own process
 // group, PR_SET_PDEATHSIG(SIGTERM) unless turned off, the listeners at fds 3.., every other fd
-// closed at exec, LISTEN_PID = its own pid. Returns once execve has succeeded or failed. The exit
-// status of the child (and of a child whose exec failed) is left to the Reaper.
-SpawnResult spawn_process(boost::asio::io_context& io, const SpawnRequest& request);
+// closed at exec, LISTEN_PID = its own pid. Returns once execve has succeeded (the pid) or failed
+// (the errno of the child's setup or execve is the error's code). The exit status of the child
+// (and of a child whose exec failed) is left to the Reaper.
+Result<pid_t> spawn_process(boost::asio::io_context& io, const SpawnRequest& request);
 
 }  // namespace reuserun

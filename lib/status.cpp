@@ -119,8 +119,8 @@ std::string render_status_json(const Status& status) {
       "\n",
       kStatusSchema, status.pid, json_seconds(status.uptime_seconds), json_string(status.state),
       listeners, status.workers, json_optional(status.serving), generations, status.restarts, last,
-      status.last_restart ? json_seconds(status.last_restart_seconds_ago) : "null",
-      status.upgrades, json_string(status.executable));
+      status.last_restart ? json_seconds(status.last_restart_seconds_ago) : "null", status.upgrades,
+      json_string(status.executable));
 }
 
 std::string render_restart_text(const RestartResult& result) {

@@ -97,14 +97,18 @@ const Supervisor::Transition Supervisor::kLifecycle[5][5] = {
     /* starting */ {&Supervisor::exited_while_starting, &Supervisor::gate_passed,
                     &Supervisor::gate_failed, &Supervisor::ready_deadline_passed,
                     &Supervisor::ignore},
-    /* serving  */ {&Supervisor::exited_while_serving, &Supervisor::ignore, &Supervisor::ignore,
-                    &Supervisor::ignore, &Supervisor::ignore},
-    /* draining */ {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-                    &Supervisor::ignore, &Supervisor::stop_deadline_passed},
-    /* failed   */ {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-                    &Supervisor::ignore, &Supervisor::stop_deadline_passed},
-    /* stopping */ {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-                    &Supervisor::ignore, &Supervisor::stop_deadline_passed},
+    /* serving  */
+    {&Supervisor::exited_while_serving, &Supervisor::ignore, &Supervisor::ignore,
+     &Supervisor::ignore, &Supervisor::ignore},
+    /* draining */
+    {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
+     &Supervisor::ignore, &Supervisor::stop_deadline_passed},
+    /* failed   */
+    {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
+     &Supervisor::ignore, &Supervisor::stop_deadline_passed},
+    /* stopping */
+    {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
+     &Supervisor::ignore, &Supervisor::stop_deadline_passed},
 };
 
 void Supervisor::happen(ChildState& child, WorkerEvent event, const Happened& happened) {
@@ -150,9 +154,9 @@ void Supervisor::exited_while_serving(ChildState& gone, const Happened& happened
 // Nothing serves any more: a whole new generation. Other workers serve: the slot gets a new
 // worker of its own generation, unless the rollout under way has yet to replace that slot.
 Supervisor::Replacement Supervisor::replacement_for(const ChildState& gone) const {
-  const bool others_serve =
-      std::any_of(children_.begin(), children_.end(),
-                  [](const auto& entry) { return entry.second.phase == Phase::serving; });
+  const bool others_serve = std::any_of(children_.begin(), children_.end(), [](const auto& entry) {
+    return entry.second.phase == Phase::serving;
+  });
   if (!others_serve) return Replacement::new_generation;
   const bool slot_pending =
       rollout_ && std::find(rollout_->pending.begin(), rollout_->pending.end(), gone.slot) !=
@@ -184,18 +188,18 @@ void Supervisor::gate_failed(ChildState& child, const Happened& happened) {
 
 // The gate gives up and answers GateFailed, naming what it saw.
 void Supervisor::ready_deadline_passed(ChildState& child, const Happened&) {
-  actions_.push_back(ExpireGate{child.generation,
-                                fmt::format("not ready within {} (--ready-timeout)",
-                                            format_duration(config_.ready_timeout)),
-                                child.slot});
+  actions_.push_back(ExpireGate{
+      child.generation,
+      fmt::format("not ready within {} (--ready-timeout)", format_duration(config_.ready_timeout)),
+      child.slot});
 }
 
 void Supervisor::stop_deadline_passed(ChildState& child, const Happened& happened) {
   report(LogLevel::warn,
-         fmt::format("{} (pid {}) still running after {}: SIGKILL", name_of(child), child.pid,
-                     format_duration(happened.timer == TimerKind::drain_deadline
-                                         ? config_.drain_timeout
-                                         : config_.stop_timeout)));
+         fmt::format(
+             "{} (pid {}) still running after {}: SIGKILL", name_of(child), child.pid,
+             format_duration(happened.timer == TimerKind::drain_deadline ? config_.drain_timeout
+                                                                         : config_.stop_timeout)));
   kill_group(child, SIGKILL);
 }
 
@@ -227,8 +231,8 @@ void Supervisor::on(const SignalReceived& event) {
 void Supervisor::on(const ChildSpawned& event) {
   const WorkerKey key{event.generation, event.slot};
   spawning_.erase(key);
-  ChildState& child = children_[key] = {event.generation, event.pid, Phase::starting, event.slot,
-                                        event.at_ns};
+  ChildState& child =
+      children_[key] = {event.generation, event.pid, Phase::starting, event.slot, event.at_ns};
   if (rollout_ && rollout_->generation == event.generation) rollout_->pids.push_back(event.pid);
   report(LogLevel::info, fmt::format("{} started: pid {}", name_of(child), event.pid));
   actions_.push_back(StartGate{event.generation, event.pid, event.slot});

@@ -1,7 +1,7 @@
-// The supervisor: every policy of docs/DESIGN.md §4 as a pure state machine. It takes events (a signal
-// arrived, a child was spawned or exited, a gate passed or failed, a timer fired) and returns the
-// actions the event loop must carry out. It holds no fd, calls no syscall and reads no clock, so
-// each policy is a fast unit test (tests/unit/supervisor_test.cpp).
+// The supervisor: every policy of docs/DESIGN.md §4 as a pure state machine. It takes events (a
+// signal arrived, a child was spawned or exited, a gate passed or failed, a timer fired) and
+// returns the actions the event loop must carry out. It holds no fd, calls no syscall and reads no
+// clock, so each policy is a fast unit test (tests/unit/supervisor_test.cpp).
 #pragma once
 
 #include <sys/types.h>
@@ -186,10 +186,9 @@ struct RestartFinished {
 struct Exit {
   int code;
 };
-using Action =
-    std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup, ForgetWorker,
-                 ArmTimer, CancelTimer, Report, ServiceReady, RestartStarted, RestartFinished,
-                 Stopping, Exit>;
+using Action = std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup,
+                            ForgetWorker, ArmTimer, CancelTimer, Report, ServiceReady,
+                            RestartStarted, RestartFinished, Stopping, Exit>;
 using Actions = std::vector<Action>;
 
 enum class Phase { starting, serving, draining, failed, stopping };
@@ -256,9 +255,9 @@ class Supervisor {
   };
   // What a worker's event carries, whichever it is.
   struct Happened {
-    int wait_status = 0;       // exited
-    std::string reason;        // gate_failed
-    bool timed_out = false;    // gate_failed: the ready deadline made the gate give up
+    int wait_status = 0;     // exited
+    std::string reason;      // gate_failed
+    bool timed_out = false;  // gate_failed: the ready deadline made the gate give up
     TimerKind timer = TimerKind::drain_deadline;  // stop_deadline: which one
   };
   enum class WorkerEvent { exited, gate_passed, gate_failed, ready_deadline, stop_deadline };

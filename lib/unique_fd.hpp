@@ -41,9 +41,7 @@ class UniqueFd {
 
 // FD_CLOEXEC and O_NONBLOCK on an fd reuserun was handed (an upgrade's handover, socket
 // activation, an accepted connection): 0, or the errno of the failed fcntl.
-inline int set_close_on_exec(int fd) {
-  return ::fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ? errno : 0;
-}
+inline int set_close_on_exec(int fd) { return ::fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ? errno : 0; }
 inline int set_nonblocking(int fd) {
   const int flags = ::fcntl(fd, F_GETFL);
   return flags == -1 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ? errno : 0;

@@ -22,12 +22,12 @@ int probe(const sockaddr_un& address) {
 }
 
 // A stale socket file (nothing listens on it) is removed; anything else at `path` is an error.
-std::optional<Error> clear_the_way(const std::string& path, const sockaddr_un& address,
-                                   const std::string& what) {
+Result<void> clear_the_way(const std::string& path, const sockaddr_un& address,
+                           const std::string& what) {
   struct stat info {};
   if (::lstat(path.c_str(), &info) == -1)
-    return errno == ENOENT ? std::nullopt
-                           : std::optional(system_error("inspect " + what + " " + path, errno));
+    return errno == ENOENT ? Result<void>{}
+                           : Result<void>{system_error("inspect " + what + " " + path, errno)};
   if (!S_ISSOCK(info.st_mode))
     return Error{"Failed to create " + what + " " + path + ": the file exists and is not a socket",
                  EEXIST};
@@ -39,7 +39,7 @@ std::optional<Error> clear_the_way(const std::string& path, const sockaddr_un& a
   if (::unlink(path.c_str()) == -1 && errno != ENOENT)
     return system_error("remove stale " + what + " " + path, errno);
   log_debug("removed stale {} {}", what, path);
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -75,8 +75,8 @@ Result<UniqueFd> bind_at(const std::string& path, mode_t mode, const std::string
 Result<UniqueFd> bind_owned(const std::string& path, mode_t mode, const std::string& what,
                             const SocketOwner& owner) {
   const auto slash = path.rfind('/');
-  std::string directory = (slash == std::string::npos ? "." : path.substr(0, slash)) +
-                          "/.reuserun-bind.XXXXXX";
+  std::string directory =
+      (slash == std::string::npos ? "." : path.substr(0, slash)) + "/.reuserun-bind.XXXXXX";
   if (::mkdtemp(directory.data()) == nullptr)
     return system_error("create a private directory beside " + what + " " + path, errno);
   const std::string staged = directory + "/s";
@@ -100,8 +100,9 @@ Result<UniqueFd> bind_unix_socket(const std::string& path, mode_t mode, int back
     return Error{"Failed to create " + what + " " + path + ": the path is empty or longer than " +
                      std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes",
                  ENAMETOOLONG};
-  if (auto error = clear_the_way(path, *address, what)) return *error;
-  auto fd = owner.uid || owner.gid ? bind_owned(path, mode, what, owner) : bind_at(path, mode, what);
+  if (auto cleared = clear_the_way(path, *address, what); !cleared) return cleared.error();
+  auto fd =
+      owner.uid || owner.gid ? bind_owned(path, mode, what, owner) : bind_at(path, mode, what);
   if (!fd) return fd;
   if (::listen(fd.value().get(), backlog) == -1) {
     const int listen_error = errno;

@@ -58,9 +58,8 @@ Result<std::string> upgrade_executable(const std::string& reexec_as,
     return Error{"cannot tell which binary reuserun runs from (/proc/self/exe): use --reexec-as",
                  ENOENT};
   const char* path = ::getenv("PATH");
-  const ResolvedCommand resolved =
-      resolve_command(wanted, path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin",
-                      check_executable);
+  const ResolvedCommand resolved = resolve_command(
+      wanted, path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin", check_executable);
   if (resolved.error != 0) return system_error("execute " + wanted, resolved.error);
   return resolved.path;
 }
@@ -85,8 +84,7 @@ Result<std::string> read_handover_file(int fd) {
   while (true) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n == -1 && errno == EINTR) continue;
-    if (n == -1)
-      return system_error("read the handover (fd " + std::to_string(fd) + ")", errno);
+    if (n == -1) return system_error("read the handover (fd " + std::to_string(fd) + ")", errno);
     if (n == 0) return text;
     text.append(buffer, static_cast<std::size_t>(n));
   }

@@ -48,8 +48,9 @@ Error exec_new_image(const std::string& executable, const std::vector<std::strin
 // new image listens for them (pending ones survive execve; ignoring them would drop them).
 void block_upgrade_signals(bool block);
 
-// `reuserun --upgrade-check FD ARGS...`: the new binary's check before an upgrade commits. Its command line was parsed already; this reads the handover at fd and decodes it.
-// 0 when this binary can take over, kExitHandover (after one line naming why) when not.
+// `reuserun --upgrade-check FD ARGS...`: the new binary's check before an upgrade commits. Its
+// command line was parsed already; this reads the handover at fd and decodes it. 0 when this binary
+// can take over, kExitHandover (after one line naming why) when not.
 int check_handover(int fd);
 
 }  // namespace reuserun

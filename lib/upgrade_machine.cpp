@@ -34,9 +34,9 @@ UpgradeMachine::Decision UpgradeMachine::check_ended(int wait_status, const std:
 UpgradeMachine::Decision UpgradeMachine::check_timed_out(const std::string& executable,
                                                          Duration limit) {
   if (phase_ != Phase::checking) return {};
-  return fail(fmt::format("the check run of {} did not end within {}", executable,
-                          format_duration(limit)),
-              kCtlUpgradeFailed);
+  return fail(
+      fmt::format("the check run of {} did not end within {}", executable, format_duration(limit)),
+      kCtlUpgradeFailed);
 }
 
 UpgradeMachine::Decision UpgradeMachine::supervisor_changed(bool settled) {

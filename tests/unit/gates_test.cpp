@@ -63,7 +63,8 @@ class FakeServices final : public GateServices {
   }
 
   boost::asio::io_context& io() override { return io_; }
-  pid_t start_probe(const std::string& command, const GateSubject&, ExitHandler on_exit) override {
+  Result<pid_t> start_probe(const std::string& command, const GateSubject&,
+                            ExitHandler on_exit) override {
     commands.push_back(command);
     probe_exit = std::move(on_exit);
     return 4242;
