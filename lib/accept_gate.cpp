@@ -52,12 +52,7 @@ class AcceptGate final : public Gate {
         http_path_(std::move(http_path)),
         target_(probe_target(services.listener_address())),
         host_(config.http_host.empty() ? format_address(target_) : config.http_host) {}
-  ~AcceptGate() override {
-    try {
-      cancel();
-    } catch (...) {  // Asio's cancel() throws only for a broken reactor; a destructor must not
-    }
-  }
+  ~AcceptGate() override { cancel_quietly(*this); }
 
   void start(const GateSubject& subject, GateCallback done) override {
     subject_ = subject;
@@ -127,7 +122,8 @@ class AcceptGate final : public Gate {
       return;
     }
     close_held();  // this probe is decided: the previous one has done its job
-    if (system.holder_of_socket(*inode.value(), system.process_tree(subject_.pid)) != 0) {
+    accepted_by_ = system.holder_of_socket(*inode.value(), system.process_tree(subject_.pid));
+    if (accepted_by_ != 0) {
       if (http_path_) return ask_http();
       return pass();
     }
@@ -215,7 +211,7 @@ class AcceptGate final : public Gate {
     log_info("generation {} (pid {}): {} passed after {} probe{}", subject_.generation,
              subject_.pid, name(), probes_, probes_ == 1 ? "" : "s");
     cancel();
-    done_(true, "");
+    done_(true, fmt::format("{} probe {} accepted by pid {}", name(), probes_, accepted_by_));
   }
 
   void fail(const std::string& reason) {
@@ -240,6 +236,7 @@ class AcceptGate final : public Gate {
   std::string request_;
   boost::asio::streambuf answer_;
   int probes_ = 0;
+  pid_t accepted_by_ = 0;  // of the new generation, once one of its processes took a probe
   int not_accepted_ = 0;
   std::map<pid_t, int> taken_by_others_;
   std::string last_answer_;

@@ -135,7 +135,8 @@ Status EventLoop::status() const {
   for (const auto& [key, child] : supervisor_.children()) {
     const Clock::time_point began{std::chrono::nanoseconds(child.spawned_at_ns)};
     out.generations.push_back({key.generation, child.pid, key.slot, child.phase,
-                               child.spawned_at_ns == 0 ? 0.0 : seconds_since(began)});
+                               child.spawned_at_ns == 0 ? 0.0 : seconds_since(began),
+                               child.ready_by});
   }
   out.serving = serving;
   out.workers = supervisor_.config().workers;
@@ -213,11 +214,11 @@ void EventLoop::apply(const StartGate& action) {
   gates_[WorkerKey{action.generation, action.slot}] = std::move(gate);
   started.start({action.generation, action.pid, action.slot},
                 [this, generation = action.generation, slot = action.slot](
-                    bool passed, const std::string& reason) {
+                    bool passed, const std::string& detail) {
                   if (passed)
-                    dispatch(GatePassed{generation, slot});
+                    dispatch(GatePassed{generation, slot, detail});
                   else
-                    dispatch(GateFailed{generation, reason, false, slot});
+                    dispatch(GateFailed{generation, detail, false, slot});
                 });
 }
 

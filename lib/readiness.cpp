@@ -62,7 +62,7 @@ class DelayGate final : public Gate {
     timer_.async_wait([this](boost::system::error_code error) {
       if (error) return;  // cancelled: `this` may be gone
       elapsed_ = true;
-      done_(true, "");
+      done_(true, "delay " + format_duration(delay_));
     });
   }
   void cancel() override { timer_.cancel(); }
@@ -86,12 +86,7 @@ class ExecGate final : public Gate {
         services_(services),
         command_(std::move(command)),
         interval_(interval) {}
-  ~ExecGate() override {
-    try {
-      cancel();
-    } catch (...) {  // Asio's cancel() throws only for a broken reactor; a destructor must not
-    }
-  }
+  ~ExecGate() override { cancel_quietly(*this); }
 
   void start(const GateSubject& subject, GateCallback done) override {
     subject_ = subject;
@@ -124,7 +119,7 @@ class ExecGate final : public Gate {
     probe_pid_ = -1;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
       last_result_ = "exited with status 0";
-      done_(true, "");
+      done_(true, fmt::format("exec probe passed (run {})", runs_));
       return;
     }
     last_result_ = WIFEXITED(status)
@@ -162,7 +157,7 @@ class NotifyGate final : public Gate {
       const std::string* ready = notify_field(fields, "READY");
       if (ready == nullptr || *ready != "1") return;
       cancel();
-      done_(true, "");
+      done_(true, "READY=1");
     });
   }
   void cancel() override {
@@ -188,7 +183,7 @@ class NotifyGate final : public Gate {
 class AutoGate final : public Gate {
  public:
   AutoGate(GateServices& services, const ReadinessConfig& config)
-      : services_(services), accept_(make_accept_gate(services, config, std::nullopt)) {}
+      : services_(services), accept_(make_wait_gate(services, config)) {}
   ~AutoGate() override { cancel(); }
 
   void start(const GateSubject& subject, GateCallback done) override {
@@ -201,13 +196,14 @@ class AutoGate final : public Gate {
       if (ready != nullptr && *ready == "1") ready_ = true;
       pass_when_complete();
     });
-    accept_->start(subject, [this](bool passed, const std::string& reason) {
+    accept_->start(subject, [this](bool passed, const std::string& detail) {
       if (!passed) {
         cancel();
-        done_(false, reason);
+        done_(false, detail);
         return;
       }
       accepted_ = true;
+      how_ = detail;
       pass_when_complete();
     });
   }
@@ -217,7 +213,7 @@ class AutoGate final : public Gate {
     generation_ = 0;
   }
   std::string progress() const override {
-    std::string text = accepted_ ? "accept: passed" : accept_->progress();
+    std::string text = accepted_ ? "wait: passed (" + how_ + ")" : accept_->progress();
     if (spoke_)
       text += ready_ ? "; notify: READY=1 received"
                      : "; notify: spoke sd_notify, "
@@ -229,7 +225,7 @@ class AutoGate final : public Gate {
   void pass_when_complete() {
     if (!accepted_ || (spoke_ && !ready_) || generation_ == 0) return;
     cancel();
-    done_(true, "");
+    done_(true, spoke_ ? how_ + " and READY=1" : how_);
   }
 
   GateServices& services_;
@@ -240,6 +236,7 @@ class AutoGate final : public Gate {
   bool spoke_ = false;
   bool ready_ = false;
   bool accepted_ = false;
+  std::string how_;  // how the waiting gate decided
 };
 
 // Passes once every gate has passed; fails as soon as one fails. Then checks adoption.
@@ -255,8 +252,8 @@ class AllGates final : public Gate {
     subject_ = subject;
     done_ = std::move(done);
     for (std::size_t i = 0; i < gates_.size() && !finished_; ++i)
-      gates_[i]->start(subject, [this, i](bool passed, const std::string& reason) {
-        on_result(i, passed, reason);
+      gates_[i]->start(subject, [this, i](bool passed, const std::string& detail) {
+        on_result(i, passed, detail);
       });
     if (gates_.empty()) check_adoption();
   }
@@ -272,14 +269,15 @@ class AllGates final : public Gate {
   }
 
  private:
-  void on_result(std::size_t index, bool passed, const std::string& reason) {
+  void on_result(std::size_t index, bool passed, const std::string& detail) {
     if (finished_) return;
     if (!passed) {
       cancel();
-      done_(false, reason);
+      done_(false, detail);
       return;
     }
     passed_[index] = true;
+    if (!detail.empty()) how_.append(how_.empty() ? "" : "; ").append(detail);
     if (std::all_of(passed_.begin(), passed_.end(), [](bool p) { return p; })) check_adoption();
   }
 
@@ -292,7 +290,7 @@ class AllGates final : public Gate {
     auto listeners = system.listening_sockets(services_.listener_address().port());
     if (!listeners) {
       log_warn("adoption check skipped: {}", listeners.error().message);
-      done_(true, "");
+      done_(true, how_);
       return;
     }
     const auto tree = system.process_tree(subject_.pid);
@@ -310,7 +308,7 @@ class AllGates final : public Gate {
       }
       log_warn("{}", what);
     }
-    done_(true, "");
+    done_(true, how_);
   }
 
   GateServices& services_;
@@ -320,6 +318,7 @@ class AllGates final : public Gate {
   bool finished_ = false;
   GateSubject subject_{};
   GateCallback done_;
+  std::string how_;  // how each gate decided, in the order they passed
 };
 
 std::unique_ptr<Gate> make_one_gate(const GateSpec& spec, const ReadinessConfig& config,
@@ -342,6 +341,13 @@ std::unique_ptr<Gate> make_one_gate(const GateSpec& spec, const ReadinessConfig&
 }
 
 }  // namespace
+
+void cancel_quietly(Gate& gate) noexcept {
+  try {
+    gate.cancel();
+  } catch (...) {  // nothing to do about a broken reactor here
+  }
+}
 
 std::unique_ptr<Gate> make_gate(const ReadinessConfig& config, GateServices& services) {
   std::vector<std::unique_ptr<Gate>> gates;

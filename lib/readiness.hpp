@@ -61,7 +61,9 @@ struct GateSubject {
   Slot slot = 0;  // with --workers: which worker of the generation
 };
 
-using GateCallback = std::function<void(bool passed, const std::string& reason)>;
+// passed: `detail` says how the gate decided ("pid 12 waits in epoll_wait", "READY=1"), for the
+// log and `ctl status`; failed: why.
+using GateCallback = std::function<void(bool passed, const std::string& detail)>;
 
 class Gate {
  public:
@@ -72,6 +74,10 @@ class Gate {
   // What the gate has seen so far: "accept: 12 probes, all accepted by pid 41 (not generation 2)".
   virtual std::string progress() const = 0;
 };
+
+// For a gate's destructor: cancel() without letting an exception out (Asio's cancel() throws only
+// for a broken reactor, and a destructor must not throw).
+void cancel_quietly(Gate& gate) noexcept;
 
 // What gates need from the event loop, which owns spawning, reaping and the notify sockets.
 class GateServices {
@@ -97,6 +103,9 @@ class GateServices {
 
 // The gate for one generation: every configured gate, then the adoption check.
 std::unique_ptr<Gate> make_gate(const ReadinessConfig& config, GateServices& services);
+
+// `auto`'s connection-free half: a thread of the generation waits on the socket (wait_gate.cpp).
+std::unique_ptr<Gate> make_wait_gate(GateServices& services, const ReadinessConfig& config);
 
 // The attributed accept gate (with an http check when http_path is set): accept_gate.cpp.
 std::unique_ptr<Gate> make_accept_gate(GateServices& services, const ReadinessConfig& config,

@@ -79,10 +79,11 @@ std::string render_status_text(const Status& status) {
   for (const auto& listener : status.listeners)
     out += fmt::format("listening on {} ({})\n", listener.address, listener.name);
   for (const auto& generation : status.generations)
-    out += fmt::format("generation {}{}: pid {}, {}, up {}\n", generation.generation,
+    out += fmt::format("generation {}{}: pid {}, {}, up {}{}\n", generation.generation,
                        status.workers > 1 ? fmt::format(" worker {}", generation.worker) : "",
                        generation.pid, phase_name(generation.phase),
-                       human_duration(generation.uptime_seconds));
+                       human_duration(generation.uptime_seconds),
+                       generation.ready_by.empty() ? "" : ", ready: " + generation.ready_by);
   if (status.generations.empty()) out += "no generation is running\n";
   if (status.last_restart) {
     const RestartResult& last = *status.last_restart;
@@ -107,9 +108,11 @@ std::string render_status_json(const Status& status) {
   std::string generations;
   for (const auto& generation : status.generations)
     generations += fmt::format(
-        R"({}{{"generation":{},"worker":{},"pid":{},"state":{},"uptime_seconds":{}}})",
+        R"({}{{"generation":{},"worker":{},"pid":{},"state":{},"uptime_seconds":{},)"
+        R"("ready_by":{}}})",
         generations.empty() ? "" : ",", generation.generation, generation.worker, generation.pid,
-        json_string(phase_name(generation.phase)), json_seconds(generation.uptime_seconds));
+        json_string(phase_name(generation.phase)), json_seconds(generation.uptime_seconds),
+        generation.ready_by.empty() ? "null" : json_string(generation.ready_by));
   std::string last = "null";
   if (status.last_restart) last = restart_json_object(*status.last_restart);
   return fmt::format(

@@ -22,6 +22,7 @@ struct GenerationStatus {
   Slot worker = 0;
   Phase phase = Phase::starting;
   double uptime_seconds = 0;
+  std::string ready_by;  // how its readiness gate decided; "" before, or after an upgrade
 };
 
 struct RestartResult {

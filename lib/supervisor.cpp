@@ -170,7 +170,8 @@ void Supervisor::exited_while_stopping(ChildState& gone, const Happened& happene
                      describe_wait_status(happened.wait_status), phase_name(gone.phase)));
 }
 
-void Supervisor::gate_passed(ChildState& child, const Happened&) {
+void Supervisor::gate_passed(ChildState& child, const Happened& happened) {
+  child.ready_by = happened.reason;
   if (candidate() == child.generation) return promote_worker(child);
   mark_serving(child, "is ready again");  // a repaired worker takes its slot back
 }
@@ -232,7 +233,7 @@ void Supervisor::on(const ChildSpawned& event) {
   const WorkerKey key{event.generation, event.slot};
   spawning_.erase(key);
   ChildState& child =
-      children_[key] = {event.generation, event.pid, Phase::starting, event.slot, event.at_ns};
+      children_[key] = {event.generation, event.pid, Phase::starting, event.slot, event.at_ns, {}};
   if (rollout_ && rollout_->generation == event.generation) rollout_->pids.push_back(event.pid);
   report(LogLevel::info, fmt::format("{} started: pid {}", name_of(child), event.pid));
   actions_.push_back(StartGate{event.generation, event.pid, event.slot});
@@ -276,7 +277,10 @@ void Supervisor::on(const ChildExited& event) {
 
 void Supervisor::on(const GatePassed& event) {
   const auto it = children_.find(WorkerKey{event.generation, event.slot});
-  if (it != children_.end()) happen(it->second, WorkerEvent::gate_passed, {});
+  if (it == children_.end()) return;
+  Happened happened;
+  happened.reason = event.how;
+  happen(it->second, WorkerEvent::gate_passed, happened);
 }
 
 void Supervisor::on(const GateFailed& event) {

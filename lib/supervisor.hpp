@@ -98,6 +98,7 @@ struct ChildExited {
 struct GatePassed {
   Generation generation;
   Slot slot = 0;
+  std::string how{};  // how the gate decided ("pid 12 waits in epoll_wait")
 };
 struct GateFailed {
   Generation generation;
@@ -200,6 +201,7 @@ struct ChildState {
   Phase phase;
   Slot slot = 0;
   std::int64_t spawned_at_ns = 0;  // ChildSpawned::at_ns
+  std::string ready_by{};          // GatePassed::how, once it served (not carried by upgrades)
 };
 
 // Everything a supervisor knows while it is settled (Supervisor::settled): what an in-place
@@ -256,7 +258,7 @@ class Supervisor {
   // What a worker's event carries, whichever it is.
   struct Happened {
     int wait_status = 0;     // exited
-    std::string reason;      // gate_failed
+    std::string reason;      // gate_failed; gate_passed: how
     bool timed_out = false;  // gate_failed: the ready deadline made the gate give up
     TimerKind timer = TimerKind::drain_deadline;  // stop_deadline: which one
   };
@@ -304,7 +306,7 @@ class Supervisor {
   void stop_worker(ChildState& child);
   void finish_candidate(RestartOutcome outcome, const std::string& reason);
   void schedule_repair(WorkerKey gone);
-  void mark_serving(ChildState& child, std::string_view how);
+  void mark_serving(ChildState& child, std::string_view what);
   Duration backoff_delay(int failures) const;
   std::string name_of(const ChildState& child) const;
   void limit_draining();

@@ -61,11 +61,12 @@ std::size_t Supervisor::starting_workers(Generation generation) const {
 }
 
 // Its gate passed: the gate and its deadline go, the worker serves.
-void Supervisor::mark_serving(ChildState& child, std::string_view how) {
+void Supervisor::mark_serving(ChildState& child, std::string_view what) {
   cancel(TimerKind::ready_deadline, WorkerKey{child.generation, child.slot});
   actions_.push_back(CancelGate{child.generation, child.slot});
   enter(child, Phase::serving);
-  report(LogLevel::info, fmt::format("{} (pid {}) {}", name_of(child), child.pid, how));
+  report(LogLevel::info, fmt::format("{} (pid {}) {}{}", name_of(child), child.pid, what,
+                                     child.ready_by.empty() ? "" : ": " + child.ready_by));
 }
 
 void Supervisor::promote_worker(ChildState& child) {

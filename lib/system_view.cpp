@@ -21,6 +21,9 @@ class RealSystem final : public SystemView {
   Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port) const override {
     return reuserun::listening_sockets(port);
   }
+  WaitFinding socket_waiter(const std::vector<pid_t>& pids, ino_t inode) const override {
+    return find_socket_waiter(pids, inode);
+  }
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "address.hpp"
 #include "result.hpp"
 #include "sock_diag.hpp"
+#include "socket_waiters.hpp"
 
 namespace reuserun {
 
@@ -29,6 +30,8 @@ class SystemView {
   virtual Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
                                                       const SocketAddress& client) const = 0;
   virtual Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port) const = 0;
+  // Whether a thread of `pids` waits for connections on socket `inode` (socket_waiters.hpp).
+  virtual WaitFinding socket_waiter(const std::vector<pid_t>& pids, ino_t inode) const = 0;
 };
 
 // The kernel's answers: procfs.hpp and sock_diag.hpp.

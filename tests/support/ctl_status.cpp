@@ -166,7 +166,7 @@ std::optional<StatusView> ctl_status(pid_t reuserun) {
   for (const Json& item : (*json)["generations"].items)
     status.generations.push_back(GenerationView{
         static_cast<int>(item["generation"].integer()), static_cast<int>(item["worker"].integer()),
-        static_cast<pid_t>(item["pid"].integer()), item["state"].text});
+        static_cast<pid_t>(item["pid"].integer()), item["state"].text, item["ready_by"].text});
   return status;
 }
 

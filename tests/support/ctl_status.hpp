@@ -34,7 +34,8 @@ struct GenerationView {
   int generation = 0;
   int worker = 0;
   pid_t pid = -1;
-  std::string state;  // "starting", "ready", "serving", "draining", ...
+  std::string state;     // "starting", "serving", "draining", ...
+  std::string ready_by;  // how its readiness was decided ("pid 12 waits in poll"), "" if not yet
 };
 
 struct RestartView {

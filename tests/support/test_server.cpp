@@ -18,12 +18,18 @@
 // --require-host H: answer 400 to a request whose Host header is not H.
 // --shutdown-on-term: shutdown() the listening socket on SIGTERM (breaking it for its other
 // holders).
+// --count-file PATH: on exit, write the number of connections it accepted there.
+// --wait poll|epoll|select|accept: how it waits for connections (default poll: ppoll on
+// non-blocking sockets; accept: a thread per socket blocked in accept4).
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -76,6 +82,8 @@ struct Options {
   std::string required_host;
   bool shutdown_on_term = false;
   int fd = -1;  // --fd N: the socket is fd N (argv substitution: --fd {fd})
+  std::string wait = "poll";
+  std::string count_file;
 };
 
 std::string env_or(const char* name, const char* fallback) {
@@ -146,6 +154,15 @@ Options parse_options(int argc, char** argv) {
       options.fd = next();
     else if (arg == "--shutdown-on-term")
       options.shutdown_on_term = true;
+    else if (arg == "--wait" && i + 1 < argc) {
+      options.wait = argv[++i];
+      if (options.wait != "poll" && options.wait != "epoll" && options.wait != "select" &&
+          options.wait != "accept") {
+        std::fprintf(stderr, "test_server: --wait poll|epoll|select|accept\n");
+        std::exit(64);
+      }
+    } else if (arg == "--count-file" && i + 1 < argc)
+      options.count_file = argv[++i];
     else if (arg == "--require-host" && i + 1 < argc)
       options.required_host = argv[++i];
     else {
@@ -157,6 +174,7 @@ Options parse_options(int argc, char** argv) {
 }
 
 std::atomic<int> g_connections{0};
+std::atomic<long> g_accepted{0};
 std::atomic<bool> g_draining{false};
 
 bool write_all(int fd, const std::string& data) {
@@ -220,6 +238,7 @@ void accept_all(int listen_fd, const std::string& report, const Options& options
     const int client = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) return;  // EAGAIN: the queue is empty (or another process took it)
     ++g_connections;
+    ++g_accepted;
     std::thread(serve_connection, client, std::cref(report), std::cref(options)).detach();
   }
 }
@@ -312,6 +331,99 @@ int listen_by_itself(const Options& options) {
   return fd;
 }
 
+bool exit_due(const Options& options, std::chrono::steady_clock::time_point started) {
+  return options.exit_after_ms >= 0 && std::chrono::steady_clock::now() - started >=
+                                           std::chrono::milliseconds(options.exit_after_ms);
+}
+
+void on_wake(int) {}
+
+// --wait accept: a thread per socket blocked in accept4 (the socket stays blocking); SIGURG
+// (unblocked in these threads only, no SA_RESTART) interrupts them when the server stops.
+void serve_blocking(const std::vector<int>& fds, const std::string& report, const Options& options,
+                    std::chrono::steady_clock::time_point started, const sigset_t& unblocked) {
+  struct sigaction wake {};
+  wake.sa_handler = on_wake;
+  sigaction(SIGURG, &wake, nullptr);
+  std::atomic<int> running{0};
+  std::vector<pthread_t> threads;
+  for (const int fd : fds) {
+    ++running;
+    std::thread thread([fd, &report, &options, &running] {
+      sigset_t urgent;
+      sigemptyset(&urgent);
+      sigaddset(&urgent, SIGURG);
+      pthread_sigmask(SIG_UNBLOCK, &urgent, nullptr);
+      while (!g_stop) {
+        const int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (client < 0) continue;  // EINTR: look at g_stop
+        ++g_connections;
+        ++g_accepted;
+        std::thread(serve_connection, client, std::cref(report), std::cref(options)).detach();
+      }
+      --running;
+    });
+    threads.push_back(thread.native_handle());
+    thread.detach();
+  }
+  while (!g_stop) {
+    if (exit_due(options, started)) std::_Exit(3);
+    const timespec tick{0, 20 * 1000 * 1000};
+    ppoll(nullptr, 0, &tick, &unblocked);
+  }
+  while (running > 0) {
+    for (const pthread_t thread : threads) pthread_kill(thread, SIGURG);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+// Waits with ppoll, epoll_pwait or pselect on non-blocking sockets, as event-driven servers do:
+// with old and new generation watching one socket, the other may take the connection between
+// the wake-up and accept. SIGTERM is unblocked only while waiting.
+void serve(const std::vector<int>& fds, const std::string& report, const Options& options,
+           std::chrono::steady_clock::time_point started, const sigset_t& unblocked) {
+  if (options.wait == "accept" && options.accept)
+    return serve_blocking(fds, report, options, started, unblocked);
+  std::vector<pollfd> polled;
+  const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  for (const int fd : fds) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    polled.push_back({fd, POLLIN, 0});
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    if (options.wait == "epoll" && options.accept) epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
+  }
+  while (!g_stop) {
+    if (exit_due(options, started)) std::_Exit(3);  // a crash: open connections die with it
+    const timespec tick{0, 20 * 1000 * 1000};
+    std::vector<int> ready;
+    if (!options.accept) {
+      ppoll(nullptr, 0, &tick, &unblocked);
+    } else if (options.wait == "epoll") {
+      epoll_event events[8];
+      const int count = epoll_pwait(epoll_fd, events, 8, 20, &unblocked);
+      for (int i = 0; i < count; ++i) ready.push_back(events[i].data.fd);
+    } else if (options.wait == "select") {
+      fd_set readable;
+      FD_ZERO(&readable);
+      int highest = 0;
+      for (const int fd : fds) {
+        FD_SET(fd, &readable);
+        highest = std::max(highest, fd);
+      }
+      if (pselect(highest + 1, &readable, nullptr, nullptr, &tick, &unblocked) > 0)
+        for (const int fd : fds)
+          if (FD_ISSET(fd, &readable)) ready.push_back(fd);
+    } else if (ppoll(polled.data(), polled.size(), &tick, &unblocked) > 0) {
+      for (const pollfd& entry : polled)
+        if (entry.revents & POLLIN) ready.push_back(entry.fd);
+    }
+    for (const int fd : ready) accept_all(fd, report, options);
+  }
+  close(epoll_fd);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -346,30 +458,14 @@ int main(int argc, char** argv) {
   const auto started = std::chrono::steady_clock::now();
   if (options.start_delay_ms > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(options.start_delay_ms));
-  // Non-blocking, as real servers do: with old and new generation polling one socket, the other
-  // may take the connection between poll and accept.
-  std::vector<pollfd> polled;
-  for (const int fd : listen_fds) {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    polled.push_back({fd, POLLIN, 0});
-  }
   if (options.notify && options.accept) notify_systemd("STATUS=accepting connections\nREADY=1");
-  while (!g_stop) {
-    if (options.exit_after_ms >= 0 && std::chrono::steady_clock::now() - started >=
-                                          std::chrono::milliseconds(options.exit_after_ms))
-      std::_Exit(3);  // a crash: open connections die with it
-    const timespec tick{0, 20 * 1000 * 1000};
-    if (ppoll(options.accept ? polled.data() : nullptr, options.accept ? polled.size() : 0, &tick,
-              &unblocked) <= 0)
-      continue;
-    for (const pollfd& ready : polled)
-      if (ready.revents & POLLIN) accept_all(ready.fd, full_report, options);
-  }
+  serve(listen_fds, full_report, options, started, unblocked);
   for (const int fd : listen_fds) {
     // What some servers do when they stop, and what breaks a shared socket for every holder.
     if (options.shutdown_on_term) shutdown(fd, SHUT_RDWR);
     close(fd);  // our copy: an inherited shared socket stays open in its other holders
   }
   drain();
+  if (!options.count_file.empty()) std::ofstream(options.count_file) << g_accepted.load() << "\n";
   std::_Exit(0);  // connection threads may still be blocked on idle clients
 }

@@ -84,7 +84,8 @@ TEST(ChildEnv, SetReplacesEveryInheritedCopyOfTheKey) {
   ChildEnv env(inherited, {});
   env.set("HOME", "/nonexistent");
   std::vector<std::string> entries;
-  for (const char* const* entry = env.envp(); *entry != nullptr; ++entry) entries.emplace_back(*entry);
+  for (const char* const* entry = env.envp(); *entry != nullptr; ++entry)
+    entries.emplace_back(*entry);
   EXPECT_EQ(entries, (std::vector<std::string>{"PATH=/bin", "HOME=/nonexistent"}));
 }
 

@@ -41,7 +41,8 @@ TEST(Command, NotExecutableIsReportedWhenNothingBetterIsFound) {
 }
 
 TEST(Command, ARelativeCommandIsResolvedWhereTheChildWillRun) {
-  const auto found = resolve_command("./srv", "/usr/bin", fake({{"/srv/app/./srv", 0}}), "/srv/app");
+  const auto found =
+      resolve_command("./srv", "/usr/bin", fake({{"/srv/app/./srv", 0}}), "/srv/app");
   EXPECT_EQ(found.path, "/srv/app/./srv");
   EXPECT_EQ(resolve_command("./srv", "/usr/bin", fake({{"./srv", 0}}), "/srv/app").error, ENOENT)
       << "a ./srv beside reuserun is not the one the child would run";

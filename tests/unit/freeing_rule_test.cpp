@@ -50,10 +50,9 @@ TEST(FreeingRule, AnotherUsersListenerIsSpared) {
 TEST(FreeingRule, UnderSudoTheInvokingUserIsSudoUidNotRoot) {
   SelfFacts self = root_in_session();
   self.invoking_uid = 1000;
-  EXPECT_TRUE(judge(facts(500, 1000, "/user.slice/user-1000.slice/session-2.scope"), self)
-                  .may_signal);
-  EXPECT_FALSE(judge(facts(501, 0, "/user.slice/user-1000.slice/session-2.scope"), self)
-                   .may_signal)
+  EXPECT_TRUE(
+      judge(facts(500, 1000, "/user.slice/user-1000.slice/session-2.scope"), self).may_signal);
+  EXPECT_FALSE(judge(facts(501, 0, "/user.slice/user-1000.slice/session-2.scope"), self).may_signal)
       << "root's own processes are not the sudo user's";
 }
 
@@ -67,10 +66,10 @@ TEST(FreeingRule, AnotherSystemdServiceIsSparedEvenForTheSameUserWithTheWayOut) 
   // A user's own service (systemd --user) is a service too.
   SelfFacts self = root_in_session();
   self.invoking_uid = 1000;
-  EXPECT_FALSE(judge(facts(702, 1000,
-                           "/user.slice/user-1000.slice/user@1000.service/app.slice/web.service"),
-                     self)
-                   .may_signal);
+  EXPECT_FALSE(
+      judge(facts(702, 1000, "/user.slice/user-1000.slice/user@1000.service/app.slice/web.service"),
+            self)
+          .may_signal);
 }
 
 TEST(FreeingRule, ALeftoverInReuserunsOwnUnitIsFreedWhoeverItRunsAs) {
@@ -112,9 +111,9 @@ TEST(FreeingRule, Pid1OwnTreeInvisibleAndOtherNamespacesAreAlwaysSpared) {
   ProcessFacts container_init = facts(4000, 0, "/user.slice/user-1000.slice/session-2.scope");
   container_init.namespace_init = true;
   EXPECT_FALSE(judge(container_init, self, FreePortMode::force).may_signal);
-  EXPECT_FALSE(judge(facts(90, 0, "/user.slice/user-1000.slice/session-3.scope"), self,
-                     FreePortMode::force)
-                   .may_signal)
+  EXPECT_FALSE(
+      judge(facts(90, 0, "/user.slice/user-1000.slice/session-3.scope"), self, FreePortMode::force)
+          .may_signal)
       << "our parent shell";
   EXPECT_FALSE(judge(facts(0, 0, ""), self, FreePortMode::force).may_signal);
   ProcessFacts elsewhere = facts(4001, 0, "/user.slice/user-1000.slice/session-2.scope");
@@ -124,9 +123,9 @@ TEST(FreeingRule, Pid1OwnTreeInvisibleAndOtherNamespacesAreAlwaysSpared) {
 }
 
 TEST(FreeingRule, ForceFreesOtherUsersAndServicesOffFreesNobody) {
-  EXPECT_TRUE(judge(facts(700, 0, "/system.slice/ssh.service"), root_in_session(),
-                    FreePortMode::force)
-                  .may_signal);
+  EXPECT_TRUE(
+      judge(facts(700, 0, "/system.slice/ssh.service"), root_in_session(), FreePortMode::force)
+          .may_signal);
   EXPECT_TRUE(judge(facts(701, 65534, "/"), root_in_session(), FreePortMode::force).may_signal);
   EXPECT_FALSE(judge(facts(500, 0, "/user.slice/user-1000.slice/session-2.scope"),
                      root_in_session(), FreePortMode::off)

@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <map>
+#include <set>
 
 #include "readiness.hpp"
 #include "unique_fd.hpp"
@@ -26,6 +27,8 @@ class FakeSystem final : public SystemView {
   std::optional<ino_t> accepted;              // what accepted_inode answers
   std::optional<Error> diag_error;            // or this: NETLINK_SOCK_DIAG failed
   std::vector<ListeningSocket> listening;
+  std::set<pid_t> waiting;    // processes with a thread waiting on the shared socket
+  bool wait_unknown = false;  // /proc cannot tell (no ptrace access, io_uring)
 
   std::vector<pid_t> process_tree(pid_t root) const override {
     const auto it = trees.find(root);
@@ -44,6 +47,12 @@ class FakeSystem final : public SystemView {
   }
   Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t) const override {
     return listening;
+  }
+  WaitFinding socket_waiter(const std::vector<pid_t>& pids, ino_t) const override {
+    for (pid_t pid : pids)
+      if (waiting.contains(pid)) return {WaitFinding::Kind::waiting, pid, pid, WaitCall::epoll, ""};
+    return wait_unknown ? WaitFinding{WaitFinding::Kind::unknown, 0, 0, WaitCall::none, "hidden"}
+                        : WaitFinding{};
   }
 };
 
@@ -149,29 +158,72 @@ TEST(Gates, AcceptTakenByTheOldGenerationProbesAgainAndSaysWho) {
 TEST(Gates, AutoWaitsForReadyOnceTheGenerationSpeaksSdNotify) {
   FakeServices services;
   services.spoke = true;  // e.g. gunicorn's arbiter said STATUS= already
-  services.fake.holders[777] = kNew;
-  services.fake.accepted = 777;
+  services.fake.waiting = {kNew};
   Outcome outcome;
   auto gate = make_gate(with_gates({kAuto}), services);
   gate->start({2, kNew}, outcome.callback());
-  EXPECT_FALSE(outcome.done) << "accepted, but a generation that speaks sd_notify says READY=1";
-  EXPECT_EQ(gate->progress(), "accept: passed; notify: spoke sd_notify, no READY=1 yet");
+  EXPECT_FALSE(outcome.done) << "waiting, but a generation that speaks sd_notify says READY=1";
+  EXPECT_EQ(gate->progress(),
+            "wait: passed (pid 200 waits in epoll_wait); notify: spoke sd_notify, no READY=1 yet");
   ASSERT_TRUE(services.watcher);
   services.notify({{"STATUS", "booting"}});
   EXPECT_FALSE(outcome.done);
   services.notify({{"READY", "1"}});
   EXPECT_TRUE(outcome.done);
   EXPECT_TRUE(outcome.passed);
+  EXPECT_EQ(outcome.reason, "pid 200 waits in epoll_wait and READY=1");
 }
 
-TEST(Gates, AutoPassesOnAcceptAloneForAGenerationThatNeverSpoke) {
+TEST(Gates, AutoPassesWhenAThreadOfTheGenerationWaitsOnTheSocketWithoutAProbe) {
   FakeServices services;
+  services.fake.trees[kNew] = {kNew, kNew + 1};
+  services.fake.waiting = {kNew + 1};  // a worker below the generation's first process
+  services.fake.accepted = 777;        // a probe would be answered, but none is sent
+  Outcome outcome;
+  auto gate = make_gate(with_gates({kAuto}), services);
+  gate->start({2, kNew}, outcome.callback());
+  EXPECT_TRUE(outcome.passed);
+  EXPECT_EQ(outcome.reason, "pid 201 waits in epoll_wait");
+}
+
+TEST(Gates, AutoJudgesOnlyTheNewGenerationsOwnProcessTree) {
+  FakeServices services;
+  services.fake.trees[kNew] = {kNew};
+  services.fake.waiting = {kOld, 300};  // the old generation and other workers wait; it does not
+  Outcome outcome;
+  auto gate = make_gate(with_gates({kAuto}), services);
+  gate->start({2, kNew}, outcome.callback());
+  EXPECT_FALSE(outcome.done);
+  EXPECT_EQ(gate->progress(), "wait: looked 1 time, nothing waits on the socket yet");
+  gate->cancel();
+}
+
+TEST(Gates, AutoFallsBackToAnAttributedProbeWhereProcCannotTell) {
+  FakeServices services;
+  services.fake.wait_unknown = true;  // no ptrace access, or io_uring
   services.fake.holders[777] = kNew;
   services.fake.accepted = 777;
   Outcome outcome;
   auto gate = make_gate(with_gates({kAuto}), services);
   gate->start({2, kNew}, outcome.callback());
   EXPECT_TRUE(outcome.passed);
+  EXPECT_EQ(outcome.reason, "accept probe 1 accepted by pid 200");
+}
+
+TEST(Gates, AutoFallbackStillRefusesAProbeTheOldGenerationTook) {
+  FakeServices services;
+  services.fake.wait_unknown = true;
+  services.fake.trees[::getpid()] = {::getpid(), kOld};
+  services.fake.holders[888] = kOld;
+  services.fake.accepted = 888;
+  Outcome outcome;
+  auto gate = make_gate(with_gates({kAuto}), services);
+  gate->start({2, kNew}, outcome.callback());
+  EXPECT_FALSE(outcome.done);
+  EXPECT_EQ(gate->progress(),
+            "wait: looked 1 time, /proc cannot tell: hidden; accept: 1 probe, 1 accepted by pid "
+            "100 (not generation 2)");
+  gate->cancel();
 }
 
 TEST(Gates, EveryGateMustPassBeforeTheGenerationIsReady) {

@@ -23,9 +23,8 @@ Config config_with(std::vector<std::string> command) {
 }
 
 TEST(LaunchPlan, ArgvNamesTheFdsAndTheSystemdNamesFollowTheSockets) {
-  const auto plan =
-      plan_launch(config_with({"uvicorn", "--fd", "{fd:admin}", "app:app"}), kSockets, {3, 1, {}},
-                  {});
+  const auto plan = plan_launch(config_with({"uvicorn", "--fd", "{fd:admin}", "app:app"}), kSockets,
+                                {3, 1, {}}, {});
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan.value().argv, (std::vector<std::string>{"uvicorn", "--fd", "4", "app:app"}));
   EXPECT_EQ(plan.value().listen_fd_names, (std::vector<std::string>{"http", "admin"}));

@@ -68,8 +68,8 @@ TEST(Reaper, AnExitIsHandledBeforeTheChildIsReleased) {
                 [wait](int* status) { return (*wait)(status); },
                 [&](pid_t pid) { order.push_back("released " + std::to_string(pid)); });
   reaper.reap();
-  EXPECT_EQ(order, (std::vector<std::string>{"handled 30", "released 30", "handled 31",
-                                             "released 31"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"handled 30", "released 30", "handled 31", "released 31"}));
 }
 
 }  // namespace

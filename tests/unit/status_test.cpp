@@ -60,9 +60,9 @@ TEST(Status, AnUpgradeAnswerSaysWhatRunsNowOrWhyNothingChanged) {
   failed.succeeded = false;
   failed.reason = "the check run of /usr/bin/reuserun exited with \"status\" 3";
   failed.serving.reset();
-  EXPECT_EQ(render_upgrade_text(failed),
-            "upgrade failed: " + failed.reason +
-                "; reuserun pid 42 runs on as it was; nothing serves\n");
+  EXPECT_EQ(
+      render_upgrade_text(failed),
+      "upgrade failed: " + failed.reason + "; reuserun pid 42 runs on as it was; nothing serves\n");
   const std::string json = render_upgrade_json(failed);
   EXPECT_NE(json.find(R"("succeeded":false)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"(exited with \"status\" 3")"), std::string::npos) << json;

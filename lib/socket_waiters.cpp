@@ -1,0 +1,268 @@
+#include "socket_waiters.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <memory>
+
+#include "text.hpp"
+#include "unique_fd.hpp"
+
+namespace reuserun {
+namespace {
+
+// Bounds on what a poll()/select() call may ask us to read from another process's memory.
+constexpr unsigned long kMaxPollFds = 4096;
+constexpr unsigned long kMaxSelectFds = 65536;
+
+std::string_view next_word(std::string_view& rest) {
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  const std::size_t end = std::min(rest.find(' '), rest.size());
+  const std::string_view word = rest.substr(0, end);
+  rest.remove_prefix(end);
+  return word;
+}
+
+// What one pass over a generation's threads learns about one process.
+class ProcessReader {
+ public:
+  ProcessReader(const std::string& proc_root, pid_t pid, ino_t inode)
+      : dir_(proc_root + "/" + std::to_string(pid)), inode_(inode) {}
+
+  // The socket inode behind fd `fd`, cached for this pass.
+  bool fd_is_socket(long fd) {
+    if (fd < 0) return false;
+    const auto known = fds_.find(fd);
+    if (known != fds_.end()) return known->second;
+    char target[64];
+    const std::string link = dir_ + "/fd/" + std::to_string(fd);
+    const ssize_t length = ::readlink(link.c_str(), target, sizeof target - 1);
+    const bool match = length > 0 && socket_inode_of_link(std::string_view(
+                                         target, static_cast<std::size_t>(length))) == inode_;
+    fds_[fd] = match;
+    return match;
+  }
+
+  bool epoll_watches(long epfd) {
+    return epfd >= 0 &&
+           epoll_watches_for_input(read_file(dir_ + "/fdinfo/" + std::to_string(epfd)), inode_);
+  }
+
+  // Reads `length` bytes at `address` of the process; false when it cannot (no ptrace access).
+  bool read_memory(unsigned long address, void* out, std::size_t length) {
+    if (!mem_) mem_ = UniqueFd(::open((dir_ + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!mem_) return false;
+    return ::pread(mem_.get(), out, length, static_cast<off_t>(address)) ==
+           static_cast<ssize_t>(length);
+  }
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  ino_t inode_;
+  std::map<long, bool> fds_;
+  UniqueFd mem_;
+};
+
+enum class ThreadWait { waits, other, unreadable };
+
+ThreadWait poll_waits(ProcessReader& process, const SyscallSnapshot& call) {
+  const unsigned long count = call.args[1];
+  if (call.args[0] == 0 || count == 0 || count > kMaxPollFds) return ThreadWait::other;
+  std::vector<pollfd> fds(count);
+  if (!process.read_memory(call.args[0], fds.data(), count * sizeof(pollfd)))
+    return ThreadWait::unreadable;
+  for (const pollfd& fd : fds)
+    if ((fd.events & (POLLIN | POLLRDNORM)) != 0 && process.fd_is_socket(fd.fd))
+      return ThreadWait::waits;
+  return ThreadWait::other;
+}
+
+ThreadWait select_waits(ProcessReader& process, const SyscallSnapshot& call) {
+  const unsigned long count = call.args[0];
+  if (call.args[1] == 0 || count == 0 || count > kMaxSelectFds) return ThreadWait::other;
+  constexpr unsigned long kBits = 8 * sizeof(unsigned long);
+  std::vector<unsigned long> bits((count + kBits - 1) / kBits);
+  if (!process.read_memory(call.args[1], bits.data(), bits.size() * sizeof(unsigned long)))
+    return ThreadWait::unreadable;
+  for (unsigned long fd = 0; fd < count; ++fd)
+    if (((bits[fd / kBits] >> (fd % kBits)) & 1UL) != 0 &&
+        process.fd_is_socket(static_cast<long>(fd)))
+      return ThreadWait::waits;
+  return ThreadWait::other;
+}
+
+}  // namespace
+
+std::optional<SyscallSnapshot> parse_syscall_line(std::string_view line) {
+  std::string_view rest = line;
+  while (!rest.empty() && (rest.back() == '\n' || rest.back() == ' ')) rest.remove_suffix(1);
+  SyscallSnapshot snapshot;
+  if (!parse_number(next_word(rest), snapshot.number) || snapshot.number < 0) return std::nullopt;
+  for (unsigned long& arg : snapshot.args) {
+    std::string_view word = next_word(rest);
+    if (!word.starts_with("0x")) return std::nullopt;
+    word.remove_prefix(2);
+    if (!parse_number(word, arg, 16)) return std::nullopt;
+  }
+  return snapshot;
+}
+
+WaitCall wait_call_of(long number) {
+  switch (number) {
+#ifdef SYS_accept
+    case SYS_accept:
+#endif
+    case SYS_accept4:
+      return WaitCall::accept;
+#ifdef SYS_epoll_wait
+    case SYS_epoll_wait:
+#endif
+#ifdef SYS_epoll_pwait2
+    case SYS_epoll_pwait2:
+#endif
+    case SYS_epoll_pwait:
+      return WaitCall::epoll;
+#ifdef SYS_poll
+    case SYS_poll:
+#endif
+    case SYS_ppoll:
+      return WaitCall::poll;
+#ifdef SYS_select
+    case SYS_select:
+#endif
+    case SYS_pselect6:
+      return WaitCall::select;
+    case SYS_io_uring_enter:
+      return WaitCall::io_uring;
+    default:
+      return WaitCall::none;
+  }
+}
+
+std::string_view wait_call_name(WaitCall call) {
+  switch (call) {
+    case WaitCall::accept:
+      return "accept";
+    case WaitCall::epoll:
+      return "epoll_wait";
+    case WaitCall::poll:
+      return "poll";
+    case WaitCall::select:
+      return "select";
+    case WaitCall::io_uring:
+      return "io_uring_enter";
+    case WaitCall::none:
+      break;
+  }
+  return "none";
+}
+
+bool epoll_watches_for_input(std::string_view fdinfo, ino_t inode) {
+  while (!fdinfo.empty()) {
+    const std::size_t end = std::min(fdinfo.find('\n'), fdinfo.size());
+    std::string_view line = fdinfo.substr(0, end);
+    fdinfo.remove_prefix(std::min(end + 1, fdinfo.size()));
+    if (!line.starts_with("tfd:")) continue;
+    unsigned long events = 0;
+    ino_t target = 0;
+    bool have_events = false;
+    bool have_inode = false;
+    while (!line.empty()) {
+      const std::string_view word = next_word(line);
+      if (word == "events:") {
+        have_events = parse_number(next_word(line), events, 16);
+      } else if (word.starts_with("ino:")) {
+        have_inode = parse_number(word.substr(4), target, 16);
+      }
+    }
+    // EPOLLIN is 0x1 (EPOLLRDNORM 0x40): a target registered with no input events is parked.
+    if (have_events && have_inode && target == inode && (events & 0x41UL) != 0) return true;
+  }
+  return false;
+}
+
+ino_t socket_inode_of_link(std::string_view target) {
+  ino_t inode = 0;
+  if (target.starts_with("socket:[") && target.ends_with("]") &&
+      parse_number(target.substr(8, target.size() - 9), inode))
+    return inode;
+  return 0;
+}
+
+std::string WaitFinding::describe() const {
+  switch (kind) {
+    case Kind::waiting:
+      return "pid " + std::to_string(pid) + " waits in " + std::string(wait_call_name(call));
+    case Kind::not_waiting:
+      return "nothing waits on the socket yet";
+    case Kind::unknown:
+      return "/proc cannot tell: " + why;
+  }
+  return "";
+}
+
+WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
+                               const std::string& proc_root) {
+  WaitFinding finding;
+  for (pid_t pid : pids) {
+    ProcessReader process(proc_root, pid, inode);
+    std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir((process.dir() + "/task").c_str()),
+                                              ::closedir);
+    if (!tasks) continue;  // gone
+    while (const dirent* entry = ::readdir(tasks.get())) {
+      pid_t tid = 0;
+      if (!parse_number(std::string_view(entry->d_name), tid)) continue;
+      const std::string file = process.dir() + "/task/" + entry->d_name + "/syscall";
+      UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+      char line[256];
+      const ssize_t length = fd ? ::read(fd.get(), line, sizeof line - 1) : -1;
+      if (length < 0) {
+        if (errno == EACCES || errno == EPERM) {
+          finding.kind = WaitFinding::Kind::unknown;
+          finding.why = "no access to " + file;
+        }
+        continue;  // or the thread is gone
+      }
+      const auto call =
+          parse_syscall_line(std::string_view(line, static_cast<std::size_t>(length)));
+      if (!call) continue;  // running
+      const WaitCall style = wait_call_of(call->number);
+      ThreadWait wait = ThreadWait::other;
+      switch (style) {
+        case WaitCall::accept:
+          if (process.fd_is_socket(static_cast<long>(call->args[0]))) wait = ThreadWait::waits;
+          break;
+        case WaitCall::epoll:
+          if (process.epoll_watches(static_cast<long>(call->args[0]))) wait = ThreadWait::waits;
+          break;
+        case WaitCall::poll:
+          wait = poll_waits(process, *call);
+          break;
+        case WaitCall::select:
+          wait = select_waits(process, *call);
+          break;
+        case WaitCall::io_uring:
+          finding.kind = WaitFinding::Kind::unknown;
+          finding.why = "pid " + std::to_string(pid) + " waits in io_uring_enter";
+          break;
+        case WaitCall::none:
+          break;
+      }
+      if (wait == ThreadWait::waits) return {WaitFinding::Kind::waiting, pid, tid, style, ""};
+      if (wait == ThreadWait::unreadable) {
+        finding.kind = WaitFinding::Kind::unknown;
+        finding.why = "no access to " + process.dir() + "/mem";
+      }
+    }
+  }
+  return finding;
+}
+
+}  // namespace reuserun

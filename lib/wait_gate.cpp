@@ -1,0 +1,118 @@
+// The waiting gate, the heart of `--ready auto`: a generation is ready when one of its threads
+// waits for connections on the shared socket (socket_waiters.hpp). Nothing is sent to the socket,
+// so the old generation never sees a probe, and the cost is a few /proc reads of the new
+// generation's own process tree however many processes share the socket. Where /proc cannot tell
+// (no ptrace access, io_uring), or nothing it recognizes has appeared within kFallbackAfter, the
+// attributed accept probe (accept_gate.cpp) runs as well, and whichever decides first decides.
+#include <boost/asio/steady_timer.hpp>
+
+#include "log.hpp"
+#include "readiness.hpp"
+#include "socket_waiters.hpp"
+
+namespace reuserun {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The first look comes 1 ms after the spawn, then 1 ms later each time up to 5 ms: an instantly
+// ready server is seen within a few ms, a slow one costs about 200 looks a second.
+constexpr auto kFirstStep = 1ms;
+constexpr auto kLastStep = 5ms;
+// A server that waits in a way /proc does not show (a nested epoll set, a custom event loop)
+// would otherwise never pass: after this long without an answer, probe with connections too.
+constexpr auto kFallbackAfter = 1s;
+
+class WaitGate final : public Gate {
+ public:
+  WaitGate(GateServices& services, const ReadinessConfig& config)
+      : services_(services), config_(config), timer_(services.io()) {}
+  ~WaitGate() override { cancel_quietly(*this); }
+
+  void start(const GateSubject& subject, GateCallback done) override {
+    subject_ = subject;
+    done_ = std::move(done);
+    active_ = true;
+    started_ = std::chrono::steady_clock::now();
+    step_ = kFirstStep;
+    look();
+  }
+
+  void cancel() override {
+    active_ = false;
+    timer_.cancel();
+    if (fallback_) fallback_->cancel();
+  }
+
+  std::string progress() const override {
+    std::string text = fmt::format("wait: looked {} time{}", looks_, looks_ == 1 ? "" : "s");
+    if (looks_ > 0) text += ", " + last_.describe();
+    if (fallback_) text += "; " + fallback_->progress();
+    return text;
+  }
+
+ private:
+  void schedule() {
+    timer_.expires_after(step_);
+    step_ = std::min<Duration>(step_ + kFirstStep, kLastStep);
+    timer_.async_wait([this](boost::system::error_code error) {
+      if (!error) look();
+    });
+  }
+
+  void look() {
+    if (!active_) return;
+    ++looks_;
+    const SystemView& system = services_.system();
+    last_ = system.socket_waiter(system.process_tree(subject_.pid), services_.listener_inode());
+    if (last_.kind == WaitFinding::Kind::waiting) return pass(last_.describe());
+    if (last_.kind == WaitFinding::Kind::unknown) {
+      start_fallback(last_.why);
+      return;  // /proc will not tell: the probe decides alone
+    }
+    if (std::chrono::steady_clock::now() - started_ >= kFallbackAfter)
+      start_fallback(
+          fmt::format("nothing waits on the socket after {}", format_duration(kFallbackAfter)));
+    schedule();
+  }
+
+  void start_fallback(const std::string& why) {
+    if (fallback_) return;
+    log_info("generation {} (pid {}): {}; probing with connections as well", subject_.generation,
+             subject_.pid, why);
+    fallback_ = make_accept_gate(services_, config_, std::nullopt);
+    fallback_->start(subject_, [this](bool passed, const std::string& detail) {
+      if (!passed) {
+        cancel();
+        done_(false, detail);
+        return;
+      }
+      pass(detail);
+    });
+  }
+
+  void pass(const std::string& how) {
+    cancel();
+    done_(true, how);
+  }
+
+  GateServices& services_;
+  const ReadinessConfig& config_;
+  boost::asio::steady_timer timer_;
+  GateSubject subject_{};
+  GateCallback done_;
+  bool active_ = false;
+  std::chrono::steady_clock::time_point started_;
+  Duration step_ = kFirstStep;
+  int looks_ = 0;
+  WaitFinding last_;
+  std::unique_ptr<Gate> fallback_;
+};
+
+}  // namespace
+
+std::unique_ptr<Gate> make_wait_gate(GateServices& services, const ReadinessConfig& config) {
+  return std::make_unique<WaitGate>(services, config);
+}
+
+}  // namespace reuserun

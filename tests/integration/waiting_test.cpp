@@ -1,0 +1,78 @@
+// `--ready auto` decides from /proc that a thread of the new generation waits for connections on
+// the shared socket, whichever way it waits, without sending the old generation a probe; each
+// worker of a rollout is judged on its own process tree.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+class WaitStyle : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Readiness, WaitStyle,
+                         ::testing::Values("poll", "epoll", "select", "accept"));
+
+std::string syscall_of(const std::string& style) { return style == "epoll" ? "epoll_wait" : style; }
+
+TEST_P(WaitStyle, AutoSeesTheNewGenerationWaitAndNoProbeReachesTheOldOne) {
+  TempDir counts;
+  TwoGenerations generations({}, "--wait " + GetParam(),
+                             "--wait " + GetParam() + " --count-file " + counts.file("first"));
+  ASSERT_GT(generations.first, 0);
+  // wait_serving asked generation 1 once (serving_pid): that is all it may ever accept.
+  ASSERT_TRUE(generations.restart());
+  const auto status = ctl_status(generations.launch->process.pid());
+  ASSERT_TRUE(status && status->serving == 2);
+  ASSERT_EQ(status->generations.size(), 1U);
+  const GenerationView& second = status->generations.front();
+  EXPECT_EQ(second.ready_by,
+            "pid " + std::to_string(second.pid) + " waits in " + syscall_of(GetParam()));
+  ASSERT_TRUE(wait_until([&] { return !read_text(counts.file("first")).empty(); }, 10s))
+      << "generation 1 drained and wrote how many connections it accepted";
+  EXPECT_EQ(std::atoi(read_text(counts.file("first")).c_str()), 1)
+      << "no readiness probe reached the old generation";
+  EXPECT_EQ(serving_pid(generations.launch->port), second.pid);
+}
+
+TEST(Readiness, AServerThatHoldsTheSocketButNeverWaitsOnItIsNotReady) {
+  TwoGenerations generations({"--ready-timeout", "2500ms"}, "--no-accept");
+  ASSERT_GT(generations.first, 0);
+  EXPECT_FALSE(generations.restart());
+  const auto last = generations.last_restart();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->outcome, "timed-out");
+  // After a second of nothing waiting, connection probes joined in; nobody of generation 2
+  // accepted one either.
+  EXPECT_NE(last->reason.find("nothing waits on the socket yet; accept: "), std::string::npos)
+      << last->reason;
+  EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
+}
+
+TEST(Readiness, SixteenWorkersRollUnderLoadEachJudgedOnItsOwnProcess) {
+  constexpr int kWorkers = 16;
+  Launch launch({"--workers", std::to_string(kWorkers)}, {kTestServer});
+  ASSERT_GT(launch.wait_serving(), 0);
+  ASSERT_TRUE(wait_until(
+      [&] { return child_pids(launch.process.pid()).size() == static_cast<std::size_t>(kWorkers); },
+      10s));
+  const auto restarts = restart_under_load(launch.process, launch.port, 2, "16 workers");
+  EXPECT_EQ(restarts.succeeded, 2);
+  EXPECT_EQ(restarts.load.failed, 0);
+  const auto status = wait_for_status(
+      launch.process.pid(),
+      [&](const StatusView& now) { return now.pids_of(3).size() == kWorkers; }, 10s);
+  ASSERT_TRUE(status.has_value());
+  for (const GenerationView& worker : status->generations) {
+    if (worker.generation != 3) continue;
+    EXPECT_TRUE(worker.ready_by.starts_with("pid " + std::to_string(worker.pid) + " waits in"))
+        << "worker " << worker.worker << ": " << worker.ready_by;
+  }
+}
+
+}  // namespace
+}  // namespace rrtest

@@ -1,0 +1,139 @@
+// Reading how a thread waits from /proc text: the syscall line, epoll's fdinfo, fd links; and a
+// fake /proc laid out in a directory for the whole-tree search.
+#include "socket_waiters.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace reuserun {
+namespace {
+
+TEST(SocketWaiters, ASyscallLineGivesTheNumberAndArguments) {
+  const auto call = parse_syscall_line(
+      "232 0x4 0x7ffd5f1c8a40 0x20 0xffffffff 0x0 0x8 0x7ffd5f1c8a28 "
+      "0x7f3c2e8d1e2e\n");
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->number, 232);
+  EXPECT_EQ(call->args[0], 4UL);
+  EXPECT_EQ(call->args[1], 0x7ffd5f1c8a40UL);
+  EXPECT_EQ(call->args[3], 0xffffffffUL);
+}
+
+TEST(SocketWaiters, ARunningThreadOrOneOutsideASyscallSaysNothing) {
+  EXPECT_FALSE(parse_syscall_line("running\n").has_value());
+  EXPECT_FALSE(parse_syscall_line("-1 0x7ffd5f1c8a28 0x7f3c2e8d1e2e\n").has_value());
+  EXPECT_FALSE(parse_syscall_line("").has_value());
+  EXPECT_FALSE(parse_syscall_line("7 0x1 0x2").has_value()) << "truncated";
+}
+
+TEST(SocketWaiters, TheWaitingSyscallsOfThisArchitectureAreKnown) {
+  EXPECT_EQ(wait_call_of(SYS_accept4), WaitCall::accept);
+  EXPECT_EQ(wait_call_of(SYS_epoll_pwait), WaitCall::epoll);
+  EXPECT_EQ(wait_call_of(SYS_ppoll), WaitCall::poll);
+  EXPECT_EQ(wait_call_of(SYS_pselect6), WaitCall::select);
+  EXPECT_EQ(wait_call_of(SYS_io_uring_enter), WaitCall::io_uring);
+  EXPECT_EQ(wait_call_of(SYS_futex), WaitCall::none);
+#ifdef SYS_epoll_wait
+  EXPECT_EQ(wait_call_of(SYS_epoll_wait), WaitCall::epoll);
+#endif
+}
+
+constexpr std::string_view kEpollInfo =
+    "pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t1057\n"
+    "tfd:        5 events:       19 data:                5  pos:0 ino:2f9a sdev:8\n"
+    "tfd:        7 events:        0 data:                7  pos:0 ino:3000 sdev:8\n";
+
+TEST(SocketWaiters, AnEpollSetWatchesTheSocketForInputByItsHexInode) {
+  EXPECT_TRUE(epoll_watches_for_input(kEpollInfo, 0x2f9a));
+  EXPECT_FALSE(epoll_watches_for_input(kEpollInfo, 2989)) << "the inode is hexadecimal";
+  EXPECT_FALSE(epoll_watches_for_input(kEpollInfo, 0x3000)) << "registered with no events";
+  EXPECT_FALSE(epoll_watches_for_input(kEpollInfo, 1057)) << "the epoll fd's own inode";
+  EXPECT_FALSE(epoll_watches_for_input("", 0x2f9a));
+}
+
+TEST(SocketWaiters, OnlySocketLinksHaveAnInode) {
+  EXPECT_EQ(socket_inode_of_link("socket:[12345]"), 12345U);
+  EXPECT_EQ(socket_inode_of_link("pipe:[12345]"), 0U);
+  EXPECT_EQ(socket_inode_of_link("socket:[12x]"), 0U);
+}
+
+// A fake /proc: processes, their threads' syscall lines, fd links and epoll fdinfo.
+class FakeProc {
+ public:
+  FakeProc() {
+    char pattern[] = "/tmp/reuserun-proc-XXXXXX";
+    root_ = ::mkdtemp(pattern);
+  }
+  ~FakeProc() { std::filesystem::remove_all(root_); }
+  const std::string& root() const { return root_; }
+
+  void thread(pid_t pid, pid_t tid, const std::string& syscall) const {
+    const auto dir = dir_of(pid) + "/task/" + std::to_string(tid);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/syscall") << syscall;
+  }
+  void fd(pid_t pid, int fd, const std::string& target) const {
+    std::filesystem::create_directories(dir_of(pid) + "/fd");
+    std::filesystem::create_symlink(target, dir_of(pid) + "/fd/" + std::to_string(fd));
+  }
+  void fdinfo(pid_t pid, int fd, std::string_view text) const {
+    std::filesystem::create_directories(dir_of(pid) + "/fdinfo");
+    std::ofstream(dir_of(pid) + "/fdinfo/" + std::to_string(fd)) << text;
+  }
+
+ private:
+  std::string dir_of(pid_t pid) const { return root_ + "/" + std::to_string(pid); }
+  std::string root_;
+};
+
+std::string syscall_line(long number, unsigned long first) {
+  char line[200];
+  std::snprintf(line, sizeof line, "%ld 0x%lx 0x0 0x0 0x0 0x0 0x0 0x7ffd 0x7f3c\n", number, first);
+  return line;
+}
+
+TEST(SocketWaiters, AThreadInAcceptOnTheSocketWaits) {
+  FakeProc proc;
+  proc.thread(10, 10, "running\n");
+  proc.thread(10, 11, syscall_line(SYS_accept4, 3));
+  proc.fd(10, 3, "socket:[555]");
+  const auto found = find_socket_waiter({10}, 555, proc.root());
+  EXPECT_EQ(found.kind, WaitFinding::Kind::waiting);
+  EXPECT_EQ(found.tid, 11);
+  EXPECT_EQ(found.describe(), "pid 10 waits in accept");
+  EXPECT_EQ(find_socket_waiter({10}, 556, proc.root()).kind, WaitFinding::Kind::not_waiting)
+      << "accept on another socket";
+}
+
+TEST(SocketWaiters, AWorkerInEpollWaitOnASetWithTheSocketWaits) {
+  FakeProc proc;
+  proc.thread(20, 20, syscall_line(SYS_wait4, 0));  // a master waiting for its workers
+  proc.thread(21, 21, syscall_line(SYS_epoll_pwait, 5));
+  proc.fdinfo(21, 5, kEpollInfo);
+  const auto found = find_socket_waiter({20, 21}, 0x2f9a, proc.root());
+  EXPECT_EQ(found.kind, WaitFinding::Kind::waiting);
+  EXPECT_EQ(found.pid, 21);
+  EXPECT_EQ(found.call, WaitCall::epoll);
+}
+
+TEST(SocketWaiters, IoUringIsSaidToBeBeyondWhatProcShows) {
+  FakeProc proc;
+  proc.thread(30, 30, syscall_line(SYS_io_uring_enter, 4));
+  const auto found = find_socket_waiter({30}, 555, proc.root());
+  EXPECT_EQ(found.kind, WaitFinding::Kind::unknown);
+  EXPECT_EQ(found.why, "pid 30 waits in io_uring_enter");
+}
+
+TEST(SocketWaiters, AGoneProcessIsNotWaiting) {
+  FakeProc proc;
+  EXPECT_EQ(find_socket_waiter({40}, 555, proc.root()).kind, WaitFinding::Kind::not_waiting);
+}
+
+}  // namespace
+}  // namespace reuserun
