@@ -65,16 +65,7 @@ void write_file(const std::string& path, const std::string& content) {
   std::ofstream(path) << content;
 }
 
-// CPU time (user + system) of a process in ms, from /proc/PID/stat.
-double cpu_ms(pid_t pid) {
-  if (pid <= 0) return 0;
-  std::istringstream stat(rrtest::read_text("/proc/" + std::to_string(pid) + "/stat"));
-  std::string field;
-  unsigned long ticks = 0;
-  for (int i = 1; i <= 15 && stat >> field; ++i)
-    if (i == 14 || i == 15) ticks += std::stoul(field);
-  return 1000.0 * static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
+using rrtest::cpu_ms;
 
 Run run_one(const Scenario& scenario, const std::string& contender_name, const Options& options) {
   Run run;

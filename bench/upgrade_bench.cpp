@@ -86,7 +86,8 @@ bool run(const Scenario& scenario, const Options& options) {
     upgrade.ok = answer.exit_code == 0;
     upgrade.ctl_ms = static_cast<double>(upgrade.ended_us - upgrade.began_us) / 1000;
     upgrade.server_ms = json_number(answer.out, "duration_seconds") * 1000;
-    if (!upgrade.ok) std::fprintf(stderr, "upgrade_bench: %s%s\n", answer.out.c_str(), answer.err.c_str());
+    if (!upgrade.ok)
+      std::fprintf(stderr, "upgrade_bench: %s%s\n", answer.out.c_str(), answer.err.c_str());
     upgrades.push_back(upgrade);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -107,16 +108,16 @@ bool run(const Scenario& scenario, const Options& options) {
     long completed = 0;
     for (const Record& record : records) {
       const std::int64_t end = record.start_us + record.latency_us;
-      completed += record.outcome == Outcome::ok && end >= upgrade.began_us &&
-                   end <= upgrade.ended_us;
+      completed +=
+          record.outcome == Outcome::ok && end >= upgrade.began_us && end <= upgrade.ended_us;
     }
     during.push_back(static_cast<double>(completed));
   }
   std::printf("| %s | %d/%zu | %zu | %ld | %.1f / %.1f / %.1f | %.1f | %.0f (min %.0f) | %ld |\n",
               scenario.name.c_str(), ok, upgrades.size(), records.size(), failed,
               *std::min_element(server_ms.begin(), server_ms.end()), median(server_ms),
-              *std::max_element(server_ms.begin(), server_ms.end()), median(ctl_ms),
-              median(during), *std::min_element(during.begin(), during.end()), rss);
+              *std::max_element(server_ms.begin(), server_ms.end()), median(ctl_ms), median(during),
+              *std::min_element(during.begin(), during.end()), rss);
   return ok == static_cast<int>(upgrades.size()) && failed == 0;
 }
 
@@ -149,9 +150,8 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   using namespace bench;
   const Options options = parse(argc, argv);
-  std::vector<Scenario> scenarios = {{"new-conn", false, 1},
-                                     {"keep-alive", true, 1},
-                                     {"new-conn, 2 workers", false, 2}};
+  std::vector<Scenario> scenarios = {
+      {"new-conn", false, 1}, {"keep-alive", true, 1}, {"new-conn, 2 workers", false, 2}};
   if (options.smoke) scenarios.resize(1);
   std::printf("%d upgrades per scenario, %d clients, loopback, %u cores\n\n", options.upgrades,
               options.clients, std::thread::hardware_concurrency());

@@ -1,5 +1,6 @@
 #include "port_owner.hpp"
 
+#include "log.hpp"
 #include "procfs.hpp"
 #include "text.hpp"
 
@@ -53,8 +54,8 @@ std::string user_name(uid_t uid) {
 
 }  // namespace
 
-std::vector<TcpListenEntry> parse_tcp_table(std::string_view table, int family) {
-  std::vector<TcpListenEntry> entries;
+std::vector<ListeningSocket> parse_tcp_table(std::string_view table, int family) {
+  std::vector<ListeningSocket> entries;
   std::istringstream lines{std::string(table)};
   std::string line;
   std::getline(lines, line);  // header
@@ -65,7 +66,7 @@ std::vector<TcpListenEntry> parse_tcp_table(std::string_view table, int family) 
     if (!(fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
           timeout >> inode))
       continue;
-    TcpListenEntry entry;
+    ListeningSocket entry;
     if (state != kListenState || !parse_hex_address(local, family, entry.address) ||
         !parse_number(std::string_view(uid), entry.uid) ||
         !parse_number(std::string_view(inode), entry.inode))
@@ -75,12 +76,27 @@ std::vector<TcpListenEntry> parse_tcp_table(std::string_view table, int family) 
   return entries;
 }
 
-std::vector<PortHolder> find_port_holders(const SocketAddress& address,
-                                          const std::string& proc_root) {
-  std::map<ino_t, TcpListenEntry> competing;
+std::vector<ListeningSocket> listeners_on_port(std::uint16_t port, const std::string& proc_root) {
+  auto asked = listening_sockets(port);
+  if (asked) return asked.value();
+  log_debug("sock_diag: {}; reading {}/net/tcp instead", asked.error().message, proc_root);
+  std::vector<ListeningSocket> found;
   for (const auto& [file, family] : {std::pair{"/net/tcp", AF_INET}, {"/net/tcp6", AF_INET6}})
     for (const auto& entry : parse_tcp_table(read_file(proc_root + file), family))
-      if (addresses_overlap(entry.address, address)) competing[entry.inode] = entry;
+      if (entry.address.port() == port) found.push_back(entry);
+  return found;
+}
+
+std::vector<PortHolder> find_port_holders(const SocketAddress& address) {
+  return find_port_holders(address, listeners_on_port(address.port()));
+}
+
+std::vector<PortHolder> find_port_holders(const SocketAddress& address,
+                                          const std::vector<ListeningSocket>& listening,
+                                          const std::string& proc_root) {
+  std::map<ino_t, ListeningSocket> competing;
+  for (const auto& entry : listening)
+    if (addresses_overlap(entry.address, address)) competing[entry.inode] = entry;
   std::vector<PortHolder> holders;
   if (competing.empty()) return holders;
   std::map<ino_t, bool> seen;

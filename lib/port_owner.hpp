@@ -1,6 +1,8 @@
-// Who listens on a port: the LISTEN rows of /proc/net/tcp{,6}, their socket inodes, and the
-// processes holding those inodes (/proc/PID/fd -> "socket:[inode]"). The proc root is a parameter
-// so the tests can lay out a fake /proc.
+// Who listens on a port: the listening sockets on it (NETLINK_SOCK_DIAG, asked for LISTEN sockets
+// only, so the host's TIME_WAIT and established sockets are never read; the LISTEN rows of
+// /proc/net/tcp{,6} where sock_diag is unavailable), and the processes holding those inodes
+// (/proc/PID/fd -> "socket:[inode]"). The proc root is a parameter so the tests can lay out a
+// fake /proc.
 #pragma once
 
 #include <sys/types.h>
@@ -10,17 +12,16 @@
 #include <vector>
 
 #include "address.hpp"
+#include "sock_diag.hpp"
 
 namespace reuserun {
 
-struct TcpListenEntry {
-  SocketAddress address;
-  uid_t uid = 0;  // the socket's owner
-  ino_t inode = 0;
-};
-
 // The rows in LISTEN state of one /proc/net/tcp (family AF_INET) or tcp6 (AF_INET6) table.
-std::vector<TcpListenEntry> parse_tcp_table(std::string_view table, int family);
+std::vector<ListeningSocket> parse_tcp_table(std::string_view table, int family);
+
+// The listening TCP sockets on `port`, both families.
+std::vector<ListeningSocket> listeners_on_port(std::uint16_t port,
+                                               const std::string& proc_root = "/proc");
 
 struct PortHolder {
   pid_t pid = 0;
@@ -33,7 +34,10 @@ struct PortHolder {
 // Every process holding a listening socket that competes with `address` (same port, overlapping
 // address), and the listening sockets nobody visible holds (pid 0: another user's process that
 // /proc does not let us see).
+std::vector<PortHolder> find_port_holders(const SocketAddress& address);
+// The same, among `listening` (listeners_on_port's answer).
 std::vector<PortHolder> find_port_holders(const SocketAddress& address,
+                                          const std::vector<ListeningSocket>& listening,
                                           const std::string& proc_root = "/proc");
 
 // True when the process still has `inode` among its fds.

@@ -124,7 +124,8 @@ Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port) {
     const auto queried = query(fd.value().get(), request, [&](const inet_diag_msg& message) {
       const SocketAddress address =
           side_of(message.idiag_family, message.id.idiag_sport, message.id.idiag_src);
-      if (address.port() == port) found.push_back({address, message.idiag_inode});
+      if (address.port() == port)
+        found.push_back({address, message.idiag_inode, static_cast<uid_t>(message.idiag_uid)});
     });
     if (!queried) return queried.error();
   }

@@ -21,6 +21,7 @@ Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
 struct ListeningSocket {
   SocketAddress address;
   ino_t inode = 0;
+  uid_t uid = 0;  // the socket's owner
 };
 
 // Every TCP socket in LISTEN state on `port`, both families.

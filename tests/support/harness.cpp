@@ -215,6 +215,18 @@ std::vector<pid_t> descendants(pid_t ancestor) {
 
 long vm_rss_kib(pid_t pid) { return std::atol(status_field(pid, "VmRSS").c_str()); }
 
+long vm_hwm_kib(pid_t pid) { return std::atol(status_field(pid, "VmHWM").c_str()); }
+
+double cpu_ms(pid_t pid) {
+  if (pid <= 0) return 0;
+  std::istringstream stat(read_text("/proc/" + std::to_string(pid) + "/stat"));
+  std::string field;
+  unsigned long ticks = 0;
+  for (int i = 1; i <= 15 && stat >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::stoul(field);
+  return 1000.0 * static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 Load::Load(int port, int clients, long max_requests_per_client, Millis max_time) {
   const auto deadline = std::chrono::steady_clock::now() + max_time;
   for (int c = 0; c < clients; ++c) {

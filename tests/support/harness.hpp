@@ -63,6 +63,8 @@ std::vector<pid_t> child_pids(pid_t parent);     // direct children, from /proc
 std::vector<pid_t> descendants(pid_t ancestor);  // the whole tree below
 bool is_zombie(pid_t pid);
 long vm_rss_kib(pid_t pid);
+long vm_hwm_kib(pid_t pid);  // the peak RSS
+double cpu_ms(pid_t pid);    // user + system CPU time so far (clock-tick resolution)
 
 // Clients sending GET / to 127.0.0.1:port in a loop, a new connection per request, until stop()
 // or a bound (requests per client, total time) is reached.

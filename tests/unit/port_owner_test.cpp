@@ -2,6 +2,8 @@
 // laid out in a temporary directory.
 #include "port_owner.hpp"
 
+#include "text.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,6 +81,11 @@ class FakeProc : public ::testing::Test {
                          root_ + "/" + dir + "/fd/" + std::to_string(fd++));
   }
 
+  // The fake /proc/net/tcp's listeners, as listeners_on_port would find them without sock_diag.
+  std::vector<ListeningSocket> table() const {
+    return parse_tcp_table(read_file(root_ + "/net/tcp"), AF_INET);
+  }
+
   std::string root_;
 };
 
@@ -88,18 +95,18 @@ TEST_F(FakeProc, FindsTheProcessesHoldingACompetingListener) {
   add_process(200, 1, 1000, std::string("python3\0-m\0http.server\0", 24), {555});
   add_process(201, 200, 1000, "worker", {555, 556});
   add_process(300, 1, 1000, "other", {556});
-  const auto holders = find_port_holders(ip("::", 8080), root_);
+  const auto holders = find_port_holders(ip("::", 8080), table(), root_);
   ASSERT_EQ(holders.size(), 2u);
   EXPECT_EQ(holders[0].pid, 200);
   EXPECT_EQ(holders[0].command_line, "python3 -m http.server");
   EXPECT_EQ(holders[0].address, "127.0.0.1:8080");
   EXPECT_EQ(holders[1].pid, 201);
-  EXPECT_TRUE(find_port_holders(ip("127.0.0.2", 8080), root_).empty());
+  EXPECT_TRUE(find_port_holders(ip("127.0.0.2", 8080), table(), root_).empty());
 }
 
 TEST_F(FakeProc, ReportsAListenerThatNoVisibleProcessHolds) {
   write("net/tcp", kHeader + row("00000000:1F90", "0A", 0, 900));
-  const auto holders = find_port_holders(ip("127.0.0.1", 8080), root_);
+  const auto holders = find_port_holders(ip("127.0.0.1", 8080), table(), root_);
   ASSERT_EQ(holders.size(), 1u);
   EXPECT_EQ(holders[0].pid, 0);
   EXPECT_NE(describe_holder(holders[0]).find("does not show"), std::string::npos);
