@@ -211,6 +211,8 @@ std::string WaitFinding::describe() const {
 WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
                                const std::string& proc_root) {
   WaitFinding finding;
+  bool running = false;
+  bool waits_elsewhere = false;
   for (pid_t pid : pids) {
     ProcessReader process(proc_root, pid, inode);
     std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir((process.dir() + "/task").c_str()),
@@ -230,9 +232,12 @@ WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
         }
         continue;  // or the thread is gone
       }
-      const auto call =
-          parse_syscall_line(std::string_view(line, static_cast<std::size_t>(length)));
-      if (!call) continue;  // running
+      const std::string_view text(line, static_cast<std::size_t>(length));
+      const auto call = parse_syscall_line(text);
+      if (!call) {
+        running = running || text.starts_with("running");
+        continue;
+      }
       const WaitCall style = wait_call_of(call->number);
       ThreadWait wait = ThreadWait::other;
       switch (style) {
@@ -255,13 +260,18 @@ WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
         case WaitCall::none:
           break;
       }
-      if (wait == ThreadWait::waits) return {WaitFinding::Kind::waiting, pid, tid, style, ""};
+      if (wait == ThreadWait::waits)
+        return {WaitFinding::Kind::waiting, pid, tid, style, "", false};
+      if (style == WaitCall::epoll || style == WaitCall::poll || style == WaitCall::select)
+        waits_elsewhere = true;
       if (wait == ThreadWait::unreadable) {
         finding.kind = WaitFinding::Kind::unknown;
         finding.why = "no access to " + process.dir() + "/mem";
       }
     }
   }
+  finding.idle_elsewhere =
+      finding.kind == WaitFinding::Kind::not_waiting && waits_elsewhere && !running;
   return finding;
 }
 

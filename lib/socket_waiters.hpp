@@ -50,6 +50,10 @@ struct WaitFinding {
   pid_t tid = 0;
   WaitCall call = WaitCall::none;
   std::string why;
+  // not_waiting, and no thread was running while one waited in epoll/poll/select on something
+  // else: an event loop /proc cannot attribute (say, a nested epoll set), or one not on the
+  // socket yet (a server waiting for its database).
+  bool idle_elsewhere = false;
 
   // "pid 123 waits in epoll_wait", for the log and `ctl status`.
   std::string describe() const;

@@ -5,6 +5,7 @@
 // (no ptrace access, io_uring), or nothing it recognizes has appeared within kFallbackAfter, the
 // attributed accept probe (accept_gate.cpp) runs as well, and whichever decides first decides.
 #include <boost/asio/steady_timer.hpp>
+#include <optional>
 
 #include "log.hpp"
 #include "readiness.hpp"
@@ -19,8 +20,10 @@ using namespace std::chrono_literals;
 // ready server is seen within a few ms, a slow one costs about 200 looks a second.
 constexpr auto kFirstStep = 1ms;
 constexpr auto kLastStep = 5ms;
-// A server that waits in a way /proc does not show (a nested epoll set, a custom event loop)
-// would otherwise never pass: after this long without an answer, probe with connections too.
+// A server that waits in a way /proc does not show (a nested epoll set, an event loop it does not
+// know) would otherwise never pass: once it has sat idle in some other wait for this long, probe
+// with connections too. A server still starting up (running, reading, sleeping) is left alone,
+// so its old generation sees no probe however slow the start.
 constexpr auto kFallbackAfter = 1s;
 
 class WaitGate final : public Gate {
@@ -33,7 +36,7 @@ class WaitGate final : public Gate {
     subject_ = subject;
     done_ = std::move(done);
     active_ = true;
-    started_ = std::chrono::steady_clock::now();
+    idle_since_.reset();
     step_ = kFirstStep;
     look();
   }
@@ -70,9 +73,14 @@ class WaitGate final : public Gate {
       start_fallback(last_.why);
       return;  // /proc will not tell: the probe decides alone
     }
-    if (std::chrono::steady_clock::now() - started_ >= kFallbackAfter)
-      start_fallback(
-          fmt::format("nothing waits on the socket after {}", format_duration(kFallbackAfter)));
+    if (!last_.idle_elsewhere) {
+      idle_since_.reset();
+    } else if (!idle_since_) {
+      idle_since_ = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - *idle_since_ >= kFallbackAfter) {
+      start_fallback(fmt::format("idle for {} in a wait /proc cannot tie to the socket",
+                                 format_duration(kFallbackAfter)));
+    }
     schedule();
   }
 
@@ -102,7 +110,7 @@ class WaitGate final : public Gate {
   GateSubject subject_{};
   GateCallback done_;
   bool active_ = false;
-  std::chrono::steady_clock::time_point started_;
+  std::optional<std::chrono::steady_clock::time_point> idle_since_;
   Duration step_ = kFirstStep;
   int looks_ = 0;
   WaitFinding last_;

@@ -50,9 +50,11 @@ class FakeSystem final : public SystemView {
   }
   WaitFinding socket_waiter(const std::vector<pid_t>& pids, ino_t) const override {
     for (pid_t pid : pids)
-      if (waiting.contains(pid)) return {WaitFinding::Kind::waiting, pid, pid, WaitCall::epoll, ""};
-    return wait_unknown ? WaitFinding{WaitFinding::Kind::unknown, 0, 0, WaitCall::none, "hidden"}
-                        : WaitFinding{};
+      if (waiting.contains(pid))
+        return {WaitFinding::Kind::waiting, pid, pid, WaitCall::epoll, "", false};
+    return wait_unknown
+               ? WaitFinding{WaitFinding::Kind::unknown, 0, 0, WaitCall::none, "hidden", false}
+               : WaitFinding{};
   }
 };
 

@@ -130,6 +130,23 @@ TEST(SocketWaiters, IoUringIsSaidToBeBeyondWhatProcShows) {
   EXPECT_EQ(found.why, "pid 30 waits in io_uring_enter");
 }
 
+TEST(SocketWaiters, AnEventLoopWaitingOnSomethingElseIsIdleElsewhereUnlessAThreadRuns) {
+  FakeProc proc;
+  proc.thread(50, 50, syscall_line(SYS_epoll_pwait, 6));  // a set without the socket
+  proc.fdinfo(50, 6, kEpollInfo);
+  const auto idle = find_socket_waiter({50}, 555, proc.root());
+  EXPECT_EQ(idle.kind, WaitFinding::Kind::not_waiting);
+  EXPECT_TRUE(idle.idle_elsewhere) << "the gate may probe with connections after a while";
+  proc.thread(50, 51, "running\n");  // still starting up
+  EXPECT_FALSE(find_socket_waiter({50}, 555, proc.root()).idle_elsewhere);
+}
+
+TEST(SocketWaiters, AServerAsleepAtStartUpIsNotIdleElsewhere) {
+  FakeProc proc;
+  proc.thread(60, 60, syscall_line(SYS_clock_nanosleep, 0));
+  EXPECT_FALSE(find_socket_waiter({60}, 555, proc.root()).idle_elsewhere);
+}
+
 TEST(SocketWaiters, AGoneProcessIsNotWaiting) {
   FakeProc proc;
   EXPECT_EQ(find_socket_waiter({40}, 555, proc.root()).kind, WaitFinding::Kind::not_waiting);
