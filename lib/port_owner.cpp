@@ -1,10 +1,10 @@
 #include "port_owner.hpp"
 
+#include "accounts.hpp"
 #include "log.hpp"
 #include "procfs.hpp"
 #include "text.hpp"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,11 +45,6 @@ bool parse_hex_address(std::string_view text, int family, SocketAddress& out) {
   }
   out.set_port(port);
   return true;
-}
-
-std::string user_name(uid_t uid) {
-  const passwd* entry = ::getpwuid(uid);
-  return entry != nullptr ? entry->pw_name : std::to_string(uid);
 }
 
 }  // namespace
