@@ -5,9 +5,9 @@
 namespace reuserun {
 
 bool is_launcher_activation_variable(std::string_view entry) {
-  for (std::string_view key :
-       {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=", "EINHORN_FD_",
-        "NGINX=", "SERVER_STARTER_PORT=", "SERVER_STARTER_GENERATION="})
+  for (std::string_view key : {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
+                               "WATCHDOG_USEC=", "WATCHDOG_PID=", "EINHORN_FD_",
+                               "NGINX=", "SERVER_STARTER_PORT=", "SERVER_STARTER_GENERATION="})
     if (entry.starts_with(key)) return true;
   return false;
 }

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -80,6 +81,7 @@ EventLoop::~EventLoop() = default;
 
 int EventLoop::run(const Handover* resumed) {
   wait_for_signal();
+  start_watchdog();
   watch_.start();
   if (resumed)
     resume(*resumed);
@@ -88,6 +90,25 @@ int EventLoop::run(const Handover* resumed) {
   while (!exit_code_ && io_.run_one() > 0) {
   }
   return exit_code_.value_or(kExitFailure);
+}
+
+// WATCHDOG=1 from the loop itself, so a loop that stops turning stops pinging and systemd acts.
+void EventLoop::start_watchdog() {
+  const auto interval =
+      watchdog_interval(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
+  if (!interval || !systemd_.enabled()) return;
+  watchdog_.emplace(WatchdogPing{boost::asio::steady_timer(io_),
+                                 std::max<Duration>(*interval / 2, std::chrono::milliseconds(1))});
+  log_info("systemd watchdog: WATCHDOG=1 every {}", format_duration(watchdog_->every));
+  ping_watchdog();
+}
+
+void EventLoop::ping_watchdog() {
+  systemd_.send("WATCHDOG=1");
+  watchdog_->timer.expires_after(watchdog_->every);
+  watchdog_->timer.async_wait([this](boost::system::error_code error) {
+    if (!error) ping_watchdog();
+  });
 }
 
 void EventLoop::on_control(const ControlRequest& request, ControlServer::Reply reply) {

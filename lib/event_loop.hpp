@@ -96,6 +96,8 @@ class EventLoop final : private GateServices {
   Status status() const;
 
   void wait_for_signal();
+  void start_watchdog();
+  void ping_watchdog();
   void dispatch(Event event);
   void apply(const Action& action);
   void apply(const SpawnChild& action);
@@ -157,6 +159,12 @@ class EventLoop final : private GateServices {
   std::unique_ptr<ControlServer> control_;
   bool dispatching_ = false;
   std::optional<int> exit_code_;
+  // systemd's watchdog for reuserun itself (WATCHDOG_USEC): pinged at half the interval.
+  struct WatchdogPing {
+    boost::asio::steady_timer timer;
+    Duration every;
+  };
+  std::optional<WatchdogPing> watchdog_;
 };
 
 }  // namespace reuserun

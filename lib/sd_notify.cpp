@@ -11,6 +11,7 @@
 
 #include "log.hpp"
 #include "notify_socket.hpp"
+#include "text.hpp"
 
 namespace reuserun {
 
@@ -23,6 +24,19 @@ std::string monotonic_usec_field() {
 
 std::string extend_timeout_field(Duration duration) {
   return "EXTEND_TIMEOUT_USEC=" + std::to_string(duration.count() * 1000);
+}
+
+std::optional<Duration> watchdog_interval(const char* usec, const char* pid, pid_t self) {
+  std::uint64_t microseconds = 0;
+  if (usec == nullptr || !parse_number(std::string_view(usec), microseconds) || microseconds == 0)
+    return std::nullopt;
+  pid_t owner = 0;
+  if (pid != nullptr && *pid != '\0' &&
+      (!parse_number(std::string_view(pid), owner) || owner != self))
+    return std::nullopt;
+  return std::max<Duration>(
+      std::chrono::milliseconds(1),
+      std::chrono::duration_cast<Duration>(std::chrono::microseconds(microseconds)));
 }
 
 SystemdNotifier SystemdNotifier::from_environment() {

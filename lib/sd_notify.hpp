@@ -6,6 +6,9 @@
 // the unit's timeouts.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +35,10 @@ class SystemdNotifier {
   std::string address_;
   UniqueFd socket_;
 };
+
+// systemd's watchdog for reuserun (sd_watchdog_enabled(3)): the interval WATCHDOG_USEC asks for,
+// when WATCHDOG_PID is absent or names `self`; nullopt otherwise (including a malformed value).
+std::optional<Duration> watchdog_interval(const char* usec, const char* pid, pid_t self);
 
 // "MONOTONIC_USEC=<CLOCK_MONOTONIC now, in µs>", as systemd expects beside RELOADING=1.
 std::string monotonic_usec_field();

@@ -80,6 +80,38 @@ long long field_number(const std::string& message, const std::string& key) {
   return at == std::string::npos ? -1 : std::atoll(message.c_str() + at + key.size() + 1);
 }
 
+TEST(Systemd, TheWatchdogIsPingedAtHalfItsIntervalAndNotPassedToTheChildren) {
+  TempDir dir;
+  FakeSystemd systemd(dir.file("notify"));
+  Launch launch({}, {kTestServer}, {systemd.env(), "WATCHDOG_USEC=400000"});
+  const auto started = std::chrono::steady_clock::now();
+  int pings = 0;
+  while (std::chrono::steady_clock::now() - started < 1500ms) {
+    const std::string message = systemd.next(1s);
+    if (message == "WATCHDOG=1") ++pings;
+  }
+  // Every 200 ms for 1.5 s: about 8; a loop that pinged at the full interval would send 4.
+  EXPECT_GE(pings, 6);
+  EXPECT_LE(pings, 10);
+  EXPECT_EQ(systemd.sender(), launch.process.pid()) << "reuserun pings, as the unit's main pid";
+  const pid_t child = launch.wait_serving();
+  ASSERT_GT(child, 0);
+  const std::string environment = read_text("/proc/" + std::to_string(child) + "/environ");
+  EXPECT_EQ(environment.find("WATCHDOG_USEC="), std::string::npos)
+      << "the watchdog is reuserun's, not the child's";
+}
+
+TEST(Systemd, AWatchdogMeantForAnotherPidIsIgnored) {
+  TempDir dir;
+  FakeSystemd systemd(dir.file("notify"));
+  Launch launch({}, {kTestServer}, {systemd.env(), "WATCHDOG_USEC=200000", "WATCHDOG_PID=1"});
+  ASSERT_GT(launch.wait_serving(), 0);
+  int pings = 0;
+  for (std::string message = systemd.next(1s); !message.empty(); message = systemd.next(600ms))
+    if (message == "WATCHDOG=1") ++pings;
+  EXPECT_EQ(pings, 0);
+}
+
 TEST(Systemd, NotifiesReadyReloadingReadyAndStopping) {
   TempDir dir;
   FakeSystemd systemd(dir.file("notify"));
