@@ -104,8 +104,7 @@ Result<pid_t> EventLoop::start_probe(const std::string& command, const GateSubje
        launch_variables(config_, {subject.generation, subject.slot, tcp_ports()}, env_file.value()))
     env.set(key, value);
   env.set("REUSERUN_CHILD_PID", std::to_string(subject.pid));
-  const auto spawned =
-      spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));
+  auto spawned = spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));
   if (!spawned) return spawned;
   probes_.insert(spawned.value());
   reaper_.route(spawned.value(), [this, on_exit](pid_t pid, int status) {
