@@ -179,6 +179,14 @@ void Supervisor::schedule_respawn() {
   report(LogLevel::warn, fmt::format("no generation is serving: starting a new one in {} "
                                      "(failure {} in a row); connections wait in the backlog",
                                      format_duration(delay), failures));
+  // The first thing many people try is a server that binds the port itself: it fails with
+  // "Address already in use" (reuserun holds the port) and would do so forever. Said once.
+  if (!ever_ready_ && failures == 1)
+    report(LogLevel::warn,
+           "hint: no generation has been ready yet. A command that binds the port itself cannot "
+           "(reuserun holds it): it must take the inherited socket, fd 3 with LISTEN_FDS "
+           "(sd_listen_fds), the variables of --protocol einhorn|server-starter|nginx, or {fd} in "
+           "its arguments (EXAMPLES in reuserun(1)); reuserun keeps retrying with backoff");
   arm(TimerKind::backoff, WorkerKey{0}, delay);
 }
 

@@ -344,6 +344,30 @@ TEST_F(SupervisorTest, CrashedServingGenerationIsRespawnedWithExponentialBackoff
   }
 }
 
+// The first thing many people try: a server that binds the port itself, and so never starts.
+TEST_F(SupervisorTest, AFirstGenerationThatNeverGetsReadyIsExplainedOnceAndRetried) {
+  const auto hinted = [](const std::vector<Action>& actions) {
+    int count = 0;
+    for (const auto& report : all_of<Report>(actions))
+      count += report.text.starts_with("hint: no generation has been ready yet") ? 1 : 0;
+    return count;
+  };
+  send(StartRequested{});
+  send(ChildSpawned{1, 100});
+  const auto first = send(ChildExited{100, exited(1)});
+  EXPECT_EQ(hinted(first), 1);
+  EXPECT_TRUE(arms(first, TimerKind::backoff, 0, 100ms)) << "retried, with backoff";
+  ASSERT_EQ(all_of<SpawnChild>(send(TimerFired{{TimerKind::backoff, 0}})).size(), 1U);
+  send(ChildSpawned{2, 200});
+  EXPECT_EQ(hinted(send(ChildExited{200, exited(1)})), 0) << "said once";
+}
+
+TEST_F(SupervisorTest, ACrashAfterTheServiceWasReadyGivesNoHint) {
+  serve_first();
+  for (const auto& report : all_of<Report>(send(ChildExited{100, exited(1)})))
+    EXPECT_FALSE(report.text.starts_with("hint:")) << report.text;
+}
+
 TEST_F(SupervisorTest, BackoffStartsOverAfterAStableUptime) {
   serve_first();
   send(ChildExited{100, exited(1)});
