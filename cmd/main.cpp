@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   const auto command_line = reuserun::parse_command_line(argc, argv, std::cout, std::cerr);
   if (command_line.ctl) return run_ctl(*command_line.ctl);
   if (!command_line.config) return command_line.exit_code;
-  reuserun::init_logging(command_line.config->log_level);
+  reuserun::init_logging(command_line.config->log_level, command_line.config->log_format);
   // Started by an upgrade (upgrade.hpp): as its check run, or as the new image.
   if (const auto fd = command_line.config->upgrade_check_fd)
     return reuserun::check_handover(*fd);

@@ -7,7 +7,7 @@ function __reuserun_child_tokens
     set -e tokens[1]
     test "$tokens[1]" = ctl; and return
     set -l takes_value --port --bind --listen --protocol --backlog --free-port --ready-timeout --ready --ready-interval \
-        --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --pid-file \
+        --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --log-format --pid-file \
         --control-socket --reexec-as --workers --max-surge --user --group --chdir --env --env-file
     set -l skip 0
     for i in (seq (count $tokens))
@@ -82,6 +82,7 @@ complete -c reuserun -n __reuserun_in_options -l no-pdeathsig -d 'Let the childr
 complete -c reuserun -n __reuserun_in_options -l control-socket -r -F -d 'Path of the control socket'
 complete -c reuserun -n __reuserun_in_options -l reexec-as -r -F -d 'The reuserun binary an upgrade executes'
 complete -c reuserun -n __reuserun_in_options -l log-level -x -a 'trace debug info warn error off' -d 'Log level'
+complete -c reuserun -n __reuserun_in_options -l log-format -x -a 'text json' -d 'Log format'
 complete -c reuserun -n __reuserun_in_options -l help -d 'Show the options'
 complete -c reuserun -n __reuserun_in_options -l version -d 'Show the version'
 # reuserun ctl [--control-socket PATH | --port PORT] [--json] restart|status|upgrade

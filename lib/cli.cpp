@@ -44,6 +44,7 @@ struct RawOptions {
   std::string stop_timeout = "10s";
   std::string stop_signal = "TERM";
   std::string log_level = "info";
+  std::string log_format = "text";
   std::string pid_file;
   bool subreaper = false;
   std::string control_socket;
@@ -178,6 +179,11 @@ void add_options(CLI::App& app, RawOptions& raw) {
   app.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error or off")
       ->envname("REUSERUN_LOG_LEVEL")
       ->capture_default_str();
+  app.add_option("--log-format", raw.log_format,
+                 "text (under journald: priority prefixes, no timestamp) or json (an object per "
+                 "line)")
+      ->envname("REUSERUN_LOG_FORMAT")
+      ->capture_default_str();
 }
 
 struct UsageError {
@@ -287,6 +293,11 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     throw UsageError{"invalid value '" + raw.log_level +
                      "' for --log-level: expected trace, debug, info, warn, error or off"};
   config.log_level = *level;
+  const auto format = parse_log_format(raw.log_format);
+  if (!format)
+    throw UsageError{"invalid value '" + raw.log_format +
+                     "' for --log-format: expected text or json"};
+  config.log_format = *format;
   config.pid_file = raw.pid_file;
   config.subreaper = raw.subreaper;
   config.control_socket = raw.control_socket;

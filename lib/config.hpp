@@ -35,6 +35,7 @@ struct Config {
   unsigned workers = 1;    // children per generation
   unsigned max_surge = 1;  // new workers starting at once during a restart
   LogLevel log_level = LogLevel::info;
+  LogFormat log_format = LogFormat::text;
   std::string pid_file;  // empty: none
   bool subreaper = false;
   bool pdeathsig = true;               // children get SIGTERM when reuserun dies

@@ -288,7 +288,11 @@ void EventLoop::apply(const ArmTimer& action) { timers_.arm(action.id, action.af
 
 void EventLoop::apply(const CancelTimer& action) { timers_.cancel(action.id); }
 
-void EventLoop::apply(const Report& action) { log_message(action.level, action.text); }
+void EventLoop::apply(const Report& action) {
+  log_message(
+      action.level, action.text,
+      LogFields{action.event, action.generation, action.slot, action.generation != 0, action.pid});
+}
 
 // "generation 3 (pid 4242)", "generation 3 (pids 4242, 4243)", for logs and STATUS=.
 std::string EventLoop::describe_serving() const {
@@ -333,10 +337,16 @@ void EventLoop::apply(const RestartFinished& action) {
   result.serving = supervisor_.serving();
   if (result.serving && !serving_pids().empty()) result.serving_pid = serving_pids().front();
   restarts_.finished(std::move(result), Clock::now());
+  const LogFields about{action.succeeded() ? "restart-succeeded" : "restart-failed",
+                        action.generation, 0, false, action.pids.empty() ? 0 : action.pids.front()};
   if (action.succeeded())
-    log_info("restart succeeded: generation {} is serving", action.generation);
+    log_message(LogLevel::info,
+                fmt::format("restart succeeded: generation {} is serving", action.generation),
+                about);
   else
-    log_warn("restart failed: generation {}: {}", action.generation, action.reason);
+    log_message(LogLevel::warn,
+                fmt::format("restart failed: generation {}: {}", action.generation, action.reason),
+                about);
   if (supervisor_.stopping()) return;  // STOPPING=1 went out already; no READY=1 after it
   systemd_.ready(action.succeeded() ? fmt::format("serving: {}", describe_serving())
                                     : fmt::format("restart failed ({}); serving: {}", action.reason,

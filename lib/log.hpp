@@ -16,10 +16,31 @@ enum class LogLevel { trace, debug, info, warn, error, off };
 std::optional<LogLevel> parse_log_level(std::string_view text);
 std::string_view log_level_name(LogLevel level);
 
-// Sets up the stderr logger. Idempotent.
-void init_logging(LogLevel level);
+// text: "2026-11-26T18:00:00.123 reuserun[42] info: ...", or under journald (JOURNAL_STREAM names
+// standard error) "<6>...": the journal adds its own timestamp and takes the priority from the
+// prefix (sd-daemon(3)). json: one object per line (format_json_log_line).
+enum class LogFormat { text, json };
+std::optional<LogFormat> parse_log_format(std::string_view text);
 
-void log_message(LogLevel level, std::string_view text);
+// What a line is about, where it is about a worker: the JSON fields "event", "generation",
+// "worker", "pid" (the worker's). Empty/zero fields are left out.
+struct LogFields {
+  std::string_view event;  // started, ready, draining, exited, restart-succeeded, ...
+  unsigned long generation = 0;
+  unsigned long worker = 0;
+  bool has_worker = false;
+  int pid = 0;
+};
+
+// {"time":"2026-11-26T18:00:00.123Z","level":"info","message":"...","event":"ready",
+//  "generation":2,"worker":0,"pid":4242,"reuserun_pid":42}
+std::string format_json_log_line(std::string_view time, LogLevel level, std::string_view text,
+                                 const LogFields& fields, int reuserun_pid);
+
+// Sets up the stderr logger. Idempotent.
+void init_logging(LogLevel level, LogFormat format = LogFormat::text);
+
+void log_message(LogLevel level, std::string_view text, const LogFields& fields = {});
 
 template <typename... Args>
 void log_debug(fmt::format_string<Args...> format, Args&&... args) {

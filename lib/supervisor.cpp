@@ -136,8 +136,9 @@ void Supervisor::exited_while_starting(ChildState& gone, const Happened& happene
 }
 
 void Supervisor::exited_while_serving(ChildState& gone, const Happened& happened) {
-  report(LogLevel::warn, fmt::format("{} (pid {}) {} while serving", name_of(gone), gone.pid,
-                                     describe_wait_status(happened.wait_status)));
+  report_worker(gone, "exited", LogLevel::warn,
+                fmt::format("{} (pid {}) {} while serving", name_of(gone), gone.pid,
+                            describe_wait_status(happened.wait_status)));
   switch (replacement_for(gone)) {
     case Replacement::new_generation:
       if (serving_ == gone.generation) serving_.reset();
@@ -165,9 +166,9 @@ Supervisor::Replacement Supervisor::replacement_for(const ChildState& gone) cons
 }
 
 void Supervisor::exited_while_stopping(ChildState& gone, const Happened& happened) {
-  report(LogLevel::info,
-         fmt::format("{} (pid {}) {} ({})", name_of(gone), gone.pid,
-                     describe_wait_status(happened.wait_status), phase_name(gone.phase)));
+  report_worker(gone, "exited", LogLevel::info,
+                fmt::format("{} (pid {}) {} ({})", name_of(gone), gone.pid,
+                            describe_wait_status(happened.wait_status), phase_name(gone.phase)));
 }
 
 void Supervisor::gate_passed(ChildState& child, const Happened& happened) {
@@ -235,7 +236,8 @@ void Supervisor::on(const ChildSpawned& event) {
   ChildState& child =
       children_[key] = {event.generation, event.pid, Phase::starting, event.slot, event.at_ns, {}};
   if (rollout_ && rollout_->generation == event.generation) rollout_->pids.push_back(event.pid);
-  report(LogLevel::info, fmt::format("{} started: pid {}", name_of(child), event.pid));
+  report_worker(child, "started", LogLevel::info,
+                fmt::format("{} started: pid {}", name_of(child), event.pid));
   actions_.push_back(StartGate{event.generation, event.pid, event.slot});
   arm(TimerKind::ready_deadline, key, config_.ready_timeout);
 }
@@ -359,6 +361,12 @@ void Supervisor::cancel_timers_of(WorkerKey worker) {
 
 void Supervisor::report(LogLevel level, std::string text) {
   actions_.push_back(Report{level, std::move(text)});
+}
+
+void Supervisor::report_worker(const ChildState& child, std::string_view event, LogLevel level,
+                               std::string text) {
+  actions_.push_back(
+      Report{level, std::move(text), std::string(event), child.generation, child.slot, child.pid});
 }
 
 ChildState* Supervisor::find_by_pid(pid_t pid) {

@@ -155,6 +155,11 @@ struct CancelTimer {
 struct Report {
   LogLevel level = LogLevel::info;
   std::string text;
+  // About one worker (the JSON log's fields): what happened to it, and which it is.
+  std::string event{};  // started, ready, draining, exited; "" when not about a worker
+  Generation generation = 0;
+  Slot slot = 0;
+  pid_t pid = 0;
 };
 // The first generation passed its gate: the service is up.
 struct ServiceReady {};
@@ -321,6 +326,8 @@ class Supervisor {
   void cancel(TimerKind kind, WorkerKey worker);
   void cancel_timers_of(WorkerKey worker);
   void report(LogLevel level, std::string text);
+  void report_worker(const ChildState& child, std::string_view event, LogLevel level,
+                     std::string text);
   ChildState* find_by_pid(pid_t pid);
 
   SupervisorConfig config_;

@@ -65,8 +65,9 @@ void Supervisor::mark_serving(ChildState& child, std::string_view what) {
   cancel(TimerKind::ready_deadline, WorkerKey{child.generation, child.slot});
   actions_.push_back(CancelGate{child.generation, child.slot});
   enter(child, Phase::serving);
-  report(LogLevel::info, fmt::format("{} (pid {}) {}{}", name_of(child), child.pid, what,
-                                     child.ready_by.empty() ? "" : ": " + child.ready_by));
+  report_worker(child, "ready", LogLevel::info,
+                fmt::format("{} (pid {}) {}{}", name_of(child), child.pid, what,
+                            child.ready_by.empty() ? "" : ": " + child.ready_by));
 }
 
 void Supervisor::promote_worker(ChildState& child) {
@@ -90,9 +91,10 @@ void Supervisor::promote_worker(ChildState& child) {
 
 void Supervisor::drain(ChildState& child) {
   enter(child, Phase::draining);
-  report(LogLevel::info,
-         fmt::format("{} (pid {}): {}, draining for up to {}", name_of(child), child.pid,
-                     signal_name(config_.stop_signal), format_duration(config_.drain_timeout)));
+  report_worker(
+      child, "draining", LogLevel::info,
+      fmt::format("{} (pid {}): {}, draining for up to {}", name_of(child), child.pid,
+                  signal_name(config_.stop_signal), format_duration(config_.drain_timeout)));
   kill_group(child, config_.stop_signal);
   arm(TimerKind::drain_deadline, WorkerKey{child.generation, child.slot}, config_.drain_timeout);
   limit_draining();

@@ -6,6 +6,7 @@
 // attributed accept probe (accept_gate.cpp) runs as well, and whichever decides first decides.
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
+#include <utility>
 
 #include "log.hpp"
 #include "readiness.hpp"
@@ -28,8 +29,8 @@ constexpr auto kFallbackAfter = 1s;
 
 class WaitGate final : public Gate {
  public:
-  WaitGate(GateServices& services, const ReadinessConfig& config)
-      : services_(services), config_(config), timer_(services.io()) {}
+  WaitGate(GateServices& services, ReadinessConfig config)
+      : services_(services), config_(std::move(config)), timer_(services.io()) {}
   ~WaitGate() override { cancel_quietly(*this); }
 
   void start(const GateSubject& subject, GateCallback done) override {
@@ -105,7 +106,7 @@ class WaitGate final : public Gate {
   }
 
   GateServices& services_;
-  const ReadinessConfig& config_;
+  ReadinessConfig config_;  // a copy: the fallback gate is made later, the caller's may be gone
   boost::asio::steady_timer timer_;
   GateSubject subject_{};
   GateCallback done_;
