@@ -7,7 +7,7 @@ function __reuserun_child_tokens
     set -e tokens[1]
     test "$tokens[1]" = ctl; and return
     set -l takes_value --port --bind --listen --protocol --backlog --free-port --ready-timeout --ready --ready-interval \
-        --ready-host --drain-timeout --stop-timeout --stop-signal --log-level --log-format --pid-file \
+        --ready-host --drain-timeout --stop-timeout --stop-signal --watchdog --log-level --log-format --pid-file \
         --control-socket --reexec-as --workers --max-surge --user --group --chdir --env --env-file
     set -l skip 0
     for i in (seq (count $tokens))
@@ -68,6 +68,7 @@ complete -c reuserun -n __reuserun_in_options -l ready-host -x -d 'Host header o
 complete -c reuserun -n __reuserun_in_options -l strict-adoption -d 'Fail a generation that listens by itself'
 complete -c reuserun -n __reuserun_in_options -l drain-timeout -x -a $durations -d 'Drain time before SIGKILL'
 complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -d 'Stop time before SIGKILL'
+complete -c reuserun -n __reuserun_in_options -l watchdog -x -a $durations -d 'Watchdog each worker must ping'
 complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'
 complete -c reuserun -n __reuserun_in_options -l pid-file -r -F -d 'Write the pid to this file'
 complete -c reuserun -n __reuserun_in_options -l subreaper -d 'Reap the orphans of the children'

@@ -1,5 +1,6 @@
 #include "child_env.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace reuserun {
@@ -21,7 +22,19 @@ ChildEnv::ChildEnv(const char* const* inherited, const std::vector<std::string>&
   for (const auto& name : listen_fd_names) names.append(names.empty() ? "" : ":").append(name);
   set("LISTEN_FDS", std::to_string(listen_fd_names.size()));
   set("LISTEN_FDNAMES", names);
-  std::memcpy(listen_pid_.data(), kPidKey.data(), kPidKey.size());
+  set_own_pid("LISTEN_PID");
+}
+
+void ChildEnv::set_own_pid(std::string_view key) {
+  std::erase_if(entries_, [&](const std::string& existing) {
+    return existing.size() > key.size() && existing.starts_with(key) && existing[key.size()] == '=';
+  });
+  OwnPid entry;
+  const std::size_t length = std::min(key.size(), entry.text.size() - 24);
+  std::memcpy(entry.text.data(), key.data(), length);
+  entry.text[length] = '=';
+  entry.digits_at = length + 1;
+  own_pids_.push_back(entry);
 }
 
 // Every earlier entry of the key goes: an inherited environment may hold a key twice (execve
@@ -36,22 +49,23 @@ void ChildEnv::set(std::string_view key, std::string_view value) {
 const char* const* ChildEnv::envp() {
   pointers_.clear();
   for (const auto& entry : entries_) pointers_.push_back(entry.c_str());
-  if (has_listeners_) pointers_.push_back(listen_pid_.data());
+  for (const auto& entry : own_pids_) pointers_.push_back(entry.text.data());
   pointers_.push_back(nullptr);
   return pointers_.data();
 }
 
-void ChildEnv::write_listen_pid(pid_t pid) {
-  if (!has_listeners_) return;
+void ChildEnv::write_own_pid(pid_t pid) {
   char digits[24];
   int count = 0;
   do {
     digits[count++] = static_cast<char>('0' + pid % 10);
     pid /= 10;
   } while (pid > 0);
-  char* out = listen_pid_.data() + kPidKey.size();
-  while (count > 0) *out++ = digits[--count];
-  *out = '\0';
+  for (OwnPid& entry : own_pids_) {
+    char* out = entry.text.data() + entry.digits_at;
+    for (int i = count; i > 0;) *out++ = digits[--i];
+    *out = '\0';
+  }
 }
 
 }  // namespace reuserun

@@ -3,8 +3,9 @@
 // The launcher's own environment is passed on, minus the variables that describe the launcher's
 // own activation (LISTEN_*, NOTIFY_SOCKET, and einhorn's, Server::Starter's and nginx's
 // variables): a child must never believe sockets or a notify channel
-// meant for reuserun are its own. LISTEN_PID is the child's pid, known only after fork, so the
-// entry is reserved here and filled in by the child through write_listen_pid().
+// meant for reuserun are its own. LISTEN_PID (and WATCHDOG_PID with --watchdog) is the child's
+// pid, known only after fork, so the entry is reserved here and filled in by the child through
+// write_own_pid().
 #pragma once
 
 #include <sys/types.h>
@@ -31,17 +32,24 @@ class ChildEnv {
   // The NULL-terminated envp. Valid until the next set() or the object's end.
   const char* const* envp();
 
+  // KEY=<the child's own pid> (LISTEN_PID is reserved with the listeners), replacing KEY.
+  void set_own_pid(std::string_view key);
+
   // async-signal-safe: no allocation, no logging. Called in the forked child: writes its pid as
-  // plain decimal. No zero padding: older libsystemd parses LISTEN_PID with strtoul(..., 0), so
-  // "0001234" would read as octal.
-  void write_listen_pid(pid_t pid);
+  // plain decimal into every entry reserved for it. No zero padding: older libsystemd parses
+  // LISTEN_PID with strtoul(..., 0), so "0001234" would read as octal.
+  void write_own_pid(pid_t pid);
 
   bool has_listeners() const { return has_listeners_; }
 
  private:
-  static constexpr std::string_view kPidKey = "LISTEN_PID=";
+  // "KEY=" + up to 20 digits + NUL, and where the digits go.
+  struct OwnPid {
+    std::array<char, 48> text{};
+    std::size_t digits_at = 0;
+  };
   std::vector<std::string> entries_;
-  std::array<char, 32> listen_pid_{};  // "LISTEN_PID=" + up to 20 digits + NUL
+  std::vector<OwnPid> own_pids_;
   std::vector<const char*> pointers_;
   bool has_listeners_ = false;
 };

@@ -43,6 +43,7 @@ struct RawOptions {
   std::string drain_timeout = "30s";
   std::string stop_timeout = "10s";
   std::string stop_signal = "TERM";
+  std::string watchdog = "0";
   std::string log_level = "info";
   std::string log_format = "text";
   std::string pid_file;
@@ -129,6 +130,11 @@ void add_options(CLI::App& app, RawOptions& raw) {
   app.add_option("--stop-signal", raw.stop_signal,
                  "Signal that asks a generation to drain and exit")
       ->envname("REUSERUN_STOP_SIGNAL")
+      ->capture_default_str();
+  app.add_option("--watchdog", raw.watchdog,
+                 "Give each generation this watchdog interval (WATCHDOG_USEC, WATCHDOG_PID); a "
+                 "serving worker that stops sending WATCHDOG=1 is treated as crashed (0: off)")
+      ->envname("REUSERUN_WATCHDOG")
       ->capture_default_str();
   app.add_option("--pid-file", raw.pid_file,
                  "Write reuserun's pid to this file (atomically; removed at exit; refused while "
@@ -288,6 +294,7 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     throw UsageError{"invalid value '" + raw.stop_signal +
                      "' for --stop-signal: expected a signal name such as TERM or a number"};
   config.stop_signal = *sig;
+  config.watchdog = duration_option("--watchdog", raw.watchdog);
   const auto level = parse_log_level(raw.log_level);
   if (!level)
     throw UsageError{"invalid value '" + raw.log_level +

@@ -32,6 +32,7 @@ struct Config {
   Duration drain_timeout = std::chrono::seconds(30);
   Duration stop_timeout = std::chrono::seconds(10);
   int stop_signal = SIGTERM;
+  Duration watchdog{0};  // --watchdog: each generation's WATCHDOG_USEC (zero: none)
   unsigned workers = 1;    // children per generation
   unsigned max_surge = 1;  // new workers starting at once during a restart
   LogLevel log_level = LogLevel::info;

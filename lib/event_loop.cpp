@@ -34,6 +34,7 @@ SupervisorConfig supervisor_config(const Config& config) {
   result.stop_signal = config.stop_signal;
   result.workers = config.workers;
   result.max_surge = config.max_surge;
+  result.watchdog = config.watchdog;
   return result;
 }
 

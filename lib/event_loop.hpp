@@ -148,7 +148,9 @@ class EventLoop final : private GateServices {
   SystemdNotifier systemd_ = SystemdNotifier::from_environment();
   TimerTable timers_{io_, [this](TimerId id) { dispatch(TimerFired{id}); }};
   std::map<WorkerKey, std::unique_ptr<Gate>> gates_;
-  NotifyChannels notify_{io_};
+  NotifyChannels notify_{io_, [this](WorkerKey worker, bool trigger) {
+                           dispatch(WatchdogPinged{worker.generation, worker.slot, trigger});
+                         }};
   std::deque<Event> pending_;
   Clock::time_point started_at_ = Clock::now();
   Upgrade upgrade_{io_};

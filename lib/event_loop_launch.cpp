@@ -60,10 +60,18 @@ void EventLoop::apply(const SpawnChild& action) {
     return;
   }
   auto notify = NotifySocket::open(io_, notify_owner());
-  if (notify)
+  if (notify) {
     env.set("NOTIFY_SOCKET", notify.value()->address());
-  else
+    if (config_.watchdog > Duration::zero()) {  // sd_watchdog_enabled(3)
+      env.set("WATCHDOG_USEC",
+              std::to_string(std::chrono::microseconds(config_.watchdog).count()));
+      env.set_own_pid("WATCHDOG_PID");
+    }
+  } else if (config_.watchdog > Duration::zero()) {  // it could never ping: it would be killed
+    return refuse(Error{"no sd_notify channel for --watchdog: " + notify.error().message});
+  } else {
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
+  }
   const auto spawned =
       spawn_process(io_, children_request(resolved.path, plan.value().argv, env, fds));
   if (!spawned) return fail(spawned.error().code);

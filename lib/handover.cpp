@@ -11,7 +11,7 @@ namespace {
 
 constexpr std::string_view kMagic = "reuserun-handover";
 
-constexpr std::array<std::pair<TimerKind, std::string_view>, 7> kTimerNames = {{
+constexpr std::array<std::pair<TimerKind, std::string_view>, 8> kTimerNames = {{
     {TimerKind::ready_deadline, "ready"},
     {TimerKind::drain_deadline, "drain"},
     {TimerKind::kill_deadline, "kill"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<TimerKind, std::string_view>, 7> kTimerNames = {{
     {TimerKind::backoff, "backoff"},
     {TimerKind::stable, "stable"},
     {TimerKind::repair, "repair"},
+    {TimerKind::watchdog, "watchdog"},
 }};
 
 constexpr std::array<RestartOutcome, 6> kOutcomes = {

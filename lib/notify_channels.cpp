@@ -1,6 +1,7 @@
 #include "notify_channels.hpp"
 
 #include <boost/asio/post.hpp>
+#include <optional>
 
 #include "log.hpp"
 #include "procfs.hpp"
@@ -47,8 +48,11 @@ void NotifyChannels::on_datagram(WorkerKey worker, const NotifyDatagram& datagra
         generation, datagram.pid);
     return;
   }
-  channel.spoke = true;
+  channel.spoke = channel.spoke || !only_watchdog(datagram.fields);
+  std::optional<bool> pinged;  // WATCHDOG=trigger
   for (const auto& [key, value] : datagram.fields) {
+    if (key == "WATCHDOG" && (value == "1" || value == "trigger"))
+      pinged = pinged.value_or(false) || value == "trigger";
     if (key == "STATUS")
       log_info("generation {} (pid {}) status: {}", generation, datagram.pid, value);
     else if (key == "STOPPING" && value == "1")
@@ -60,6 +64,7 @@ void NotifyChannels::on_datagram(WorkerKey worker, const NotifyDatagram& datagra
     const Watcher watcher = channel.watcher;  // it may unwatch itself
     watcher(datagram.fields);
   }
+  if (pinged) pinged_(worker, *pinged);
 }
 
 }  // namespace reuserun

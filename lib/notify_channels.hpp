@@ -1,8 +1,9 @@
 // Every worker's sd_notify channel (notify_socket.hpp), and what reuserun does with what arrives:
 // only the worker's own process tree is heard (its parent chain, checked on the kernel's word);
-// READY=1 goes to whoever watches the worker (its readiness gate); STATUS= and STOPPING=1 go to
-// the log; MAINPID= (reuserun supervises the process it started), WATCHDOG=, FDSTORE= and the rest
-// are ignored on purpose.
+// READY=1 goes to whoever watches the worker (its readiness gate); WATCHDOG=1 and
+// WATCHDOG=trigger to the supervisor (--watchdog); STATUS= and STOPPING=1 go to the log;
+// MAINPID= (reuserun supervises the process it started), WATCHDOG_USEC= (the interval is
+// reuserun's --watchdog), FDSTORE= and the rest are ignored on purpose.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,8 +20,11 @@ namespace reuserun {
 class NotifyChannels {
  public:
   using Watcher = std::function<void(const NotifyFields& fields)>;
+  // WATCHDOG=1 (trigger false) or WATCHDOG=trigger from `worker`'s processes.
+  using Pinged = std::function<void(WorkerKey worker, bool trigger)>;
 
-  explicit NotifyChannels(boost::asio::io_context& io) : io_(io) {}
+  NotifyChannels(boost::asio::io_context& io, Pinged pinged)
+      : io_(io), pinged_(std::move(pinged)) {}
 
   // The channel (opened before the child, whose environment names it) of `worker`, whose leader
   // is `pid`, from now on.
@@ -44,6 +48,7 @@ class NotifyChannels {
   void on_datagram(WorkerKey worker, const NotifyDatagram& datagram);
 
   boost::asio::io_context& io_;
+  Pinged pinged_;
   std::map<WorkerKey, Channel> channels_;
 };
 

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
@@ -33,6 +34,12 @@ const std::string* notify_field(const NotifyFields& fields, std::string_view key
   for (const auto& [name, value] : fields)
     if (name == key) return &value;
   return nullptr;
+}
+
+bool only_watchdog(const NotifyFields& fields) {
+  return !fields.empty() && std::all_of(fields.begin(), fields.end(), [](const auto& field) {
+    return field.first == "WATCHDOG";
+  });
 }
 
 std::optional<UnixAddress> unix_address(std::string_view notify_socket) {

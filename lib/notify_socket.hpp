@@ -35,6 +35,10 @@ NotifyFields parse_notify_message(std::string_view datagram);
 // The value of `key`, or nullptr.
 const std::string* notify_field(const NotifyFields& fields, std::string_view key);
 
+// A watchdog ping and nothing else: says nothing about readiness (a Type=simple service may
+// ping without ever sending READY=1).
+bool only_watchdog(const NotifyFields& fields);
+
 // A NOTIFY_SOCKET value ("/path", or "@name" in the abstract namespace) as a socket address;
 // nullopt when it does not fit sun_path.
 struct UnixAddress {

@@ -191,7 +191,7 @@ class AutoGate final : public Gate {
     worker_ = WorkerKey{subject.generation, subject.slot};
     done_ = std::move(done);
     spoke_ = services_.watch_notify(worker_, [this](const NotifyFields& fields) {
-      spoke_ = true;
+      spoke_ = spoke_ || !only_watchdog(fields);
       const std::string* ready = notify_field(fields, "READY");
       if (ready != nullptr && *ready == "1") ready_ = true;
       pass_when_complete();

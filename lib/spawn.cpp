@@ -103,7 +103,7 @@ struct ChildSetup {
       }
     }
     if (!place_listeners()) return false;
-    env->write_listen_pid(::getpid());
+    env->write_own_pid(::getpid());
     return true;
   }
 

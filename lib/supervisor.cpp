@@ -91,36 +91,42 @@ Actions Supervisor::handle(const Event& event) {
 
 // Rows: the worker's phase (Phase order). Columns: what happened to it (WorkerEvent order).
 // A late gate result or deadline for a worker already on its way out means nothing.
-const Supervisor::Transition Supervisor::kLifecycle[5][5] = {
+const Supervisor::Transition Supervisor::kLifecycle[5][6] = {
     //             exited                            gate_passed            gate_failed
-    //             ready_deadline                    stop_deadline
+    //             ready_deadline                    stop_deadline          watchdog_missed
     /* starting */ {&Supervisor::exited_while_starting, &Supervisor::gate_passed,
                     &Supervisor::gate_failed, &Supervisor::ready_deadline_passed,
-                    &Supervisor::ignore},
+                    &Supervisor::ignore, &Supervisor::ignore},
+    // A serving worker's kill deadline is armed only by its missed watchdog.
     /* serving  */
     {&Supervisor::exited_while_serving, &Supervisor::ignore, &Supervisor::ignore,
-     &Supervisor::ignore, &Supervisor::ignore},
+     &Supervisor::ignore, &Supervisor::stop_deadline_passed, &Supervisor::watchdog_missed},
     /* draining */
     {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-     &Supervisor::ignore, &Supervisor::stop_deadline_passed},
+     &Supervisor::ignore, &Supervisor::stop_deadline_passed, &Supervisor::ignore},
     /* failed   */
     {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-     &Supervisor::ignore, &Supervisor::stop_deadline_passed},
+     &Supervisor::ignore, &Supervisor::stop_deadline_passed, &Supervisor::ignore},
     /* stopping */
     {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-     &Supervisor::ignore, &Supervisor::stop_deadline_passed},
+     &Supervisor::ignore, &Supervisor::stop_deadline_passed, &Supervisor::ignore},
 };
 
 void Supervisor::happen(ChildState& child, WorkerEvent event, const Happened& happened) {
   (this->*kLifecycle[static_cast<int>(child.phase)][static_cast<int>(event)])(child, happened);
 }
 
-// The only writer of a worker's phase once it exists: every transition is reported.
+// The only writer of a worker's phase once it exists: every transition is reported. The
+// watchdog (--watchdog) watches a worker exactly while it serves.
 void Supervisor::enter(ChildState& child, Phase phase) {
   if (child.phase == phase) return;
   report(LogLevel::debug, fmt::format("{} (pid {}): {} -> {}", name_of(child), child.pid,
                                       phase_name(child.phase), phase_name(phase)));
+  const WorkerKey key{child.generation, child.slot};
+  if (child.phase == Phase::serving) cancel(TimerKind::watchdog, key);
   child.phase = phase;
+  if (phase == Phase::serving && config_.watchdog > Duration::zero())
+    arm(TimerKind::watchdog, key, config_.watchdog);
 }
 
 void Supervisor::exited_while_starting(ChildState& gone, const Happened& happened) {
@@ -203,6 +209,21 @@ void Supervisor::stop_deadline_passed(ChildState& child, const Happened& happene
              format_duration(happened.timer == TimerKind::drain_deadline ? config_.drain_timeout
                                                                          : config_.stop_timeout)));
   kill_group(child, SIGKILL);
+}
+
+// A serving worker that stopped pinging is hung: SIGABRT (systemd's WatchdogSignal= default,
+// so it leaves a core to look at), SIGKILL after --stop-timeout. It is replaced when it exits,
+// as any worker that dies while serving is.
+void Supervisor::watchdog_missed(ChildState& child, const Happened& happened) {
+  report_worker(child, "watchdog-missed", LogLevel::error,
+                fmt::format("{} (pid {}) {}: treating it as crashed, SIGABRT", name_of(child),
+                            child.pid,
+                            happened.reason.empty()
+                                ? fmt::format("sent no WATCHDOG=1 for {} (--watchdog)",
+                                              format_duration(config_.watchdog))
+                                : happened.reason));
+  kill_group(child, SIGABRT);
+  arm(TimerKind::kill_deadline, WorkerKey{child.generation, child.slot}, config_.stop_timeout);
 }
 
 // ---- events ----
@@ -327,7 +348,26 @@ void Supervisor::on(const TimerFired& event) {
       spawning_.insert(key);
       actions_.push_back(SpawnChild{key.generation, key.slot});
       break;
+    case TimerKind::watchdog:
+      if (child != children_.end()) happen(child->second, WorkerEvent::watchdog_missed, happened);
+      break;
   }
+}
+
+// A ping counts while the worker's watchdog is armed: it serves and has not missed yet.
+void Supervisor::on(const WatchdogPinged& event) {
+  const WorkerKey key{event.generation, event.slot};
+  const auto child = children_.find(key);
+  if (child == children_.end() || !armed_.contains(TimerId{TimerKind::watchdog, key.generation,
+                                                           key.slot}))
+    return;
+  if (event.trigger) {
+    cancel(TimerKind::watchdog, key);
+    Happened happened;
+    happened.reason = "asked with WATCHDOG=trigger";
+    return happen(child->second, WorkerEvent::watchdog_missed, happened);
+  }
+  arm(TimerKind::watchdog, key, config_.watchdog);  // re-armed: the earlier arming never fires
 }
 
 // ---- bookkeeping ----
@@ -355,7 +395,7 @@ void Supervisor::cancel(TimerKind kind, WorkerKey worker) {
 
 void Supervisor::cancel_timers_of(WorkerKey worker) {
   for (TimerKind kind : {TimerKind::ready_deadline, TimerKind::drain_deadline,
-                         TimerKind::kill_deadline, TimerKind::stable})
+                         TimerKind::kill_deadline, TimerKind::stable, TimerKind::watchdog})
     cancel(kind, worker);
 }
 

@@ -53,6 +53,9 @@ struct SupervisorConfig {
   // workers are starting at once.
   Slot workers = 1;
   Slot max_surge = 1;
+  // --watchdog: a serving worker that sends no WATCHDOG=1 for this long is treated as crashed
+  // (SIGABRT, then SIGKILL after stop_timeout; replaced as one that exited). Zero: off.
+  Duration watchdog{0};
 };
 
 enum class TimerKind {
@@ -62,7 +65,8 @@ enum class TimerKind {
   stop_deadline,
   backoff,
   stable,
-  repair  // respawn one crashed worker after its backoff
+  repair,   // respawn one crashed worker after its backoff
+  watchdog  // a serving worker's WATCHDOG=1 is overdue (--watchdog)
 };
 
 struct TimerId {
@@ -109,8 +113,15 @@ struct GateFailed {
 struct TimerFired {
   TimerId id;
 };
+// A worker's process tree sent WATCHDOG=1 (or WATCHDOG=trigger: it asks to be treated as hung).
+struct WatchdogPinged {
+  Generation generation = 0;
+  Slot slot = 0;
+  bool trigger = false;
+};
 using Event = std::variant<StartRequested, RestartRequested, SignalReceived, ChildSpawned,
-                           SpawnFailed, ChildExited, GatePassed, GateFailed, TimerFired>;
+                           SpawnFailed, ChildExited, GatePassed, GateFailed, TimerFired,
+                           WatchdogPinged>;
 
 // ---- actions ----
 struct SpawnChild {
@@ -267,10 +278,17 @@ class Supervisor {
     bool timed_out = false;  // gate_failed: the ready deadline made the gate give up
     TimerKind timer = TimerKind::drain_deadline;  // stop_deadline: which one
   };
-  enum class WorkerEvent { exited, gate_passed, gate_failed, ready_deadline, stop_deadline };
+  enum class WorkerEvent {
+    exited,
+    gate_passed,
+    gate_failed,
+    ready_deadline,
+    stop_deadline,
+    watchdog_missed
+  };
   using Transition = void (Supervisor::*)(ChildState& child, const Happened& happened);
   // s6-supervise's actions[state][event]: what each event means to a worker in each phase.
-  static const Transition kLifecycle[5][5];
+  static const Transition kLifecycle[5][6];
   // Is the failed worker still running (its gate failed) or gone (it exited)?
   enum class Culprit { running, gone };
   // Who takes over the slot of a serving worker that died.
@@ -285,6 +303,7 @@ class Supervisor {
   void on(const GatePassed&);
   void on(const GateFailed&);
   void on(const TimerFired&);
+  void on(const WatchdogPinged&);
   void happen(ChildState& child, WorkerEvent event, const Happened& happened);
 
   // The lifecycle table's transitions (supervisor.cpp).
@@ -296,6 +315,7 @@ class Supervisor {
   void gate_failed(ChildState& child, const Happened& happened);
   void ready_deadline_passed(ChildState& child, const Happened&);
   void stop_deadline_passed(ChildState& child, const Happened& happened);
+  void watchdog_missed(ChildState& child, const Happened& happened);
   void enter(ChildState& child, Phase phase);
   Replacement replacement_for(const ChildState& gone) const;
 

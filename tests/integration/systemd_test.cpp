@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,7 +17,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
+#include "ctl_status.hpp"
 #include "harness.hpp"
 
 namespace rrtest {
@@ -110,6 +113,39 @@ TEST(Systemd, AWatchdogMeantForAnotherPidIsIgnored) {
   for (std::string message = systemd.next(1s); !message.empty(); message = systemd.next(600ms))
     if (message == "WATCHDOG=1") ++pings;
   EXPECT_EQ(pings, 0);
+}
+
+// --watchdog: each generation gets its own interval, as systemd would give a service.
+TEST(Systemd, EachGenerationGetsItsOwnWatchdogAndOneThatPingsKeepsServing) {
+  Launch launch({"--watchdog", "300ms"}, {kTestServer, "--watchdog-for", "-1"});
+  const pid_t child = launch.wait_serving();
+  ASSERT_GT(child, 0);
+  const std::string info = http_get(launch.port, "/info").body;
+  EXPECT_NE(info.find("WATCHDOG_USEC=300000\n"), std::string::npos) << info;
+  EXPECT_NE(info.find("WATCHDOG_PID=" + std::to_string(child) + "\n"), std::string::npos)
+      << "WATCHDOG_PID is the child's own pid, as sd_watchdog_enabled(3) checks\n" << info;
+  std::this_thread::sleep_for(1200ms);  // four intervals
+  EXPECT_EQ(serving_pid(launch.port), child);
+  const auto status = ctl_status(launch.process.pid());
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->serving, 1);
+}
+
+TEST(Systemd, AGenerationThatStopsPingingItsWatchdogIsAbortedAndReplaced) {
+  const rlimit no_core{0, 0};  // SIGABRT: no core file of the test server in the build tree
+  ASSERT_EQ(::setrlimit(RLIMIT_CORE, &no_core), 0);
+  Launch launch({"--watchdog", "300ms"}, {kTestServer, "--watchdog-for", "500"});
+  const pid_t hung = launch.wait_serving();
+  ASSERT_GT(hung, 0);
+  const auto replaced = wait_for_status(
+      launch.process.pid(),
+      [](const StatusView& status) { return status.serving.value_or(0) >= 2; }, 10s);
+  ASSERT_TRUE(replaced) << "the generation that stopped pinging was not replaced";
+  EXPECT_FALSE(process_exists(hung));
+  EXPECT_TRUE(replaced->pids_of(1).empty());
+  const auto answering = serving_pid(launch.port);
+  ASSERT_TRUE(answering);
+  EXPECT_NE(*answering, hung);
 }
 
 TEST(Systemd, NotifiesReadyReloadingReadyAndStopping) {

@@ -21,6 +21,9 @@
 // --count-file PATH: on exit, write the number of connections it accepted there.
 // --wait poll|epoll|select|accept: how it waits for connections (default poll: ppoll on
 // non-blocking sockets; accept: a thread per socket blocked in accept4).
+// --watchdog-for MS: when WATCHDOG_USEC is set and WATCHDOG_PID is its own pid, send WATCHDOG=1
+// every WATCHDOG_USEC/2 for MS milliseconds (-1: for ever), then stop pinging but keep serving
+// (a server whose main loop hung while its accept threads still work).
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -84,6 +87,7 @@ struct Options {
   int fd = -1;  // --fd N: the socket is fd N (argv substitution: --fd {fd})
   std::string wait = "poll";
   std::string count_file;
+  int watchdog_for_ms = -2;  // -2: no pinging; -1: for ever
 };
 
 std::string env_or(const char* name, const char* fallback) {
@@ -98,7 +102,7 @@ std::string startup_report() {
   report += "LISTEN_PID=" + env_or("LISTEN_PID", "") + "\n";
   report += "LISTEN_FDNAMES=" + env_or("LISTEN_FDNAMES", "") + "\n";
   report += "NOTIFY_SOCKET=" + env_or("NOTIFY_SOCKET", "") + "\n";
-  for (const char* name : {"EINHORN_FD_COUNT", "EINHORN_FD_0", "EINHORN_FD_1",
+  for (const char* name : {"WATCHDOG_USEC", "WATCHDOG_PID", "EINHORN_FD_COUNT", "EINHORN_FD_0", "EINHORN_FD_1",
                            "SERVER_STARTER_PORT", "SERVER_STARTER_GENERATION", "NGINX"})
     if (std::getenv(name) != nullptr) report += std::string(name) + "=" + env_or(name, "") + "\n";
   report += "pgid=" + std::to_string(getpgid(0)) + "\n";
@@ -154,6 +158,8 @@ Options parse_options(int argc, char** argv) {
       options.fd = next();
     else if (arg == "--shutdown-on-term")
       options.shutdown_on_term = true;
+    else if (arg == "--watchdog-for")
+      options.watchdog_for_ms = next();
     else if (arg == "--wait" && i + 1 < argc) {
       options.wait = argv[++i];
       if (options.wait != "poll" && options.wait != "epoll" && options.wait != "select" &&
@@ -424,6 +430,21 @@ void serve(const std::vector<int>& fds, const std::string& report, const Options
   close(epoll_fd);
 }
 
+// sd_watchdog_enabled(3) by hand: pings from a thread of its own for --watchdog-for.
+void ping_watchdog(const Options& options) {
+  const long usec = std::atol(env_or("WATCHDOG_USEC", "0").c_str());
+  if (options.watchdog_for_ms < -1 || usec <= 0 ||
+      env_or("WATCHDOG_PID", "") != std::to_string(getpid()))
+    return;
+  std::thread([usec, for_ms = options.watchdog_for_ms] {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(for_ms);
+    while (for_ms < 0 || std::chrono::steady_clock::now() < until) {
+      notify_systemd("WATCHDOG=1");
+      std::this_thread::sleep_for(std::chrono::microseconds(usec / 2));
+    }
+  }).detach();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -459,6 +480,7 @@ int main(int argc, char** argv) {
   if (options.start_delay_ms > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(options.start_delay_ms));
   if (options.notify && options.accept) notify_systemd("STATUS=accepting connections\nREADY=1");
+  ping_watchdog(options);
   serve(listen_fds, full_report, options, started, unblocked);
   for (const int fd : listen_fds) {
     // What some servers do when they stop, and what breaks a shared socket for every holder.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -47,7 +49,7 @@ TEST(ChildEnv, ListenPidIsPlainDecimalWithoutPadding) {
   for (pid_t pid : {1, 7, 10, 12345, 4194304}) {
     ChildEnv env(kParentEnv, {"http"});
     env.envp();
-    env.write_listen_pid(pid);
+    env.write_own_pid(pid);
     EXPECT_TRUE(contains(entries(env), "LISTEN_PID=" + std::to_string(pid))) << pid;
   }
 }
@@ -56,16 +58,32 @@ TEST(ChildEnv, ListenPidWrittenAfterTheArrayWasBuiltIsSeenThroughIt) {
   // spawn.cpp builds envp() before fork and the child only writes the pid.
   ChildEnv env(kParentEnv, {"http"});
   const char* const* envp = env.envp();
-  env.write_listen_pid(98765);
+  env.write_own_pid(98765);
   bool found = false;
   for (const char* const* entry = envp; *entry != nullptr; ++entry)
     found |= std::string(*entry) == "LISTEN_PID=98765";
   EXPECT_TRUE(found);
 }
 
+TEST(ChildEnv, WatchdogPidIsTheChildsOwnPidLikeListenPid) {
+  // --watchdog: sd_watchdog_enabled(3) in the child compares WATCHDOG_PID with getpid().
+  const char* inherited[] = {"PATH=/usr/bin", "WATCHDOG_PID=1", nullptr};
+  ChildEnv env(inherited, {"http"});
+  env.set_own_pid("WATCHDOG_PID");
+  const char* const* envp = env.envp();
+  env.write_own_pid(4321);
+  std::vector<std::string> seen;
+  for (const char* const* entry = envp; *entry != nullptr; ++entry) seen.emplace_back(*entry);
+  EXPECT_TRUE(contains(seen, "LISTEN_PID=4321"));
+  EXPECT_TRUE(contains(seen, "WATCHDOG_PID=4321"));
+  EXPECT_EQ(std::count_if(seen.begin(), seen.end(),
+                          [](const std::string& e) { return e.starts_with("WATCHDOG_PID="); }),
+            1);
+}
+
 TEST(ChildEnv, WithoutListenersThereIsNoListenVariableAtAll) {
   ChildEnv env(kParentEnv, {});
-  env.write_listen_pid(42);
+  env.write_own_pid(42);
   for (const auto& entry : entries(env)) EXPECT_FALSE(entry.starts_with("LISTEN_")) << entry;
 }
 

@@ -59,6 +59,7 @@ TEST(Cli, Defaults) {
   EXPECT_EQ(config.stop_signal, SIGTERM);
   EXPECT_EQ(config.backlog, SOMAXCONN);
   EXPECT_EQ(config.free_port, FreePortMode::safe);
+  EXPECT_EQ(config.watchdog, Duration::zero()) << "no watchdog for the children";
 }
 
 TEST(Cli, FreePortTakesAModeAndNoFreePortIsOff) {
@@ -77,7 +78,7 @@ TEST(Cli, ConvertsValues) {
   const auto parsed =
       parse({"--port", "0", "--bind", "::1", "--ready-timeout", "1.5s", "--drain-timeout", "2m",
              "--stop-signal", "QUIT", "--no-free-port", "--ready", "exec:true", "--ready",
-             "delay:2s", "--strict-adoption", "srv"});
+             "delay:2s", "--strict-adoption", "--watchdog", "20s", "srv"});
   ASSERT_TRUE(parsed.result.config) << parsed.err;
   EXPECT_EQ(format_address(*parsed.result.config->listen.at(0).address), "[::1]:0");
   EXPECT_EQ(parsed.result.config->ready_timeout, 1500ms);
@@ -87,6 +88,7 @@ TEST(Cli, ConvertsValues) {
   EXPECT_EQ(parsed.result.config->readiness.gates,
             (std::vector<GateSpec>{{GateKind::exec, "true", {}}, {GateKind::delay, "", 2s}}));
   EXPECT_TRUE(parsed.result.config->readiness.strict_adoption);
+  EXPECT_EQ(parsed.result.config->watchdog, 20s);
 }
 
 TEST(Cli, EnvironmentIsTheFallbackAndTheCommandLineWins) {
@@ -131,6 +133,7 @@ TEST(Cli, BadInputGetsOneLineNamingIt) {
       {{"--port", "1", "--bind", "localhost", "srv"}, "--bind"},
       {{"--port", "1", "--stop-signal", "SIGFOO", "srv"}, "--stop-signal"},
       {{"--port", "1", "--log-level", "loud", "srv"}, "--log-level"},
+      {{"--port", "1", "--watchdog", "often", "srv"}, "--watchdog"},
       {{"--port", "1", "--ready", "tcp", "srv"}, "--ready"},
       {{"--port", "1", "--ready", "delay:soon", "srv"}, "--ready"},
       {{"--port", "1"}, "command"},

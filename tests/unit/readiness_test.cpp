@@ -45,5 +45,12 @@ TEST(NotifyMessage, LastLineNeedsNoNewline) {
   EXPECT_EQ(fields[0].first, "STOPPING");
 }
 
+TEST(NotifyMessage, AWatchdogPingAloneSaysNothingAboutReadiness) {
+  EXPECT_TRUE(only_watchdog(parse_notify_message("WATCHDOG=1\n")));
+  EXPECT_FALSE(only_watchdog(parse_notify_message("WATCHDOG=1\nSTATUS=busy")));
+  EXPECT_FALSE(only_watchdog(parse_notify_message("READY=1")));
+  EXPECT_FALSE(only_watchdog({}));
+}
+
 }  // namespace
 }  // namespace reuserun

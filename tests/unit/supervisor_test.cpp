@@ -344,6 +344,57 @@ TEST_F(SupervisorTest, CrashedServingGenerationIsRespawnedWithExponentialBackoff
   }
 }
 
+// --watchdog: a serving worker that stops pinging is hung, and is treated as one that crashed.
+TEST_F(SupervisorTest, AServingWorkerThatStopsPingingItsWatchdogIsAbortedAndReplaced) {
+  config_.watchdog = 2s;
+  supervisor_ = std::make_unique<Supervisor>(config_);
+  send(StartRequested{});
+  const auto spawned = send(ChildSpawned{1, 100});
+  EXPECT_FALSE(arms(spawned, TimerKind::watchdog, 1, 2s)) << "not while starting";
+  EXPECT_TRUE(send(WatchdogPinged{1}).empty()) << "a ping before ready means nothing yet";
+  const auto ready = send(GatePassed{1});
+  EXPECT_TRUE(arms(ready, TimerKind::watchdog, 1, 2s));
+  EXPECT_TRUE(arms(send(WatchdogPinged{1}), TimerKind::watchdog, 1, 2s)) << "a ping re-arms";
+
+  const auto missed = send(TimerFired{{TimerKind::watchdog, 1}});
+  EXPECT_TRUE(sends(missed, 100, SIGABRT));
+  EXPECT_TRUE(arms(missed, TimerKind::kill_deadline, 1, 10s));
+  ASSERT_TRUE(first_of<Report>(missed));
+  EXPECT_EQ(first_of<Report>(missed)->event, "watchdog-missed");
+  EXPECT_TRUE(send(WatchdogPinged{1}).empty()) << "a late ping does not undo it";
+
+  EXPECT_TRUE(sends(send(TimerFired{{TimerKind::kill_deadline, 1}}), 100, SIGKILL));
+  const auto gone = send(ChildExited{100, killed(SIGKILL)});
+  EXPECT_TRUE(arms(gone, TimerKind::backoff, 0, 100ms)) << "replaced as a crash is";
+}
+
+TEST_F(SupervisorTest, WatchdogTriggerCountsAsAMissedPingAtOnce) {
+  config_.watchdog = 2s;
+  serve_first();
+  EXPECT_TRUE(sends(send(WatchdogPinged{1, 0, true}), 100, SIGABRT));
+}
+
+TEST_F(SupervisorTest, TheWatchdogWatchesOnlyServingWorkers) {
+  config_.watchdog = 2s;
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  const auto ready = send(GatePassed{2});
+  EXPECT_TRUE(sends(ready, 100, SIGTERM));
+  const auto cancels = all_of<CancelTimer>(ready);
+  EXPECT_TRUE(std::any_of(cancels.begin(), cancels.end(), [](const CancelTimer& cancel) {
+    return cancel.id == TimerId{TimerKind::watchdog, 1};
+  })) << "the draining generation is not watched";
+  EXPECT_TRUE(arms(ready, TimerKind::watchdog, 2, 2s));
+  EXPECT_TRUE(send(WatchdogPinged{1}).empty());
+}
+
+TEST_F(SupervisorTest, WithoutWatchdogNoPingMatters) {
+  serve_first();
+  EXPECT_TRUE(send(WatchdogPinged{1}).empty());
+  EXPECT_TRUE(send(WatchdogPinged{1, 0, true}).empty());
+}
+
 // The first thing many people try: a server that binds the port itself, and so never starts.
 TEST_F(SupervisorTest, AFirstGenerationThatNeverGetsReadyIsExplainedOnceAndRetried) {
   const auto hinted = [](const std::vector<Action>& actions) {
