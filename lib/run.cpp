@@ -144,6 +144,15 @@ int run(const Config& config) {
         config, control_key(front.is_tcp(), front.address().port(), front.path()));
     if (control.failed) return kExitFailure;
   }
+  // nginx takes inherited sockets as its own binary upgrade leaves them, non-blocking, and never
+  // sets the flag itself: on a blocking socket a worker woken with others blocks in accept().
+  // The flag belongs to the shared socket (every generation sees it), as systemd's NonBlocking=.
+  if (std::find(config.protocols.begin(), config.protocols.end(), Protocol::nginx) !=
+      config.protocols.end())
+    for (const Listener& listener : listeners.value())
+      if (const int error = set_nonblocking(listener.fd()); error != 0)
+        log_warn("cannot make fd {} non-blocking for nginx: {}", listener.fd(),
+                 std::strerror(error));
   // {fd:NAME} in the command must name a socket: a typo is a usage error, not a failed start.
   if (auto argv = substitute_fds(config.command, handed_sockets(listeners.value())); !argv) {
     log_error("{}", argv.error().message);

@@ -1,5 +1,6 @@
 // --listen and --protocol: several sockets of every kind, handed over in order with their names,
 // each served by a real client; every child protocol consumed the way its real users read it.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include <cstring>
 
+#include "ctl_status.hpp"
 #include "harness.hpp"
 
 namespace rrtest {
@@ -154,6 +156,32 @@ INSTANTIATE_TEST_SUITE_P(
       name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
       return name;
     });
+
+// The file status flags of `pid`'s fd `fd` (octal in /proc/PID/fdinfo), or -1.
+long fd_flags(pid_t pid, int fd) {
+  const std::string info =
+      read_text("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd));
+  const auto at = info.find("flags:");
+  return at == std::string::npos ? -1 : std::strtol(info.c_str() + at + 6, nullptr, 8);
+}
+
+// nginx never makes an inherited socket non-blocking (its own upgrade hands it so); on a
+// blocking one, a worker woken with others blocks in accept() and requests wait.
+TEST(Protocols, NginxGetsItsSocketsNonBlockingTheOthersAsBound) {
+  for (const bool nginx : {false, true}) {
+    std::vector<std::string> options = {"--ready", "exec:true"};
+    if (nginx) options.insert(options.end(), {"--protocol", "nginx"});
+    Launch launch(options, {"/bin/sleep", "30"});  // a child that leaves its fds as handed
+    const auto status = wait_for_status(
+        launch.process.pid(), [](const StatusView& now) { return now.serving.has_value(); }, 10s);
+    ASSERT_TRUE(status);
+    const auto pids = status->pids_of(1);
+    ASSERT_EQ(pids.size(), 1u);
+    const long flags = fd_flags(pids.front(), 3);
+    ASSERT_GE(flags, 0);
+    EXPECT_EQ((flags & O_NONBLOCK) != 0, nginx) << "flags 0" << std::oct << flags;
+  }
+}
 
 TEST(Protocols, FdMarkersInTheCommandBecomeTheSocketsFd) {
   const int admin = probe_free_port();
