@@ -495,6 +495,7 @@ RestartsUnderLoad restart_under_load(Process& reuserun, int port, int restarts, 
   Load load(port);
   load.wait_for_requests(50);
   for (int restart = 1; restart <= restarts; ++restart) {
+    load.wait_for_requests(load.sent() + 100);  // traffic between restarts, not only during
     reuserun.signal(SIGHUP);
     const auto last = wait_for_restarts(reuserun.pid(), restart, 30s);
     if (!last || !last->succeeded) break;

@@ -82,6 +82,7 @@ class Load {
   };
   // Waits until at least `count` requests were sent (bounded), for a test that needs traffic.
   bool wait_for_requests(long count, Millis limit = 10s) const;
+  long sent() const { return sent_; }
   Result stop();
 
  private:
@@ -108,9 +109,9 @@ bool restart_ended(pid_t reuserun, Ended expected, Millis limit = 15s, int nth =
 // Waits until reuserun says a generation serves.
 bool wait_until_serving(pid_t reuserun, Millis limit = 10s);
 
-// `restarts` SIGHUPs to reuserun under continuous load on `port`, each waited for (its outcome
-// from `ctl --json status`, bounded; it stops at the first that does not succeed); prints what
-// the load saw.
+// `restarts` SIGHUPs to reuserun under continuous load on `port`, each after at least 100 more
+// requests and each waited for (its outcome from `ctl --json status`, bounded; it stops at the
+// first that does not succeed); prints what the load saw.
 struct RestartsUnderLoad {
   int succeeded = 0;  // restarts that succeeded in time
   Load::Result load;
