@@ -55,7 +55,7 @@ end
 set -l durations '100ms 500ms 1s 5s 10s 30s 1m'
 complete -c reuserun -n __reuserun_in_options -l port -x -d 'TCP port to listen on'
 complete -c reuserun -n __reuserun_in_options -l bind -x -d 'Address to listen on'
-complete -c reuserun -n __reuserun_in_options -l listen -x -a 'unix:/ 127.0.0.1: [::1]: [::]:' -d 'Another socket'
+complete -c reuserun -n __reuserun_in_options -l listen -x -a 'unix:/ udp: unix-dgram:/ unix-seqpacket:/ 127.0.0.1: [::1]: [::]:' -d 'Another socket'
 complete -c reuserun -n __reuserun_in_options -l ipv6-only -d 'IPv6 sockets serve IPv6 only'
 complete -c reuserun -n __reuserun_in_options -l protocol -x -a 'systemd einhorn server-starter nginx' -d 'How children find their sockets'
 complete -c reuserun -n __reuserun_in_options -l backlog -x -d 'Length of the listen queue'

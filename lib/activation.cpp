@@ -50,8 +50,11 @@ Result<Listener> adopt_listener(int fd, const std::string& name, const std::stri
   struct stat info {};
   if (::fstat(fd, &info) == -1) return system_error("inspect " + which, errno);
   if (!S_ISSOCK(info.st_mode)) return Error{which + " is not a socket", ENOTSOCK};
-  if (socket_option(fd, SO_TYPE) != SOCK_STREAM || socket_option(fd, SO_ACCEPTCONN) != 1)
-    return Error{which + " is not a listening stream socket", EINVAL};
+  const int type = socket_option(fd, SO_TYPE);
+  if (type != SOCK_STREAM && type != SOCK_SEQPACKET && type != SOCK_DGRAM)
+    return Error{which + " is neither a stream, a datagram nor a seqpacket socket", EINVAL};
+  if (type != SOCK_DGRAM && socket_option(fd, SO_ACCEPTCONN) != 1)
+    return Error{which + " is not listening", EINVAL};
   SocketAddress address;
   socklen_t length = sizeof address.storage;
   if (::getsockname(fd, address.get(), &length) == -1)
@@ -59,17 +62,24 @@ Result<Listener> adopt_listener(int fd, const std::string& name, const std::stri
   // Ours from now on: no child gets it except through the handover at fds 3...
   if (const int error = set_close_on_exec(fd))
     return system_error("keep " + which + " ours", error);
-  if (address.family() == AF_INET || address.family() == AF_INET6)
-    return Listener::adopt_tcp(UniqueFd(fd), address, name);
+  if (address.family() == AF_INET || address.family() == AF_INET6) {
+    if (type == SOCK_SEQPACKET) return Error{which + " is an SCTP socket", EAFNOSUPPORT};
+    return Listener::adopt_inet(
+        UniqueFd(fd), type == SOCK_DGRAM ? ListenSpec::Kind::udp : ListenSpec::Kind::tcp, address,
+        name);
+  }
   if (address.family() != AF_UNIX)
-    return Error{which + " is neither a TCP nor a unix socket", EAFNOSUPPORT};
+    return Error{which + " is neither an IP nor a unix socket", EAFNOSUPPORT};
   const auto& unix_address = *reinterpret_cast<const sockaddr_un*>(&address.storage);
   std::string path(unix_address.sun_path, length > offsetof(sockaddr_un, sun_path)
                                               ? length - offsetof(sockaddr_un, sun_path)
                                               : 0);
   if (!path.empty() && path.front() == '\0') path.front() = '@';  // abstract namespace
   while (!path.empty() && path.back() == '\0') path.pop_back();
-  return Listener::adopt_unix(UniqueFd(fd), path, name, owns_path);
+  const ListenSpec::Kind kind = type == SOCK_DGRAM       ? ListenSpec::Kind::unix_dgram
+                                : type == SOCK_SEQPACKET ? ListenSpec::Kind::unix_seqpacket
+                                                         : ListenSpec::Kind::unix_stream;
+  return Listener::adopt_unix(UniqueFd(fd), kind, path, name, owns_path);
 }
 
 bool socket_activated() {

@@ -70,9 +70,10 @@ void add_options(CLI::App& app, RawOptions& raw) {
                  "(dual-stack [::] where the machine has IPv6)")
       ->envname("REUSERUN_BIND");
   app.add_option("--listen", raw.listen,
-                 "Another socket, repeatable, after --port's: PORT, ADDRESS:PORT, [IPv6]:PORT or "
-                 "unix:/PATH, each with ,name=NAME (LISTEN_FDNAMES) and for unix ,mode=OCTAL "
-                 ",owner=USER[:GROUP]")
+                 "Another socket, repeatable, after --port's: PORT, ADDRESS:PORT, [IPv6]:PORT, "
+                 "udp:PORT, udp:ADDRESS:PORT, unix:/PATH, unix-dgram:/PATH or "
+                 "unix-seqpacket:/PATH, each with ,name=NAME (LISTEN_FDNAMES) and for unix "
+                 ",mode=OCTAL ,owner=USER[:GROUP]")
       ->envname("REUSERUN_LISTEN")
       ->allow_extra_args(false);
   app.add_flag("--ipv6-only", raw.ipv6_only,
@@ -278,12 +279,9 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   const bool has_tcp = config.listen.empty() ||  // activated: checked when adopted
                        std::any_of(config.listen.begin(), config.listen.end(),
                                    [](const auto& l) { return l.kind == ListenSpec::Kind::tcp; });
-  for (const auto& gate : config.readiness.gates)
-    if (!has_tcp && (gate.kind == GateKind::automatic || gate.kind == GateKind::accept ||
-                     gate.kind == GateKind::http))
-      throw UsageError{
-          "--ready auto, accept and http probe a TCP listener, and there is none: "
-          "use --ready notify, exec:COMMAND or delay:DURATION"};
+  if (const std::string misfit = gates_without_tcp(config.readiness.gates, has_tcp);
+      !misfit.empty())
+    throw UsageError{misfit};
   config.readiness.interval = duration_option("--ready-interval", raw.ready_interval);
   config.readiness.http_host = raw.ready_host;
   config.readiness.strict_adoption = raw.strict_adoption;

@@ -49,11 +49,12 @@ std::int64_t nanoseconds_now() {
 std::vector<HandedSocket> handed_sockets(const std::vector<Listener>& listeners) {
   std::vector<HandedSocket> handed;
   for (const Listener& listener : listeners) {
-    // Server::Starter's --port spelling: a port alone for every address.
+    // Server::Starter's --port spelling: a port alone for every address, "u" before UDP's.
     std::string starter = listener.path();
-    if (listener.is_tcp())
-      starter = listener.address().is_wildcard() ? std::to_string(listener.address().port())
-                                                 : format_address(listener.address());
+    if (listener.is_inet())
+      starter = std::string(listener.is_datagram() ? "u" : "") +
+                (listener.address().is_wildcard() ? std::to_string(listener.address().port())
+                                                  : format_address(listener.address()));
     handed.push_back({kListenFdsStart + static_cast<int>(handed.size()), listener.name(), starter});
   }
   return handed;

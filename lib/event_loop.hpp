@@ -103,7 +103,7 @@ class EventLoop final : private GateServices {
   void apply(const SpawnChild& action);
   SpawnRequest children_request(std::string executable, std::vector<std::string> argv,
                                 ChildEnv& env, std::vector<int> fds) const;
-  std::vector<std::uint16_t> tcp_ports() const;
+  std::vector<std::uint16_t> inet_ports() const;
   NotifyOwner notify_owner() const;
   void apply(const StartGate& action);
   void apply(const CancelGate& action);

@@ -20,12 +20,12 @@ std::string search_path() {
 
 }  // namespace
 
-// What reuserun's TCP listeners are on: the marker that lets a later reuserun recognize an
+// What reuserun's TCP and UDP sockets are on: the marker that lets a later reuserun recognize an
 // orphan of this one (freeing_rule.hpp).
-std::vector<std::uint16_t> EventLoop::tcp_ports() const {
+std::vector<std::uint16_t> EventLoop::inet_ports() const {
   std::vector<std::uint16_t> ports;
   for (const Listener& listener : listeners_)
-    if (listener.is_tcp()) ports.push_back(listener.address().port());
+    if (listener.is_inet()) ports.push_back(listener.address().port());
   return ports;
 }
 
@@ -47,7 +47,7 @@ void EventLoop::apply(const SpawnChild& action) {
   const auto env_file = read_children_env_file(config_);
   if (!env_file) return refuse(env_file.error());
   const auto plan = plan_launch(config_, handed_sockets(listeners_),
-                                {action.generation, action.slot, tcp_ports()}, env_file.value());
+                                {action.generation, action.slot, inet_ports()}, env_file.value());
   if (!plan) return refuse(plan.error());
   ChildEnv env(environ, plan.value().listen_fd_names);
   for (const auto& [key, value] : plan.value().variables) env.set(key, value);
@@ -109,7 +109,7 @@ Result<pid_t> EventLoop::start_probe(const std::string& command, const GateSubje
   if (!env_file) return env_file.error();
   ChildEnv env(environ, {});
   for (const auto& [key, value] :
-       launch_variables(config_, {subject.generation, subject.slot, tcp_ports()}, env_file.value()))
+       launch_variables(config_, {subject.generation, subject.slot, inet_ports()}, env_file.value()))
     env.set(key, value);
   env.set("REUSERUN_CHILD_PID", std::to_string(subject.pid));
   auto spawned = spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));

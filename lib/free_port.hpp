@@ -10,6 +10,7 @@
 #include "duration.hpp"
 #include "freeing_rule.hpp"
 #include "result.hpp"
+#include "sock_diag.hpp"
 
 namespace reuserun {
 
@@ -17,9 +18,12 @@ namespace reuserun {
 // returns an Error naming every holder, why, and the way out. Otherwise asks them all to leave
 // (each logged with pid, user, command line and the rule that allowed it) and waits until the
 // port is free; an Error names whoever still holds it.
-Result<void> free_port(const SocketAddress& address, Duration grace, FreePortMode mode);
+// For UDP (Transport::udp), a holder is a process with an unconnected UDP socket on the port.
+Result<void> free_port(const SocketAddress& address, Duration grace, FreePortMode mode,
+                       Transport transport = Transport::tcp);
 
 // "pid 1234 (user alice): python3 -m http.server 8080; ..." or "" when nobody listens there.
-std::string describe_port_holders(const SocketAddress& address);
+std::string describe_port_holders(const SocketAddress& address,
+                                  Transport transport = Transport::tcp);
 
 }  // namespace reuserun

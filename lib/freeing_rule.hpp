@@ -25,7 +25,7 @@ enum class FreePortMode {
 std::optional<FreePortMode> parse_free_port_mode(std::string_view text);
 std::string_view free_port_mode_name(FreePortMode mode);
 
-// The environment variable every child gets: the TCP ports of its reuserun, "8080,8443". An
+// The environment variable every child gets: the TCP and UDP ports of its reuserun, "8080,53". An
 // orphan left by a crashed reuserun still carries it in /proc/PID/environ.
 inline constexpr std::string_view kPortsMarker = "REUSERUN_PORTS";
 

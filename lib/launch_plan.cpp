@@ -28,7 +28,7 @@ EnvPairs launch_variables(const Config& config, const LaunchPlace& place,
   variables.emplace_back("REUSERUN_GENERATION", std::to_string(place.generation));
   variables.emplace_back("REUSERUN_WORKER", std::to_string(place.slot));
   std::string ports;
-  for (const auto port : place.tcp_ports)
+  for (const auto port : place.inet_ports)
     ports += (ports.empty() ? "" : ",") + std::to_string(port);
   variables.emplace_back(std::string(kPortsMarker), ports);
   return variables;

@@ -19,7 +19,7 @@ namespace reuserun {
 struct LaunchPlace {
   unsigned long generation = 0;
   unsigned slot = 0;
-  std::vector<std::uint16_t> tcp_ports;  // reuserun's: the orphan marker (freeing_rule.hpp)
+  std::vector<std::uint16_t> inet_ports;  // reuserun's TCP, UDP: the orphan marker
 };
 
 struct LaunchPlan {

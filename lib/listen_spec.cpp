@@ -1,6 +1,10 @@
 #include "listen_spec.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <vector>
 
 #include "accounts.hpp"
@@ -39,7 +43,32 @@ bool parse_tcp(std::string_view text, ListenSpec& spec) {
   return spec.address.has_value();
 }
 
+constexpr ListenSpec::Kind kPathKinds[] = {ListenSpec::Kind::unix_stream,
+                                           ListenSpec::Kind::unix_dgram,
+                                           ListenSpec::Kind::unix_seqpacket};
+
 }  // namespace
+
+int socket_type(ListenSpec::Kind kind) {
+  if (is_datagram(kind)) return SOCK_DGRAM;
+  return kind == ListenSpec::Kind::unix_seqpacket ? SOCK_SEQPACKET : SOCK_STREAM;
+}
+
+std::string_view kind_prefix(ListenSpec::Kind kind) {
+  switch (kind) {
+    case ListenSpec::Kind::tcp:
+      return "";
+    case ListenSpec::Kind::udp:
+      return "udp:";
+    case ListenSpec::Kind::unix_stream:
+      return "unix:";
+    case ListenSpec::Kind::unix_dgram:
+      return "unix-dgram:";
+    case ListenSpec::Kind::unix_seqpacket:
+      return "unix-seqpacket:";
+  }
+  return "";
+}
 
 Result<ListenSpec> parse_listen_spec(std::string_view text) {
   const auto fail = [&](const std::string& why) {
@@ -48,13 +77,22 @@ Result<ListenSpec> parse_listen_spec(std::string_view text) {
   const auto parts = split(text, ',');
   ListenSpec spec;
   const std::string_view where = parts.front();
-  if (where.starts_with("unix:")) {
-    spec.kind = ListenSpec::Kind::unix_stream;
-    spec.path = std::string(where.substr(5));
+  const auto path_kind = std::find_if(std::begin(kPathKinds), std::end(kPathKinds), [&](auto kind) {
+    return where.starts_with(kind_prefix(kind));
+  });
+  if (path_kind != std::end(kPathKinds)) {
+    spec.kind = *path_kind;
+    spec.path = std::string(where.substr(kind_prefix(spec.kind).size()));
     if (!spec.path.starts_with('/')) return fail("a unix socket needs an absolute path");
     if (spec.path.size() > 107) return fail("the unix socket path is longer than 107 bytes");
+  } else if (where.starts_with("udp:")) {
+    spec.kind = ListenSpec::Kind::udp;
+    if (!parse_tcp(where.substr(4), spec))
+      return fail("expected udp:PORT or udp:ADDRESS:PORT ([IPv6]:PORT)");
   } else if (!parse_tcp(where, spec)) {
-    return fail("expected PORT, ADDRESS:PORT ([IPv6]:PORT) or unix:/PATH");
+    return fail(
+        "expected PORT, ADDRESS:PORT ([IPv6]:PORT), udp:PORT, unix:/PATH, unix-dgram:/PATH or "
+        "unix-seqpacket:/PATH");
   }
   for (std::size_t i = 1; i < parts.size(); ++i) {
     const auto equals = parts[i].find('=');
@@ -67,7 +105,7 @@ Result<ListenSpec> parse_listen_spec(std::string_view text) {
       spec.name = std::string(value);
       continue;
     }
-    if (spec.kind != ListenSpec::Kind::unix_stream || (key != "mode" && key != "owner"))
+    if (is_inet(spec.kind) || (key != "mode" && key != "owner"))
       return fail("unknown option '" + std::string(parts[i]) +
                   "' (name=, and for unix: mode=, owner=)");
     if (key == "mode") {
@@ -89,9 +127,10 @@ Result<ListenSpec> parse_listen_spec(std::string_view text) {
 }
 
 std::string describe_listen_spec(const ListenSpec& spec) {
-  if (spec.kind == ListenSpec::Kind::unix_stream) return "unix:" + spec.path;
-  if (!spec.address) return "*:" + std::to_string(spec.port);
-  return format_address(*spec.address);
+  const std::string prefix(kind_prefix(spec.kind));
+  if (!is_inet(spec.kind)) return prefix + spec.path;
+  if (!spec.address) return prefix + "*:" + std::to_string(spec.port);
+  return prefix + format_address(*spec.address);
 }
 
 }  // namespace reuserun

@@ -11,9 +11,10 @@ namespace reuserun {
 
 namespace {
 
-Result<UniqueFd> bind_socket(const SocketAddress& address, int backlog, bool ipv6_only) {
-  UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const std::string where = format_address(address);
+Result<UniqueFd> bind_socket(const SocketAddress& address, int type, int backlog,
+                             bool ipv6_only) {
+  UniqueFd fd(::socket(address.family(), type | SOCK_CLOEXEC, 0));
+  const std::string where = (type == SOCK_DGRAM ? "udp:" : "") + format_address(address);
   if (!fd) return system_error("create a socket for " + where, errno);
   const int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
@@ -27,39 +28,42 @@ Result<UniqueFd> bind_socket(const SocketAddress& address, int backlog, bool ipv
     return system_error("set IPV6_V6ONLY on " + where, errno);
   if (::bind(fd.get(), address.get(), address.length()) == -1)
     return system_error("bind " + where, errno);
-  if (::listen(fd.get(), backlog) == -1) return system_error("listen on " + where, errno);
+  if (type != SOCK_DGRAM && ::listen(fd.get(), backlog) == -1)
+    return system_error("listen on " + where, errno);
   return fd;
 }
 
 }  // namespace
 
 Result<Listener> Listener::open(const ListenSpec& spec, int backlog, bool ipv6_only) {
-  if (spec.kind == ListenSpec::Kind::tcp) {
+  const int type = socket_type(spec.kind);
+  if (reuserun::is_inet(spec.kind)) {
     SocketAddress address = spec.address.value_or(any_address_ipv6(spec.port));
     address.set_port(spec.port);
-    auto fd = bind_socket(address, backlog, ipv6_only);
+    auto fd = bind_socket(address, type, backlog, ipv6_only);
     // "Every address" on a machine without IPv6: fall back to the IPv4 wildcard.
     if (!fd && !spec.address && !ipv6_only &&
         (fd.error().code == EAFNOSUPPORT || fd.error().code == EADDRNOTAVAIL)) {
       address = any_address_ipv4(spec.port);
-      fd = bind_socket(address, backlog, ipv6_only);
+      fd = bind_socket(address, type, backlog, ipv6_only);
     }
     if (!fd) return fd.error();
     socklen_t length = sizeof address.storage;
     if (::getsockname(fd.value().get(), address.get(), &length) == -1)
       return system_error("read the address of " + format_address(address), errno);
-    return Listener(std::move(fd.value()), address, "", spec.name, false);
+    return Listener(std::move(fd.value()), spec.kind, address, "", spec.name, false);
   }
   auto fd = bind_unix_socket(spec.path, spec.mode.value_or(0666), backlog, "unix socket",
-                             {spec.owner, spec.group});
+                             {spec.owner, spec.group}, type);
   if (!fd) return fd.error();
-  return Listener(std::move(fd.value()), {}, spec.path, spec.name, true);
+  return Listener(std::move(fd.value()), spec.kind, {}, spec.path, spec.name, true);
 }
 
 Listener& Listener::operator=(Listener&& other) noexcept {
   if (this != &other) {
     Listener gone(std::move(*this));
     fd_ = std::move(other.fd_);
+    kind_ = other.kind_;
     address_ = other.address_;
     path_ = std::move(other.path_);
     name_ = std::move(other.name_);

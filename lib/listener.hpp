@@ -1,7 +1,8 @@
 // A listening socket: created once by the launcher (or adopted from its own socket activation),
 // held for its whole life, inherited by every generation at fd 3 and on. The launcher never
-// accepts on it and never shutdown()s it: connections that arrive while no child accepts wait in
-// its one backlog instead of being refused (docs/DESIGN.md §2).
+// accepts on it, never reads it and never shutdown()s it: connections that arrive while no child
+// accepts wait in its one backlog instead of being refused, and datagrams in its one receive
+// queue (docs/DESIGN.md §2).
 #pragma once
 
 #include <string>
@@ -21,17 +22,19 @@ class Listener {
   // and the file is removed again when this Listener goes.
   static Result<Listener> open(const ListenSpec& spec, int backlog, bool ipv6_only = false);
   // A socket that is already bound and listening (socket activation): never unlinked by us.
-  static Listener adopt_tcp(UniqueFd fd, const SocketAddress& address, std::string name) {
-    return {std::move(fd), address, "", std::move(name), false};
+  static Listener adopt_inet(UniqueFd fd, ListenSpec::Kind kind, const SocketAddress& address,
+                             std::string name) {
+    return {std::move(fd), kind, address, "", std::move(name), false};
   }
   // owns_path: the file is ours to remove after all (handed over by an upgrade).
-  static Listener adopt_unix(UniqueFd fd, std::string path, std::string name,
-                             bool owns_path = false) {
-    return {std::move(fd), {}, std::move(path), std::move(name), owns_path};
+  static Listener adopt_unix(UniqueFd fd, ListenSpec::Kind kind, std::string path,
+                             std::string name, bool owns_path = false) {
+    return {std::move(fd), kind, {}, std::move(path), std::move(name), owns_path};
   }
 
   Listener(Listener&& other) noexcept
       : fd_(std::move(other.fd_)),
+        kind_(other.kind_),
         address_(other.address_),
         path_(std::move(other.path_)),
         name_(std::move(other.name_)),
@@ -42,23 +45,31 @@ class Listener {
   ~Listener();
 
   int fd() const { return fd_.get(); }
-  bool is_tcp() const { return path_.empty(); }
-  const SocketAddress& address() const { return address_; }  // TCP: the bound address, real port
-  const std::string& path() const { return path_; }          // unix
+  ListenSpec::Kind kind() const { return kind_; }
+  bool is_tcp() const { return kind_ == ListenSpec::Kind::tcp; }
+  bool is_inet() const { return reuserun::is_inet(kind_); }
+  bool is_datagram() const { return reuserun::is_datagram(kind_); }
+  // TCP, UDP: the bound address, real port.
+  const SocketAddress& address() const { return address_; }
+  const std::string& path() const { return path_; }  // unix
   const std::string& name() const { return name_; }
   bool owns_path() const { return owns_path_; }
-  std::string describe() const { return is_tcp() ? format_address(address_) : "unix:" + path_; }
+  std::string describe() const {
+    return std::string(kind_prefix(kind_)) + (is_inet() ? format_address(address_) : path_);
+  }
 
  private:
-  Listener(UniqueFd fd, const SocketAddress& address, std::string path, std::string name,
-           bool owns_path)
+  Listener(UniqueFd fd, ListenSpec::Kind kind, const SocketAddress& address, std::string path,
+           std::string name, bool owns_path)
       : fd_(std::move(fd)),
+        kind_(kind),
         address_(address),
         path_(std::move(path)),
         name_(std::move(name)),
         owns_path_(owns_path) {}
 
   UniqueFd fd_;
+  ListenSpec::Kind kind_ = ListenSpec::Kind::tcp;
   SocketAddress address_;
   std::string path_;
   std::string name_;

@@ -14,6 +14,7 @@ constexpr auto kWatchInterval = std::chrono::seconds(1);
 constexpr auto kReplaceInterval = std::chrono::seconds(30);
 
 bool still_listening(const Listener& listener) {
+  if (listener.is_datagram()) return true;  // never listens; a shutdown() is not seen here
   int listening = 0;
   socklen_t length = sizeof listening;
   return ::getsockopt(listener.fd(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 ||
@@ -23,12 +24,12 @@ bool still_listening(const Listener& listener) {
 // What opens the same socket again: its address or path, its name.
 ListenSpec spec_of(const Listener& listener) {
   ListenSpec spec;
+  spec.kind = listener.kind();
   spec.name = listener.name();
-  if (listener.is_tcp()) {
+  if (listener.is_inet()) {
     spec.address = listener.address();
     spec.port = listener.address().port();
   } else {
-    spec.kind = ListenSpec::Kind::unix_stream;
     spec.path = listener.path();  // the broken socket's file: replaced, as a stale one would be
   }
   return spec;
@@ -93,8 +94,10 @@ void ListenerWatch::report_strays() {
     if (::fstat(listener.fd(), &info) == 0) ours.insert(info.st_ino);
   }
   for (const Listener& listener : listeners_) {
-    if (!listener.is_tcp()) continue;
-    auto sockets = listening_sockets(listener.address().port());
+    if (!listener.is_inet()) continue;
+    const bool udp = listener.is_datagram();
+    auto sockets =
+        listening_sockets(listener.address().port(), udp ? Transport::udp : Transport::tcp);
     if (!sockets) continue;
     for (const ListeningSocket& socket : sockets.value()) {
       if (ours.contains(socket.inode) || !addresses_overlap(socket.address, listener.address()))
@@ -104,9 +107,10 @@ void ListenerWatch::report_strays() {
       const pid_t holder = holder_of_socket(socket.inode, list_pids());
       if (hooks_.in_a_generation(holder)) continue;
       log_warn(
-          "pid {} ({}) listens on {} with a socket of its own: the kernel gives it a share "
-          "of the connections meant for {}",
-          holder, holder > 0 ? command_line(holder) : "unknown", format_address(socket.address),
+          "pid {} ({}) {} {}{} with a socket of its own: the kernel gives it a share of the {} "
+          "meant for {}",
+          holder, holder > 0 ? command_line(holder) : "unknown", udp ? "is bound to" : "listens on",
+          udp ? "udp:" : "", format_address(socket.address), udp ? "datagrams" : "connections",
           hooks_.describe_serving());
     }
   }

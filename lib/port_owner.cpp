@@ -16,6 +16,7 @@ namespace reuserun {
 namespace {
 
 constexpr std::string_view kListenState = "0A";  // TCP_LISTEN in the kernel's table
+constexpr std::string_view kUnconnectedState = "07";  // TCP_CLOSE: an unconnected UDP socket
 
 // "0100007F:1F90" (IPv4) or 32 hex digits + ":1F90" (IPv6). The kernel prints each 32-bit word
 // of the address as a native-endian integer, so reading it back the same way restores the bytes.
@@ -49,7 +50,9 @@ bool parse_hex_address(std::string_view text, int family, SocketAddress& out) {
 
 }  // namespace
 
-std::vector<ListeningSocket> parse_tcp_table(std::string_view table, int family) {
+std::vector<ListeningSocket> parse_tcp_table(std::string_view table, int family,
+                                             Transport transport) {
+  const std::string_view wanted = transport == Transport::udp ? kUnconnectedState : kListenState;
   std::vector<ListeningSocket> entries;
   std::istringstream lines{std::string(table)};
   std::string line;
@@ -62,7 +65,7 @@ std::vector<ListeningSocket> parse_tcp_table(std::string_view table, int family)
           timeout >> inode))
       continue;
     ListeningSocket entry;
-    if (state != kListenState || !parse_hex_address(local, family, entry.address) ||
+    if (state != wanted || !parse_hex_address(local, family, entry.address) ||
         !parse_number(std::string_view(uid), entry.uid) ||
         !parse_number(std::string_view(inode), entry.inode))
       continue;
@@ -71,19 +74,21 @@ std::vector<ListeningSocket> parse_tcp_table(std::string_view table, int family)
   return entries;
 }
 
-std::vector<ListeningSocket> listeners_on_port(std::uint16_t port, const std::string& proc_root) {
-  auto asked = listening_sockets(port);
+std::vector<ListeningSocket> listeners_on_port(std::uint16_t port, const std::string& proc_root,
+                                               Transport transport) {
+  auto asked = listening_sockets(port, transport);
   if (asked) return asked.value();
-  log_debug("sock_diag: {}; reading {}/net/tcp instead", asked.error().message, proc_root);
+  const std::string table = transport == Transport::udp ? "/net/udp" : "/net/tcp";
+  log_debug("sock_diag: {}; reading {}{} instead", asked.error().message, proc_root, table);
   std::vector<ListeningSocket> found;
-  for (const auto& [file, family] : {std::pair{"/net/tcp", AF_INET}, {"/net/tcp6", AF_INET6}})
-    for (const auto& entry : parse_tcp_table(read_file(proc_root + file), family))
+  for (const auto& [file, family] : {std::pair{table, AF_INET}, {table + "6", AF_INET6}})
+    for (const auto& entry : parse_tcp_table(read_file(proc_root + file), family, transport))
       if (entry.address.port() == port) found.push_back(entry);
   return found;
 }
 
-std::vector<PortHolder> find_port_holders(const SocketAddress& address) {
-  return find_port_holders(address, listeners_on_port(address.port()));
+std::vector<PortHolder> find_port_holders(const SocketAddress& address, Transport transport) {
+  return find_port_holders(address, listeners_on_port(address.port(), "/proc", transport));
 }
 
 std::vector<PortHolder> find_port_holders(const SocketAddress& address,

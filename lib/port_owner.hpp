@@ -16,12 +16,15 @@
 
 namespace reuserun {
 
-// The rows in LISTEN state of one /proc/net/tcp (family AF_INET) or tcp6 (AF_INET6) table.
-std::vector<ListeningSocket> parse_tcp_table(std::string_view table, int family);
+// The rows in LISTEN state of one /proc/net/tcp (family AF_INET) or tcp6 (AF_INET6) table; for
+// Transport::udp, the unconnected rows of /proc/net/udp{,6} (same layout).
+std::vector<ListeningSocket> parse_tcp_table(std::string_view table, int family,
+                                             Transport transport = Transport::tcp);
 
-// The listening TCP sockets on `port`, both families.
+// The listening TCP sockets (or unconnected UDP sockets) on `port`, both families.
 std::vector<ListeningSocket> listeners_on_port(std::uint16_t port,
-                                               const std::string& proc_root = "/proc");
+                                               const std::string& proc_root = "/proc",
+                                               Transport transport = Transport::tcp);
 
 struct PortHolder {
   pid_t pid = 0;
@@ -34,7 +37,8 @@ struct PortHolder {
 // Every process holding a listening socket that competes with `address` (same port, overlapping
 // address), and the listening sockets nobody visible holds (pid 0: another user's process that
 // /proc does not let us see).
-std::vector<PortHolder> find_port_holders(const SocketAddress& address);
+std::vector<PortHolder> find_port_holders(const SocketAddress& address,
+                                          Transport transport = Transport::tcp);
 // The same, among `listening` (listeners_on_port's answer).
 std::vector<PortHolder> find_port_holders(const SocketAddress& address,
                                           const std::vector<ListeningSocket>& listening,

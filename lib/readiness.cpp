@@ -30,6 +30,18 @@ std::optional<GateSpec> parse_gate_spec(std::string_view text) {
   return std::nullopt;
 }
 
+std::string gates_without_tcp(const std::vector<GateSpec>& gates, bool has_tcp) {
+  if (has_tcp) return "";
+  for (const GateSpec& gate : gates)
+    if (gate.kind == GateKind::automatic || gate.kind == GateKind::accept ||
+        gate.kind == GateKind::http)
+      return "--ready " + describe_gate_spec(gate) +
+             " probes a TCP listener, and there is none (a datagram or unix socket has no "
+             "connection to prove who answers): use --ready notify, exec:COMMAND or "
+             "delay:DURATION";
+  return "";
+}
+
 std::string describe_gate_spec(const GateSpec& spec) {
   switch (spec.kind) {
     case GateKind::automatic:

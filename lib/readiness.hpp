@@ -48,6 +48,10 @@ struct GateSpec {
 std::optional<GateSpec> parse_gate_spec(std::string_view text);
 std::string describe_gate_spec(const GateSpec& spec);
 
+// auto, accept and http probe a TCP listener: with none (only unix, udp, unix-dgram or
+// unix-seqpacket sockets), the one-line usage error naming what to use instead; "" otherwise.
+std::string gates_without_tcp(const std::vector<GateSpec>& gates, bool has_tcp);
+
 struct ReadinessConfig {
   std::vector<GateSpec> gates{GateSpec{}};
   Duration interval = std::chrono::milliseconds(50);  // between two probes of one gate

@@ -23,16 +23,19 @@ namespace reuserun {
 namespace {
 
 Result<Listener> open_listener(const Config& config, const ListenSpec& spec) {
-  if (spec.kind == ListenSpec::Kind::tcp && spec.port != 0) {
+  if (is_inet(spec.kind) && spec.port != 0) {
     SocketAddress wanted = spec.address.value_or(any_address_ipv6(spec.port));
     wanted.set_port(spec.port);
+    const Transport transport =
+        spec.kind == ListenSpec::Kind::udp ? Transport::udp : Transport::tcp;
     if (config.free_port != FreePortMode::off) {
-      if (auto freed = free_port(wanted, config.stop_timeout, config.free_port); !freed)
+      if (auto freed = free_port(wanted, config.stop_timeout, config.free_port, transport);
+          !freed)
         return freed.error();
     }
     auto listener = Listener::open(spec, config.backlog, config.ipv6_only);
     if (!listener && listener.error().code == EADDRINUSE) {
-      const std::string holders = describe_port_holders(wanted);
+      const std::string holders = describe_port_holders(wanted, transport);
       if (!holders.empty())
         return Error{listener.error().message + " (held by " + holders + ")", EADDRINUSE};
     }
@@ -46,8 +49,11 @@ Result<std::vector<Listener>> open_listeners(const Config& config) {
   for (const ListenSpec& spec : config.listen) {
     auto listener = open_listener(config, spec);
     if (!listener) return listener.error();
-    log_info("listening on {} ({}, backlog {})", listener.value().describe(),
-             listener.value().name(), config.backlog);
+    if (listener.value().is_datagram())
+      log_info("bound {} ({})", listener.value().describe(), listener.value().name());
+    else
+      log_info("listening on {} ({}, backlog {})", listener.value().describe(),
+               listener.value().name(), config.backlog);
     listeners.push_back(std::move(listener.value()));
   }
   return listeners;
@@ -73,9 +79,10 @@ struct ControlSocketChoice {
 };
 
 // The default control socket is named after the first listener: "8080" for a TCP port,
-// "unix-run-app.sock" for unix:/run/app.sock.
-std::string control_key(bool tcp, std::uint16_t port, const std::string& path) {
-  if (tcp) return std::to_string(port);
+// "udp53" for udp:53, "unix-run-app.sock" for unix:/run/app.sock (any unix kind).
+std::string control_key(ListenSpec::Kind kind, std::uint16_t port, const std::string& path) {
+  if (kind == ListenSpec::Kind::tcp) return std::to_string(port);
+  if (kind == ListenSpec::Kind::udp) return "udp" + std::to_string(port);
   std::string key = "unix" + path;
   std::replace(key.begin(), key.end(), '/', '-');
   return key;
@@ -124,13 +131,13 @@ int run(const Config& config) {
   // The default socket is named after the first listener: with port 0 or socket activation,
   // known only once the listeners are there. Before them when possible: see ControlSocket.
   const ListenSpec* first = config.listen.empty() ? nullptr : &config.listen.front();
-  const bool first_is_tcp = first != nullptr && first->kind == ListenSpec::Kind::tcp;
-  const bool key_known = !activated && first != nullptr && (!first_is_tcp || first->port != 0);
+  const bool key_known =
+      !activated && first != nullptr && (!is_inet(first->kind) || first->port != 0);
   ControlSocketChoice control;
   const bool early = !activated && (key_known || !config.control_socket.empty());
   if (early) {
     control = bind_control_socket(
-        config, key_known ? control_key(first_is_tcp, first->port, first->path) : "");
+        config, key_known ? control_key(first->kind, first->port, first->path) : "");
     if (control.failed) return kExitFailure;
   }
   auto listeners = activated ? adopt_listeners(config) : open_listeners(config);
@@ -138,10 +145,18 @@ int run(const Config& config) {
     log_error("{}", listeners.error().message);
     return kExitListen;
   }
+  // The CLI checked the gates against --listen; systemd's sockets are known only now.
+  const bool has_tcp = std::any_of(listeners.value().begin(), listeners.value().end(),
+                                   [](const Listener& listener) { return listener.is_tcp(); });
+  if (const std::string misfit = gates_without_tcp(config.readiness.gates, has_tcp);
+      !misfit.empty()) {
+    log_error("{}", misfit);
+    return kExitUsage;
+  }
   if (!early) {
     const Listener& front = listeners.value().front();
     control = bind_control_socket(
-        config, control_key(front.is_tcp(), front.address().port(), front.path()));
+        config, control_key(front.kind(), front.address().port(), front.path()));
     if (control.failed) return kExitFailure;
   }
   // nginx takes inherited sockets as its own binary upgrade leaves them, non-blocking, and never

@@ -82,13 +82,13 @@ Result<void> query(int fd, const Request& request, Each each) {
   }
 }
 
-Request make_request(int family, __u16 flags, __u32 states) {
+Request make_request(int family, __u16 flags, __u32 states, int protocol = IPPROTO_TCP) {
   Request request{};
   request.header.nlmsg_len = sizeof request;
   request.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   request.header.nlmsg_flags = NLM_F_REQUEST | flags;
   request.body.sdiag_family = static_cast<__u8>(family);
-  request.body.sdiag_protocol = IPPROTO_TCP;
+  request.body.sdiag_protocol = static_cast<__u8>(protocol);
   request.body.idiag_states = states;
   request.body.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
   request.body.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
@@ -115,12 +115,15 @@ Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
   return inode;
 }
 
-Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port) {
+Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port, Transport transport) {
   auto fd = open_diag_socket();
   if (!fd) return fd.error();
   std::vector<ListeningSocket> found;
+  const bool udp = transport == Transport::udp;
   for (int family : {AF_INET, AF_INET6}) {
-    const Request request = make_request(family, NLM_F_DUMP, 1U << TCP_LISTEN);
+    // An unconnected UDP socket is in TCP_CLOSE in the kernel's shared state numbering.
+    const Request request = make_request(family, NLM_F_DUMP, 1U << (udp ? TCP_CLOSE : TCP_LISTEN),
+                                         udp ? IPPROTO_UDP : IPPROTO_TCP);
     const auto queried = query(fd.value().get(), request, [&](const inet_diag_msg& message) {
       const SocketAddress address =
           side_of(message.idiag_family, message.id.idiag_sport, message.id.idiag_src);

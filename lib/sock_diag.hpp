@@ -18,13 +18,18 @@ namespace reuserun {
 Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
                                             const SocketAddress& client);
 
+// Which sockets: TCP ones in LISTEN state, or UDP ones bound and unconnected (a server's: a
+// client's connected socket is not a holder of its local port).
+enum class Transport { tcp, udp };
+
 struct ListeningSocket {
   SocketAddress address;
   ino_t inode = 0;
   uid_t uid = 0;  // the socket's owner
 };
 
-// Every TCP socket in LISTEN state on `port`, both families.
-Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port);
+// Every TCP socket in LISTEN state (or unconnected UDP socket) on `port`, both families.
+Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port,
+                                                       Transport transport = Transport::tcp);
 
 }  // namespace reuserun

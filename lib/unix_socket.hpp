@@ -1,6 +1,8 @@
-// Listening AF_UNIX stream sockets at a path: the control socket and `--listen unix:/PATH`.
+// Listening AF_UNIX sockets at a path: the control socket, `--listen unix:/PATH` (stream), and
+// `unix-seqpacket:` and `unix-dgram:` (bound, never listening).
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -27,6 +29,7 @@ struct SocketOwner {
   std::optional<gid_t> gid;
 };
 Result<UniqueFd> bind_unix_socket(const std::string& path, mode_t mode, int backlog,
-                                  const std::string& what, const SocketOwner& owner = {});
+                                  const std::string& what, const SocketOwner& owner = {},
+                                  int type = SOCK_STREAM);
 
 }  // namespace reuserun

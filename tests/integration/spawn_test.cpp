@@ -51,7 +51,7 @@ TEST(Spawn, ChildSeesExactlyFds0To3WithTheLaunchersSocketAt3) {
   ASSERT_EQ(fds.size(), 4u) << info.body;
   EXPECT_EQ(fds[0].substr(0, 5), "fd 0 ");
   EXPECT_EQ(fds[3].substr(0, 5), "fd 3 ");
-  const std::string socket = fds[3].substr(5);
+  const std::string socket = fds[3].substr(5, fds[3].find(' ', 5) - 5);  // "socket:[N] stream"
   const auto launcher_sockets = socket_links(launch.process.pid());
   EXPECT_NE(std::find(launcher_sockets.begin(), launcher_sockets.end(), socket),
             launcher_sockets.end())

@@ -11,7 +11,8 @@
 // Options: --start-delay MS (before accepting), --exit-after MS (exit 3 then), --ignore-term,
 // --slow MS (per request). Takes its socket from LISTEN_FDS (checking LISTEN_PID) or
 // SERVER_STARTER_PORT, EINHORN_FD_*, NGINX or --fd N, and serves every one of them; GET /info
-// ends with "protocol=<the one it used>".
+// ends with "protocol=<the one it used>". A datagram socket (udp:, unix-dgram:) is served too:
+// each datagram comes back to its sender with " pid=<pid>" appended.
 // --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way).
 // --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
 // --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
@@ -119,7 +120,12 @@ std::string startup_report() {
       char target[256] = {};
       const std::string link = std::string("/proc/self/fd/") + entry->d_name;
       const ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
-      fds.push_back(std::string(entry->d_name) + " " + (n > 0 ? target : "?"));
+      std::string line = std::string(entry->d_name) + " " + (n > 0 ? target : "?");
+      int type = 0;
+      socklen_t length = sizeof type;
+      if (getsockopt(std::atoi(entry->d_name), SOL_SOCKET, SO_TYPE, &type, &length) == 0)
+        line += type == SOCK_DGRAM ? " dgram" : type == SOCK_SEQPACKET ? " seqpacket" : " stream";
+      fds.push_back(line);
     }
     closedir(dir);
   }
@@ -247,6 +253,31 @@ void accept_all(int listen_fd, const std::string& report, const Options& options
     ++g_accepted;
     std::thread(serve_connection, client, std::cref(report), std::cref(options)).detach();
   }
+}
+
+// A datagram socket (udp:, unix-dgram:): every query waiting is answered with itself and
+// " pid=<pid>\n", to the sender. It stops reading at SIGTERM: what it has not read stays queued
+// in the shared socket for the next generation.
+void answer_datagrams(int fd) {
+  char query[2048];
+  while (!g_stop) {
+    sockaddr_storage from{};
+    socklen_t length = sizeof from;
+    const ssize_t n = recvfrom(fd, query, sizeof query, MSG_DONTWAIT,
+                               reinterpret_cast<sockaddr*>(&from), &length);
+    if (n < 0) return;  // EAGAIN: none left (or another generation took it)
+    ++g_accepted;
+    std::string answer(query, static_cast<std::size_t>(n));
+    answer += " pid=" + std::to_string(getpid()) + "\n";
+    sendto(fd, answer.data(), answer.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from),
+           length);
+  }
+}
+
+bool is_datagram_socket(int fd) {
+  int type = 0;
+  socklen_t length = sizeof type;
+  return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_DGRAM;
 }
 
 // Once stopped: connections finish (each gets one more answer, with Connection: close), bounded.
@@ -425,7 +456,12 @@ void serve(const std::vector<int>& fds, const std::string& report, const Options
       for (const pollfd& entry : polled)
         if (entry.revents & POLLIN) ready.push_back(entry.fd);
     }
-    for (const int fd : ready) accept_all(fd, report, options);
+    for (const int fd : ready) {
+      if (is_datagram_socket(fd))
+        answer_datagrams(fd);
+      else
+        accept_all(fd, report, options);
+    }
   }
   close(epoll_fd);
 }

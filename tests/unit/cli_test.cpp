@@ -142,7 +142,11 @@ TEST(Cli, BadInputGetsOneLineNamingIt) {
       {{"--port", "1", "-x", "srv"}, "-x"},
       {{"--bind", "::1", "srv"}, "--bind needs --port"},
       {{"--listen", "unix:rel", "srv"}, "--listen"},
-      {{"--listen", "unix:/tmp/a.sock", "srv"}, "--ready auto, accept and http probe a TCP"},
+      {{"--listen", "unix:/tmp/a.sock", "srv"}, "--ready auto probes a TCP listener"},
+      {{"--listen", "udp:5353", "--ready", "http:/", "srv"}, "--ready http:/ probes a TCP"},
+      {{"--listen", "udp:70000", "srv"}, "--listen"},
+      {{"--listen", "udp:127.0.0.1:53,mode=0600", "srv"}, "--listen"},
+      {{"--listen", "unix-dgram:rel", "srv"}, "--listen"},
   };
   for (const auto& [args, named] : cases) {
     const auto parsed = parse(args);

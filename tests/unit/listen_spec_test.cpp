@@ -2,6 +2,7 @@
 #include "listen_spec.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 namespace reuserun {
 namespace {
@@ -32,6 +33,35 @@ TEST(ListenSpec, UnixSocketsWithModeOwnerAndName) {
   EXPECT_EQ(describe_listen_spec(spec.value()), "unix:/run/app.sock");
 }
 
+TEST(ListenSpec, DatagramAndSeqpacketSockets) {
+  const auto udp = parse_listen_spec("udp:53,name=dns");
+  ASSERT_TRUE(udp) << udp.error().message;
+  EXPECT_EQ(udp.value().kind, ListenSpec::Kind::udp);
+  EXPECT_EQ(udp.value().port, 53);
+  EXPECT_FALSE(udp.value().address);
+  EXPECT_EQ(udp.value().name, "dns");
+  EXPECT_EQ(describe_listen_spec(udp.value()), "udp:*:53");
+  EXPECT_EQ(describe_listen_spec(parse_listen_spec("udp:127.0.0.1:5353").value()),
+            "udp:127.0.0.1:5353");
+  EXPECT_EQ(describe_listen_spec(parse_listen_spec("udp:[::1]:5353").value()), "udp:[::1]:5353");
+  EXPECT_EQ(socket_type(udp.value().kind), SOCK_DGRAM);
+
+  const auto dgram = parse_listen_spec("unix-dgram:/run/log.sock,mode=0620,name=log");
+  ASSERT_TRUE(dgram) << dgram.error().message;
+  EXPECT_EQ(dgram.value().kind, ListenSpec::Kind::unix_dgram);
+  EXPECT_EQ(dgram.value().path, "/run/log.sock");
+  EXPECT_EQ(dgram.value().mode, 0620u);
+  EXPECT_EQ(describe_listen_spec(dgram.value()), "unix-dgram:/run/log.sock");
+  EXPECT_EQ(socket_type(dgram.value().kind), SOCK_DGRAM);
+
+  const auto seqpacket = parse_listen_spec("unix-seqpacket:/run/app.sock,owner=0");
+  ASSERT_TRUE(seqpacket) << seqpacket.error().message;
+  EXPECT_EQ(seqpacket.value().kind, ListenSpec::Kind::unix_seqpacket);
+  EXPECT_EQ(seqpacket.value().owner, 0u);
+  EXPECT_EQ(socket_type(seqpacket.value().kind), SOCK_SEQPACKET);
+  EXPECT_FALSE(is_datagram(seqpacket.value().kind)) << "it listens and accepts";
+}
+
 TEST(ListenSpec, NamesForTcpToo) {
   EXPECT_EQ(parse_listen_spec("8080,name=http").value().name, "http");
   EXPECT_EQ(parse_listen_spec("8080").value().name, "reuserun");
@@ -50,6 +80,13 @@ TEST(ListenSpec, MistakesGetOneLineNamingThem) {
       {"unix:/a,owner=no-such-user-here", "no such user 'no-such-user-here'"},
       {"8080,name=a:b", "without ':'"},
       {"8080,colour=blue", "unknown option"},
+      {"udp:", "expected udp:PORT"},
+      {"udp:dns", "expected udp:PORT"},
+      {"udp:::1:53", "expected udp:PORT"},
+      {"udp:53,mode=0660", "unknown option 'mode=0660'"},
+      {"unix-dgram:log.sock", "absolute path"},
+      {"unix-seqpacket:", "absolute path"},
+      {"tcp:8080", "expected PORT"},
   };
   for (const auto& [text, needle] : cases) {
     const auto spec = parse_listen_spec(text);

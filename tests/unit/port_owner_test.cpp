@@ -49,6 +49,16 @@ TEST(PortOwner, ParsesTheIpv6Table) {
   EXPECT_EQ(format_address(entries[1].address), "[::]:8081");
 }
 
+TEST(PortOwner, UdpRowsHoldThePortWhenUnconnected) {
+  const std::string table = kHeader + row("0100007F:0035", "07", 0, 41) +  // bound: a server
+                            row("0100007F:0035", "01", 0, 42);              // connected: a client
+  const auto entries = parse_tcp_table(table, AF_INET, Transport::udp);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(format_address(entries[0].address), "127.0.0.1:53");
+  EXPECT_EQ(entries[0].inode, 41u);
+  EXPECT_TRUE(parse_tcp_table(table, AF_INET, Transport::tcp).empty());
+}
+
 TEST(PortOwner, IgnoresMalformedRows) {
   EXPECT_TRUE(
       parse_tcp_table(std::string(kHeader) + "garbage\n   0: XYZ:1F90 0A\n", AF_INET).empty());

@@ -74,5 +74,21 @@ TEST(SockDiag, ListsListeningSocketsOnAPort) {
   EXPECT_EQ(format_address(found.value()[0].address), format_address(listener.value().address()));
 }
 
+TEST(SockDiag, ListsBoundUdpSocketsOnAPortButNotTcpOnes) {
+  ListenSpec spec;
+  spec.kind = ListenSpec::Kind::udp;
+  spec.address = parse_ip_address("127.0.0.1");
+  auto bound = Listener::open(spec, 16);
+  ASSERT_TRUE(bound) << bound.error().message;
+  const std::uint16_t port = bound.value().address().port();
+  auto found = listening_sockets(port, Transport::udp);
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_EQ(found.value().size(), 1u);
+  EXPECT_EQ(found.value()[0].inode, inode_of(bound.value().fd()));
+  auto tcp = listening_sockets(port, Transport::tcp);
+  ASSERT_TRUE(tcp);
+  EXPECT_TRUE(tcp.value().empty()) << "a UDP socket does not hold the TCP port";
+}
+
 }  // namespace
 }  // namespace reuserun
