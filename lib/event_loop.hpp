@@ -136,6 +136,7 @@ class EventLoop final : private GateServices {
     return listeners_.front();
   }
   ino_t listener_inode() const override;
+  bool listener_is_tcp() const override { return probed_listener().is_tcp(); }
   bool watch_notify(WorkerKey worker, NotifyHandler handler) override;
   const SystemView& system() const override { return real_system(); }
 

@@ -33,11 +33,10 @@ std::optional<GateSpec> parse_gate_spec(std::string_view text) {
 std::string gates_without_tcp(const std::vector<GateSpec>& gates, bool has_tcp) {
   if (has_tcp) return "";
   for (const GateSpec& gate : gates)
-    if (gate.kind == GateKind::automatic || gate.kind == GateKind::accept ||
-        gate.kind == GateKind::http)
+    if (gate.kind == GateKind::accept || gate.kind == GateKind::http)
       return "--ready " + describe_gate_spec(gate) +
              " probes a TCP listener, and there is none (a datagram or unix socket has no "
-             "connection to prove who answers): use --ready notify, exec:COMMAND or "
+             "connection to prove who answers): use --ready auto, notify, exec:COMMAND or "
              "delay:DURATION";
   return "";
 }
@@ -297,6 +296,10 @@ class AllGates final : public Gate {
   // takes a share of the connections, even after it is told to stop (docs/DESIGN.md §2).
   void check_adoption() {
     finished_ = true;
+    if (!services_.listener_is_tcp()) {  // a UDP port's TCP listeners are another service's
+      done_(true, how_);
+      return;
+    }
     const ino_t shared = services_.listener_inode();
     const SystemView& system = services_.system();
     auto listeners = system.listening_sockets(services_.listener_address().port());

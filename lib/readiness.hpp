@@ -48,8 +48,9 @@ struct GateSpec {
 std::optional<GateSpec> parse_gate_spec(std::string_view text);
 std::string describe_gate_spec(const GateSpec& spec);
 
-// auto, accept and http probe a TCP listener: with none (only unix, udp, unix-dgram or
-// unix-seqpacket sockets), the one-line usage error naming what to use instead; "" otherwise.
+// accept and http probe a TCP listener: with none (only unix, udp, unix-dgram or unix-seqpacket
+// sockets), the one-line usage error naming what to use instead; "" otherwise. auto then
+// decides by /proc alone (wait_gate.cpp).
 std::string gates_without_tcp(const std::vector<GateSpec>& gates, bool has_tcp);
 
 struct ReadinessConfig {
@@ -98,6 +99,9 @@ class GateServices {
   virtual void abandon_probe(pid_t pid) = 0;
   virtual const SocketAddress& listener_address() const = 0;
   virtual ino_t listener_inode() const = 0;
+  // The socket the gates look at is TCP: connections can probe it and the adoption check can
+  // list listeners on its port. Otherwise (unix, datagram, seqpacket only) /proc decides alone.
+  virtual bool listener_is_tcp() const = 0;
   // Each sd_notify datagram the generation's own processes send, from now on; one watcher per
   // generation; `nullptr` stops watching. True when the generation has already sent one.
   virtual bool watch_notify(WorkerKey worker, NotifyHandler handler) = 0;

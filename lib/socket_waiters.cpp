@@ -121,6 +121,12 @@ WaitCall wait_call_of(long number) {
 #endif
     case SYS_accept4:
       return WaitCall::accept;
+    // A datagram server blocked reading its socket (udp:, unix-dgram:).
+    case SYS_recvfrom:
+    case SYS_recvmsg:
+    case SYS_recvmmsg:
+    case SYS_read:
+      return WaitCall::receive;
 #ifdef SYS_epoll_wait
     case SYS_epoll_wait:
 #endif
@@ -150,6 +156,8 @@ std::string_view wait_call_name(WaitCall call) {
   switch (call) {
     case WaitCall::accept:
       return "accept";
+    case WaitCall::receive:
+      return "recv";
     case WaitCall::epoll:
       return "epoll_wait";
     case WaitCall::poll:
@@ -242,6 +250,7 @@ WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
       ThreadWait wait = ThreadWait::other;
       switch (style) {
         case WaitCall::accept:
+        case WaitCall::receive:  // on the socket itself: its first argument is the fd
           if (process.fd_is_socket(static_cast<long>(call->args[0]))) wait = ThreadWait::waits;
           break;
         case WaitCall::epoll:

@@ -28,7 +28,7 @@ struct SyscallSnapshot {
 std::optional<SyscallSnapshot> parse_syscall_line(std::string_view line);
 
 // How a thread waits, for the syscalls that can wait for connections.
-enum class WaitCall { none, accept, epoll, poll, select, io_uring };
+enum class WaitCall { none, accept, receive, epoll, poll, select, io_uring };
 WaitCall wait_call_of(long number);
 std::string_view wait_call_name(WaitCall call);
 

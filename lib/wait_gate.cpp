@@ -4,6 +4,9 @@
 // generation's own process tree however many processes share the socket. Where /proc cannot tell
 // (no ptrace access, io_uring), or nothing it recognizes has appeared within kFallbackAfter, the
 // attributed accept probe (accept_gate.cpp) runs as well, and whichever decides first decides.
+// Without a TCP listener (unix, udp:, unix-dgram: only) there is nothing to probe: /proc decides
+// alone (a datagram server waits in recv*() on the socket, or in epoll/poll/select holding it),
+// and where it cannot tell the gate fails saying which gate to use instead.
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
 #include <utility>
@@ -71,10 +74,17 @@ class WaitGate final : public Gate {
     last_ = system.socket_waiter(system.process_tree(subject_.pid), services_.listener_inode());
     if (last_.kind == WaitFinding::Kind::waiting) return pass(last_.describe());
     if (last_.kind == WaitFinding::Kind::unknown) {
+      if (!services_.listener_is_tcp()) {
+        cancel();
+        done_(false, fmt::format("{}, and a unix or datagram socket cannot be probed: use "
+                                 "--ready notify, exec:COMMAND or delay:DURATION",
+                                 last_.why));
+        return;
+      }
       start_fallback(last_.why);
       return;  // /proc will not tell: the probe decides alone
     }
-    if (!last_.idle_elsewhere) {
+    if (!last_.idle_elsewhere || !services_.listener_is_tcp()) {  // no probe to fall back on
       idle_since_.reset();
     } else if (!idle_since_) {
       idle_since_ = std::chrono::steady_clock::now();

@@ -173,12 +173,38 @@ TEST(Datagrams, UdpServerStarterPortsCarryTheirUPrefix) {
       << info;
 }
 
+// auto needs no probe: a thread of the new generation blocked reading the socket, or polling
+// it, is what /proc shows (docs/DESIGN.md §2).
+class DatagramWaits : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
+
+TEST_P(DatagramWaits, AutoSeesTheGenerationWaitOnAUdpSocket) {
+  TempDir dir;
+  const int port = probe_free_port();
+  Process reuserun({kReuserun, "--listen", "udp:127.0.0.1:" + std::to_string(port),
+                    "--control-socket", dir.file("ctl.sock"), "--", kTestServer, "--wait",
+                    GetParam().first});
+  const auto status = wait_for_status(
+      reuserun.pid(), [](const StatusView& now) { return now.serving.has_value(); }, 10s);
+  ASSERT_TRUE(status);
+  ASSERT_EQ(status->generations.size(), 1u);
+  EXPECT_NE(status->generations[0].ready_by.find(GetParam().second), std::string::npos)
+      << status->generations[0].ready_by;
+  QueryStream queries(port);
+  EXPECT_TRUE(wait_until([&] { return queries.answered() >= 10; }, 10s));
+}
+
+INSTANTIATE_TEST_SUITE_P(Each, DatagramWaits,
+                         ::testing::Values(std::pair{"poll", "waits in poll"},
+                                           std::pair{"accept", "waits in recv"}),
+                         [](const auto& info) { return std::string(info.param.first); });
+
 TEST(Datagrams, AGateThatNeedsAConnectionIsRefusedAtStartForDatagramOnlySockets) {
   const int port = probe_free_port();
-  const auto refused = run_captured(
-      {kReuserun, "--listen", "udp:127.0.0.1:" + std::to_string(port), "--", kTestServer});
+  const auto refused =
+      run_captured({kReuserun, "--listen", "udp:127.0.0.1:" + std::to_string(port), "--ready",
+                    "accept", "--", kTestServer});
   EXPECT_EQ(refused.exit_code, 2);
-  EXPECT_NE(refused.err.find("--ready auto probes a TCP listener"), std::string::npos)
+  EXPECT_NE(refused.err.find("--ready accept probes a TCP listener"), std::string::npos)
       << refused.err;
   EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
 

@@ -21,7 +21,8 @@
 // holders).
 // --count-file PATH: on exit, write the number of connections it accepted there.
 // --wait poll|epoll|select|accept: how it waits for connections (default poll: ppoll on
-// non-blocking sockets; accept: a thread per socket blocked in accept4).
+// non-blocking sockets; accept: a thread per socket blocked in accept4, or in recvfrom for a
+// datagram socket).
 // --watchdog-for MS: when WATCHDOG_USEC is set and WATCHDOG_PID is its own pid, send WATCHDOG=1
 // every WATCHDOG_USEC/2 for MS milliseconds (-1: for ever), then stop pinging but keep serving
 // (a server whose main loop hung while its accept threads still work).
@@ -391,7 +392,13 @@ void serve_blocking(const std::vector<int>& fds, const std::string& report, cons
       sigemptyset(&urgent);
       sigaddset(&urgent, SIGURG);
       pthread_sigmask(SIG_UNBLOCK, &urgent, nullptr);
+      const bool datagrams = is_datagram_socket(fd);
       while (!g_stop) {
+        if (datagrams) {  // blocked in recvfrom, then every datagram waiting is answered
+          char byte;
+          if (recv(fd, &byte, 1, MSG_PEEK) >= 0) answer_datagrams(fd);
+          continue;
+        }
         const int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (client < 0) continue;  // EINTR: look at g_stop
         ++g_connections;

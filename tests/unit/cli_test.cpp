@@ -142,7 +142,8 @@ TEST(Cli, BadInputGetsOneLineNamingIt) {
       {{"--port", "1", "-x", "srv"}, "-x"},
       {{"--bind", "::1", "srv"}, "--bind needs --port"},
       {{"--listen", "unix:rel", "srv"}, "--listen"},
-      {{"--listen", "unix:/tmp/a.sock", "srv"}, "--ready auto probes a TCP listener"},
+      {{"--listen", "unix:/tmp/a.sock", "--ready", "accept", "srv"},
+       "--ready accept probes a TCP listener"},
       {{"--listen", "udp:5353", "--ready", "http:/", "srv"}, "--ready http:/ probes a TCP"},
       {{"--listen", "udp:70000", "srv"}, "--listen"},
       {{"--listen", "udp:127.0.0.1:53,mode=0600", "srv"}, "--listen"},
@@ -154,6 +155,13 @@ TEST(Cli, BadInputGetsOneLineNamingIt) {
     EXPECT_EQ(parsed.result.exit_code, kExitUsage) << named;
     EXPECT_NE(parsed.err.find(named), std::string::npos) << parsed.err;
     EXPECT_EQ(std::count(parsed.err.begin(), parsed.err.end(), '\n'), 1) << parsed.err;
+  }
+}
+
+TEST(Cli, AutoDecidesByProcAloneWithoutATcpListener) {
+  for (const char* listen : {"udp:5353", "unix-dgram:/run/a.sock", "unix:/run/a.sock"}) {
+    const auto parsed = parse({"--listen", listen, "srv"});
+    EXPECT_TRUE(parsed.result.config) << listen << ": " << parsed.err;
   }
 }
 

@@ -83,6 +83,7 @@ class FakeServices final : public GateServices {
   void abandon_probe(pid_t pid) override { abandoned.push_back(pid); }
   const SocketAddress& listener_address() const override { return address_; }
   ino_t listener_inode() const override { return kShared; }
+  bool listener_is_tcp() const override { return tcp; }
   bool watch_notify(WorkerKey, NotifyHandler handler) override {
     watcher = std::move(handler);
     return spoke;
@@ -96,6 +97,7 @@ class FakeServices final : public GateServices {
   }
 
   FakeSystem fake;
+  bool tcp = true;    // the listener the gates look at
   bool spoke = false;  // the generation has spoken sd_notify already
   NotifyHandler watcher;
   std::vector<std::string> commands;
@@ -210,6 +212,33 @@ TEST(Gates, AutoFallsBackToAnAttributedProbeWhereProcCannotTell) {
   gate->start({2, kNew}, outcome.callback());
   EXPECT_TRUE(outcome.passed);
   EXPECT_EQ(outcome.reason, "accept probe 1 accepted by pid 200");
+}
+
+TEST(Gates, WithoutATcpListenerAutoNeverProbesAndSaysWhatToUseWhereProcCannotTell) {
+  FakeServices services;
+  services.tcp = false;  // udp:, unix-dgram: or unix: only
+  services.fake.wait_unknown = true;
+  services.fake.holders[777] = kNew;
+  services.fake.accepted = 777;  // a probe would pass; none may be sent
+  Outcome outcome;
+  auto gate = make_gate(with_gates({kAuto}), services);
+  gate->start({2, kNew}, outcome.callback());
+  EXPECT_TRUE(outcome.done);
+  EXPECT_FALSE(outcome.passed);
+  EXPECT_NE(outcome.reason.find("hidden, and a unix or datagram socket cannot be probed"),
+            std::string::npos)
+      << outcome.reason;
+  EXPECT_NE(outcome.reason.find("--ready notify"), std::string::npos);
+}
+
+TEST(Gates, WithoutATcpListenerAutoPassesOnWhatProcShows) {
+  FakeServices services;
+  services.tcp = false;
+  services.fake.waiting = {kNew};
+  Outcome outcome;
+  auto gate = make_gate(with_gates({kAuto}), services);
+  gate->start({2, kNew}, outcome.callback());
+  EXPECT_TRUE(outcome.passed) << outcome.reason;
 }
 
 TEST(Gates, AutoFallbackStillRefusesAProbeTheOldGenerationTook) {

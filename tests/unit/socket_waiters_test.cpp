@@ -38,6 +38,9 @@ TEST(SocketWaiters, TheWaitingSyscallsOfThisArchitectureAreKnown) {
   EXPECT_EQ(wait_call_of(SYS_ppoll), WaitCall::poll);
   EXPECT_EQ(wait_call_of(SYS_pselect6), WaitCall::select);
   EXPECT_EQ(wait_call_of(SYS_io_uring_enter), WaitCall::io_uring);
+  EXPECT_EQ(wait_call_of(SYS_recvfrom), WaitCall::receive);  // a datagram server's blocking read
+  EXPECT_EQ(wait_call_of(SYS_recvmsg), WaitCall::receive);
+  EXPECT_EQ(wait_call_name(WaitCall::receive), "recv");
   EXPECT_EQ(wait_call_of(SYS_futex), WaitCall::none);
 #ifdef SYS_epoll_wait
   EXPECT_EQ(wait_call_of(SYS_epoll_wait), WaitCall::epoll);
