@@ -29,6 +29,9 @@ constexpr auto kLastStep = 5ms;
 // with connections too. A server still starting up (running, reading, sleeping) is left alone,
 // so its old generation sees no probe however slow the start.
 constexpr auto kFallbackAfter = 1s;
+// An idle thread that wakes (a timer tick) reads "running" in /proc until it runs again, which on
+// a busy machine is several ms: only this many busy looks in a row end an idle stretch.
+constexpr int kBusyLooksThatCount = 3;
 
 class WaitGate final : public Gate {
  public:
@@ -41,6 +44,7 @@ class WaitGate final : public Gate {
     done_ = std::move(done);
     active_ = true;
     idle_since_.reset();
+    busy_looks_ = 0;
     step_ = kFirstStep;
     look();
   }
@@ -84,13 +88,19 @@ class WaitGate final : public Gate {
       start_fallback(last_.why);
       return;  // /proc will not tell: the probe decides alone
     }
-    if (!last_.idle_elsewhere || !services_.listener_is_tcp()) {  // no probe to fall back on
+    if (!services_.listener_is_tcp()) {  // no probe to fall back on
       idle_since_.reset();
-    } else if (!idle_since_) {
-      idle_since_ = std::chrono::steady_clock::now();
-    } else if (std::chrono::steady_clock::now() - *idle_since_ >= kFallbackAfter) {
-      start_fallback(fmt::format("idle for {} in a wait /proc cannot tie to the socket",
-                                 format_duration(kFallbackAfter)));
+    } else if (!last_.idle_elsewhere) {
+      if (++busy_looks_ >= kBusyLooksThatCount) idle_since_.reset();
+    } else {
+      busy_looks_ = 0;
+      const auto now = std::chrono::steady_clock::now();
+      if (!idle_since_) {
+        idle_since_ = now;
+      } else if (now - *idle_since_ >= kFallbackAfter) {
+        start_fallback(fmt::format("idle for {} in a wait /proc cannot tie to the socket",
+                                   format_duration(kFallbackAfter)));
+      }
     }
     schedule();
   }
@@ -122,6 +132,7 @@ class WaitGate final : public Gate {
   GateCallback done_;
   bool active_ = false;
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
+  int busy_looks_ = 0;  // in a row, since the last idle one
   Duration step_ = kFirstStep;
   int looks_ = 0;
   WaitFinding last_;

@@ -40,7 +40,7 @@ TEST_P(WaitStyle, AutoSeesTheNewGenerationWaitAndNoProbeReachesTheOldOne) {
 }
 
 TEST(Readiness, AServerThatHoldsTheSocketButNeverWaitsOnItIsNotReady) {
-  TwoGenerations generations({"--ready-timeout", "2500ms"}, "--no-accept");
+  TwoGenerations generations({"--ready-timeout", "4s"}, "--no-accept");
   ASSERT_GT(generations.first, 0);
   EXPECT_FALSE(generations.restart());
   const auto last = generations.last_restart();
