@@ -25,10 +25,16 @@ ChildEnv::ChildEnv(const char* const* inherited, const std::vector<std::string>&
   set_own_pid("LISTEN_PID");
 }
 
-void ChildEnv::set_own_pid(std::string_view key) {
+// Every earlier entry of the key goes: an inherited environment may hold a key twice (execve
+// allows it), and a program reading the second one would see the launcher's value.
+void ChildEnv::erase(std::string_view key) {
   std::erase_if(entries_, [&](const std::string& existing) {
     return existing.size() > key.size() && existing.starts_with(key) && existing[key.size()] == '=';
   });
+}
+
+void ChildEnv::set_own_pid(std::string_view key) {
+  erase(key);
   OwnPid entry;
   const std::size_t length = std::min(key.size(), entry.text.size() - 24);
   std::memcpy(entry.text.data(), key.data(), length);
@@ -37,12 +43,8 @@ void ChildEnv::set_own_pid(std::string_view key) {
   own_pids_.push_back(entry);
 }
 
-// Every earlier entry of the key goes: an inherited environment may hold a key twice (execve
-// allows it), and a program reading the second one would see the launcher's value.
 void ChildEnv::set(std::string_view key, std::string_view value) {
-  std::erase_if(entries_, [&](const std::string& existing) {
-    return existing.size() > key.size() && existing.starts_with(key) && existing[key.size()] == '=';
-  });
+  erase(key);
   entries_.push_back(std::string(key) + "=" + std::string(value));
 }
 

@@ -48,6 +48,8 @@ class ChildEnv {
     std::array<char, 48> text{};
     std::size_t digits_at = 0;
   };
+  void erase(std::string_view key);  // every KEY=... entry
+
   std::vector<std::string> entries_;
   std::vector<OwnPid> own_pids_;
   std::vector<const char*> pointers_;
