@@ -26,7 +26,10 @@ TEST_P(WaitStyle, AutoSeesTheNewGenerationWaitAndNoProbeReachesTheOldOne) {
   ASSERT_GT(generations.first, 0);
   // wait_serving asked generation 1 once (serving_pid): that is all it may ever accept.
   ASSERT_TRUE(generations.restart());
-  const auto status = ctl_status(generations.launch->process.pid());
+  // Generation 1 drains and exits a moment after the restart is reported: wait for it (bounded).
+  const auto status = wait_for_status(
+      generations.launch->process.pid(),
+      [](const StatusView& now) { return now.serving == 2 && now.generations.size() == 1; }, 10s);
   ASSERT_TRUE(status && status->serving == 2);
   ASSERT_EQ(status->generations.size(), 1U);
   const GenerationView& second = status->generations.front();
