@@ -225,7 +225,7 @@ bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
     RestartResult& result = out.last_restart.emplace();
     result.generation = fields.number<Generation>();
     const auto outcome = outcome_from(fields.word());
-    result.duration_seconds = static_cast<double>(fields.number<std::int64_t>()) / 1e6;
+    result.duration = std::chrono::microseconds(fields.number<std::int64_t>());
     out.last_restart_at_ns = fields.number<std::int64_t>();
     result.serving = fields.optional_number<Generation>();
     result.serving_pid = fields.optional_number<pid_t>();
@@ -280,7 +280,7 @@ std::string encode_handover(const Handover& handover) {
   if (const auto& last = handover.last_restart)
     out += fmt::format(
         "last-restart {} {} {} {} {} {} {} {}\n", last->generation, outcome_name(last->outcome),
-        static_cast<std::int64_t>(last->duration_seconds * 1e6), handover.last_restart_at_ns,
+        last->duration.count(), handover.last_restart_at_ns,
         optional_number(last->serving), optional_number(last->serving_pid), join_pids(last->pids),
         quote(last->reason));
   for (const HandedWaiter& waiter : handover.waiters)

@@ -15,7 +15,7 @@ void RestartLedger::began(Generation generation, Clock::time_point now) {
 }
 
 const RestartResult& RestartLedger::finished(RestartResult result, Clock::time_point now) {
-  if (began_) result.duration_seconds = std::chrono::duration<double>(now - *began_).count();
+  if (began_) result.duration = std::chrono::duration_cast<std::chrono::microseconds>(now - *began_);
   began_.reset();
   last_ = std::move(result);
   last_at_ = now;

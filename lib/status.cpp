@@ -20,6 +20,10 @@ std::string human_duration(double seconds) {
   return fmt::format("{}d{:02}h", whole / 86400, whole % 86400 / 3600);
 }
 
+double seconds_of(std::chrono::microseconds duration) {
+  return std::chrono::duration<double>(duration).count();
+}
+
 // Seconds with millisecond precision, as a JSON number.
 std::string json_seconds(double seconds) { return fmt::format("{:.3f}", std::max(0.0, seconds)); }
 
@@ -34,7 +38,7 @@ std::string restart_json_object(const RestartResult& result) {
       R"("pid":{},"pids":[{}],"serving_generation":{},"serving_pid":{}}})",
       result.generation, json_string(outcome_name(result.outcome)),
       result.outcome == RestartOutcome::succeeded, json_string(result.reason),
-      json_seconds(result.duration_seconds), json_optional(result.pid),
+      json_seconds(seconds_of(result.duration)), json_optional(result.pid),
       fmt::format("{}", fmt::join(result.pids, ",")), json_optional(result.serving),
       json_optional(result.serving_pid));
 }
@@ -88,7 +92,7 @@ std::string render_status_text(const Status& status) {
   if (status.last_restart) {
     const RestartResult& last = *status.last_restart;
     out += fmt::format("last restart: generation {} {} in {}, {} ago{}\n", last.generation,
-                       outcome_name(last.outcome), human_duration(last.duration_seconds),
+                       outcome_name(last.outcome), human_duration(seconds_of(last.duration)),
                        human_duration(status.last_restart_seconds_ago),
                        last.reason.empty() ? "" : ": " + last.reason);
   } else {
@@ -129,7 +133,7 @@ std::string render_status_json(const Status& status) {
 std::string render_restart_text(const RestartResult& result) {
   if (result.outcome == RestartOutcome::succeeded)
     return fmt::format("restart succeeded in {}: generation {} (pid{} {}) is serving\n",
-                       human_duration(result.duration_seconds), result.generation,
+                       human_duration(seconds_of(result.duration)), result.generation,
                        result.pids.size() > 1 ? "s" : "",
                        result.pids.empty() ? std::to_string(result.pid.value_or(0))
                                            : fmt::format("{}", fmt::join(result.pids, ", ")));

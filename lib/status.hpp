@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,7 +30,10 @@ struct RestartResult {
   Generation generation = 0;  // 0: refused before any generation was started
   RestartOutcome outcome = RestartOutcome::succeeded;
   std::string reason;
-  double duration_seconds = 0;        // restart began -> outcome known
+  // Restart began -> outcome known. Whole microseconds, not a double: it crosses an in-place
+  // upgrade in the handover and must come back exactly (a double of 0.1251 s re-encodes as
+  // 125099 us).
+  std::chrono::microseconds duration{0};
   std::optional<pid_t> pid;           // of the new generation, when it was spawned (worker 0)
   std::vector<pid_t> pids;            // of each of its workers
   std::optional<Generation> serving;  // what serves now

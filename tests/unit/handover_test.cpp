@@ -33,7 +33,7 @@ Handover sample() {
   last.generation = 3;
   last.outcome = RestartOutcome::succeeded;
   last.reason = "line one\nline two \\ with spaces";
-  last.duration_seconds = 0.25;
+  last.duration = std::chrono::microseconds(125'100);
   last.pids = {300, 301};
   last.pid = 300;
   last.serving = 3;
@@ -81,13 +81,36 @@ TEST(Handover, EveryFieldSurvivesTheRoundTrip) {
   ASSERT_TRUE(h.last_restart);
   EXPECT_EQ(h.last_restart->reason, in.last_restart->reason);
   EXPECT_EQ(h.last_restart->pids, in.last_restart->pids);
-  EXPECT_DOUBLE_EQ(h.last_restart->duration_seconds, 0.25);
+  EXPECT_EQ(h.last_restart->duration, std::chrono::microseconds(125'100));
   EXPECT_EQ(h.last_restart->serving_pid, 300);
   EXPECT_EQ(h.last_restart_at_ns, in.last_restart_at_ns);
   ASSERT_EQ(h.waiters.size(), 1u);
   EXPECT_EQ(h.waiters[0].fd, 9);
   EXPECT_TRUE(h.waiters[0].json);
   EXPECT_EQ(encode_handover(h), encode_handover(in));
+}
+
+// The fuzzer's finding (tests/fuzz/seeds/handover-roundtrip-0f500649, less its selector byte): a
+// restart of 125100 us was kept as 0.1251 s and re-encoded as 125099, one microsecond shorter at
+// every upgrade. The reason's NUL bytes travel untouched.
+TEST(Handover, ARestartDurationAndAReasonWithNulBytesSurviveTwoRoundTrips) {
+  const std::string reason = "a " + std::string(20, '\0') + "b";
+  const std::string text = "reuserun-handover 1\nstarted 1\nupgrade 2 0 /bin/x\nlistener 3 0 http\n"
+                           "control 5 /runsock\nsupervisor 4 3 1 0\nrepairs 0 1\n"
+                           "worker 3 0 300 serving 3 -1 \\e\n"
+                           "worker 0 0 200 draining 2 7 @reuserun/1/g\ntimer stable 3 0 9\n"
+                           "restarts 2\nlast-restart 3 succeeded 125100 43 0 300 300,301 a\\s" +
+                           std::string(20, '\0') + "b\nwaiter 9 1\nend\n";
+  const auto first = decode_handover(text);
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(first.value().last_restart);
+  EXPECT_EQ(first.value().last_restart->duration, std::chrono::microseconds(125'100));
+  EXPECT_EQ(first.value().last_restart->reason, reason);
+  const std::string encoded = encode_handover(first.value());
+  EXPECT_EQ(encoded, text);
+  const auto second = decode_handover(encoded);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(encode_handover(second.value()), encoded);
 }
 
 TEST(Handover, AnotherVersionIsRefusedAndNamed) {

@@ -58,7 +58,7 @@ TEST(RestartLedger, KeepsTheHistoryStatusReports) {
   ledger.began(2, t0);
   const auto& recorded =
       ledger.finished(result(2, RestartOutcome::exited), t0 + std::chrono::milliseconds(500));
-  EXPECT_DOUBLE_EQ(recorded.duration_seconds, 0.5);
+  EXPECT_EQ(recorded.duration, std::chrono::milliseconds(500));
   EXPECT_EQ(ledger.count(), 1u);
   ASSERT_TRUE(ledger.last());
   EXPECT_EQ(ledger.last()->outcome, RestartOutcome::exited);
