@@ -1,8 +1,5 @@
 #include "accounts.hpp"
 
-#include <grp.h>
-#include <pwd.h>
-
 #include <algorithm>
 
 #include "text.hpp"
@@ -70,55 +67,5 @@ std::optional<gid_t> find_group_in(std::string_view group, std::string_view name
   }
   return found;
 }
-
-#ifdef REUSERUN_STATIC
-
-std::optional<Account> find_user(std::string_view name_or_uid) {
-  return find_user_in(read_file("/etc/passwd"), read_file("/etc/group"), name_or_uid);
-}
-
-std::optional<gid_t> find_group(std::string_view name_or_gid) {
-  return find_group_in(read_file("/etc/group"), name_or_gid);
-}
-
-std::string user_name(uid_t uid) {
-  const auto account = find_user(std::to_string(uid));
-  return account && account->uid == uid ? account->name : std::to_string(uid);
-}
-
-#else
-
-std::optional<Account> find_user(std::string_view name_or_uid) {
-  const std::string name(name_or_uid);
-  const passwd* entry = ::getpwnam(name.c_str());
-  uid_t uid = 0;
-  if (entry == nullptr && parse_number(name_or_uid, uid)) entry = ::getpwuid(uid);
-  if (entry == nullptr) return std::nullopt;
-  Account account{entry->pw_uid, entry->pw_gid, {}, entry->pw_name, entry->pw_dir};
-  int count = 64;
-  account.groups.resize(static_cast<std::size_t>(count));
-  if (::getgrouplist(entry->pw_name, entry->pw_gid, account.groups.data(), &count) == -1) {
-    account.groups.resize(static_cast<std::size_t>(count));
-    ::getgrouplist(entry->pw_name, entry->pw_gid, account.groups.data(), &count);
-  }
-  account.groups.resize(static_cast<std::size_t>(count));
-  return account;
-}
-
-std::optional<gid_t> find_group(std::string_view name_or_gid) {
-  const std::string name(name_or_gid);
-  const group* entry = ::getgrnam(name.c_str());
-  gid_t gid = 0;
-  if (entry == nullptr && parse_number(name_or_gid, gid)) entry = ::getgrgid(gid);
-  if (entry == nullptr) return std::nullopt;
-  return entry->gr_gid;
-}
-
-std::string user_name(uid_t uid) {
-  const passwd* entry = ::getpwuid(uid);
-  return entry != nullptr ? entry->pw_name : std::to_string(uid);
-}
-
-#endif
 
 }  // namespace reuserun

@@ -1,7 +1,8 @@
 // Users and groups by name or number: --user/--group for the children and owner= of a unix
-// listener. From the system's databases (getpwnam(3), getgrnam(3), so NSS: LDAP, sssd, ...),
-// except in the fully static build (REUSERUN_STATIC), whose glibc cannot load NSS modules at run
-// time: there /etc/passwd and /etc/group are read directly.
+// listener. From the system's databases (getpwnam(3), getgrnam(3), so NSS: LDAP, sssd, ...:
+// accounts_nss.cpp), except in the fully static binary, whose glibc cannot load NSS modules at run
+// time: there /etc/passwd and /etc/group are read directly (accounts_files.cpp). Which of the two
+// is linked decides; the parsers below are shared.
 #pragma once
 
 #include <sys/types.h>
