@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   if (options.gunicorn) {
     rows.push_back(run("gunicorn --workers 16 (one generation)",
                        {"/usr/bin/gunicorn", "--workers", "16", "--graceful-timeout", "5",
-                        "--chdir", SUPPORT_DIR, "pid_app:app"},
+                        "--chdir", rrtest::kSupportDir, "pid_app:app"},
                        1, options));
     print(rows.back());
   }

@@ -20,7 +20,7 @@ TEST(Gunicorn, RestartsUnderLoadWithZeroFailedRequests) {
   // boots a worker waits out its graceful timeout (seen in CI: SIGKILL at 5 s, exit 4).
   Launch launch({"--stop-timeout", "10s"},
                 {"/usr/bin/gunicorn", "--workers", "2", "--graceful-timeout", "5", "--chdir",
-                 SUPPORT_DIR, "pid_app:app"});
+                 kSupportDir, "pid_app:app"});
   const pid_t first = launch.wait_serving(20s);
   ASSERT_GT(first, 0);
   EXPECT_EQ(std::vector<pid_t>{first}, child_pids(launch.process.pid()))

@@ -15,7 +15,6 @@ namespace rrtest {
 namespace {
 
 constexpr int kRestarts = 5;
-const std::string kExamples = REUSERUN_EXAMPLES;
 
 struct Recipe {
   const char* name;
@@ -123,11 +122,8 @@ TEST(Recipes, Uvicorn) {
 }
 
 TEST(Recipes, GoNetHttp) {
-#ifdef HELLO_GO_BINARY
-  run_recipe({"go net/http", {}, {HELLO_GO_BINARY}, "hello from go\n"}, probe_free_port());
-#else
-  GTEST_SKIP() << "go was not found when this was configured (golang-go)";
-#endif
+  if (kHelloGo.empty()) GTEST_SKIP() << "go was not found when this was configured (golang-go)";
+  run_recipe({"go net/http", {}, {kHelloGo}, "hello from go\n"}, probe_free_port());
 }
 
 }  // namespace
