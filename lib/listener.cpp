@@ -17,7 +17,11 @@ Result<UniqueFd> bind_socket(const SocketAddress& address, int type, int backlog
   const std::string where = (type == SOCK_DGRAM ? "udp:" : "") + format_address(address);
   if (!fd) return system_error("create a socket for " + where, errno);
   const int on = 1;
-  if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
+  // Not on a datagram socket: for UDP, SO_REUSEADDR on both sides lets any uid bind the same
+  // port beside it, and the best-matching socket (127.0.0.1 beats the wildcard) takes the
+  // datagrams. SO_REUSEPORT's group is per uid (issue 25, finding 1).
+  if (type != SOCK_DGRAM &&
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
     return system_error("set SO_REUSEADDR on " + where, errno);
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) == -1)
     return system_error("set SO_REUSEPORT on " + where, errno);

@@ -3,12 +3,15 @@
 // from issue 14, and what a user relies on afterwards: nothing of theirs was signalled, written or
 // stalled.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -419,6 +422,66 @@ TEST_F(Hostile, AsSubreaperWhatACrashedWorkerLeftBehindGoesWithIt) {
   EXPECT_TRUE(wait_until([&] { return !process_exists(escaped); }, 10s));
   EXPECT_TRUE(wait_until([&] { return serving_pid(launch.port).has_value(); }, 10s))
       << "the worker itself is respawned";
+}
+
+// ---- datagrams (issue 25, finding 1) ----
+
+// One query to 127.0.0.1:port over UDP; the pid in its answer ("<query> pid=<pid>"), 0 when none
+// came within 2 s.
+pid_t udp_answerer(int port) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  pid_t pid = 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+      ::send(fd, "who", 3, 0) == 3) {
+    timeval limit{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    char buffer[128] = {};
+    if (::recv(fd, buffer, sizeof buffer - 1, 0) > 0 && std::strncmp(buffer, "who pid=", 8) == 0)
+      pid = std::atoi(buffer + 8);
+  }
+  ::close(fd);
+  return pid;
+}
+
+TEST_F(Hostile, AnotherUserCannotBindBesideAUdpListenerAndTakeItsDatagrams) {
+  // With SO_REUSEADDR on both sockets, Linux lets any uid bind a UDP port that is already bound,
+  // and the best-matching socket gets the datagrams: the specific 127.0.0.1 beats the wildcard.
+  // reuserun's datagram sockets carry SO_REUSEPORT only, whose group is per uid.
+  TempDir dir;
+  const int port = probe_free_port();
+  Process reuserun({kReuserun, "--listen", "udp:" + std::to_string(port), "--control-socket",
+                    dir.file("ctl.sock"), "--ready", "delay:50ms", "--", kTestServer});
+  const auto serving = wait_for_status(
+      reuserun.pid(), [](const StatusView& status) { return status.serving.has_value(); }, 10s);
+  ASSERT_TRUE(serving.has_value());
+  const pid_t server = serving->pids_of(*serving->serving).at(0);
+  const Captured attempt = run_captured(
+      as_nobody({"/usr/bin/python3", "-c",
+                 "import socket, sys\n"
+                 "port = int(sys.argv[1])\n"
+                 "for family, host in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET, '0.0.0.0'),\n"
+                 "                     (socket.AF_INET6, '::1'), (socket.AF_INET6, '::')):\n"
+                 "    for options in ((socket.SO_REUSEADDR,), (socket.SO_REUSEPORT,),\n"
+                 "                    (socket.SO_REUSEADDR, socket.SO_REUSEPORT)):\n"
+                 "        s = socket.socket(family, socket.SOCK_DGRAM)\n"
+                 "        for option in options:\n"
+                 "            s.setsockopt(socket.SOL_SOCKET, option, 1)\n"
+                 "        try:\n"
+                 "            s.bind((host, port))\n"
+                 "            print('bound', host, options, flush=True)\n"
+                 "        except OSError as error:\n"
+                 "            print('refused', host, options, error.errno, flush=True)\n"
+                 "        s.close()\n",
+                 std::to_string(port)}),
+      20s);
+  EXPECT_EQ(attempt.exit_code, 0) << attempt.err;
+  EXPECT_FALSE(contains(attempt.out, "bound")) << attempt.out;
+  EXPECT_EQ(std::count(attempt.out.begin(), attempt.out.end(), '\n'), 12) << attempt.out;
+  EXPECT_EQ(udp_answerer(port), server) << "the server still gets the datagrams";
 }
 
 }  // namespace
