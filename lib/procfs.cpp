@@ -79,7 +79,8 @@ std::string command_line(pid_t pid, const std::string& proc_root) {
   std::replace(text.begin(), text.end(), '\0', ' ');
   constexpr std::size_t kMaxLength = 200;
   if (text.size() > kMaxLength) text = text.substr(0, kMaxLength) + "...";
-  return text.empty() ? "?" : text;
+  // Its owner chose every byte: escaped before it can reach a log (issue 25, finding 5).
+  return text.empty() ? "?" : escape_foreign(text);
 }
 
 namespace {

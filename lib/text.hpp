@@ -29,6 +29,16 @@ inline std::vector<std::string_view> split(std::string_view text, char separator
   }
 }
 
+// Text that others control (a command line, a name) as one safe line for a log, a terminal or
+// JSON: control characters (C0, DEL, C1) and bytes that are not well-formed UTF-8 become \xNN,
+// a backslash \\; well-formed UTF-8 stays as it is. Nobody can start a new log record (a
+// journald "<0>" after a newline), move a terminal's cursor, or break a strict JSON reader.
+std::string escape_foreign(std::string_view text);
+// The log's backstop for every line: true when `text` has no control character and is
+// well-formed UTF-8; otherwise loggable() gives it with those bytes as \xNN (backslashes stay).
+bool is_loggable(std::string_view text);
+std::string loggable(std::string_view text);
+
 // The whole of `text` as a number in `base`; false when anything else is there.
 template <typename Number>
 bool parse_number(std::string_view text, Number& out, int base = 10) {

@@ -102,6 +102,48 @@ TEST_F(Hostile, AnotherUsersListenerOnThePortIsSparedAndReuserunExits3NamingIt) 
   EXPECT_EQ(serving_pid(port), theirs.pid()) << "their server still serves";
 }
 
+// A port holder whose command line carries a newline and a journald priority, an escape
+// sequence and a byte that is not UTF-8: its text reaches reuserun's log escaped, so it can
+// neither add a record of its own ("<0>" is an emergency to journald) nor break a JSON reader.
+TEST_F(Hostile, AHoldersCommandLineCannotForgeLogRecordsOrBreakJson) {
+  const int port = probe_free_port();
+  const std::string forged = "x\n<0>forged record\x1b[2J\xff";
+  Process theirs(as_nobody({"/usr/bin/python3", "-c",
+                            "import socket, sys, time\n"
+                            "s = socket.socket()\n"
+                            "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+                            "s.listen()\n"
+                            "print('listening', flush=True)\n"
+                            "time.sleep(60)\n",
+                            std::to_string(port), forged}));
+  ASSERT_TRUE(theirs.wait_for_log("listening", 5s));
+  for (const char* format : {"text", "json"}) {
+    const Captured run = run_captured({kReuserun, "--port", std::to_string(port), "--bind",
+                                       "127.0.0.1", "--log-format", format, "--", kTestServer},
+                                      20s);
+    EXPECT_EQ(run.exit_code, 3) << run.err;
+    const std::string escaped = "x\\x0a<0>forged record\\x1b[2J\\xff";
+    bool named = false;
+    std::size_t start = 0;
+    while (start < run.err.size()) {
+      const std::size_t end = run.err.find('\n', start);
+      const std::string line = run.err.substr(start, end - start);
+      EXPECT_FALSE(line.starts_with("<0>")) << "a forged record: " << line;
+      if (std::string_view(format) == "json") {
+        const auto parsed = parse_json(line);
+        EXPECT_TRUE(parsed.has_value()) << "not JSON: " << line;
+        named = named || (parsed && contains((*parsed)["message"].text, escaped));
+      } else {
+        named = named || contains(line, escaped);
+      }
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    EXPECT_TRUE(named) << "the holder is named, escaped: " << run.err;
+  }
+  EXPECT_TRUE(theirs.running());
+}
+
 TEST_F(Hostile, WithOneHolderSparedNoHolderIsSignalled) {
   // Ours on 127.0.0.1:P, theirs on 127.0.0.2:P; reuserun wants every address: ours would be
   // freed alone, but the rule decides for all first, so neither is touched.
