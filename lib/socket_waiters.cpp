@@ -53,12 +53,18 @@ class ProcessReader {
            epoll_watches_for_input(read_file(dir_ + "/fdinfo/" + std::to_string(epfd)), inode_);
   }
 
-  // Reads `length` bytes at `address` of the process; false when it cannot (no ptrace access).
-  bool read_memory(unsigned long address, void* out, std::size_t length) {
-    if (!mem_) mem_ = UniqueFd(::open((dir_ + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!mem_) return false;
-    return ::pread(mem_.get(), out, length, static_cast<off_t>(address)) ==
-           static_cast<ssize_t>(length);
+  enum class Read { done, no_access, failed };
+  // Reads `length` bytes at `address` of the process. Only EACCES and EPERM mean no ptrace
+  // access; anything else (the process exited during the look, the address is no longer
+  // mapped) is a failed read that says nothing about access (issue 25, finding 8).
+  Read read_memory(unsigned long address, void* out, std::size_t length) {
+    if (!mem_) {
+      mem_ = UniqueFd(::open((dir_ + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+      if (!mem_) return denied(errno) ? Read::no_access : Read::failed;
+    }
+    const ssize_t read = ::pread(mem_.get(), out, length, static_cast<off_t>(address));
+    if (read == static_cast<ssize_t>(length)) return Read::done;
+    return read < 0 && denied(errno) ? Read::no_access : Read::failed;
   }
 
   const std::string& dir() const { return dir_; }
@@ -66,6 +72,8 @@ class ProcessReader {
  private:
   std::string dir_;
   ino_t inode_;
+  static bool denied(int error) { return error == EACCES || error == EPERM; }
+
   std::map<long, bool> fds_;
   UniqueFd mem_;
 };
@@ -76,8 +84,14 @@ ThreadWait poll_waits(ProcessReader& process, const SyscallSnapshot& call) {
   const unsigned long count = call.args[1];
   if (call.args[0] == 0 || count == 0 || count > kMaxPollFds) return ThreadWait::other;
   std::vector<pollfd> fds(count);
-  if (!process.read_memory(call.args[0], fds.data(), count * sizeof(pollfd)))
-    return ThreadWait::unreadable;
+  switch (process.read_memory(call.args[0], fds.data(), count * sizeof(pollfd))) {
+    case ProcessReader::Read::done:
+      break;
+    case ProcessReader::Read::no_access:
+      return ThreadWait::unreadable;
+    case ProcessReader::Read::failed:
+      return ThreadWait::other;
+  }
   for (const pollfd& fd : fds)
     if ((fd.events & (POLLIN | POLLRDNORM)) != 0 && process.fd_is_socket(fd.fd))
       return ThreadWait::waits;
@@ -89,8 +103,14 @@ ThreadWait select_waits(ProcessReader& process, const SyscallSnapshot& call) {
   if (call.args[1] == 0 || count == 0 || count > kMaxSelectFds) return ThreadWait::other;
   constexpr unsigned long kBits = 8 * sizeof(unsigned long);
   std::vector<unsigned long> bits((count + kBits - 1) / kBits);
-  if (!process.read_memory(call.args[1], bits.data(), bits.size() * sizeof(unsigned long)))
-    return ThreadWait::unreadable;
+  switch (process.read_memory(call.args[1], bits.data(), bits.size() * sizeof(unsigned long))) {
+    case ProcessReader::Read::done:
+      break;
+    case ProcessReader::Read::no_access:
+      return ThreadWait::unreadable;
+    case ProcessReader::Read::failed:
+      return ThreadWait::other;
+  }
   for (unsigned long fd = 0; fd < count; ++fd)
     if (((bits[fd / kBits] >> (fd % kBits)) & 1UL) != 0 &&
         process.fd_is_socket(static_cast<long>(fd)))

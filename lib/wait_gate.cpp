@@ -32,6 +32,10 @@ constexpr auto kFallbackAfter = 1s;
 // An idle thread that wakes (a timer tick) reads "running" in /proc until it runs again, which on
 // a busy machine is several ms: only this many busy looks in a row end an idle stretch.
 constexpr int kBusyLooksThatCount = 3;
+// Without a TCP listener "/proc cannot tell" fails the generation (there is no probe to fall back
+// on): decided only when this many looks in a row say so, never on one look that may have met a
+// process exiting in the middle of it (issue 25, finding 8).
+constexpr int kUnknownLooksThatCount = 3;
 
 class WaitGate final : public Gate {
  public:
@@ -45,6 +49,7 @@ class WaitGate final : public Gate {
     active_ = true;
     idle_since_.reset();
     busy_looks_ = 0;
+    unknown_looks_ = 0;
     step_ = kFirstStep;
     look();
   }
@@ -77,8 +82,10 @@ class WaitGate final : public Gate {
     const SystemView& system = services_.system();
     last_ = system.socket_waiter(system.process_tree(subject_.pid), services_.listener_inode());
     if (last_.kind == WaitFinding::Kind::waiting) return pass(last_.describe());
+    unknown_looks_ = last_.kind == WaitFinding::Kind::unknown ? unknown_looks_ + 1 : 0;
     if (last_.kind == WaitFinding::Kind::unknown) {
       if (!services_.listener_is_tcp()) {
+        if (unknown_looks_ < kUnknownLooksThatCount) return schedule();
         cancel();
         done_(false, fmt::format("{}, and a unix or datagram socket cannot be probed: use "
                                  "--ready notify, exec:COMMAND or delay:DURATION",
@@ -133,6 +140,7 @@ class WaitGate final : public Gate {
   bool active_ = false;
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
   int busy_looks_ = 0;  // in a row, since the last idle one
+  int unknown_looks_ = 0;  // in a row
   Duration step_ = kFirstStep;
   int looks_ = 0;
   WaitFinding last_;

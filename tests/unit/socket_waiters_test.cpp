@@ -150,6 +150,16 @@ TEST(SocketWaiters, AServerAsleepAtStartUpIsNotIdleElsewhere) {
   EXPECT_FALSE(find_socket_waiter({60}, 555, proc.root()).idle_elsewhere);
 }
 
+TEST(SocketWaiters, AProcessThatExitsDuringALookIsNotTakenForOneWithoutAccess) {
+  // Its thread was seen in ppoll, then the process was gone before its memory was opened (no
+  // mem file here): ENOENT or ESRCH, not EACCES. Taken for "no access", it failed a datagram
+  // generation that has no probe to fall back on (issue 25, finding 8).
+  FakeProc proc;
+  proc.thread(70, 70, std::to_string(SYS_ppoll) + " 0x7ffd1000 0x1 0x0 0x0 0x0 0x0 0x7ffd 0x7f3c\n");
+  const auto found = find_socket_waiter({70}, 555, proc.root());
+  EXPECT_EQ(found.kind, WaitFinding::Kind::not_waiting) << found.why;
+}
+
 TEST(SocketWaiters, AGoneProcessIsNotWaiting) {
   FakeProc proc;
   EXPECT_EQ(find_socket_waiter({40}, 555, proc.root()).kind, WaitFinding::Kind::not_waiting);
