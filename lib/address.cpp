@@ -99,14 +99,25 @@ std::string format_address(const SocketAddress& address) {
   return "[" + std::string(text.data()) + "]:" + std::to_string(address.port());
 }
 
-bool addresses_overlap(const SocketAddress& a, const SocketAddress& b) {
+bool addresses_overlap(const SocketAddress& a, const SocketAddress& b, bool a_v6only,
+                       bool b_v6only) {
   if (a.port() != b.port()) return false;
-  if (a.is_wildcard() && b.is_wildcard()) return true;
-  const bool a_v6_any = a.family() == AF_INET6 && a.is_wildcard();
-  const bool b_v6_any = b.family() == AF_INET6 && b.is_wildcard();
-  if (a_v6_any || b_v6_any) return true;  // dual-stack wildcard covers both families
-  if (a.is_wildcard()) return ipv4_of(b).has_value() == (a.family() == AF_INET);
-  if (b.is_wildcard()) return ipv4_of(a).has_value() == (b.family() == AF_INET);
+  // What a wildcard covers: IPv4, IPv6, or both (a dual-stack IPv6 wildcard).
+  const auto covers_ipv4 = [](const SocketAddress& wildcard, bool v6only) {
+    return wildcard.family() == AF_INET || !v6only;
+  };
+  const auto covers_ipv6 = [](const SocketAddress& wildcard) {
+    return wildcard.family() == AF_INET6;
+  };
+  if (a.is_wildcard() && b.is_wildcard())
+    return (covers_ipv4(a, a_v6only) && covers_ipv4(b, b_v6only)) ||
+           (covers_ipv6(a) && covers_ipv6(b));
+  if (a.is_wildcard() || b.is_wildcard()) {
+    const SocketAddress& wildcard = a.is_wildcard() ? a : b;
+    const SocketAddress& other = a.is_wildcard() ? b : a;
+    const bool v6only = a.is_wildcard() ? a_v6only : b_v6only;
+    return ipv4_of(other) ? covers_ipv4(wildcard, v6only) : covers_ipv6(wildcard);
+  }
   const auto a4 = ipv4_of(a);
   const auto b4 = ipv4_of(b);
   if (a4 || b4) return a4 && b4 && a4->s_addr == b4->s_addr;

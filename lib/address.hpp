@@ -36,8 +36,10 @@ SocketAddress any_address_ipv4(std::uint16_t port);
 std::string format_address(const SocketAddress& address);
 
 // True when two listeners on these addresses compete for the same connections: same port and
-// the same address, or either one a wildcard (an IPv6 wildcard also covers IPv4 when dual-stack,
-// and an IPv4-mapped IPv6 address equals its IPv4 address).
-bool addresses_overlap(const SocketAddress& a, const SocketAddress& b);
+// the same address, or either one a wildcard of that family (an IPv6 wildcard covers IPv4 too
+// unless its socket is IPV6_V6ONLY: `a_v6only`, `b_v6only`; an IPv4-mapped IPv6 address equals
+// its IPv4 address).
+bool addresses_overlap(const SocketAddress& a, const SocketAddress& b, bool a_v6only = false,
+                       bool b_v6only = false);
 
 }  // namespace reuserun

@@ -1,5 +1,6 @@
 #include "listener_watch.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -87,6 +88,18 @@ void ListenerWatch::replace(std::size_t index) {
 
 // Generations' own sockets are the adoption check's to report (readiness.hpp); any other is
 // reported here, once while it lasts.
+namespace {
+
+// Whether our own IPv6 socket is IPV6_V6ONLY (--ipv6-only): then an IPv4 socket on the port is
+// no competitor.
+bool is_v6only(int fd) {
+  int value = 0;
+  socklen_t length = sizeof value;
+  return ::getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &value, &length) == 0 && value != 0;
+}
+
+}  // namespace
+
 void ListenerWatch::report_strays() {
   std::set<ino_t> ours, seen;
   for (const Listener& listener : listeners_) {
@@ -100,7 +113,9 @@ void ListenerWatch::report_strays() {
         listening_sockets(listener.address().port(), udp ? Transport::udp : Transport::tcp);
     if (!sockets) continue;
     for (const ListeningSocket& socket : sockets.value()) {
-      if (ours.contains(socket.inode) || !addresses_overlap(socket.address, listener.address()))
+      if (ours.contains(socket.inode) ||
+          !addresses_overlap(socket.address, listener.address(), socket.v6only,
+                             is_v6only(listener.fd())))
         continue;
       seen.insert(socket.inode);
       if (!reported_strays_.insert(socket.inode).second) continue;

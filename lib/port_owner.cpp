@@ -96,7 +96,7 @@ std::vector<PortHolder> find_port_holders(const SocketAddress& address,
                                           const std::string& proc_root) {
   std::map<ino_t, ListeningSocket> competing;
   for (const auto& entry : listening)
-    if (addresses_overlap(entry.address, address)) competing[entry.inode] = entry;
+    if (addresses_overlap(entry.address, address, entry.v6only)) competing[entry.inode] = entry;
   std::vector<PortHolder> holders;
   if (competing.empty()) return holders;
   std::map<ino_t, bool> seen;

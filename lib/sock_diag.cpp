@@ -2,6 +2,7 @@
 
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -76,10 +77,23 @@ Result<void> query(int fd, const Request& request, Each each) {
         if (error == 0 || error == ENOENT) return {};  // ENOENT: no such socket
         return system_error("look up a socket through sock_diag", error);
       }
-      each(*static_cast<const inet_diag_msg*>(NLMSG_DATA(header)));
+      each(*header);
     }
     if (!(request.header.nlmsg_flags & NLM_F_DUMP)) return {};
   }
+}
+
+// The INET_DIAG_SKV6ONLY attribute the kernel adds for every IPv6 socket (Linux 3.19+).
+bool is_v6only(const nlmsghdr& header) {
+  const auto* message = static_cast<const inet_diag_msg*>(NLMSG_DATA(&header));
+  if (message->idiag_family != AF_INET6) return false;
+  int left = static_cast<int>(header.nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof *message));
+  const auto* attribute = reinterpret_cast<const rtattr*>(
+      reinterpret_cast<const char*>(message) + NLMSG_ALIGN(sizeof *message));
+  for (; RTA_OK(attribute, left); attribute = RTA_NEXT(attribute, left))
+    if (attribute->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(attribute) >= 1)
+      return *static_cast<const std::uint8_t*>(RTA_DATA(attribute)) != 0;
+  return false;
 }
 
 Request make_request(int family, __u16 flags, __u32 states, int protocol = IPPROTO_TCP) {
@@ -106,7 +120,8 @@ Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
   put_side(server, request.body.id.idiag_sport, request.body.id.idiag_src);
   put_side(client, request.body.id.idiag_dport, request.body.id.idiag_dst);
   std::optional<ino_t> inode;
-  const auto queried = query(fd.value().get(), request, [&](const inet_diag_msg& message) {
+  const auto queried = query(fd.value().get(), request, [&](const nlmsghdr& header) {
+    const auto& message = *static_cast<const inet_diag_msg*>(NLMSG_DATA(&header));
     // An exact lookup can fall back to the listener when the connection is not hashed yet.
     if (message.idiag_state != TCP_LISTEN && message.id.idiag_dport == request.body.id.idiag_dport)
       inode = message.idiag_inode;
@@ -124,11 +139,13 @@ Result<std::vector<ListeningSocket>> listening_sockets(std::uint16_t port, Trans
     // An unconnected UDP socket is in TCP_CLOSE in the kernel's shared state numbering.
     const Request request = make_request(family, NLM_F_DUMP, 1U << (udp ? TCP_CLOSE : TCP_LISTEN),
                                          udp ? IPPROTO_UDP : IPPROTO_TCP);
-    const auto queried = query(fd.value().get(), request, [&](const inet_diag_msg& message) {
+    const auto queried = query(fd.value().get(), request, [&](const nlmsghdr& header) {
+      const auto& message = *static_cast<const inet_diag_msg*>(NLMSG_DATA(&header));
       const SocketAddress address =
           side_of(message.idiag_family, message.id.idiag_sport, message.id.idiag_src);
       if (address.port() == port)
-        found.push_back({address, message.idiag_inode, static_cast<uid_t>(message.idiag_uid)});
+        found.push_back({address, message.idiag_inode, static_cast<uid_t>(message.idiag_uid),
+                         is_v6only(header)});
     });
     if (!queried) return queried.error();
   }

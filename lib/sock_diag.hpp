@@ -25,7 +25,8 @@ enum class Transport { tcp, udp };
 struct ListeningSocket {
   SocketAddress address;
   ino_t inode = 0;
-  uid_t uid = 0;  // the socket's owner
+  uid_t uid = 0;         // the socket's owner
+  bool v6only = false;   // an IPv6 socket with IPV6_V6ONLY: its wildcard does not cover IPv4
 };
 
 // Every TCP socket in LISTEN state (or unconnected UDP socket) on `port`, both families.

@@ -144,6 +144,37 @@ TEST_F(Hostile, AHoldersCommandLineCannotForgeLogRecordsOrBreakJson) {
   EXPECT_TRUE(theirs.running());
 }
 
+// Another user's IPv6 wildcard with IPV6_V6ONLY takes no IPv4 connection: the kernel lets
+// 127.0.0.1 bind beside it, so it is no holder of reuserun's 127.0.0.1 and no stray (issue 25,
+// finding 7: it was taken for a dual-stack socket, and reuserun exited 3).
+TEST_F(Hostile, AnotherUsersIpv6OnlyWildcardDoesNotBlockAnIpv4Listener) {
+  const int port = probe_free_port();
+  Process theirs(as_nobody({"/usr/bin/python3", "-c",
+                            "import socket, sys, time\n"
+                            "s = socket.socket(socket.AF_INET6)\n"
+                            "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
+                            "s.bind(('::', int(sys.argv[1])))\n"
+                            "s.listen()\n"
+                            "print('listening', flush=True)\n"
+                            "time.sleep(60)\n",
+                            std::to_string(port)}));
+  ASSERT_TRUE(theirs.wait_for_log("listening", 5s));
+  TempDir dir;
+  Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                    "--control-socket", dir.file("ctl.sock"), "--", kTestServer});
+  const auto serving = wait_for_status(
+      launcher.pid(), [](const StatusView& status) { return status.serving.has_value(); }, 10s);
+  ASSERT_TRUE(serving.has_value()) << launcher.log();
+  EXPECT_EQ(serving_pid(port), serving->pids_of(*serving->serving).at(0));
+  // The stray watch looks every second: two looks' worth.
+  const std::string named = "pid " + std::to_string(theirs.pid());
+  EXPECT_FALSE(wait_until([&] { return contains(launcher.log(), named); }, 2500ms))
+      << "named as a holder or a stray: " << launcher.log();
+  EXPECT_TRUE(theirs.running());
+  launcher.signal(SIGTERM);
+  EXPECT_EQ(launcher.wait_exit(10s), 0);
+}
+
 TEST_F(Hostile, WithOneHolderSparedNoHolderIsSignalled) {
   // Ours on 127.0.0.1:P, theirs on 127.0.0.2:P; reuserun wants every address: ours would be
   // freed alone, but the rule decides for all first, so neither is touched.

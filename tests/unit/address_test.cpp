@@ -37,6 +37,14 @@ TEST(Address, OverlapFollowsTheKernelsBindConflicts) {
   EXPECT_FALSE(addresses_overlap(address("0.0.0.0", 80), address("::1", 80)));
   EXPECT_TRUE(addresses_overlap(address("::ffff:127.0.0.1", 80), address("127.0.0.1", 80)));
   EXPECT_FALSE(addresses_overlap(address("::1", 80), address("127.0.0.1", 80)));
+  // An IPv6 wildcard with IPV6_V6ONLY covers IPv6 alone: the kernel lets 0.0.0.0 and
+  // 127.0.0.1 bind beside it (issue 25, finding 7).
+  EXPECT_FALSE(addresses_overlap(address("::", 80), address("127.0.0.1", 80), true));
+  EXPECT_FALSE(addresses_overlap(address("127.0.0.1", 80), address("::", 80), false, true));
+  EXPECT_FALSE(addresses_overlap(address("::", 80), address("0.0.0.0", 80), true));
+  EXPECT_FALSE(addresses_overlap(address("::", 80), address("::ffff:127.0.0.1", 80), true));
+  EXPECT_TRUE(addresses_overlap(address("::", 80), address("::1", 80), true));
+  EXPECT_TRUE(addresses_overlap(address("::", 80), address("::", 80), true, false));
 }
 
 }  // namespace
