@@ -36,6 +36,9 @@ std::optional<Account> find_user_in(std::string_view passwd, std::string_view gr
       if (found || !matches<uid_t>(f[0], f[2], name_or_uid, by_number)) return;
       Account account;
       if (!parse_number(f[2], account.uid) || !parse_number(f[3], account.gid)) return;
+      // (uid_t)-1 and (gid_t)-1 are "leave unchanged" to setresuid(2) and chown(2): a line that
+      // names them would run the children as root.
+      if (account.uid == static_cast<uid_t>(-1) || account.gid == static_cast<gid_t>(-1)) return;
       account.name = std::string(f[0]);
       account.home = std::string(f[5]);
       found = account;
@@ -46,7 +49,7 @@ std::optional<Account> find_user_in(std::string_view passwd, std::string_view gr
   found->groups.push_back(found->gid);
   for_each_entry(group, 4, [&](const std::vector<std::string_view>& f) {
     gid_t gid = 0;
-    if (!parse_number(f[2], gid)) return;
+    if (!parse_number(f[2], gid) || gid == static_cast<gid_t>(-1)) return;
     const auto members = split(f[3], ',');
     if (std::find(members.begin(), members.end(), found->name) != members.end() &&
         std::find(found->groups.begin(), found->groups.end(), gid) == found->groups.end())
@@ -60,7 +63,8 @@ std::optional<gid_t> find_group_in(std::string_view group, std::string_view name
   for (bool by_number : {false, true}) {
     for_each_entry(group, 3, [&](const std::vector<std::string_view>& f) {
       gid_t gid = 0;
-      if (!found && matches<gid_t>(f[0], f[2], name_or_gid, by_number) && parse_number(f[2], gid))
+      if (!found && matches<gid_t>(f[0], f[2], name_or_gid, by_number) && parse_number(f[2], gid) &&
+          gid != static_cast<gid_t>(-1))
         found = gid;
     });
     if (found) break;

@@ -13,7 +13,10 @@ std::optional<Account> find_user(std::string_view name_or_uid) {
   const passwd* entry = ::getpwnam(name.c_str());
   uid_t uid = 0;
   if (entry == nullptr && parse_number(name_or_uid, uid)) entry = ::getpwuid(uid);
-  if (entry == nullptr) return std::nullopt;
+  // (uid_t)-1 and (gid_t)-1 are "leave unchanged" to setresuid(2) and chown(2), not accounts.
+  if (entry == nullptr || entry->pw_uid == static_cast<uid_t>(-1) ||
+      entry->pw_gid == static_cast<gid_t>(-1))
+    return std::nullopt;
   Account account{entry->pw_uid, entry->pw_gid, {}, entry->pw_name, entry->pw_dir};
   int count = 64;
   account.groups.resize(static_cast<std::size_t>(count));
@@ -30,7 +33,7 @@ std::optional<gid_t> find_group(std::string_view name_or_gid) {
   const group* entry = ::getgrnam(name.c_str());
   gid_t gid = 0;
   if (entry == nullptr && parse_number(name_or_gid, gid)) entry = ::getgrgid(gid);
-  if (entry == nullptr) return std::nullopt;
+  if (entry == nullptr || entry->gr_gid == static_cast<gid_t>(-1)) return std::nullopt;
   return entry->gr_gid;
 }
 

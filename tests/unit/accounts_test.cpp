@@ -55,5 +55,23 @@ TEST(Accounts, GroupsByNameOrNumber) {
   EXPECT_FALSE(find_group_in(kGroup, "12").has_value());
 }
 
+// (uid_t)-1 and (gid_t)-1 mean "leave unchanged" to setresuid(2), setresgid(2) and chown(2): an
+// entry that names them would leave the children root (issue 25, finding 12).
+TEST(Accounts, TheIdThatMeansUnchangedIsNoAccount) {
+  constexpr std::string_view passwd =
+      "minus:x:4294967295:100::/:\n"
+      "minusgroup:x:1002:4294967295::/:\n"
+      "app:x:1003:1003::/srv:\n";
+  constexpr std::string_view group = "all:x:4294967295:app\napp:x:1003:\n";
+  EXPECT_FALSE(find_user_in(passwd, group, "minus").has_value());
+  EXPECT_FALSE(find_user_in(passwd, group, "4294967295").has_value());
+  EXPECT_FALSE(find_user_in(passwd, group, "minusgroup").has_value());
+  EXPECT_FALSE(find_group_in(group, "all").has_value());
+  EXPECT_FALSE(find_group_in(group, "4294967295").has_value());
+  const auto app = find_user_in(passwd, group, "app");
+  ASSERT_TRUE(app.has_value());
+  EXPECT_EQ(app->groups, (std::vector<gid_t>{1003})) << "not in group 4294967295";
+}
+
 }  // namespace
 }  // namespace reuserun
