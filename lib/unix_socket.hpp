@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,8 +23,9 @@ std::optional<sockaddr_un> unix_socket_address(const std::string& path);
 // or a file that is not a socket, is an error naming `what` ("control socket", "unix socket").
 //
 // With an owner (owner=USER[:GROUP]), the socket is bound and given its owner inside a private
-// directory (0700, created beside `path`), then renamed into place: no path-based chown after
-// bind, which a link swapped in meanwhile would redirect to any file.
+// directory (0700, created beside `path`), then renamed into place, every step through that
+// directory's fd: no path-based chown or rename, which whoever owns the parent directory could
+// redirect to any file by moving the private directory's name.
 struct SocketOwner {
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
@@ -31,5 +33,10 @@ struct SocketOwner {
 Result<UniqueFd> bind_unix_socket(const std::string& path, mode_t mode, int backlog,
                                   const std::string& what, const SocketOwner& owner = {},
                                   int type = SOCK_STREAM);
+// The same, with `after_bind` called with the private directory's path between bind and chown:
+// for tests, which play the owner of the parent directory there.
+Result<UniqueFd> bind_unix_socket_observed(
+    const std::string& path, mode_t mode, int backlog, const std::string& what,
+    const SocketOwner& owner, int type, const std::function<void(const std::string&)>& after_bind);
 
 }  // namespace reuserun
