@@ -55,12 +55,29 @@ Result<Listener> Listener::open(const ListenSpec& spec, int backlog, bool ipv6_o
     socklen_t length = sizeof address.storage;
     if (::getsockname(fd.value().get(), address.get(), &length) == -1)
       return system_error("read the address of " + format_address(address), errno);
-    return Listener(std::move(fd.value()), spec.kind, address, "", spec.name, false);
+    Listener listener(std::move(fd.value()), spec.kind, address, "", spec.name, false);
+    listener.opened_from_ = spec;
+    return listener;
   }
   auto fd = bind_unix_socket(spec.path, spec.mode.value_or(0666), backlog, "unix socket",
                              {spec.owner, spec.group}, type);
   if (!fd) return fd.error();
-  return Listener(std::move(fd.value()), spec.kind, {}, spec.path, spec.name, true);
+  Listener listener(std::move(fd.value()), spec.kind, {}, spec.path, spec.name, true);
+  listener.opened_from_ = spec;
+  return listener;
+}
+
+ListenSpec Listener::reopen_spec() const {
+  ListenSpec spec = opened_from_.value_or(ListenSpec{});
+  spec.kind = kind_;
+  spec.name = name_;
+  if (is_inet()) {
+    spec.address = address_;  // the IPv4 fallback of "every address" included
+    spec.port = address_.port();
+  } else {
+    spec.path = path_;
+  }
+  return spec;
 }
 
 Listener& Listener::operator=(Listener&& other) noexcept {
@@ -72,6 +89,7 @@ Listener& Listener::operator=(Listener&& other) noexcept {
     path_ = std::move(other.path_);
     name_ = std::move(other.name_);
     owns_path_ = std::exchange(other.owns_path_, false);
+    opened_from_ = std::move(other.opened_from_);
   }
   return *this;
 }

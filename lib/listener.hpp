@@ -5,6 +5,7 @@
 // queue (docs/DESIGN.md §2).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -38,7 +39,8 @@ class Listener {
         address_(other.address_),
         path_(std::move(other.path_)),
         name_(std::move(other.name_)),
-        owns_path_(std::exchange(other.owns_path_, false)) {}
+        owns_path_(std::exchange(other.owns_path_, false)),
+        opened_from_(std::move(other.opened_from_)) {}
   Listener& operator=(Listener&& other) noexcept;
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -54,6 +56,10 @@ class Listener {
   const std::string& path() const { return path_; }  // unix
   const std::string& name() const { return name_; }
   bool owns_path() const { return owns_path_; }
+  // What opens the same socket again (ListenerWatch replaces a broken one): the spec it was
+  // opened from (mode=, owner= of a unix socket included) at the address it really got; for an
+  // adopted socket (systemd, an upgrade), its address or path and its name.
+  ListenSpec reopen_spec() const;
   std::string describe() const {
     return std::string(kind_prefix(kind_)) + (is_inet() ? format_address(address_) : path_);
   }
@@ -74,6 +80,7 @@ class Listener {
   std::string path_;
   std::string name_;
   bool owns_path_ = false;
+  std::optional<ListenSpec> opened_from_;
 };
 
 }  // namespace reuserun

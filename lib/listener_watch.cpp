@@ -1,8 +1,12 @@
 #include "listener_watch.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "log.hpp"
 #include "procfs.hpp"
@@ -20,20 +24,6 @@ bool still_listening(const Listener& listener) {
   socklen_t length = sizeof listening;
   return ::getsockopt(listener.fd(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 ||
          listening != 0;
-}
-
-// What opens the same socket again: its address or path, its name.
-ListenSpec spec_of(const Listener& listener) {
-  ListenSpec spec;
-  spec.kind = listener.kind();
-  spec.name = listener.name();
-  if (listener.is_inet()) {
-    spec.address = listener.address();
-    spec.port = listener.address().port();
-  } else {
-    spec.path = listener.path();  // the broken socket's file: replaced, as a stale one would be
-  }
-  return spec;
 }
 
 }  // namespace
@@ -75,11 +65,18 @@ void ListenerWatch::replace(std::size_t index) {
       "the listening socket on {} is no longer listening (did a process shutdown() it?): "
       "new connections are refused",
       where);
-  auto fresh = Listener::open(spec_of(listeners_[index]), backlog_, ipv6_only_);
+  auto fresh = Listener::open(listeners_[index].reopen_spec(), backlog_, ipv6_only_);
   if (!fresh) {
     log_error("Failed to replace the socket on {}: {}", where, fresh.error().message);
     return hooks_.replace_failed(where);
   }
+  // O_NONBLOCK belongs to the socket, not to its spec (--protocol nginx sets it at start, and
+  // nginx stalls on a blocking one): the new socket gets the old one's.
+  const int flags = ::fcntl(listeners_[index].fd(), F_GETFL);
+  if (flags != -1 && (flags & O_NONBLOCK) != 0 &&
+      ::fcntl(fresh.value().fd(), F_SETFL, ::fcntl(fresh.value().fd(), F_GETFL) | O_NONBLOCK) == -1)
+    log_warn("Failed to make the new socket on {} non-blocking like the old one: {}", where,
+             std::strerror(errno));
   listeners_[index] = std::move(fresh.value());
   log_warn("replaced the socket on {} with a new one; restarting so that a generation serves it",
            where);

@@ -2,6 +2,8 @@
 // directory's fd, whatever the owner of the parent directory does to names meanwhile.
 #include "unix_socket.hpp"
 
+#include "listener.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -66,6 +68,36 @@ TEST(UnixSocket, MovingThePrivateDirectoryAwayCannotRedirectTheChownOrTheRename)
   EXPECT_EQ(info.st_uid, 0U) << "the victim was chowned";
   ASSERT_EQ(::lstat(dir.file("s.sock").c_str(), &info), 0);
   EXPECT_TRUE(S_ISSOCK(info.st_mode)) << "the attacker's link was renamed into place";
+  EXPECT_EQ(info.st_uid, kOwner);
+}
+
+// A broken listener is replaced from reopen_spec() (ListenerWatch): everything the user said
+// comes back, mode= and owner= included, not only the path (issue 25, finding 9: a rebuilt
+// socket was 0666 and root's).
+TEST(UnixSocket, AReplacementIsOpenedFromTheWholeSpec) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown to another user needs root";
+  TempDir dir;
+  ListenSpec spec;
+  spec.kind = ListenSpec::Kind::unix_stream;
+  spec.path = dir.file("s.sock");
+  spec.name = "api";
+  spec.mode = 0640;
+  spec.owner = kOwner;
+  spec.group = kOwner;
+  auto first = Listener::open(spec, 16);
+  ASSERT_TRUE(first) << first.error().message;
+  const ListenSpec again = first.value().reopen_spec();
+  EXPECT_EQ(again.path, spec.path);
+  EXPECT_EQ(again.name, "api");
+  EXPECT_EQ(again.mode, spec.mode);
+  EXPECT_EQ(again.owner, spec.owner);
+  EXPECT_EQ(again.group, spec.group);
+  ASSERT_EQ(::unlink(spec.path.c_str()), 0);  // what a broken socket's file is to a replacement
+  auto second = Listener::open(again, 16);
+  ASSERT_TRUE(second) << second.error().message;
+  struct stat info {};
+  ASSERT_EQ(::lstat(spec.path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0640U);
   EXPECT_EQ(info.st_uid, kOwner);
 }
 
