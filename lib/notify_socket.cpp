@@ -136,13 +136,18 @@ Result<std::unique_ptr<NotifySocket>> NotifySocket::open(boost::asio::io_context
   const int bind_error = errno;
   ::umask(previous);
   if (result == -1) return fail("bind the notify socket", bind_error);
-  // The socket first, then the directory: until the directory is the children's, nobody else
-  // can swap the file for a link.
+  // The children get what connect() needs and nothing more (issue 25, finding 10): the socket
+  // file is theirs (0600), the directory stays ours, 0710 with their group, so that they can
+  // reach the socket but create nothing there (no filling /run, nothing left behind after we
+  // exit). Ours and 0700 until then: nobody can swap the file for a link meanwhile.
   if (owner.uid != ::geteuid() || owner.gid != ::getegid()) {
     if (::chown(address.c_str(), owner.uid, owner.gid) == -1)
       return fail("give the children's user the notify socket", errno);
-    if (::chown(directory.value().c_str(), owner.uid, owner.gid) == -1)
-      return fail("give the children's user the directory of the notify socket", errno);
+    UniqueFd directory_fd(
+        ::open(directory.value().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!directory_fd || ::fchown(directory_fd.get(), static_cast<uid_t>(-1), owner.gid) == -1 ||
+        ::fchmod(directory_fd.get(), 0710) == -1)
+      return fail("let the children's group reach the directory of the notify socket", errno);
   }
   boost::asio::posix::stream_descriptor socket(io, fd.release());
   std::unique_ptr<NotifySocket> made(new NotifySocket(std::move(socket), address));
@@ -160,8 +165,16 @@ std::unique_ptr<NotifySocket> NotifySocket::adopt(boost::asio::io_context& io, i
   int error = set_close_on_exec(fd);
   if (error == 0) error = set_nonblocking(fd);
   if (error != 0) log_warn("upgrade: notify socket {}: {}", address, std::strerror(error));
+  // Who may speak is the socket file's owner, as open() made it: the directory is ours, so the
+  // file cannot have been swapped (issue 25, finding 12: an adopted channel heard every uid).
+  struct stat info {};
+  const bool known = address.starts_with('/') && ::lstat(address.c_str(), &info) == 0 &&
+                     S_ISSOCK(info.st_mode);
   boost::asio::posix::stream_descriptor socket(io, fd);
-  return std::unique_ptr<NotifySocket>(new NotifySocket(std::move(socket), std::move(address)));
+  std::unique_ptr<NotifySocket> adopted(new NotifySocket(std::move(socket), std::move(address)));
+  // Unknown (a file gone, an abstract name of an older image): every sender, as before.
+  if (known) adopted->owner_uid_ = info.st_uid;
+  return adopted;
 }
 
 // The generation's user, root, or reuserun's own: anyone else is dropped before any /proc read.

@@ -264,6 +264,36 @@ TEST_F(Hostile, AnotherUserCannotReachTheNotifyChannelAtAll) {
   EXPECT_LT(slowest_status(served.control, 5), 0.1);
 }
 
+// The children's user reaches the notify socket and nothing more: the directory stays root's
+// (0710, their group), so they cannot fill /run with files that outlive reuserun (issue 25,
+// finding 10: the directory was theirs).
+TEST_F(Hostile, TheChildrensUserCannotCreateFilesInTheNotifyDirectory) {
+  TempDir dir;
+  const Served served =
+      serve_with_control(dir, {"--user", "nobody"}, copy_for_nobody(kTestServer, bin));
+  ASSERT_FALSE(served.notify.empty());
+  const std::string directory = served.notify.substr(0, served.notify.rfind('/'));
+  struct stat info {};
+  ASSERT_EQ(::lstat(directory.c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, 0u);
+  EXPECT_EQ(info.st_mode & 07777, 0710u);
+  const Captured plant = run_captured(
+      as_nobody({"/usr/bin/python3", "-c",
+                 "import os, sys\n"
+                 "try:\n"
+                 "    os.mkdir(sys.argv[1] + '/planted')\n"
+                 "    print('created')\n"
+                 "except OSError as error:\n"
+                 "    print('refused', error.errno)\n",
+                 directory}),
+      20s);
+  EXPECT_TRUE(plant.out.starts_with("refused 13")) << plant.out << plant.err;
+  // And the generation still speaks on it: READY=1 from nobody is heard.
+  const std::string attacker = copy_for_nobody(kNotifyAttacker, bin);
+  const Captured linger = run_captured(as_nobody({attacker, served.notify, "linger"}), 30s);
+  EXPECT_EQ(linger.exit_code, 0) << linger.out << linger.err;
+}
+
 // The attacker shares the children's uid (a compromised process of the service's account, not
 // one of the generation's): it reaches the channel, and still cannot stall reuserun.
 TEST_F(Hostile, TheChildrensUserOutsideTheGenerationCannotStallTheLoop) {
