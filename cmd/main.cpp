@@ -11,7 +11,18 @@ namespace {
 
 int run_ctl(const reuserun::CtlCommand& ctl) {
   std::string socket = ctl.socket;
-  if (socket.empty() && ctl.port) socket = reuserun::default_control_socket(std::to_string(*ctl.port));
+  if (socket.empty() && ctl.port) {
+    // The default directory is trusted only as the server trusts it: another user's would let
+    // them answer in reuserun's place.
+    const std::string directory = reuserun::default_control_directory();
+    if (auto checked = reuserun::check_control_directory(directory);
+        !checked && checked.error().code == EPERM) {
+      std::cerr << "reuserun ctl: " << checked.error().message
+                << " (name the socket with --control-socket)\n";
+      return reuserun::kCtlUnreachable;
+    }
+    socket = reuserun::default_control_socket(std::to_string(*ctl.port));
+  }
   if (socket.empty()) {
     auto found = reuserun::find_control_socket();
     if (!found) {

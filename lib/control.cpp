@@ -238,6 +238,8 @@ std::string default_control_socket(const std::string& key) {
 
 Result<std::string> find_control_socket() {
   const std::string directory = default_control_directory();
+  if (auto checked = check_control_directory(directory); !checked && checked.error().code == EPERM)
+    return checked.error();
   std::vector<std::string> found;
   if (DIR* dir = ::opendir(directory.c_str())) {
     while (const dirent* entry = ::readdir(dir)) {
@@ -259,14 +261,10 @@ Result<std::string> find_control_socket() {
       EEXIST};
 }
 
-namespace {
-
-// The default directory: created 0700, and used only while it is a real directory of ours that
-// nobody else may write: a directory (or link) another user prepared would let them replace the
-// socket `reuserun ctl` talks to.
+// The default directory is used only while it is a real directory of ours that nobody else may
+// write: a directory (or link) another user prepared would let them replace the socket
+// `reuserun ctl` talks to (the server refuses to bind there, the client to connect there).
 Result<void> check_control_directory(const std::string& directory) {
-  if (::mkdir(directory.c_str(), 0700) == -1 && errno != EEXIST)
-    return system_error("create the control socket directory " + directory, errno);
   struct stat info {};
   if (::lstat(directory.c_str(), &info) == -1)
     return system_error("inspect the control socket directory " + directory, errno);
@@ -282,12 +280,21 @@ Result<void> check_control_directory(const std::string& directory) {
   return {};
 }
 
+namespace {
+
+// Created 0700 when missing, then checked.
+Result<void> make_control_directory(const std::string& directory) {
+  if (::mkdir(directory.c_str(), 0700) == -1 && errno != EEXIST)
+    return system_error("create the control socket directory " + directory, errno);
+  return check_control_directory(directory);
+}
+
 }  // namespace
 
 Result<ControlSocket> ControlSocket::bind(std::string path) {
   const std::string directory = default_control_directory();
   if (path.starts_with(directory + "/")) {
-    if (auto checked = check_control_directory(directory); !checked) return checked.error();
+    if (auto checked = make_control_directory(directory); !checked) return checked.error();
   }
   auto fd = bind_unix_socket(path, 0600, 16, "control socket");
   if (!fd) return fd.error();

@@ -59,8 +59,12 @@ std::optional<ControlRequest::Verb> parse_control_verb(std::string_view word);
 std::string default_control_directory();
 std::string default_control_socket(const std::string& key);  // key: the port, usually
 // For `reuserun ctl` without --port or --control-socket: the only socket in the default
-// directory; an error naming them when there are none or several.
+// directory; an error naming them when there are none or several, or when the directory is not
+// one to trust (check_control_directory).
 Result<std::string> find_control_socket();
+// The default directory is a directory of ours that nobody else may write (no link, not another
+// user's): else an error (EPERM) naming why, or the lstat error.
+Result<void> check_control_directory(const std::string& directory);
 
 // The bound, listening socket file; removed when this is destroyed. Bound by run() before the
 // port is freed, so that a second reuserun given the same socket stops before it disturbs

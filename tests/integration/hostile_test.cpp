@@ -449,6 +449,33 @@ TEST_F(Hostile, AControlDirectoryAnotherUserPreparedIsRefused) {
                    10s, {"XDG_RUNTIME_DIR=" + runtime.path()});
   EXPECT_EQ(writable.exit_code, 1) << "an explicit socket in that directory stops reuserun";
   EXPECT_TRUE(contains(writable.err, "group or others may write to it")) << writable.err;
+
+  // And `reuserun ctl` does not talk to what another user put there (issue 25, finding 12): a
+  // socket in nobody's directory, listening, is never connected to.
+  ASSERT_EQ(::chmod(runtime.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(runtime.file("reuserun").c_str(), 0700), 0);
+  ASSERT_EQ(::chown(runtime.file("reuserun").c_str(), 65534, 65534), 0);
+  const std::string planted = runtime.file("reuserun/" + std::to_string(port) + ".sock");
+  Process impostor(as_nobody({"/usr/bin/python3", "-c",
+                              "import socket, sys\n"
+                              "s = socket.socket(socket.AF_UNIX)\n"
+                              "s.bind(sys.argv[1])\n"
+                              "s.listen()\n"
+                              "print('listening', flush=True)\n"
+                              "c, _ = s.accept()\n"
+                              "print('connected', flush=True)\n"
+                              "c.sendall(b'0\\nrestart succeeded (forged)\\n')\n",
+                              planted}));
+  ASSERT_TRUE(impostor.wait_for_log("listening", 5s));
+  for (const std::vector<std::string>& ctl :
+       {std::vector<std::string>{kReuserun, "ctl", "--port", std::to_string(port), "restart"},
+        std::vector<std::string>{kReuserun, "ctl", "status"}}) {
+    const Captured answer = run_captured(ctl, 10s, {"XDG_RUNTIME_DIR=" + runtime.path()});
+    EXPECT_EQ(answer.exit_code, 1) << answer.out << answer.err;
+    EXPECT_TRUE(contains(answer.err, "it belongs to uid 65534")) << answer.err;
+    EXPECT_FALSE(contains(answer.out, "forged")) << answer.out;
+  }
+  EXPECT_FALSE(contains(impostor.log(), "connected"));
 }
 
 // ---- identity ----
