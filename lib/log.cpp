@@ -126,22 +126,22 @@ void init_logging(LogLevel level, LogFormat format) {
   spdlog::set_default_logger(logger);
 }
 
-void log_message(LogLevel level, std::string_view raw, const LogFields& fields) {
+void log_message(LogLevel level, std::string_view text, const LogFields& fields) {
   auto* logger = spdlog::default_logger_raw();
   if (!logger->should_log(to_spdlog(level))) return;
   // The backstop: whatever text from others a message carries unescaped, a line stays one line
   // (no forged journald record) and well-formed UTF-8 (JSON that strict readers accept).
   std::string escaped;
-  if (!is_loggable(raw)) escaped = loggable(raw);
-  const std::string_view text = escaped.empty() ? raw : std::string_view(escaped);
+  if (!is_loggable(text)) escaped = loggable(text);
+  const std::string_view line = escaped.empty() ? text : std::string_view(escaped);
   switch (g_style) {
     case LineStyle::text:
-      return logger->log(to_spdlog(level), "{}", text);
+      return logger->log(to_spdlog(level), "{}", line);
     case LineStyle::journald:
-      return logger->log(to_spdlog(level), "{}{}", journal_prefix(level), text);
+      return logger->log(to_spdlog(level), "{}{}", journal_prefix(level), line);
     case LineStyle::json:
       return logger->log(to_spdlog(level), "{}",
-                         format_json_log_line(utc_now(), level, text, fields, g_pid));
+                         format_json_log_line(utc_now(), level, line, fields, g_pid));
   }
 }
 
