@@ -17,6 +17,8 @@ namespace {
 
 constexpr auto kWatchInterval = std::chrono::seconds(1);
 constexpr auto kReplaceInterval = std::chrono::seconds(30);
+constexpr std::size_t kNamedStraysPerLook = 8;
+constexpr auto kUnnamedStraysEvery = std::chrono::seconds(30);
 
 bool still_listening(const Listener& listener) {
   if (listener.is_datagram()) return true;  // never listens; a shutdown() is not seen here
@@ -103,30 +105,60 @@ void ListenerWatch::report_strays() {
     struct stat info {};
     if (::fstat(listener.fd(), &info) == 0) ours.insert(info.st_ino);
   }
+  std::vector<Stray> fresh;
   for (const Listener& listener : listeners_) {
     if (!listener.is_inet()) continue;
     const bool udp = listener.is_datagram();
     auto sockets =
         listening_sockets(listener.address().port(), udp ? Transport::udp : Transport::tcp);
     if (!sockets) continue;
+    const bool v6only = is_v6only(listener.fd());
     for (const ListeningSocket& socket : sockets.value()) {
       if (ours.contains(socket.inode) ||
-          !addresses_overlap(socket.address, listener.address(), socket.v6only,
-                             is_v6only(listener.fd())))
+          !addresses_overlap(socket.address, listener.address(), socket.v6only, v6only))
         continue;
       seen.insert(socket.inode);
-      if (!reported_strays_.insert(socket.inode).second) continue;
-      const pid_t holder = holder_of_socket(socket.inode, list_pids());
-      if (hooks_.in_a_generation(holder)) continue;
-      log_warn(
-          "pid {} ({}) {} {}{} with a socket of its own: the kernel gives it a share of the {} "
-          "meant for {}",
-          holder, holder > 0 ? command_line(holder) : "unknown", udp ? "is bound to" : "listens on",
-          udp ? "udp:" : "", format_address(socket.address), udp ? "datagrams" : "connections",
-          hooks_.describe_serving());
+      if (reported_strays_.insert(socket.inode).second)
+        fresh.push_back({socket.inode, socket.address, udp});
     }
   }
   std::erase_if(reported_strays_, [&](ino_t inode) { return !seen.contains(inode); });
+  if (!fresh.empty()) name_strays(fresh);
+}
+
+// Bounded work a look whatever others open (issue 25, finding 4: 900 new sockets a second made
+// 900 walks of /proc and 1800 warnings): the first kNamedStraysPerLook new strays are looked up
+// in one pass over /proc and named; the rest are counted, and the count said at most once in
+// kUnnamedStraysEvery.
+void ListenerWatch::name_strays(const std::vector<Stray>& fresh) {
+  const std::size_t named = std::min(fresh.size(), kNamedStraysPerLook);
+  std::set<ino_t> wanted;
+  for (std::size_t i = 0; i < named; ++i) wanted.insert(fresh[i].inode);
+  const auto holders = holders_of_sockets(wanted, list_pids());
+  for (std::size_t i = 0; i < named; ++i) {
+    const Stray& stray = fresh[i];
+    const auto found = holders.find(stray.inode);
+    const pid_t holder = found == holders.end() ? 0 : found->second;
+    if (hooks_.in_a_generation(holder)) continue;
+    log_warn(
+        "pid {} ({}) {} {}{} with a socket of its own: the kernel gives it a share of the {} "
+        "meant for {}",
+        holder, holder > 0 ? command_line(holder) : "unknown",
+        stray.udp ? "is bound to" : "listens on", stray.udp ? "udp:" : "",
+        format_address(stray.address), stray.udp ? "datagrams" : "connections",
+        hooks_.describe_serving());
+  }
+  unnamed_strays_ += fresh.size() - named;
+  const auto now = Clock::now();
+  if (unnamed_strays_ == 0 ||
+      (last_unnamed_report_ && now - *last_unnamed_report_ < kUnnamedStraysEvery))
+    return;
+  log_warn("{} more socket{} of their own on the port, not looked up (at most {} are named a "
+           "second, and this count is said at most every {}s)",
+           unnamed_strays_, unnamed_strays_ == 1 ? "" : "s", kNamedStraysPerLook,
+           std::chrono::duration_cast<std::chrono::seconds>(kUnnamedStraysEvery).count());
+  unnamed_strays_ = 0;
+  last_unnamed_report_ = now;
 }
 
 }  // namespace reuserun

@@ -41,6 +41,12 @@ class ListenerWatch {
   using Clock = std::chrono::steady_clock;
   void replace(std::size_t index);
   void report_strays();
+  struct Stray {
+    ino_t inode;
+    SocketAddress address;
+    bool udp;
+  };
+  void name_strays(const std::vector<Stray>& fresh);
 
   boost::asio::steady_timer timer_;
   std::vector<Listener>& listeners_;
@@ -49,6 +55,8 @@ class ListenerWatch {
   Hooks hooks_;
   std::optional<Clock::time_point> last_replacement_;
   std::set<ino_t> reported_strays_;
+  std::size_t unnamed_strays_ = 0;  // not yet said
+  std::optional<Clock::time_point> last_unnamed_report_;
 };
 
 }  // namespace reuserun

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -171,6 +172,18 @@ pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids, const std::s
     if (std::find(inodes.begin(), inodes.end(), inode) != inodes.end()) return pid;
   }
   return 0;
+}
+
+std::map<ino_t, pid_t> holders_of_sockets(const std::set<ino_t>& inodes,
+                                          const std::vector<pid_t>& pids,
+                                          const std::string& proc_root) {
+  std::map<ino_t, pid_t> holders;
+  for (pid_t pid : pids) {
+    if (holders.size() == inodes.size()) break;
+    for (ino_t inode : socket_inodes(pid, proc_root))
+      if (inodes.contains(inode)) holders.emplace(inode, pid);
+  }
+  return holders;
 }
 
 ProcessFacts read_process_facts(pid_t pid, const std::string& proc_root) {

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,11 @@ std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root = kProc
 // The first process of `pids` that holds socket `inode`, or 0.
 pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids,
                        const std::string& proc_root = kProcRoot);
+// The same for several sockets in one pass over the processes (stopping once every one is
+// found): a holder per inode, absent when none of `pids` holds it.
+std::map<ino_t, pid_t> holders_of_sockets(const std::set<ino_t>& inodes,
+                                          const std::vector<pid_t>& pids,
+                                          const std::string& proc_root = kProcRoot);
 
 // What the port-freeing rule needs to know about a process (freeing_rule.hpp). Fields that
 // cannot be read (the process is gone, or /proc hides it) stay empty, which the rule treats as
