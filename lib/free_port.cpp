@@ -53,10 +53,10 @@ struct Judged {
 // read, then checked to still hold the socket: a pid recycled meanwhile is judged as who it is
 // now, and a process that let go of the socket is no holder.
 std::vector<Judged> judge_holders(const SocketAddress& address, FreePortMode mode,
-                                  Transport transport) {
+                                  Transport transport, bool v6only) {
   const SelfFacts self = self_facts();
   std::vector<Judged> judged;
-  for (const auto& holder : find_port_holders(address, transport)) {
+  for (const auto& holder : find_port_holders(address, transport, v6only)) {
     const bool known = holder.pid != 0 && std::any_of(judged.begin(), judged.end(), [&](auto& j) {
                          return j.holder.pid == holder.pid;
                        });
@@ -140,16 +140,17 @@ bool wait_for_victims(std::vector<Victim>& victims, Duration limit) {
 
 }  // namespace
 
-std::string describe_port_holders(const SocketAddress& address, Transport transport) {
+std::string describe_port_holders(const SocketAddress& address, Transport transport,
+                                  bool v6only) {
   std::string text;
-  for (const auto& holder : find_port_holders(address, transport))
+  for (const auto& holder : find_port_holders(address, transport, v6only))
     text.append(text.empty() ? "" : "; ").append(describe_holder(holder));
   return text;
 }
 
 Result<void> free_port(const SocketAddress& address, Duration grace, FreePortMode mode,
-                       Transport transport) {
-  auto judged = judge_holders(address, mode, transport);
+                       Transport transport, bool v6only) {
+  auto judged = judge_holders(address, mode, transport, v6only);
   // Decide for all before signalling any: a port that cannot be freed whole is not touched.
   if (std::any_of(judged.begin(), judged.end(), [](auto& j) { return !j.verdict.may_signal; }))
     return spared_error(address, judged);
@@ -161,7 +162,7 @@ Result<void> free_port(const SocketAddress& address, Duration grace, FreePortMod
       wait_for_victims(victims, kKillWait);
     }
   }
-  const std::string holders = describe_port_holders(address, transport);
+  const std::string holders = describe_port_holders(address, transport, v6only);
   if (holders.empty()) return {};
   return Error{"Port " + std::to_string(address.port()) + " is still in use by " + holders,
                EADDRINUSE};

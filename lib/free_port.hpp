@@ -19,11 +19,12 @@ namespace reuserun {
 // (each logged with pid, user, command line and the rule that allowed it) and waits until the
 // port is free; an Error names whoever still holds it.
 // For UDP (Transport::udp), a holder is a process with an unconnected UDP socket on the port.
+// `v6only`: as find_port_holders (port_owner.hpp).
 Result<void> free_port(const SocketAddress& address, Duration grace, FreePortMode mode,
-                       Transport transport = Transport::tcp);
+                       Transport transport = Transport::tcp, bool v6only = false);
 
 // "pid 1234 (user alice): python3 -m http.server 8080; ..." or "" when nobody listens there.
 std::string describe_port_holders(const SocketAddress& address,
-                                  Transport transport = Transport::tcp);
+                                  Transport transport = Transport::tcp, bool v6only = false);
 
 }  // namespace reuserun

@@ -87,16 +87,19 @@ std::vector<ListeningSocket> listeners_on_port(std::uint16_t port, const std::st
   return found;
 }
 
-std::vector<PortHolder> find_port_holders(const SocketAddress& address, Transport transport) {
-  return find_port_holders(address, listeners_on_port(address.port(), "/proc", transport));
+std::vector<PortHolder> find_port_holders(const SocketAddress& address, Transport transport,
+                                          bool v6only) {
+  return find_port_holders(address, listeners_on_port(address.port(), "/proc", transport), "/proc",
+                           v6only);
 }
 
 std::vector<PortHolder> find_port_holders(const SocketAddress& address,
                                           const std::vector<ListeningSocket>& listening,
-                                          const std::string& proc_root) {
+                                          const std::string& proc_root, bool v6only) {
   std::map<ino_t, ListeningSocket> competing;
   for (const auto& entry : listening)
-    if (addresses_overlap(entry.address, address, entry.v6only)) competing[entry.inode] = entry;
+    if (addresses_overlap(entry.address, address, entry.v6only, v6only))
+      competing[entry.inode] = entry;
   std::vector<PortHolder> holders;
   if (competing.empty()) return holders;
   std::map<ino_t, bool> seen;

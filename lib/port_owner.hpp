@@ -37,12 +37,16 @@ struct PortHolder {
 // Every process holding a listening socket that competes with `address` (same port, overlapping
 // address), and the listening sockets nobody visible holds (pid 0: another user's process that
 // /proc does not let us see).
+// `v6only`: `address` is an IPv6 wildcard that will be bound IPV6_V6ONLY (--ipv6-only), which
+// IPv4 sockets do not compete with.
 std::vector<PortHolder> find_port_holders(const SocketAddress& address,
-                                          Transport transport = Transport::tcp);
+                                          Transport transport = Transport::tcp,
+                                          bool v6only = false);
 // The same, among `listening` (listeners_on_port's answer).
 std::vector<PortHolder> find_port_holders(const SocketAddress& address,
                                           const std::vector<ListeningSocket>& listening,
-                                          const std::string& proc_root = "/proc");
+                                          const std::string& proc_root = "/proc",
+                                          bool v6only = false);
 
 // True when the process still has `inode` among its fds.
 bool process_holds_socket(pid_t pid, ino_t inode, const std::string& proc_root = "/proc");

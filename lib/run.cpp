@@ -28,14 +28,17 @@ Result<Listener> open_listener(const Config& config, const ListenSpec& spec) {
     wanted.set_port(spec.port);
     const Transport transport =
         spec.kind == ListenSpec::Kind::udp ? Transport::udp : Transport::tcp;
+    // --ipv6-only: an IPv4 socket on the port is no competitor, and not to be freed.
+    const bool v6only = config.ipv6_only && wanted.family() == AF_INET6;
     if (config.free_port != FreePortMode::off) {
-      if (auto freed = free_port(wanted, config.stop_timeout, config.free_port, transport);
+      if (auto freed =
+              free_port(wanted, config.stop_timeout, config.free_port, transport, v6only);
           !freed)
         return freed.error();
     }
     auto listener = Listener::open(spec, config.backlog, config.ipv6_only);
     if (!listener && listener.error().code == EADDRINUSE) {
-      const std::string holders = describe_port_holders(wanted, transport);
+      const std::string holders = describe_port_holders(wanted, transport, v6only);
       if (!holders.empty())
         return Error{listener.error().message + " (held by " + holders + ")", EADDRINUSE};
     }

@@ -175,6 +175,35 @@ TEST_F(Hostile, AnotherUsersIpv6OnlyWildcardDoesNotBlockAnIpv4Listener) {
   EXPECT_EQ(launcher.wait_exit(10s), 0);
 }
 
+// The other way round: root's --ipv6-only wildcard does not compete with another user's IPv4
+// socket, so nobody can make it exit 3, or have their server SIGTERMed under
+// --free-port=force (found by an attack review of the fix above).
+TEST_F(Hostile, AnIpv6OnlyListenerLeavesAnotherUsersIpv4SocketAlone) {
+  for (const char* mode : {"safe", "force"}) {
+    const int port = probe_free_port();
+    Process theirs(as_nobody({"/usr/bin/python3", "-c",
+                              "import signal, socket, sys, time\n"
+                              "signal.signal(signal.SIGTERM, lambda *a: (print('SIGTERM', "
+                              "flush=True), sys.exit(0)))\n"
+                              "s = socket.socket()\n"
+                              "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+                              "s.listen()\n"
+                              "print('listening', flush=True)\n"
+                              "time.sleep(60)\n",
+                              std::to_string(port)}));
+    ASSERT_TRUE(theirs.wait_for_log("listening", 5s));
+    TempDir dir;
+    Process launcher({kReuserun, "--port", std::to_string(port), "--ipv6-only",
+                      std::string("--free-port=") + mode, "--control-socket",
+                      dir.file("ctl.sock"), "--ready", "delay:50ms", "--", kTestServer});
+    EXPECT_TRUE(wait_until_serving(launcher.pid(), 10s)) << mode << ": " << launcher.log();
+    EXPECT_TRUE(theirs.running()) << mode;
+    EXPECT_FALSE(contains(theirs.log(), "SIGTERM")) << mode;
+    launcher.signal(SIGTERM);
+    EXPECT_EQ(launcher.wait_exit(10s), 0) << mode;
+  }
+}
+
 TEST_F(Hostile, WithOneHolderSparedNoHolderIsSignalled) {
   // Ours on 127.0.0.1:P, theirs on 127.0.0.2:P; reuserun wants every address: ours would be
   // freed alone, but the rule decides for all first, so neither is touched.
