@@ -1,4 +1,5 @@
 // reuserun: parse, log, run (lib/run.cpp), or talk to a running reuserun (`reuserun ctl`).
+#include <cerrno>
 #include <iostream>
 
 #include "cli.hpp"
@@ -10,28 +11,37 @@
 namespace {
 
 int run_ctl(const reuserun::CtlCommand& ctl) {
-  std::string socket = ctl.socket;
-  if (socket.empty() && ctl.port) {
-    // The default directory is trusted only as the server trusts it: another user's would let
-    // them answer in reuserun's place.
-    const std::string directory = reuserun::default_control_directory();
-    if (auto checked = reuserun::check_control_directory(directory);
-        !checked && checked.error().code == EPERM) {
-      std::cerr << "reuserun ctl: " << checked.error().message
-                << " (name the socket with --control-socket)\n";
-      return reuserun::kCtlUnreachable;
-    }
-    socket = reuserun::default_control_socket(std::to_string(*ctl.port));
+  if (!ctl.socket.empty())
+    return reuserun::send_control_request(ctl.socket, ctl.request, std::cout, std::cerr);
+  // The default directory is trusted only as the server trusts it, and held by an fd while the
+  // socket in it is reached: another user's would let them answer in reuserun's place.
+  const std::string directory = reuserun::default_control_directory();
+  const auto opened = reuserun::open_control_directory(directory);
+  if (!opened && opened.error().code == ENOENT) {
+    std::cerr << "reuserun ctl: no control socket "
+              << (ctl.port ? "at " + reuserun::default_control_socket(std::to_string(*ctl.port))
+                           : "in " + directory)
+              << ": is reuserun running? (--control-socket)\n";
+    return reuserun::kCtlUnreachable;
   }
-  if (socket.empty()) {
-    auto found = reuserun::find_control_socket();
+  if (!opened) {
+    std::cerr << "reuserun ctl: " << opened.error().message
+              << (opened.error().code == EPERM ? " (name the socket with --control-socket)" : "")
+              << "\n";
+    return reuserun::kCtlUnreachable;
+  }
+  const int fd = opened.value().get();
+  std::string name = ctl.port ? std::to_string(*ctl.port) + ".sock" : "";
+  if (name.empty()) {
+    auto found = reuserun::find_control_socket(fd, directory);
     if (!found) {
       std::cerr << "reuserun ctl: " << found.error().message << "\n";
       return reuserun::kCtlUnreachable;
     }
-    socket = found.value();
+    name = found.value();
   }
-  return reuserun::send_control_request(socket, ctl.request, std::cout, std::cerr);
+  return reuserun::send_control_request(reuserun::path_through(fd, directory, name), ctl.request,
+                                        std::cout, std::cerr, directory + "/" + name);
 }
 
 }  // namespace

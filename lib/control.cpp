@@ -236,17 +236,18 @@ std::string default_control_socket(const std::string& key) {
   return default_control_directory() + "/" + key + ".sock";
 }
 
-Result<std::string> find_control_socket() {
-  const std::string directory = default_control_directory();
-  if (auto checked = check_control_directory(directory); !checked && checked.error().code == EPERM)
-    return checked.error();
+Result<std::string> find_control_socket(int directory_fd, const std::string& directory) {
   std::vector<std::string> found;
-  if (DIR* dir = ::opendir(directory.c_str())) {
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string_view name = entry->d_name;
-      if (name.ends_with(".sock")) found.push_back(directory + "/" + std::string(name));
+  if (const int listing = ::dup(directory_fd); listing != -1) {
+    if (DIR* dir = ::fdopendir(listing)) {
+      while (const dirent* entry = ::readdir(dir)) {
+        const std::string_view name = entry->d_name;
+        if (name.ends_with(".sock")) found.emplace_back(name);
+      }
+      ::closedir(dir);
+    } else {
+      ::close(listing);
     }
-    ::closedir(dir);
   }
   std::sort(found.begin(), found.end());
   if (found.size() == 1) return found.front();
@@ -255,19 +256,18 @@ Result<std::string> find_control_socket() {
                      ": is reuserun running? (name it with --port or --control-socket)",
                  ENOENT};
   std::string names;
-  for (const auto& path : found) names += (names.empty() ? "" : ", ") + path;
+  for (const auto& name : found) names += (names.empty() ? "" : ", ") + directory + "/" + name;
   return Error{
       "several reuserun control sockets (" + names + "): name one with --port or --control-socket",
       EEXIST};
 }
 
-// The default directory is used only while it is a real directory of ours that nobody else may
-// write: a directory (or link) another user prepared would let them replace the socket
+namespace {
+
+// Whether a directory with these facts may hold the default sockets: one of ours that nobody
+// else may write. A directory (or link) another user prepared would let them replace the socket
 // `reuserun ctl` talks to (the server refuses to bind there, the client to connect there).
-Result<void> check_control_directory(const std::string& directory) {
-  struct stat info {};
-  if (::lstat(directory.c_str(), &info) == -1)
-    return system_error("inspect the control socket directory " + directory, errno);
+Result<void> judge_control_directory(const std::string& directory, const struct stat& info) {
   const auto refuse = [&](const std::string& why) {
     return Error{"Refusing the control socket directory " + directory + ": " + why, EPERM};
   };
@@ -278,6 +278,33 @@ Result<void> check_control_directory(const std::string& directory) {
                   std::to_string(::geteuid()));
   if ((info.st_mode & 022) != 0) return refuse("group or others may write to it");
   return {};
+}
+
+}  // namespace
+
+Result<void> check_control_directory(const std::string& directory) {
+  struct stat info {};
+  if (::lstat(directory.c_str(), &info) == -1)
+    return system_error("inspect the control socket directory " + directory, errno);
+  return judge_control_directory(directory, info);
+}
+
+Result<UniqueFd> open_control_directory(const std::string& directory) {
+  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ELOOP || errno == ENOTDIR) return check_control_directory(directory).error();
+    return system_error("open the control socket directory " + directory, errno);
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) == -1)
+    return system_error("inspect the control socket directory " + directory, errno);
+  if (auto judged = judge_control_directory(directory, info); !judged) return judged.error();
+  return fd;
+}
+
+std::string path_through(int directory_fd, const std::string& directory, const std::string& name) {
+  const std::string through = "/proc/self/fd/" + std::to_string(directory_fd);
+  return (::access(through.c_str(), F_OK) == 0 ? through : directory) + "/" + name;
 }
 
 namespace {
@@ -361,33 +388,34 @@ void ControlServer::back_off(const boost::system::error_code& error) {
 }
 
 int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
-                         std::ostream& err) {
+                         std::ostream& err, const std::string& shown) {
+  const std::string& named = shown.empty() ? path : shown;
   const auto fail = [&](const std::string& message) {
     err << "reuserun ctl: " << message << "\n";
     return kCtlUnreachable;
   };
   const auto address = unix_socket_address(path);
-  if (!address) return fail("invalid control socket path '" + path + "'");
+  if (!address) return fail("invalid control socket path '" + named + "'");
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return fail(std::string("cannot create a socket: ") + std::strerror(errno));
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == -1) {
     const int error = errno;
     if (error == ENOENT)
-      return fail("no control socket at " + path + ": is reuserun running? (--control-socket)");
+      return fail("no control socket at " + named + ": is reuserun running? (--control-socket)");
     if (error == ECONNREFUSED)
-      return fail("nothing answers on " + path + ": reuserun is not running");
-    return fail("cannot connect to " + path + ": " + std::strerror(error));
+      return fail("nothing answers on " + named + ": reuserun is not running");
+    return fail("cannot connect to " + named + ": " + std::strerror(error));
   }
   const std::string line = format_control_request(request);
   if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
-    return fail("cannot send the request to " + path + ": " + std::strerror(errno));
+    return fail("cannot send the request to " + named + ": " + std::strerror(errno));
   std::string answer;
   char buffer[4096];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n == -1 && errno == EINTR) continue;
     if (n == -1 && errno == ECONNRESET && !answer.empty()) break;
-    if (n == -1) return fail("cannot read the answer from " + path + ": " + std::strerror(errno));
+    if (n == -1) return fail("cannot read the answer from " + named + ": " + std::strerror(errno));
     if (n == 0) break;
     answer.append(buffer, static_cast<std::size_t>(n));
   }

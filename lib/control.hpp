@@ -58,13 +58,18 @@ std::optional<ControlRequest::Verb> parse_control_verb(std::string_view word);
 // The directory of the default sockets: $XDG_RUNTIME_DIR/reuserun, else /run/reuserun.
 std::string default_control_directory();
 std::string default_control_socket(const std::string& key);  // key: the port, usually
-// For `reuserun ctl` without --port or --control-socket: the only socket in the default
-// directory; an error naming them when there are none or several, or when the directory is not
-// one to trust (check_control_directory).
-Result<std::string> find_control_socket();
 // The default directory is a directory of ours that nobody else may write (no link, not another
 // user's): else an error (EPERM) naming why, or the lstat error.
 Result<void> check_control_directory(const std::string& directory);
+// For `reuserun ctl`: the default directory opened (O_DIRECTORY|O_NOFOLLOW) and judged on its
+// fd, so that a name swapped after the check cannot send the client elsewhere.
+Result<UniqueFd> open_control_directory(const std::string& directory);
+// A socket `name` in that directory as a path connect(2) resolves through the fd
+// (/proc/self/fd/N/name; the directory's name where /proc is missing).
+std::string path_through(int directory_fd, const std::string& directory, const std::string& name);
+// For `reuserun ctl` without --port or --control-socket: the name of the only socket in the
+// directory; an error naming them when there are none or several.
+Result<std::string> find_control_socket(int directory_fd, const std::string& directory);
 
 // The bound, listening socket file; removed when this is destroyed. Bound by run() before the
 // port is freed, so that a second reuserun given the same socket stops before it disturbs
@@ -150,7 +155,8 @@ void answer_control_client(UniqueFd client, int exit_code, const std::string& te
 
 // `reuserun ctl`: sends `request` to the socket at `path`, prints the answer, returns the exit
 // status it carries (kCtlUnreachable, after one line on `err`, when there is no answer).
+// `shown`: the name messages give the socket, when `path` is one through /proc/self/fd.
 int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
-                         std::ostream& err);
+                         std::ostream& err, const std::string& shown = "");
 
 }  // namespace reuserun

@@ -507,6 +507,59 @@ TEST_F(Hostile, AControlDirectoryAnotherUserPreparedIsRefused) {
   EXPECT_FALSE(contains(impostor.log(), "connected"));
 }
 
+// The race an attack review found: whoever owns XDG_RUNTIME_DIR's folder swaps the name
+// "reuserun" between reuserun's directory and one of its own (renameat2 RENAME_EXCHANGE needs no
+// right on either), so a client that checks the directory and then connects by name sometimes
+// reached the impostor (5 runs in 200). The client now judges the directory it opened and
+// connects through that fd.
+TEST_F(Hostile, SwappingTheControlDirectoryNameNeverReachesTheClient) {
+  TempDir runtime;
+  ASSERT_EQ(::chown(runtime.path().c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(runtime.path().c_str(), 0755), 0);
+  const int port = probe_free_port();
+  Process reuserun({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--",
+                    kTestServer},
+                   {"XDG_RUNTIME_DIR=" + runtime.path()});
+  ASSERT_TRUE(wait_until([&] { return fs::exists(runtime.file("reuserun/" + std::to_string(port) +
+                                                              ".sock")); },
+                         10s));
+  Process swapper(as_nobody(
+      {"/usr/bin/python3", "-c",
+       "import ctypes, os, socket, sys, threading, time\n"
+       "runtime, port = sys.argv[1], sys.argv[2]\n"
+       "libc = ctypes.CDLL(None, use_errno=True)\n"
+       "os.mkdir(runtime + '/evil', 0o700)\n"
+       "s = socket.socket(socket.AF_UNIX)\n"
+       "s.bind(runtime + '/evil/' + port + '.sock')\n"
+       "s.listen(64)\n"
+       "def serve():\n"
+       "    while True:\n"
+       "        c, _ = s.accept(); c.recv(100); c.sendall(b'0\\nFORGED\\n'); c.close()\n"
+       "threading.Thread(target=serve, daemon=True).start()\n"
+       "fd = os.open(runtime, os.O_RDONLY | os.O_DIRECTORY)\n"
+       "print('swapping', flush=True)\n"
+       "end = time.time() + 20\n"
+       "while time.time() < end:\n"
+       "    libc.syscall(316, fd, b'reuserun', fd, b'evil', 2)  # renameat2, RENAME_EXCHANGE\n",
+       runtime.path(), std::to_string(port)}));
+  ASSERT_TRUE(swapper.wait_for_log("swapping", 5s));
+  int forged = 0, answered = 0;
+  for (int run = 0; run < 200 && swapper.running(); ++run) {
+    const Captured answer = run_captured({kReuserun, "ctl", "--port", std::to_string(port),
+                                          "status"},
+                                         10s, {"XDG_RUNTIME_DIR=" + runtime.path()});
+    forged += contains(answer.out, "FORGED") ? 1 : 0;
+    answered += answer.exit_code == 0 ? 1 : 0;
+  }
+  std::printf("200 ctl runs while the name was swapped: %d answered, %d forged\n", answered,
+              forged);
+  EXPECT_EQ(forged, 0);
+  EXPECT_GT(answered, 0) << "the real reuserun still answers when its directory is in place";
+  swapper.signal(SIGKILL);
+  reuserun.signal(SIGTERM);
+  EXPECT_TRUE(reuserun.wait_exit(10s).has_value());
+}
+
 // ---- identity ----
 
 TEST_F(Hostile, AnExecGateRunsAsTheChildrensUserWithTheirHomeAndDirectory) {
