@@ -236,6 +236,10 @@ std::string default_control_socket(const std::string& key) {
   return default_control_directory() + "/" + key + ".sock";
 }
 
+namespace {
+
+// The name of the only socket in the directory; an error naming them when there are none or
+// several.
 Result<std::string> find_control_socket(int directory_fd, const std::string& directory) {
   std::vector<std::string> found;
   if (const int listing = ::dup(directory_fd); listing != -1) {
@@ -256,11 +260,14 @@ Result<std::string> find_control_socket(int directory_fd, const std::string& dir
                      ": is reuserun running? (name it with --port or --control-socket)",
                  ENOENT};
   std::string names;
-  for (const auto& name : found) names += (names.empty() ? "" : ", ") + directory + "/" + name;
+  for (const auto& name : found)
+    names.append(names.empty() ? "" : ", ").append(directory).append("/").append(name);
   return Error{
       "several reuserun control sockets (" + names + "): name one with --port or --control-socket",
       EEXIST};
 }
+
+}  // namespace
 
 namespace {
 
@@ -289,6 +296,9 @@ Result<void> check_control_directory(const std::string& directory) {
   return judge_control_directory(directory, info);
 }
 
+namespace {
+
+// The default directory opened (O_DIRECTORY|O_NOFOLLOW) and judged on its fd.
 Result<UniqueFd> open_control_directory(const std::string& directory) {
   UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) {
@@ -302,10 +312,14 @@ Result<UniqueFd> open_control_directory(const std::string& directory) {
   return fd;
 }
 
+// A socket `name` in that directory as a path connect(2) resolves through the fd
+// (/proc/self/fd/N/name; the directory's name where /proc is missing).
 std::string path_through(int directory_fd, const std::string& directory, const std::string& name) {
   const std::string through = "/proc/self/fd/" + std::to_string(directory_fd);
   return (::access(through.c_str(), F_OK) == 0 ? through : directory) + "/" + name;
 }
+
+}  // namespace
 
 namespace {
 
@@ -427,6 +441,36 @@ int send_control_request(const std::string& path, const ControlRequest& request,
   const std::string text = answer.substr(newline + 1);
   (code == kExitOk || request.json ? out : err) << text;
   return code;
+}
+
+int send_to_default_control_socket(std::optional<std::uint16_t> port, const ControlRequest& request,
+                                   std::ostream& out, std::ostream& err) {
+  const std::string directory = default_control_directory();
+  const auto opened = open_control_directory(directory);
+  if (!opened && opened.error().code == ENOENT) {
+    err << "reuserun ctl: no control socket "
+        << (port ? "at " + default_control_socket(std::to_string(*port)) : "in " + directory)
+        << ": is reuserun running? (--control-socket)\n";
+    return kCtlUnreachable;
+  }
+  if (!opened) {
+    err << "reuserun ctl: " << opened.error().message
+        << (opened.error().code == EPERM ? " (name the socket with --control-socket)" : "")
+        << "\n";
+    return kCtlUnreachable;
+  }
+  const int fd = opened.value().get();
+  std::string name = port ? std::to_string(*port) + ".sock" : "";
+  if (name.empty()) {
+    auto found = find_control_socket(fd, directory);
+    if (!found) {
+      err << "reuserun ctl: " << found.error().message << "\n";
+      return kCtlUnreachable;
+    }
+    name = found.value();
+  }
+  return send_control_request(path_through(fd, directory, name), request, out, err,
+                              directory + "/" + name);
 }
 
 }  // namespace reuserun

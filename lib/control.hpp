@@ -61,15 +61,6 @@ std::string default_control_socket(const std::string& key);  // key: the port, u
 // The default directory is a directory of ours that nobody else may write (no link, not another
 // user's): else an error (EPERM) naming why, or the lstat error.
 Result<void> check_control_directory(const std::string& directory);
-// For `reuserun ctl`: the default directory opened (O_DIRECTORY|O_NOFOLLOW) and judged on its
-// fd, so that a name swapped after the check cannot send the client elsewhere.
-Result<UniqueFd> open_control_directory(const std::string& directory);
-// A socket `name` in that directory as a path connect(2) resolves through the fd
-// (/proc/self/fd/N/name; the directory's name where /proc is missing).
-std::string path_through(int directory_fd, const std::string& directory, const std::string& name);
-// For `reuserun ctl` without --port or --control-socket: the name of the only socket in the
-// directory; an error naming them when there are none or several.
-Result<std::string> find_control_socket(int directory_fd, const std::string& directory);
 
 // The bound, listening socket file; removed when this is destroyed. Bound by run() before the
 // port is freed, so that a second reuserun given the same socket stops before it disturbs
@@ -158,5 +149,11 @@ void answer_control_client(UniqueFd client, int exit_code, const std::string& te
 // `shown`: the name messages give the socket, when `path` is one through /proc/self/fd.
 int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
                          std::ostream& err, const std::string& shown = "");
+// `reuserun ctl` without --control-socket: the socket of `port` in the default directory, or
+// the only one there. The directory is trusted only as the server trusts it, and reached
+// through the fd it was judged on (a name swapped after the check cannot send the request
+// elsewhere).
+int send_to_default_control_socket(std::optional<std::uint16_t> port, const ControlRequest& request,
+                                   std::ostream& out, std::ostream& err);
 
 }  // namespace reuserun
