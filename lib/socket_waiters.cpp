@@ -80,18 +80,19 @@ class ProcessReader {
 
 enum class ThreadWait { waits, other, unreadable };
 
+// A read of the wait's arguments that failed: for want of access /proc cannot tell; otherwise
+// (the process exited, the memory is gone) the thread is not waiting on the socket.
+ThreadWait after_failed_read(ProcessReader::Read read) {
+  return read == ProcessReader::Read::no_access ? ThreadWait::unreadable : ThreadWait::other;
+}
+
 ThreadWait poll_waits(ProcessReader& process, const SyscallSnapshot& call) {
   const unsigned long count = call.args[1];
   if (call.args[0] == 0 || count == 0 || count > kMaxPollFds) return ThreadWait::other;
   std::vector<pollfd> fds(count);
-  switch (process.read_memory(call.args[0], fds.data(), count * sizeof(pollfd))) {
-    case ProcessReader::Read::done:
-      break;
-    case ProcessReader::Read::no_access:
-      return ThreadWait::unreadable;
-    case ProcessReader::Read::failed:
-      return ThreadWait::other;
-  }
+  if (const auto read = process.read_memory(call.args[0], fds.data(), count * sizeof(pollfd));
+      read != ProcessReader::Read::done)
+    return after_failed_read(read);
   for (const pollfd& fd : fds)
     if ((fd.events & (POLLIN | POLLRDNORM)) != 0 && process.fd_is_socket(fd.fd))
       return ThreadWait::waits;
@@ -103,14 +104,10 @@ ThreadWait select_waits(ProcessReader& process, const SyscallSnapshot& call) {
   if (call.args[1] == 0 || count == 0 || count > kMaxSelectFds) return ThreadWait::other;
   constexpr unsigned long kBits = 8 * sizeof(unsigned long);
   std::vector<unsigned long> bits((count + kBits - 1) / kBits);
-  switch (process.read_memory(call.args[1], bits.data(), bits.size() * sizeof(unsigned long))) {
-    case ProcessReader::Read::done:
-      break;
-    case ProcessReader::Read::no_access:
-      return ThreadWait::unreadable;
-    case ProcessReader::Read::failed:
-      return ThreadWait::other;
-  }
+  if (const auto read =
+          process.read_memory(call.args[1], bits.data(), bits.size() * sizeof(unsigned long));
+      read != ProcessReader::Read::done)
+    return after_failed_read(read);
   for (unsigned long fd = 0; fd < count; ++fd)
     if (((bits[fd / kBits] >> (fd % kBits)) & 1UL) != 0 &&
         process.fd_is_socket(static_cast<long>(fd)))
