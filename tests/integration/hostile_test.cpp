@@ -84,6 +84,25 @@ double slowest_status(const std::string& socket_path, int count) {
 
 // ---- port freeing ----
 
+// Another user's own TCP listener on host:port, as nobody: prints "listening" once it listens
+// and "SIGTERM" if it gets one (then exits 0). `v6only`: an IPv6 socket with IPV6_V6ONLY.
+std::vector<std::string> listener_as_nobody(const std::string& host, int port,
+                                            bool v6only = false) {
+  return as_nobody({
+      "/usr/bin/python3", "-c",
+      "import signal, socket, sys, time\n"
+      "signal.signal(signal.SIGTERM, lambda *a: (print('SIGTERM', flush=True), sys.exit(0)))\n"
+      "host = sys.argv[1]\n"
+      "s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)\n"
+      "if sys.argv[3] == '1':\n"
+      "    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
+      "s.bind((host, int(sys.argv[2])))\n"
+      "s.listen()\n"
+      "print('listening', flush=True)\n"
+      "time.sleep(60)\n",
+      host, std::to_string(port), v6only ? "1" : "0"});
+}
+
 TEST_F(Hostile, AnotherUsersListenerOnThePortIsSparedAndReuserunExits3NamingIt) {
   const int port = probe_free_port();
   Process theirs(as_nobody({copy_for_nobody(kTestServer, bin), "--listen", std::to_string(port)}));
@@ -108,6 +127,8 @@ TEST_F(Hostile, AnotherUsersListenerOnThePortIsSparedAndReuserunExits3NamingIt) 
 TEST_F(Hostile, AHoldersCommandLineCannotForgeLogRecordsOrBreakJson) {
   const int port = probe_free_port();
   const std::string forged = "x\n<0>forged record\x1b[2J\xff";
+  // Its own short script, so that the forged word falls within the 200 bytes of a command line
+  // that reuserun logs.
   Process theirs(as_nobody({"/usr/bin/python3", "-c",
                             "import socket, sys, time\n"
                             "s = socket.socket()\n"
@@ -149,15 +170,7 @@ TEST_F(Hostile, AHoldersCommandLineCannotForgeLogRecordsOrBreakJson) {
 // finding 7: it was taken for a dual-stack socket, and reuserun exited 3).
 TEST_F(Hostile, AnotherUsersIpv6OnlyWildcardDoesNotBlockAnIpv4Listener) {
   const int port = probe_free_port();
-  Process theirs(as_nobody({"/usr/bin/python3", "-c",
-                            "import socket, sys, time\n"
-                            "s = socket.socket(socket.AF_INET6)\n"
-                            "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
-                            "s.bind(('::', int(sys.argv[1])))\n"
-                            "s.listen()\n"
-                            "print('listening', flush=True)\n"
-                            "time.sleep(60)\n",
-                            std::to_string(port)}));
+  Process theirs(listener_as_nobody("::", port, true));
   ASSERT_TRUE(theirs.wait_for_log("listening", 5s));
   TempDir dir;
   Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
@@ -181,16 +194,7 @@ TEST_F(Hostile, AnotherUsersIpv6OnlyWildcardDoesNotBlockAnIpv4Listener) {
 TEST_F(Hostile, AnIpv6OnlyListenerLeavesAnotherUsersIpv4SocketAlone) {
   for (const char* mode : {"safe", "force"}) {
     const int port = probe_free_port();
-    Process theirs(as_nobody({"/usr/bin/python3", "-c",
-                              "import signal, socket, sys, time\n"
-                              "signal.signal(signal.SIGTERM, lambda *a: (print('SIGTERM', "
-                              "flush=True), sys.exit(0)))\n"
-                              "s = socket.socket()\n"
-                              "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
-                              "s.listen()\n"
-                              "print('listening', flush=True)\n"
-                              "time.sleep(60)\n",
-                              std::to_string(port)}));
+    Process theirs(listener_as_nobody("127.0.0.1", port));
     ASSERT_TRUE(theirs.wait_for_log("listening", 5s));
     TempDir dir;
     Process launcher({kReuserun, "--port", std::to_string(port), "--ipv6-only",
@@ -210,14 +214,7 @@ TEST_F(Hostile, WithOneHolderSparedNoHolderIsSignalled) {
   const int port = probe_free_port();
   Process ours({kTestServer, "--listen", std::to_string(port)});
   ASSERT_TRUE(wait_until([&] { return serving_pid(port) == ours.pid(); }, 5s));
-  Process theirs(as_nobody({"/usr/bin/python3", "-c",
-                            "import socket, sys, time\n"
-                            "s = socket.socket()\n"
-                            "s.bind(('127.0.0.2', int(sys.argv[1])))\n"
-                            "s.listen()\n"
-                            "print('listening', flush=True)\n"
-                            "time.sleep(60)\n",
-                            std::to_string(port)}));
+  Process theirs(listener_as_nobody("127.0.0.2", port));
   ASSERT_TRUE(theirs.wait_for_log("listening", 5s));
   Process launcher({kReuserun, "--port", std::to_string(port), "--", kTestServer});
   EXPECT_EQ(launcher.wait_exit(10s), 3);
