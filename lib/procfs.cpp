@@ -40,13 +40,15 @@ std::vector<pid_t> list_pids(const std::string& proc_root) {
 }
 
 // The socket inodes among a process's fds.
-std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root) {
+std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root, ReadBudget* budget) {
   std::vector<ino_t> inodes;
   const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
+  if (budget != nullptr && !budget->spend(1)) return inodes;
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(fd_dir.c_str()), ::closedir);
   if (!dir) return inodes;  // gone, or another user's process
   while (const dirent* entry = ::readdir(dir.get())) {
     if (entry->d_name[0] == '.') continue;
+    if (budget != nullptr && !budget->spend(1)) break;
     char target[64];
     const std::string link = fd_dir + "/" + entry->d_name;
     const ssize_t length = ::readlink(link.c_str(), target, sizeof target - 1);
@@ -166,9 +168,11 @@ bool is_descendant(pid_t pid, pid_t ancestor, const std::string& proc_root) {
   return pid == ancestor && pid > 0;
 }
 
-pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids, const std::string& proc_root) {
+pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids, const std::string& proc_root,
+                       ReadBudget* budget) {
   for (pid_t pid : pids) {
-    const auto inodes = socket_inodes(pid, proc_root);
+    if (budget != nullptr && budget->spent()) break;
+    const auto inodes = socket_inodes(pid, proc_root, budget);
     if (std::find(inodes.begin(), inodes.end(), inode) != inodes.end()) return pid;
   }
   return 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "freeing_rule.hpp"
+#include "read_budget.hpp"
 
 namespace reuserun {
 
@@ -20,8 +21,10 @@ pid_t parent_pid(pid_t pid, const std::string& proc_root = kProcRoot);   // 0 wh
 uid_t real_uid(pid_t pid, const std::string& proc_root = kProcRoot);
 std::string command_line(pid_t pid, const std::string& proc_root = kProcRoot);  // "?" when gone
 
-// The inodes of the sockets among a process's fds (empty when gone or not ours to read).
-std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root = kProcRoot);
+// The inodes of the sockets among a process's fds (empty when gone or not ours to read); with a
+// `budget`, only as many fds as it allows (a process may hold a million).
+std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root = kProcRoot,
+                                 ReadBudget* budget = nullptr);
 
 // True when `pid` is `ancestor` or below it: a walk up the parent chain, whose cost grows with
 // the depth, not with the machine.
@@ -30,9 +33,9 @@ bool is_descendant(pid_t pid, pid_t ancestor, const std::string& proc_root = kPr
 // pid and every process below it.
 std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root = kProcRoot);
 
-// The first process of `pids` that holds socket `inode`, or 0.
+// The first process of `pids` that holds socket `inode`, or 0 (also when `budget` ran out).
 pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids,
-                       const std::string& proc_root = kProcRoot);
+                       const std::string& proc_root = kProcRoot, ReadBudget* budget = nullptr);
 // The same for several sockets in one pass over the processes (stopping once every one is
 // found): a holder per inode, absent when none of `pids` holds it.
 std::map<ino_t, pid_t> holders_of_sockets(const std::set<ino_t>& inodes,

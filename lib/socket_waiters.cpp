@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 
+#include "read_budget.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"
 
@@ -31,14 +32,15 @@ std::string_view next_word(std::string_view& rest) {
 // What one pass over a generation's threads learns about one process.
 class ProcessReader {
  public:
-  ProcessReader(const std::string& proc_root, pid_t pid, ino_t inode)
-      : dir_(proc_root + "/" + std::to_string(pid)), inode_(inode) {}
+  ProcessReader(const std::string& proc_root, pid_t pid, ino_t inode, ReadBudget& budget)
+      : dir_(proc_root + "/" + std::to_string(pid)), inode_(inode), budget_(budget) {}
 
-  // The socket inode behind fd `fd`, cached for this pass.
+  // The socket inode behind fd `fd`, cached for this pass. False once the budget is spent.
   bool fd_is_socket(long fd) {
     if (fd < 0) return false;
     const auto known = fds_.find(fd);
     if (known != fds_.end()) return known->second;
+    if (!budget_.spend(1)) return false;
     char target[64];
     const std::string link = dir_ + "/fd/" + std::to_string(fd);
     const ssize_t length = ::readlink(link.c_str(), target, sizeof target - 1);
@@ -48,9 +50,13 @@ class ProcessReader {
     return match;
   }
 
+  // Reads no more of the fdinfo than the budget has left (a set may have a million targets).
   bool epoll_watches(long epfd) {
-    return epfd >= 0 &&
-           epoll_watches_for_input(read_file(dir_ + "/fdinfo/" + std::to_string(epfd)), inode_);
+    if (epfd < 0 || !budget_.spend(1)) return false;
+    const std::size_t allowed = budget_.bytes_left();
+    const std::string info =
+        read_file_prefix(dir_ + "/fdinfo/" + std::to_string(epfd), allowed + 1);
+    return budget_.spend(0, info.size()) && epoll_watches_for_input(info, inode_);
   }
 
   enum class Read { done, no_access, failed };
@@ -58,6 +64,7 @@ class ProcessReader {
   // access; anything else (the process exited during the look, the address is no longer
   // mapped) is a failed read that says nothing about access (issue 25, finding 8).
   Read read_memory(unsigned long address, void* out, std::size_t length) {
+    if (!budget_.spend(mem_ ? 0 : 1, length)) return Read::failed;
     if (!mem_) {
       mem_ = UniqueFd(::open((dir_ + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
       if (!mem_) return denied(errno) ? Read::no_access : Read::failed;
@@ -72,6 +79,7 @@ class ProcessReader {
  private:
   std::string dir_;
   ino_t inode_;
+  ReadBudget& budget_;
   static bool denied(int error) { return error == EACCES || error == EPERM; }
 
   std::map<long, bool> fds_;
@@ -234,18 +242,28 @@ std::string WaitFinding::describe() const {
 }
 
 WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
-                               const std::string& proc_root) {
+                               const std::string& proc_root, ReadBudget::Limits limits) {
   WaitFinding finding;
   bool running = false;
   bool waits_elsewhere = false;
+  ReadBudget budget(limits);
+  // What was not read is not known: the gate probes instead, or fails a datagram generation.
+  const auto out_of_budget = [&](pid_t pid) {
+    return WaitFinding{WaitFinding::Kind::unknown, 0, 0, WaitCall::none,
+                       "pid " + std::to_string(pid) + " has more to read in /proc than one look "
+                       "may (threads, fds, an epoll set or a select() that large)",
+                       false};
+  };
   for (pid_t pid : pids) {
-    ProcessReader process(proc_root, pid, inode);
+    if (!budget.spend(1)) return out_of_budget(pid);
+    ProcessReader process(proc_root, pid, inode, budget);
     std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir((process.dir() + "/task").c_str()),
                                               ::closedir);
     if (!tasks) continue;  // gone
     while (const dirent* entry = ::readdir(tasks.get())) {
       pid_t tid = 0;
       if (!parse_number(std::string_view(entry->d_name), tid)) continue;
+      if (!budget.spend(1)) return out_of_budget(pid);
       const std::string file = process.dir() + "/task/" + entry->d_name + "/syscall";
       UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
       char line[256];
@@ -288,6 +306,7 @@ WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
       }
       if (wait == ThreadWait::waits)
         return {WaitFinding::Kind::waiting, pid, tid, style, "", false};
+      if (budget.spent()) return out_of_budget(pid);
       if (style == WaitCall::epoll || style == WaitCall::poll || style == WaitCall::select)
         waits_elsewhere = true;
       if (wait == ThreadWait::unreadable) {

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "read_budget.hpp"
+
 namespace reuserun {
 
 // A line of /proc/PID/task/TID/syscall: the number and arguments of the syscall a blocked thread
@@ -59,8 +61,10 @@ struct WaitFinding {
   std::string describe() const;
 };
 
-// Looks at every thread of every process in `pids` (a generation's process tree).
+// Looks at every thread of every process in `pids` (a generation's process tree), within
+// `limits`: a look that would read more says `unknown` (read_budget.hpp).
 WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
-                               const std::string& proc_root = "/proc");
+                               const std::string& proc_root = "/proc",
+                               ReadBudget::Limits limits = ReadBudget::kOneLook);
 
 }  // namespace reuserun

@@ -11,8 +11,11 @@ class RealSystem final : public SystemView {
     return reuserun::process_tree(root);
   }
   std::vector<pid_t> all_processes() const override { return list_pids(); }
+  // Asked on the loop thread, of processes a child may have filled with fds: within one look's
+  // budget (read_budget.hpp); a holder it could not find in time is not found.
   pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids) const override {
-    return reuserun::holder_of_socket(inode, pids);
+    ReadBudget budget;
+    return reuserun::holder_of_socket(inode, pids, kProcRoot, &budget);
   }
   Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,
                                               const SocketAddress& client) const override {

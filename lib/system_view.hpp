@@ -24,7 +24,7 @@ class SystemView {
   virtual std::vector<pid_t> process_tree(pid_t root) const = 0;
   // Every process there is (the last resort of "who took this connection?").
   virtual std::vector<pid_t> all_processes() const = 0;
-  // The first of `pids` that holds socket `inode`, or 0.
+  // The first of `pids` that holds socket `inode`, or 0 (also when looking took too much).
   virtual pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids) const = 0;
   // sock_diag.hpp's questions.
   virtual Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,

@@ -18,6 +18,10 @@ inline std::string read_file(const std::string& path) {
   return content.str();
 }
 
+// At most the first `limit` bytes of the file ("" when it cannot be read): for files whose size
+// another process chooses.
+std::string read_file_prefix(const std::string& path, std::size_t limit);
+
 // "a:b::c" -> {"a", "b", "", "c"}; "" -> {""}.
 inline std::vector<std::string_view> split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;

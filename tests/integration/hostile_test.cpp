@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -691,6 +692,51 @@ TEST_F(Hostile, AnotherUserCannotBindBesideAUdpListenerAndTakeItsDatagrams) {
   EXPECT_FALSE(contains(attempt.out, "bound")) << attempt.out;
   EXPECT_EQ(std::count(attempt.out.begin(), attempt.out.end(), '\n'), 12) << attempt.out;
   EXPECT_EQ(udp_answerer(port), server) << "the server still gets the datagrams";
+}
+
+// ---- what a malicious child makes the readiness gate read ----
+
+// Issue 25, finding 3: 24 processes of the child in select() over 65536 fds cost 65536 readlink()s
+// each per look of the waiting gate, on the loop thread: `ctl status`, the ready-timeout and
+// SIGTERM waited seconds behind it. Each look now reads within a budget, and what it could not
+// read makes the gate probe instead.
+TEST_F(Hostile, AChildsSelectOverEveryFdDelaysNeitherStatusNorTheReadyTimeoutNorAStop) {
+  TempDir dir;
+  const std::string control = dir.file("ctl.sock");
+  const auto began = std::chrono::steady_clock::now();
+  const auto seconds_since = [](std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  };
+  Launch launch({"--user", "nobody", "--ready-timeout", "3s", "--control-socket", control},
+                {copy_for_nobody(kHostileChild, bin), "wide-select", "24"});
+  const pid_t reuserun = launch.process.pid();
+  ASSERT_TRUE(wait_until([&] { return descendants(reuserun).size() >= 24; }, 5s));
+  const pid_t first = child_pids(reuserun).at(0);
+
+  double slowest = 0;
+  int asked = 0;
+  while (process_exists(first) && !is_zombie(first) && seconds_since(began) < 8) {
+    const Answer answer = timed_status(control);
+    ASSERT_TRUE(answer.ok);
+    slowest = std::max(slowest, answer.seconds);
+    ++asked;
+    std::this_thread::sleep_for(20ms);
+  }
+  const double timed_out_after = seconds_since(began);
+  std::printf("24 processes in select(65536): %d status requests, slowest %.1f ms; the 3 s "
+              "ready-timeout ended the generation after %.2f s\n",
+              asked, slowest * 1000, timed_out_after);
+  EXPECT_LT(slowest, 0.25) << asked << " status requests";
+  EXPECT_LT(timed_out_after, 4.5) << "the 3 s ready-timeout";
+
+  // The next generation does the same; SIGTERM stops everything within 3 s.
+  ASSERT_TRUE(wait_until([&] { return descendants(reuserun).size() >= 24; }, 10s));
+  const auto stopping = std::chrono::steady_clock::now();
+  launch.process.signal(SIGTERM);
+  EXPECT_TRUE(launch.process.wait_exit(10s).has_value());
+  const double stopped_after = seconds_since(stopping);
+  std::printf("SIGTERM stopped reuserun after %.2f s\n", stopped_after);
+  EXPECT_LT(stopped_after, 3.0);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ using Millis = std::chrono::milliseconds;
 extern const std::string kReuserun;
 extern const std::string kTestServer;
 extern const std::string kNotifyAttacker;
+extern const std::string kHostileChild;  // tests/support/hostile_child.cpp
 extern const std::string kSupportDir;  // tests/support
 extern const std::string kExamples;    // examples/
 extern const std::string kHelloGo;     // the Go recipe's binary, "" when go was not found

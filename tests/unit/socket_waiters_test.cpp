@@ -85,6 +85,13 @@ class FakeProc {
     std::filesystem::create_directories(dir_of(pid) + "/fd");
     std::filesystem::create_symlink(target, dir_of(pid) + "/fd/" + std::to_string(fd));
   }
+  // The process's memory: `bytes` at `address` of a sparse file.
+  void memory(pid_t pid, unsigned long address, const std::string& bytes) const {
+    std::filesystem::create_directories(dir_of(pid));
+    std::ofstream mem(dir_of(pid) + "/mem", std::ios::binary);
+    mem.seekp(static_cast<std::streamoff>(address));
+    mem << bytes;
+  }
   void fdinfo(pid_t pid, int fd, std::string_view text) const {
     std::filesystem::create_directories(dir_of(pid) + "/fdinfo");
     std::ofstream(dir_of(pid) + "/fdinfo/" + std::to_string(fd)) << text;
@@ -158,6 +165,50 @@ TEST(SocketWaiters, AProcessThatExitsDuringALookIsNotTakenForOneWithoutAccess) {
   proc.thread(70, 70, std::to_string(SYS_ppoll) + " 0x7ffd1000 0x1 0x0 0x0 0x0 0x0 0x7ffd 0x7f3c\n");
   const auto found = find_socket_waiter({70}, 555, proc.root());
   EXPECT_EQ(found.kind, WaitFinding::Kind::not_waiting) << found.why;
+}
+
+// Issue 25, finding 3: a child in select() over 65536 fds, every bit set, cost 65536 readlink()s
+// per process per look; 64 of them held `ctl status` for 9 s. A look reads what its budget
+// allows and says the rest is unknown (the TCP gate then probes, a datagram one fails).
+TEST(SocketWaiters, ASelectOverMoreFdsThanTheBudgetAllowsIsUnknownNotRead) {
+  FakeProc proc;
+  proc.thread(80, 80, std::to_string(SYS_pselect6) + " 0x10000 0x1000 0x0 0x0 0x0 0x0 0x7ffd 0x7f3c\n");
+  proc.memory(80, 0x1000, std::string(65536 / 8, '\xff'));
+  proc.fd(80, 70000, "socket:[555]");  // beyond the set: never found
+  const ReadBudget::Limits small{std::chrono::seconds(5), 1000, std::size_t{1} << 20};
+  const auto found = find_socket_waiter({80}, 555, proc.root(), small);
+  EXPECT_EQ(found.kind, WaitFinding::Kind::unknown);
+  EXPECT_EQ(found.why.rfind("pid 80 has more to read in /proc than one look may", 0), 0U)
+      << found.why;
+  // Within the budget the same look reads every fd and finds the socket.
+  proc.fd(80, 900, "socket:[555]");
+  EXPECT_EQ(find_socket_waiter({80}, 555, proc.root(), small).kind, WaitFinding::Kind::waiting);
+}
+
+TEST(SocketWaiters, AnEpollSetLargerThanTheBudgetIsUnknownNotRead) {
+  FakeProc proc;
+  proc.thread(81, 81, syscall_line(SYS_epoll_pwait, 5));
+  std::string huge(kEpollInfo.substr(0, kEpollInfo.find("tfd:")));
+  for (int i = 0; i < 3000; ++i)
+    huge += "tfd:        7 events:       19 data:                7  pos:0 ino:3000 sdev:8\n";
+  huge += "tfd:        5 events:       19 data:                5  pos:0 ino:2f9a sdev:8\n";
+  proc.fdinfo(81, 5, huge);
+  const ReadBudget::Limits small{std::chrono::seconds(5), 1000, 64 * 1024};
+  EXPECT_EQ(find_socket_waiter({81}, 0x2f9a, proc.root(), small).kind, WaitFinding::Kind::unknown);
+  EXPECT_EQ(find_socket_waiter({81}, 0x2f9a, proc.root()).kind, WaitFinding::Kind::waiting)
+      << "about 240 KB: within one look's budget";
+}
+
+TEST(SocketWaiters, ATreeOfMoreProcessesThanTheBudgetIsUnknown) {
+  FakeProc proc;
+  std::vector<pid_t> tree;
+  for (pid_t pid = 100; pid < 160; ++pid) {
+    proc.thread(pid, pid, syscall_line(SYS_clock_nanosleep, 0));
+    tree.push_back(pid);
+  }
+  const ReadBudget::Limits small{std::chrono::seconds(5), 50, std::size_t{1} << 20};
+  EXPECT_EQ(find_socket_waiter(tree, 555, proc.root(), small).kind, WaitFinding::Kind::unknown);
+  EXPECT_EQ(find_socket_waiter(tree, 555, proc.root()).kind, WaitFinding::Kind::not_waiting);
 }
 
 TEST(SocketWaiters, AGoneProcessIsNotWaiting) {
