@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +28,12 @@ std::string status_field(pid_t pid, std::string_view key, const std::string& pro
 }
 
 }  // namespace
+
+bool proc_mounted(const std::string& proc_root) {
+  struct statfs about {};
+  return ::statfs(proc_root.c_str(), &about) == 0 && about.f_type == PROC_SUPER_MAGIC &&
+         ::access((proc_root + "/self/stat").c_str(), R_OK) == 0;
+}
 
 std::vector<pid_t> list_pids(const std::string& proc_root) {
   std::vector<pid_t> pids;

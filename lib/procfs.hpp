@@ -16,6 +16,11 @@ namespace reuserun {
 
 inline const std::string kProcRoot = "/proc";
 
+// True when `proc_root` is a mounted procfs that shows this process (a chroot or a container
+// may have none: the static binary runs there). Without it reuserun cannot see who waits on a
+// socket or took a connection (issue 25, finding 11).
+bool proc_mounted(const std::string& proc_root = kProcRoot);
+
 std::vector<pid_t> list_pids(const std::string& proc_root = kProcRoot);  // sorted
 pid_t parent_pid(pid_t pid, const std::string& proc_root = kProcRoot);   // 0 when gone
 uid_t real_uid(pid_t pid, const std::string& proc_root = kProcRoot);

@@ -41,6 +41,26 @@ std::string gates_without_tcp(const std::vector<GateSpec>& gates, bool has_tcp) 
   return "";
 }
 
+std::string gates_without_proc(const std::vector<GateSpec>& gates, bool proc_mounted) {
+  if (proc_mounted) return "";
+  for (const GateSpec& gate : gates)
+    if (gate.kind == GateKind::accept || gate.kind == GateKind::http)
+      return "--ready " + describe_gate_spec(gate) +
+             " needs /proc to see which process took a probe, and /proc is not mounted: mount "
+             "it, or use --ready notify, exec:COMMAND or delay:DURATION";
+  return "";
+}
+
+std::string auto_without_proc_notice(const std::vector<GateSpec>& gates, bool proc_mounted) {
+  if (proc_mounted) return "";
+  for (const GateSpec& gate : gates)
+    if (gate.kind == GateKind::automatic)
+      return "--ready auto: /proc is not mounted, so no process can be seen waiting on the "
+             "socket: a generation is ready when it sends READY=1 (sd_notify); for a server that "
+             "does not, use --ready exec:COMMAND or delay:DURATION";
+  return "";
+}
+
 std::string describe_gate_spec(const GateSpec& spec) {
   switch (spec.kind) {
     case GateKind::automatic:
@@ -190,7 +210,9 @@ class NotifyGate final : public Gate {
 
 // Attributed accept; once the generation shows it speaks sd_notify, its READY=1 too. gunicorn,
 // for one, sends READY=1 from its arbiter before any worker accepts: either alone is early for
-// some server, both together are not.
+// some server, both together are not. Without /proc (a chroot) nobody can be seen waiting or
+// accepting: READY=1 alone decides, as `notify` would (issue 25, finding 11: waiting for what
+// could never be seen failed a serving generation at every --ready-timeout).
 class AutoGate final : public Gate {
  public:
   AutoGate(GateServices& services, const ReadinessConfig& config)
@@ -201,12 +223,14 @@ class AutoGate final : public Gate {
     generation_ = subject.generation;
     worker_ = WorkerKey{subject.generation, subject.slot};
     done_ = std::move(done);
+    notify_only_ = !services_.system().proc_mounted();
     spoke_ = services_.watch_notify(worker_, [this](const NotifyFields& fields) {
       spoke_ = spoke_ || !only_watchdog(fields);
       const std::string* ready = notify_field(fields, "READY");
       if (ready != nullptr && *ready == "1") ready_ = true;
       pass_when_complete();
     });
+    if (notify_only_) return;
     accept_->start(subject, [this](bool passed, const std::string& detail) {
       if (!passed) {
         cancel();
@@ -224,6 +248,10 @@ class AutoGate final : public Gate {
     generation_ = 0;
   }
   std::string progress() const override {
+    if (notify_only_)
+      return std::string(ready_ ? "notify: READY=1 received" : "notify: no READY=1 yet") +
+             " (/proc is not mounted: auto decides on READY=1 alone; a server that does not "
+             "send it needs --ready exec:COMMAND or delay:DURATION)";
     std::string text = accepted_ ? "wait: passed (" + how_ + ")" : accept_->progress();
     if (spoke_)
       text += ready_ ? "; notify: READY=1 received"
@@ -234,7 +262,14 @@ class AutoGate final : public Gate {
 
  private:
   void pass_when_complete() {
-    if (!accepted_ || (spoke_ && !ready_) || generation_ == 0) return;
+    if (generation_ == 0) return;
+    if (notify_only_) {
+      if (!ready_) return;
+      cancel();
+      done_(true, "READY=1 (without /proc)");
+      return;
+    }
+    if (!accepted_ || (spoke_ && !ready_)) return;
     cancel();
     done_(true, spoke_ ? how_ + " and READY=1" : how_);
   }
@@ -247,6 +282,7 @@ class AutoGate final : public Gate {
   bool spoke_ = false;
   bool ready_ = false;
   bool accepted_ = false;
+  bool notify_only_ = false;  // no /proc: READY=1 alone
   std::string how_;  // how the waiting gate decided
 };
 

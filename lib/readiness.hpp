@@ -53,6 +53,13 @@ std::string describe_gate_spec(const GateSpec& spec);
 // decides by /proc alone (wait_gate.cpp).
 std::string gates_without_tcp(const std::vector<GateSpec>& gates, bool has_tcp);
 
+// Without /proc (a chroot, the static binary) no process can be seen taking a probe: for accept
+// and http the one-line usage error naming what to use instead; "" otherwise. auto then
+// decides on READY=1 alone (it says so at start: auto_without_proc_notice).
+std::string gates_without_proc(const std::vector<GateSpec>& gates, bool proc_mounted);
+// The one line said at start when auto runs without /proc; "" when it does not.
+std::string auto_without_proc_notice(const std::vector<GateSpec>& gates, bool proc_mounted);
+
 struct ReadinessConfig {
   std::vector<GateSpec> gates{GateSpec{}};
   Duration interval = std::chrono::milliseconds(50);  // between two probes of one gate

@@ -17,6 +17,8 @@
 #include "handover.hpp"
 #include "listener.hpp"
 #include "pid_file.hpp"
+#include "readiness.hpp"
+#include "system_view.hpp"
 #include "upgrade.hpp"
 
 namespace reuserun {
@@ -121,6 +123,16 @@ int run(const Config& config) {
     log_error("Failed to become a child subreaper: {}", std::strerror(errno));
     return kExitFailure;
   }
+  // Before the port is freed: what the gates can see does not depend on it.
+  const bool see_processes = real_system().proc_mounted();
+  if (const std::string misfit = gates_without_proc(config.readiness.gates, see_processes);
+      !misfit.empty()) {
+    log_error("{}", misfit);
+    return kExitUsage;
+  }
+  if (const std::string notice = auto_without_proc_notice(config.readiness.gates, see_processes);
+      !notice.empty())
+    log_warn("{}", notice);
   std::optional<PidFile> pid_file;
   if (!config.pid_file.empty()) {
     auto created = PidFile::create(config.pid_file);

@@ -148,7 +148,7 @@ void Supervisor::exited_while_serving(ChildState& gone, const Happened& happened
   switch (replacement_for(gone)) {
     case Replacement::new_generation:
       if (serving_ == gone.generation) serving_.reset();
-      if (!rollout_) schedule_respawn();  // a rollout under way brings one already
+      if (!rollout_) schedule_respawn(RestartOutcome::exited);  // a rollout under way brings one already
       break;
     case Replacement::repair:
       schedule_repair(WorkerKey{gone.generation, gone.slot});

@@ -335,7 +335,7 @@ class Supervisor {
   Duration backoff_delay(int failures) const;
   std::string name_of(const ChildState& child) const;
   void limit_draining();
-  void schedule_respawn();
+  void schedule_respawn(RestartOutcome why);  // why nothing serves: how the last one ended
   void begin_stop();
   void force_stop();
   void exit_if_stopped();

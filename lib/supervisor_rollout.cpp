@@ -146,7 +146,7 @@ void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& rea
   if (ended.another_queued) {
     launch_generation(LaunchKind::restart);
   } else if (!succeeded && !serving_) {
-    schedule_respawn();
+    schedule_respawn(outcome);
   }
 }
 
@@ -175,15 +175,17 @@ Duration Supervisor::backoff_delay(int failures) const {
   return std::min(delay, config_.backoff_max);
 }
 
-void Supervisor::schedule_respawn() {
+void Supervisor::schedule_respawn(RestartOutcome why) {
   const int failures = ++failures_in_a_row_;
   const Duration delay = backoff_delay(failures);
   report(LogLevel::warn, fmt::format("no generation is serving: starting a new one in {} "
                                      "(failure {} in a row); connections wait in the backlog",
                                      format_duration(delay), failures));
   // The first thing many people try is a server that binds the port itself: it fails with
-  // "Address already in use" (reuserun holds the port) and would do so forever. Said once.
-  if (!ever_ready_ && failures == 1)
+  // "Address already in use" (reuserun holds the port) and would do so forever. Said once, and
+  // only of a generation that exited: one that ran until its gate gave up was not refused the
+  // port, and its failure line names what the gate waited for (issue 25, finding 11).
+  if (!ever_ready_ && failures == 1 && why == RestartOutcome::exited)
     report(LogLevel::warn,
            "hint: no generation has been ready yet. A command that binds the port itself cannot "
            "(reuserun holds it): it must take the inherited socket, fd 3 with LISTEN_FDS "

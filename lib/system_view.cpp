@@ -7,6 +7,7 @@ namespace {
 
 class RealSystem final : public SystemView {
  public:
+  bool proc_mounted() const override { return mounted_; }
   std::vector<pid_t> process_tree(pid_t root) const override {
     return reuserun::process_tree(root);
   }
@@ -27,6 +28,9 @@ class RealSystem final : public SystemView {
   WaitFinding socket_waiter(const std::vector<pid_t>& pids, ino_t inode) const override {
     return find_socket_waiter(pids, inode);
   }
+
+ private:
+  bool mounted_ = reuserun::proc_mounted();  // asked once: it does not come and go
 };
 
 }  // namespace

@@ -20,6 +20,8 @@ namespace reuserun {
 class SystemView {
  public:
   virtual ~SystemView() = default;
+  // Whether /proc is there to answer the questions below (procfs.hpp proc_mounted).
+  virtual bool proc_mounted() const = 0;
   // `root` and every process below it.
   virtual std::vector<pid_t> process_tree(pid_t root) const = 0;
   // Every process there is (the last resort of "who took this connection?").

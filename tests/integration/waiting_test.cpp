@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -75,6 +76,49 @@ TEST(Readiness, SixteenWorkersRollUnderLoadEachJudgedOnItsOwnProcess) {
     EXPECT_TRUE(worker.ready_by.starts_with("pid " + std::to_string(worker.pid) + " waits in"))
         << "worker " << worker.worker << ": " << worker.ready_by;
   }
+}
+
+// Issue 25, finding 11: without /proc (the static binary in a chroot) auto waited to see a thread
+// on the socket, which it never could: it failed a serving generation at every --ready-timeout,
+// killed it, started another, and blamed the command for binding the port itself. It now says
+// at start that READY=1 alone decides, and the serving generation stays.
+std::vector<std::string> without_proc(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh",
+                             "-c", "umount -l /proc && exec \"$0\" \"$@\""});
+  return argv;
+}
+
+TEST(Readiness, WithoutProcAutoTakesReadyAndKeepsAServingGenerationPastTheTimeout) {
+  if (::geteuid() != 0) GTEST_SKIP() << "unmounts /proc in a mount namespace of its own";
+  const int port = probe_free_port();
+  Process reuserun(without_proc({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                                 "--ready-timeout", "1s", "--", kTestServer, "--notify"}));
+  std::optional<pid_t> first;
+  ASSERT_TRUE(wait_until([&] { return (first = serving_pid(port)).has_value(); }, 10s))
+      << reuserun.log();
+  std::this_thread::sleep_for(2500ms);  // two and a half --ready-timeouts
+  EXPECT_EQ(serving_pid(port), first) << reuserun.log();
+  EXPECT_TRUE(process_exists(*first));
+
+  reuserun.signal(SIGHUP);
+  std::optional<pid_t> now;
+  EXPECT_TRUE(wait_until([&] { return (now = serving_pid(port)) && *now != *first; }, 10s))
+      << reuserun.log();
+  EXPECT_TRUE(wait_until([&] { return !process_exists(*first) || is_zombie(*first); }, 10s))
+      << "the old generation was told to stop once the new one sent READY=1";
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(10s), 0) << reuserun.log();
+}
+
+TEST(Readiness, WithoutProcAGateThatMustSeeWhoTookAProbeIsRefusedAtStart) {
+  if (::geteuid() != 0) GTEST_SKIP() << "unmounts /proc in a mount namespace of its own";
+  const Captured refused =
+      run_captured(without_proc({kReuserun, "--port", "0", "--bind", "127.0.0.1", "--ready",
+                                 "accept", "--", kTestServer}),
+                   10s);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  EXPECT_NE(refused.err.find("/proc is not mounted"), std::string::npos) << refused.err;
 }
 
 }  // namespace

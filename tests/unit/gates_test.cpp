@@ -29,6 +29,9 @@ class FakeSystem final : public SystemView {
   std::vector<ListeningSocket> listening;
   std::set<pid_t> waiting;    // processes with a thread waiting on the shared socket
   bool wait_unknown = false;  // /proc cannot tell (no ptrace access, io_uring)
+  bool mounted = true;        // false: no /proc at all (a chroot)
+
+  bool proc_mounted() const override { return mounted; }
 
   std::vector<pid_t> process_tree(pid_t root) const override {
     const auto it = trees.find(root);
@@ -176,6 +179,36 @@ TEST(Gates, AutoWaitsForReadyOnceTheGenerationSpeaksSdNotify) {
   EXPECT_TRUE(outcome.done);
   EXPECT_TRUE(outcome.passed);
   EXPECT_EQ(outcome.reason, "pid 200 waits in epoll_wait and READY=1");
+}
+
+// Issue 25, finding 11: without /proc nobody can be seen waiting or taking a probe; READY=1
+// alone decides, and what the gate waits for says why.
+TEST(Gates, WithoutProcAutoPassesOnReadyAloneAndSaysWhy) {
+  FakeServices services;
+  services.fake.mounted = false;
+  services.fake.holders[777] = kNew;
+  services.fake.accepted = 777;  // a probe would be answered: none is sent
+  Outcome outcome;
+  auto gate = make_gate(with_gates({kAuto}), services);
+  gate->start({2, kNew}, outcome.callback());
+  EXPECT_FALSE(outcome.done);
+  EXPECT_NE(gate->progress().find("no READY=1 yet (/proc is not mounted: auto decides on READY=1 "
+                                  "alone"),
+            std::string::npos)
+      << gate->progress();
+  ASSERT_TRUE(services.watcher);
+  services.notify({{"READY", "1"}});
+  EXPECT_TRUE(outcome.passed);
+  EXPECT_EQ(outcome.reason, "READY=1 (without /proc)");
+}
+
+TEST(Gates, WithoutProcTheGatesThatMustSeeWhoTookAProbeAreRefusedAndAutoIsExplained) {
+  EXPECT_EQ(gates_without_proc({kAuto, kNotify}, false), "");
+  EXPECT_EQ(gates_without_proc({kAccept}, true), "");
+  EXPECT_TRUE(gates_without_proc({kNotify, kAccept}, false).starts_with("--ready accept needs /proc"));
+  EXPECT_EQ(auto_without_proc_notice({kNotify}, false), "");
+  EXPECT_EQ(auto_without_proc_notice({kAuto}, true), "");
+  EXPECT_NE(auto_without_proc_notice({kAuto}, false).find("READY=1"), std::string::npos);
 }
 
 TEST(Gates, AutoPassesWhenAThreadOfTheGenerationWaitsOnTheSocketWithoutAProbe) {

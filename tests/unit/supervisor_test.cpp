@@ -413,6 +413,22 @@ TEST_F(SupervisorTest, AFirstGenerationThatNeverGetsReadyIsExplainedOnceAndRetri
   EXPECT_EQ(hinted(send(ChildExited{200, exited(1)})), 0) << "said once";
 }
 
+// A first generation that ran until its gate gave up was not refused the port: the hint about
+// binding it would blame the wrong thing (issue 25, finding 11: auto without /proc).
+TEST_F(SupervisorTest, AFirstGenerationWhoseGateTimedOutGetsNoHintAboutBindingThePort) {
+  const auto hinted = [](const std::vector<Action>& actions) {
+    int count = 0;
+    for (const auto& report : all_of<Report>(actions))
+      count += report.text.starts_with("hint:") ? 1 : 0;
+    return count;
+  };
+  send(StartRequested{});
+  send(ChildSpawned{1, 100});
+  const auto failed = send(GateFailed{1, "not ready within 1s (--ready-timeout)", true});
+  EXPECT_EQ(hinted(failed), 0);
+  EXPECT_TRUE(arms(failed, TimerKind::backoff, 0, 100ms)) << "retried all the same";
+}
+
 TEST_F(SupervisorTest, ACrashAfterTheServiceWasReadyGivesNoHint) {
   serve_first();
   for (const auto& report : all_of<Report>(send(ChildExited{100, exited(1)})))
