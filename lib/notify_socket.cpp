@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "foreign_helper.hpp"
 #include "log.hpp"
 #include "unique_fd.hpp"
 
@@ -97,17 +98,6 @@ void remove_channel_directory(const std::string& directory) {
     log_debug("Failed to remove the notify directory {}: {}", directory, std::strerror(errno));
 }
 
-// An fd a sender passed despite SO_PASSRIGHTS (an older kernel): closed at once. A socket with
-// SO_LINGER and unsent data would block close() for the linger time: reset it instead.
-void close_passed_fd(int fd) {
-  struct stat info {};
-  if (::fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode)) {
-    const linger abort_on_close{1, 0};
-    (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
-  }
-  ::close(fd);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<NotifySocket>> NotifySocket::open(boost::asio::io_context& io,
@@ -156,6 +146,9 @@ Result<std::unique_ptr<NotifySocket>> NotifySocket::open(boost::asio::io_context
 }
 
 NotifySocket::~NotifySocket() {
+  // What is still queued may carry fds (an older kernel): freed with the socket's last
+  // reference, which is the helper's, never ours (foreign_helper.hpp).
+  if (socket_.is_open()) (void)notify_helper().take_over(socket_.release());
   if (!address_.starts_with('/')) return;
   remove_channel_directory(address_.substr(0, address_.rfind('/')));
 }
@@ -198,25 +191,44 @@ void NotifySocket::wait_for_datagram() {
 // A socket left readable after a full batch gets no new edge from the reactor: the rest is read
 // from a posted handler, after whatever else is ready (signals, timers, `ctl`) has had its turn.
 void NotifySocket::on_readable() {
-  if (read_datagrams()) return wait_for_datagram();
+  if (read_datagrams()) {
+    if (!deaf_) wait_for_datagram();
+    return;
+  }
   boost::asio::post(socket_.get_executor(), [this, alive = std::weak_ptr<int>(alive_)] {
     if (!alive.expired()) on_readable();
   });
 }
 
+// Each datagram is peeked with room for the credentials only: an fd a sender passes despite
+// SO_PASSRIGHTS (an older kernel) is never installed here, so never closed here either (a FUSE
+// file's close waits for its server, a socket's for SO_LINGER: issue 25, finding 2). A datagram
+// that carried fds is received and its fds closed by the helper; one without is dropped here.
 bool NotifySocket::read_datagrams() {
   for (int count = 0; count < kMaxDatagramsPerWake; ++count) {
+    if (deaf_) return true;
     char data[4096];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
     iovec io{data, sizeof data - 1};
     msghdr message{};
     message.msg_iov = &io;
     message.msg_iovlen = 1;
     message.msg_control = control;
     message.msg_controllen = sizeof control;
-    const ssize_t length =
-        ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+    const int fd = socket_.native_handle();
+    const ssize_t length = ::recvmsg(fd, &message, MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC);
     if (length < 0) return true;  // EAGAIN: all read
+    if ((message.msg_flags & MSG_CTRUNC) == 0) {
+      (void)::recv(fd, nullptr, 0, MSG_DONTWAIT);  // the datagram just peeked
+    } else if (notify_helper().consume_datagram(fd) != ForeignHelper::Done::yes &&
+               ++failed_handoffs_ >= kMaxFailedHandoffs) {
+      // The helper could not take it (it hangs on a close): rather than pile up helpers, this
+      // channel stops listening. Its worker can still be judged by other gates.
+      log_warn("notify socket {}: a sender keeps passing fds whose close hangs; no longer "
+               "listening to it",
+               address_);
+      deaf_ = true;
+    }
     NotifyDatagram datagram;
     for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
          header = CMSG_NXTHDR(&message, header)) {
@@ -226,14 +238,6 @@ bool NotifySocket::read_datagrams() {
         std::memcpy(&credentials, CMSG_DATA(header), sizeof credentials);
         datagram.pid = credentials.pid;
         datagram.uid = credentials.uid;
-      } else if (header->cmsg_type == SCM_RIGHTS) {
-        // FDSTORE=1 and friends: reuserun keeps no fds for its children; never leak them.
-        const std::size_t fds = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < fds; ++i) {
-          int fd = -1;
-          std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
-          close_passed_fd(fd);
-        }
       }
     }
     if (!sender_may_speak(datagram.uid)) continue;

@@ -92,6 +92,9 @@ class NotifySocket {
   boost::asio::posix::stream_descriptor socket_;
   std::string address_;
   std::optional<uid_t> owner_uid_;  // unset for an adopted socket: the generation's uid unknown
+  static constexpr int kMaxFailedHandoffs = 3;  // of datagrams with fds the helper did not take
+  int failed_handoffs_ = 0;
+  bool deaf_ = false;  // after kMaxFailedHandoffs: no longer read
   Handler handler_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for handlers posted past our end
 };

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 
+#include "foreign_helper.hpp"
 #include "read_budget.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"
@@ -32,8 +33,13 @@ std::string_view next_word(std::string_view& rest) {
 // What one pass over a generation's threads learns about one process.
 class ProcessReader {
  public:
-  ProcessReader(const std::string& proc_root, pid_t pid, ino_t inode, ReadBudget& budget)
-      : dir_(proc_root + "/" + std::to_string(pid)), inode_(inode), budget_(budget) {}
+  ProcessReader(const std::string& proc_root, pid_t pid, ino_t inode, ReadBudget& budget,
+                MemoryReader& memory)
+      : dir_(proc_root + "/" + std::to_string(pid)),
+        pid_(pid),
+        inode_(inode),
+        budget_(budget),
+        memory_(memory) {}
 
   // The socket inode behind fd `fd`, cached for this pass. False once the budget is spent.
   bool fd_is_socket(long fd) {
@@ -59,39 +65,48 @@ class ProcessReader {
     return budget_.spend(0, info.size()) && epoll_watches_for_input(info, inode_);
   }
 
-  enum class Read { done, no_access, failed };
-  // Reads `length` bytes at `address` of the process. Only EACCES and EPERM mean no ptrace
-  // access; anything else (the process exited during the look, the address is no longer
-  // mapped) is a failed read that says nothing about access (issue 25, finding 8).
+  using Read = MemoryReader::Read;
+  // Reads `length` bytes at `address` of the process, through `memory` (foreign_helper.hpp:
+  // never a fault on the loop thread). Only EACCES and EPERM mean no ptrace access; anything
+  // else (the process exited during the look, the address is no longer mapped) is a failed
+  // read that says nothing about access (issue 25, finding 8).
   Read read_memory(unsigned long address, void* out, std::size_t length) {
     if (!budget_.spend(mem_ ? 0 : 1, length)) return Read::failed;
-    if (!mem_) {
+    if (!mem_) {  // opening faults nothing in
       mem_ = UniqueFd(::open((dir_ + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
       if (!mem_) return denied(errno) ? Read::no_access : Read::failed;
     }
-    const ssize_t read = ::pread(mem_.get(), out, length, static_cast<off_t>(address));
-    if (read == static_cast<ssize_t>(length)) return Read::done;
-    return read < 0 && denied(errno) ? Read::no_access : Read::failed;
+    return memory_.read(pid_, mem_.get(), address, out, length);
   }
 
   const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;
+  pid_t pid_;
   ino_t inode_;
   ReadBudget& budget_;
+  MemoryReader& memory_;
   static bool denied(int error) { return error == EACCES || error == EPERM; }
 
   std::map<long, bool> fds_;
   UniqueFd mem_;
 };
 
-enum class ThreadWait { waits, other, unreadable };
+enum class ThreadWait { waits, other, unreadable, hung };
 
-// A read of the wait's arguments that failed: for want of access /proc cannot tell; otherwise
-// (the process exited, the memory is gone) the thread is not waiting on the socket.
+// A read of the wait's arguments that failed: for want of access, or because the memory did
+// not answer in time, /proc cannot tell; otherwise (the process exited, the memory is gone)
+// the thread is not waiting on the socket.
 ThreadWait after_failed_read(ProcessReader::Read read) {
-  return read == ProcessReader::Read::no_access ? ThreadWait::unreadable : ThreadWait::other;
+  switch (read) {
+    case ProcessReader::Read::no_access:
+      return ThreadWait::unreadable;
+    case ProcessReader::Read::timed_out:
+      return ThreadWait::hung;
+    default:
+      return ThreadWait::other;
+  }
 }
 
 ThreadWait poll_waits(ProcessReader& process, const SyscallSnapshot& call) {
@@ -242,7 +257,8 @@ std::string WaitFinding::describe() const {
 }
 
 WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
-                               const std::string& proc_root, ReadBudget::Limits limits) {
+                               const std::string& proc_root, ReadBudget::Limits limits,
+                               MemoryReader& memory) {
   WaitFinding finding;
   bool running = false;
   bool waits_elsewhere = false;
@@ -256,7 +272,7 @@ WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
   };
   for (pid_t pid : pids) {
     if (!budget.spend(1)) return out_of_budget(pid);
-    ProcessReader process(proc_root, pid, inode, budget);
+    ProcessReader process(proc_root, pid, inode, budget, memory);
     std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir((process.dir() + "/task").c_str()),
                                               ::closedir);
     if (!tasks) continue;  // gone
@@ -312,6 +328,11 @@ WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
       if (wait == ThreadWait::unreadable) {
         finding.kind = WaitFinding::Kind::unknown;
         finding.why = "no access to " + process.dir() + "/mem";
+      } else if (wait == ThreadWait::hung) {
+        finding.kind = WaitFinding::Kind::unknown;
+        finding.why = "pid " + std::to_string(pid) + "'s memory did not answer a read within " +
+                      std::to_string(ForeignHelper::kDeadline.count()) +
+                      " ms (a mapping that blocks, such as a FUSE file)";
       }
     }
   }

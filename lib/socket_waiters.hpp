@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "foreign_helper.hpp"
 #include "read_budget.hpp"
 
 namespace reuserun {
@@ -62,9 +63,11 @@ struct WaitFinding {
 };
 
 // Looks at every thread of every process in `pids` (a generation's process tree), within
-// `limits`: a look that would read more says `unknown` (read_budget.hpp).
+// `limits`: a look that would read more says `unknown` (read_budget.hpp). Memory (poll and
+// select arrays) is read through `memory`; the loop passes memory_helper().
 WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
                                const std::string& proc_root = "/proc",
-                               ReadBudget::Limits limits = ReadBudget::kOneLook);
+                               ReadBudget::Limits limits = ReadBudget::kOneLook,
+                               MemoryReader& memory = direct_memory_reader());
 
 }  // namespace reuserun

@@ -26,7 +26,8 @@ class RealSystem final : public SystemView {
     return reuserun::listening_sockets(port);
   }
   WaitFinding socket_waiter(const std::vector<pid_t>& pids, ino_t inode) const override {
-    return find_socket_waiter(pids, inode);
+    return find_socket_waiter(pids, inode, kProcRoot, ReadBudget::kOneLook,
+                              memory_helper());
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <fcntl.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -696,6 +697,38 @@ TEST_F(Hostile, AnotherUserCannotBindBesideAUdpListenerAndTakeItsDatagrams) {
 
 // ---- what a malicious child makes the readiness gate read ----
 
+double seconds_since(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// `status json` asked every 20 ms while `generation` lives (at most 8 s after `began`): the
+// slowest answer (99 s for one not given), how many were asked, and when the generation ended.
+struct StatusWhileAlive {
+  double slowest = 0;
+  int asked = 0;
+  double ended_after = 0;
+};
+StatusWhileAlive status_while_alive(const std::string& control, pid_t generation,
+                                    std::chrono::steady_clock::time_point began) {
+  StatusWhileAlive seen;
+  while (process_exists(generation) && !is_zombie(generation) && seconds_since(began) < 8) {
+    const Answer answer = timed_status(control);
+    seen.slowest = std::max(seen.slowest, answer.ok ? answer.seconds : 99.0);
+    ++seen.asked;
+    std::this_thread::sleep_for(20ms);
+  }
+  seen.ended_after = seconds_since(began);
+  return seen;
+}
+
+// SIGTERM to reuserun: the seconds until it exited.
+double stop_time(Process& reuserun) {
+  const auto stopping = std::chrono::steady_clock::now();
+  reuserun.signal(SIGTERM);
+  EXPECT_TRUE(reuserun.wait_exit(10s).has_value());
+  return seconds_since(stopping);
+}
+
 // Issue 25, finding 3: 24 processes of the child in select() over 65536 fds cost 65536 readlink()s
 // each per look of the waiting gate, on the loop thread: `ctl status`, the ready-timeout and
 // SIGTERM waited seconds behind it. Each look now reads within a budget, and what it could not
@@ -704,39 +737,62 @@ TEST_F(Hostile, AChildsSelectOverEveryFdDelaysNeitherStatusNorTheReadyTimeoutNor
   TempDir dir;
   const std::string control = dir.file("ctl.sock");
   const auto began = std::chrono::steady_clock::now();
-  const auto seconds_since = [](std::chrono::steady_clock::time_point since) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-  };
   Launch launch({"--user", "nobody", "--ready-timeout", "3s", "--control-socket", control},
                 {copy_for_nobody(kHostileChild, bin), "wide-select", "24"});
   const pid_t reuserun = launch.process.pid();
   ASSERT_TRUE(wait_until([&] { return descendants(reuserun).size() >= 24; }, 5s));
-  const pid_t first = child_pids(reuserun).at(0);
-
-  double slowest = 0;
-  int asked = 0;
-  while (process_exists(first) && !is_zombie(first) && seconds_since(began) < 8) {
-    const Answer answer = timed_status(control);
-    ASSERT_TRUE(answer.ok);
-    slowest = std::max(slowest, answer.seconds);
-    ++asked;
-    std::this_thread::sleep_for(20ms);
-  }
-  const double timed_out_after = seconds_since(began);
+  const StatusWhileAlive seen = status_while_alive(control, child_pids(reuserun).at(0), began);
   std::printf("24 processes in select(65536): %d status requests, slowest %.1f ms; the 3 s "
               "ready-timeout ended the generation after %.2f s\n",
-              asked, slowest * 1000, timed_out_after);
-  EXPECT_LT(slowest, 0.25) << asked << " status requests";
-  EXPECT_LT(timed_out_after, 4.5) << "the 3 s ready-timeout";
+              seen.asked, seen.slowest * 1000, seen.ended_after);
+  EXPECT_LT(seen.slowest, 0.25) << seen.asked << " status requests";
+  EXPECT_LT(seen.ended_after, 4.5) << "the 3 s ready-timeout";
 
   // The next generation does the same; SIGTERM stops everything within 3 s.
   ASSERT_TRUE(wait_until([&] { return descendants(reuserun).size() >= 24; }, 10s));
-  const auto stopping = std::chrono::steady_clock::now();
-  launch.process.signal(SIGTERM);
-  EXPECT_TRUE(launch.process.wait_exit(10s).has_value());
-  const double stopped_after = seconds_since(stopping);
+  const double stopped_after = stop_time(launch.process);
   std::printf("SIGTERM stopped reuserun after %.2f s\n", stopped_after);
   EXPECT_LT(stopped_after, 3.0);
+}
+
+// Issue 25, finding 2: a child whose poll array sits in a FUSE file it serves itself, and which
+// stops answering, made the gate's pread of /proc/PID/mem wait in the kernel: no `ctl`, no
+// ready-timeout, no SIGTERM until the FUSE connection died. Memory is now read by a helper
+// process the loop waits for at most 100 ms.
+TEST_F(Hostile, AChildWhosePollArrayNeverFaultsInCannotFreezeTheLoop) {
+  if (const int fuse = ::open("/dev/fuse", O_RDWR | O_CLOEXEC); fuse == -1)
+    GTEST_SKIP() << "no /dev/fuse here: the trap needs FUSE";
+  else
+    ::close(fuse);
+  TempDir dir;
+  const std::string control = dir.file("ctl.sock");
+  const auto began = std::chrono::steady_clock::now();
+  // --lifetime: were the loop frozen, the trap ends itself after 20 s and frees it.
+  Launch launch({"--ready-timeout", "3s", "--control-socket", control},
+                {kFuseTrap, "--lifetime", "20"});
+  const pid_t reuserun = launch.process.pid();
+  ASSERT_TRUE(launch.process.wait_for_log("trapped 0x", 10s)) << launch.process.log();
+  if (contains(launch.process.log(), "fuse_trap: unavailable"))
+    GTEST_SKIP() << "FUSE cannot be mounted here";
+  const StatusWhileAlive seen = status_while_alive(control, child_pids(reuserun).at(0), began);
+  std::printf("poll array in a FUSE file that never answers: %d status requests, slowest %.1f ms; "
+              "the 3 s ready-timeout ended the generation after %.2f s\n",
+              seen.asked, seen.slowest * 1000, seen.ended_after);
+  EXPECT_LT(seen.slowest, 0.25) << seen.asked << " status requests";
+  EXPECT_LT(seen.ended_after, 4.5) << "the 3 s ready-timeout";
+
+  ASSERT_TRUE(launch.process.wait_for_log("trapped 0x", 10s, 2)) << "the next generation";
+  std::vector<pid_t> left = descendants(reuserun);
+  const std::vector<pid_t> helpers = helper_pids(reuserun);
+  EXPECT_FALSE(helpers.empty()) << "the gate read the trap's memory through a helper";
+  left.insert(left.end(), helpers.begin(), helpers.end());
+  const double stopped_after = stop_time(launch.process);
+  std::printf("SIGTERM stopped reuserun after %.2f s\n", stopped_after);
+  EXPECT_LT(stopped_after, 3.0);
+  // Nothing is left behind: not the trap, not a helper stuck in its fault.
+  for (const pid_t pid : left)
+    EXPECT_TRUE(wait_until([&] { return !process_exists(pid) || is_zombie(pid); }, 5s))
+        << "pid " << pid << " outlived reuserun";
 }
 
 }  // namespace

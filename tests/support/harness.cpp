@@ -188,16 +188,26 @@ bool is_zombie(pid_t pid) {
   return state.find('Z') != std::string::npos;
 }
 
-std::vector<pid_t> child_pids(pid_t parent) {
+namespace {
+
+std::vector<pid_t> children_named(pid_t parent, bool helpers) {
   std::vector<pid_t> children;
   DIR* dir = ::opendir("/proc");
   while (const dirent* entry = ::readdir(dir)) {
     const pid_t pid = std::atoi(entry->d_name);
-    if (pid > 0 && std::atoi(status_field(pid, "PPid").c_str()) == parent) children.push_back(pid);
+    if (pid > 0 && std::atoi(status_field(pid, "PPid").c_str()) == parent &&
+        (status_field(pid, "Name") == "\treuserun-helper") == helpers)
+      children.push_back(pid);
   }
   ::closedir(dir);
   return children;
 }
+
+}  // namespace
+
+std::vector<pid_t> child_pids(pid_t parent) { return children_named(parent, false); }
+
+std::vector<pid_t> helper_pids(pid_t parent) { return children_named(parent, true); }
 
 std::vector<pid_t> descendants(pid_t ancestor) {
   std::vector<pid_t> found;

@@ -29,6 +29,7 @@ extern const std::string kReuserun;
 extern const std::string kTestServer;
 extern const std::string kNotifyAttacker;
 extern const std::string kHostileChild;  // tests/support/hostile_child.cpp
+extern const std::string kFuseTrap;      // tests/support/fuse_trap.cpp
 extern const std::string kSupportDir;  // tests/support
 extern const std::string kExamples;    // examples/
 extern const std::string kHelloGo;     // the Go recipe's binary, "" when go was not found
@@ -66,7 +67,10 @@ bool has_ipv6_loopback();
 std::optional<pid_t> serving_pid(int port);
 
 bool process_exists(pid_t pid);
-std::vector<pid_t> child_pids(pid_t parent);     // direct children, from /proc
+// Direct children, from /proc, but for reuserun's helper (lib/foreign_helper.hpp), which
+// helper_pids lists.
+std::vector<pid_t> child_pids(pid_t parent);
+std::vector<pid_t> helper_pids(pid_t parent);
 std::vector<pid_t> descendants(pid_t ancestor);  // the whole tree below
 bool is_zombie(pid_t pid);
 long vm_rss_kib(pid_t pid);

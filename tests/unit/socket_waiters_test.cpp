@@ -102,6 +102,11 @@ class FakeProc {
   std::string root_;
 };
 
+// One look's budget in files and bytes, with time enough for a loaded machine (a sanitized
+// build): what these tests decide must not depend on the clock.
+constexpr ReadBudget::Limits kPlentyOfTime{std::chrono::seconds(10), ReadBudget::kOneLook.files,
+                                           ReadBudget::kOneLook.bytes};
+
 std::string syscall_line(long number, unsigned long first) {
   char line[200];
   std::snprintf(line, sizeof line, "%ld 0x%lx 0x0 0x0 0x0 0x0 0x0 0x7ffd 0x7f3c\n", number, first);
@@ -113,11 +118,11 @@ TEST(SocketWaiters, AThreadInAcceptOnTheSocketWaits) {
   proc.thread(10, 10, "running\n");
   proc.thread(10, 11, syscall_line(SYS_accept4, 3));
   proc.fd(10, 3, "socket:[555]");
-  const auto found = find_socket_waiter({10}, 555, proc.root());
+  const auto found = find_socket_waiter({10}, 555, proc.root(), kPlentyOfTime);
   EXPECT_EQ(found.kind, WaitFinding::Kind::waiting);
   EXPECT_EQ(found.tid, 11);
   EXPECT_EQ(found.describe(), "pid 10 waits in accept");
-  EXPECT_EQ(find_socket_waiter({10}, 556, proc.root()).kind, WaitFinding::Kind::not_waiting)
+  EXPECT_EQ(find_socket_waiter({10}, 556, proc.root(), kPlentyOfTime).kind, WaitFinding::Kind::not_waiting)
       << "accept on another socket";
 }
 
@@ -126,7 +131,7 @@ TEST(SocketWaiters, AWorkerInEpollWaitOnASetWithTheSocketWaits) {
   proc.thread(20, 20, syscall_line(SYS_wait4, 0));  // a master waiting for its workers
   proc.thread(21, 21, syscall_line(SYS_epoll_pwait, 5));
   proc.fdinfo(21, 5, kEpollInfo);
-  const auto found = find_socket_waiter({20, 21}, 0x2f9a, proc.root());
+  const auto found = find_socket_waiter({20, 21}, 0x2f9a, proc.root(), kPlentyOfTime);
   EXPECT_EQ(found.kind, WaitFinding::Kind::waiting);
   EXPECT_EQ(found.pid, 21);
   EXPECT_EQ(found.call, WaitCall::epoll);
@@ -135,7 +140,7 @@ TEST(SocketWaiters, AWorkerInEpollWaitOnASetWithTheSocketWaits) {
 TEST(SocketWaiters, IoUringIsSaidToBeBeyondWhatProcShows) {
   FakeProc proc;
   proc.thread(30, 30, syscall_line(SYS_io_uring_enter, 4));
-  const auto found = find_socket_waiter({30}, 555, proc.root());
+  const auto found = find_socket_waiter({30}, 555, proc.root(), kPlentyOfTime);
   EXPECT_EQ(found.kind, WaitFinding::Kind::unknown);
   EXPECT_EQ(found.why, "pid 30 waits in io_uring_enter");
 }
@@ -144,17 +149,17 @@ TEST(SocketWaiters, AnEventLoopWaitingOnSomethingElseIsIdleElsewhereUnlessAThrea
   FakeProc proc;
   proc.thread(50, 50, syscall_line(SYS_epoll_pwait, 6));  // a set without the socket
   proc.fdinfo(50, 6, kEpollInfo);
-  const auto idle = find_socket_waiter({50}, 555, proc.root());
+  const auto idle = find_socket_waiter({50}, 555, proc.root(), kPlentyOfTime);
   EXPECT_EQ(idle.kind, WaitFinding::Kind::not_waiting);
   EXPECT_TRUE(idle.idle_elsewhere) << "the gate may probe with connections after a while";
   proc.thread(50, 51, "running\n");  // still starting up
-  EXPECT_FALSE(find_socket_waiter({50}, 555, proc.root()).idle_elsewhere);
+  EXPECT_FALSE(find_socket_waiter({50}, 555, proc.root(), kPlentyOfTime).idle_elsewhere);
 }
 
 TEST(SocketWaiters, AServerAsleepAtStartUpIsNotIdleElsewhere) {
   FakeProc proc;
   proc.thread(60, 60, syscall_line(SYS_clock_nanosleep, 0));
-  EXPECT_FALSE(find_socket_waiter({60}, 555, proc.root()).idle_elsewhere);
+  EXPECT_FALSE(find_socket_waiter({60}, 555, proc.root(), kPlentyOfTime).idle_elsewhere);
 }
 
 TEST(SocketWaiters, AProcessThatExitsDuringALookIsNotTakenForOneWithoutAccess) {
@@ -163,7 +168,7 @@ TEST(SocketWaiters, AProcessThatExitsDuringALookIsNotTakenForOneWithoutAccess) {
   // generation that has no probe to fall back on (issue 25, finding 8).
   FakeProc proc;
   proc.thread(70, 70, std::to_string(SYS_ppoll) + " 0x7ffd1000 0x1 0x0 0x0 0x0 0x0 0x7ffd 0x7f3c\n");
-  const auto found = find_socket_waiter({70}, 555, proc.root());
+  const auto found = find_socket_waiter({70}, 555, proc.root(), kPlentyOfTime);
   EXPECT_EQ(found.kind, WaitFinding::Kind::not_waiting) << found.why;
 }
 
@@ -195,7 +200,8 @@ TEST(SocketWaiters, AnEpollSetLargerThanTheBudgetIsUnknownNotRead) {
   proc.fdinfo(81, 5, huge);
   const ReadBudget::Limits small{std::chrono::seconds(5), 1000, 64 * 1024};
   EXPECT_EQ(find_socket_waiter({81}, 0x2f9a, proc.root(), small).kind, WaitFinding::Kind::unknown);
-  EXPECT_EQ(find_socket_waiter({81}, 0x2f9a, proc.root()).kind, WaitFinding::Kind::waiting)
+  EXPECT_EQ(find_socket_waiter({81}, 0x2f9a, proc.root(), kPlentyOfTime).kind,
+            WaitFinding::Kind::waiting)
       << "about 240 KB: within one look's budget";
 }
 
@@ -208,12 +214,13 @@ TEST(SocketWaiters, ATreeOfMoreProcessesThanTheBudgetIsUnknown) {
   }
   const ReadBudget::Limits small{std::chrono::seconds(5), 50, std::size_t{1} << 20};
   EXPECT_EQ(find_socket_waiter(tree, 555, proc.root(), small).kind, WaitFinding::Kind::unknown);
-  EXPECT_EQ(find_socket_waiter(tree, 555, proc.root()).kind, WaitFinding::Kind::not_waiting);
+  EXPECT_EQ(find_socket_waiter(tree, 555, proc.root(), kPlentyOfTime).kind,
+            WaitFinding::Kind::not_waiting);
 }
 
 TEST(SocketWaiters, AGoneProcessIsNotWaiting) {
   FakeProc proc;
-  EXPECT_EQ(find_socket_waiter({40}, 555, proc.root()).kind, WaitFinding::Kind::not_waiting);
+  EXPECT_EQ(find_socket_waiter({40}, 555, proc.root(), kPlentyOfTime).kind, WaitFinding::Kind::not_waiting);
 }
 
 }  // namespace

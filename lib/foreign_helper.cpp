@@ -1,0 +1,266 @@
+#include "foreign_helper.hpp"
+
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+
+namespace reuserun {
+namespace {
+
+constexpr char kHelperName[] = "reuserun-helper";  // 15 bytes: comm's limit
+
+enum Kind : std::uint32_t { kReadMemory = 1, kConsumeDatagram = 2, kTakeOver = 3 };
+
+struct Request {
+  std::uint32_t kind;
+  std::uint32_t unused;
+  std::uint64_t address;
+  std::uint64_t length;
+};
+
+// The reply: an int32 status, then (for a memory read) the bytes.
+constexpr std::size_t kHeader = sizeof(std::int32_t);
+char g_reply[kHeader + ForeignHelper::kMaxLength];
+
+class DirectReader final : public MemoryReader {
+ public:
+  Read read(pid_t, int mem, unsigned long address, void* out, std::size_t length) override {
+    const ssize_t got = ::pread(mem, out, length, static_cast<off_t>(address));
+    if (got == static_cast<ssize_t>(length)) return Read::done;
+    return got < 0 && (errno == EACCES || errno == EPERM) ? Read::no_access : Read::failed;
+  }
+};
+
+// The fd of an SCM_RIGHTS message, or -1; any more are closed.
+int passed_fd(msghdr& message) {
+  int first = -1;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+       header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
+      if (first == -1) {
+        first = fd;
+      } else {
+        ::close(fd);
+      }
+    }
+  }
+  return first;
+}
+
+// Receives one datagram of `socket` and returns how many fds it carried, closed after the
+// answer is sent (`closing` collects them). A socket among them is reset rather than lingering.
+std::int32_t receive_one(int socket, int* closing, std::size_t capacity, std::size_t* count) {
+  char data[1];
+  iovec part{data, sizeof data};
+  alignas(cmsghdr) static char control[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(64)];
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  if (::recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0) return -errno;
+  *count = 0;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+       header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t fds = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < fds && *count < capacity; ++i)
+      std::memcpy(&closing[(*count)++], CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+  }
+  return static_cast<std::int32_t>(*count);
+}
+
+void close_quickly(int fd) {
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode)) {
+    const linger abort_on_close{1, 0};
+    (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+  }
+  ::close(fd);  // may wait (a FUSE flush): only this helper does
+}
+
+// The helper's whole life: answer requests on fd 0 until the loop closes it. Nothing here
+// allocates; the process was forked from a single thread.
+[[noreturn]] void serve(int channel, pid_t parent) {
+  (void)::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(0);
+  (void)::prctl(PR_SET_NAME, kHelperName);  // told apart from the workers in ps and /proc
+  for (int sig = 1; sig < NSIG; ++sig) (void)::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // No fd but the channel: a helper stuck in the kernel must hold no socket, pipe or log open.
+  if (channel != 0 && ::dup2(channel, 0) == -1) ::_exit(1);
+  (void)::close_range(1, ~0U, 0);
+
+  for (;;) {
+    Request request{};
+    iovec part{&request, sizeof request};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    msghdr message{};
+    message.msg_iov = &part;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t got = ::recvmsg(0, &message, MSG_CMSG_CLOEXEC);
+    if (got == 0 || (got < 0 && errno != EINTR)) ::_exit(0);
+    const int fd = passed_fd(message);
+    std::int32_t status = -EINVAL;
+    std::size_t bytes = 0;
+    int closing[253];
+    std::size_t to_close = 0;
+    if (got == sizeof request && fd >= 0) {
+      switch (request.kind) {
+        case kReadMemory:
+          if (request.length <= ForeignHelper::kMaxLength) {
+            const ssize_t read = ::pread(fd, g_reply + kHeader, request.length,
+                                         static_cast<off_t>(request.address));
+            status = read < 0 ? -errno : static_cast<std::int32_t>(read);
+            bytes = read > 0 ? static_cast<std::size_t>(read) : 0;
+          }
+          break;
+        case kConsumeDatagram:
+          status = receive_one(fd, closing, sizeof closing / sizeof closing[0], &to_close);
+          break;
+        case kTakeOver:
+          status = 0;
+          break;
+        default:
+          break;
+      }
+    }
+    std::memcpy(g_reply, &status, kHeader);
+    if (::send(0, g_reply, kHeader + bytes, MSG_NOSIGNAL) == -1) ::_exit(0);
+    // Answered: what may wait now delays only this helper.
+    for (std::size_t i = 0; i < to_close; ++i) close_quickly(closing[i]);
+    if (fd >= 0) ::close(fd);  // /proc/PID/mem, or a socket whose last reference may be this
+  }
+}
+
+}  // namespace
+
+MemoryReader& direct_memory_reader() {
+  static DirectReader reader;
+  return reader;
+}
+
+ForeignHelper& memory_helper() {
+  static ForeignHelper helper;
+  return helper;
+}
+
+ForeignHelper& notify_helper() {
+  static ForeignHelper helper;
+  return helper;
+}
+
+bool ForeignHelper::start() {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == -1) return false;
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) serve(pair[1], parent);
+  ::close(pair[1]);
+  if (pid == -1) {
+    ::close(pair[0]);
+    return false;
+  }
+  channel_ = UniqueFd(pair[0]);
+  helper_ = pid;
+  return true;
+}
+
+void ForeignHelper::abandon() {
+  if (helper_ > 0) ::kill(helper_, SIGKILL);
+  helper_ = 0;
+  channel_ = UniqueFd();
+}
+
+ForeignHelper::Answer ForeignHelper::ask(std::uint32_t kind, int fd, std::uint64_t address,
+                                         std::uint64_t length, bool give) {
+  Request request{kind, 0, address, length};
+  iovec part{&request, sizeof request};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  // A helper that died (a signal to reuserun's process group) is replaced once.
+  bool sent = false;
+  for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
+    if (!channel_ && !start()) return {};
+    sent = ::sendmsg(channel_.get(), &message, MSG_NOSIGNAL) == sizeof request;
+    if (!sent) abandon();
+  }
+  if (give) ::close(fd);  // in flight, or not sent at all: either way not ours to keep
+  if (!sent) return {};
+
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  pollfd ready{channel_.get(), POLLIN, 0};
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const int polled = ::poll(&ready, 1, static_cast<int>(std::max<long>(left.count(), 0)));
+    if (polled > 0) break;
+    if (polled == 0 || errno != EINTR) {
+      abandon();
+      return {Done::timed_out, 0, 0};
+    }
+  }
+  const ssize_t got = ::recv(channel_.get(), g_reply, kHeader + kMaxLength, MSG_DONTWAIT);
+  if (got < static_cast<ssize_t>(kHeader)) {
+    abandon();
+    return {};
+  }
+  Answer answer{Done::yes, 0, static_cast<std::size_t>(got) - kHeader};
+  std::memcpy(&answer.status, g_reply, kHeader);
+  return answer;
+}
+
+MemoryReader::Read ForeignHelper::read(pid_t pid, int mem, unsigned long address, void* out,
+                                       std::size_t length) {
+  if (length > kMaxLength) return Read::failed;
+  if (hung_.contains(pid)) return Read::timed_out;
+  const Answer answer = ask(kReadMemory, mem, address, length);
+  if (answer.done == Done::timed_out) {
+    constexpr std::size_t kRemembered = 1024;
+    if (hung_.size() >= kRemembered) hung_.erase(hung_.begin());
+    hung_.insert(pid);
+    return Read::timed_out;
+  }
+  if (answer.done == Done::failed) return Read::failed;
+  if (answer.status < 0)
+    return answer.status == -EACCES || answer.status == -EPERM ? Read::no_access : Read::failed;
+  if (static_cast<std::size_t>(answer.status) != length || answer.bytes != length)
+    return Read::failed;
+  std::memcpy(out, g_reply + kHeader, length);
+  return Read::done;
+}
+
+ForeignHelper::Done ForeignHelper::consume_datagram(int socket) {
+  const Answer answer = ask(kConsumeDatagram, socket, 0, 0);
+  return answer.done == Done::yes && answer.status < 0 ? Done::failed : answer.done;
+}
+
+ForeignHelper::Done ForeignHelper::take_over(int socket) {
+  return ask(kTakeOver, socket, 0, 0, true).done;
+}
+
+}  // namespace reuserun

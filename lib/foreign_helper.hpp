@@ -1,0 +1,84 @@
+// What the loop must not do itself, because a child can make it wait in the kernel for as long
+// as it likes (issue 25, finding 2), done by a helper process instead:
+//
+//  * Reading a child's memory (a poll() array, a select() set). A read of /proc/PID/mem faults
+//    the page in: a child whose array sits in a FUSE file it serves itself, and which stops
+//    answering, kept root reuserun in the kernel (no `ctl`, no SIGTERM, no ready-timeout) until
+//    the FUSE connection died. No flag makes such a read interruptible.
+//  * Closing an fd a child passed on its notify socket (kernels without SO_PASSRIGHTS, such as
+//    Debian 12's 6.1): close() flushes a FUSE file (the server may never answer) and waits out a
+//    socket's SO_LINGER. The loop never receives such fds: it peeks (which installs none), and
+//    the helper receives the datagram and closes them.
+//
+// The helper is forked on first use, named reuserun-helper (its comm), and holds no fd but its
+// channel. The loop waits for each
+// answer at most kDeadline; past it the helper is SIGKILLed and forgotten (it dies once its
+// wait ends; the Reaper collects it as a child that is no worker), and a process whose memory
+// did not answer is not read again.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <set>
+
+#include "unique_fd.hpp"
+
+namespace reuserun {
+
+class MemoryReader {
+ public:
+  enum class Read { done, no_access, failed, timed_out };
+  virtual ~MemoryReader() = default;
+  // `length` bytes at `address` through `mem`, an fd of /proc/`pid`/mem. Only EACCES and EPERM
+  // are no_access; anything else that is not all the bytes is failed (issue 25, finding 8).
+  virtual Read read(pid_t pid, int mem, unsigned long address, void* out, std::size_t length) = 0;
+};
+
+// pread on the calling thread: for files that cannot block (tests' fake /proc).
+MemoryReader& direct_memory_reader();
+
+class ForeignHelper final : public MemoryReader {
+ public:
+  static constexpr std::chrono::milliseconds kDeadline{100};
+  static constexpr std::size_t kMaxLength = std::size_t{64} * 1024;
+  ForeignHelper() = default;
+  ForeignHelper(const ForeignHelper&) = delete;
+  ForeignHelper& operator=(const ForeignHelper&) = delete;
+  ~ForeignHelper() override = default;  // the helper reads EOF and exits
+
+  Read read(pid_t pid, int mem, unsigned long address, void* out, std::size_t length) override;
+
+  enum class Done { yes, timed_out, failed };
+  // Receives the next datagram of `socket` in the helper, which closes any fd it carries.
+  Done consume_datagram(int socket);
+  // Takes `socket` from the caller: closed here once it is on its way to the helper, so that the
+  // helper's close is the last, and what is still queued there (with its fds) is freed there.
+  Done take_over(int socket);
+
+  pid_t helper() const { return helper_; }  // 0 when none runs
+
+ private:
+  struct Answer {
+    Done done = Done::failed;
+    std::int32_t status = 0;  // what the helper says: bytes read, fds received, or -errno
+    std::size_t bytes = 0;    // of the reply after the status
+  };
+  // Sends a request with `fd`, which is closed once in flight when `give` is set.
+  Answer ask(std::uint32_t kind, int fd, std::uint64_t address, std::uint64_t length,
+             bool give = false);
+  bool start();
+  void abandon();  // the helper did not answer in time
+
+  UniqueFd channel_;
+  pid_t helper_ = 0;
+  std::set<pid_t> hung_;  // processes whose memory did not answer: not read again
+};
+
+// The loop's helpers: one reads memory; the other receives and closes what children pass on
+// their notify sockets, so a close that hangs never delays a memory read.
+ForeignHelper& memory_helper();
+ForeignHelper& notify_helper();
+
+}  // namespace reuserun

@@ -1,0 +1,131 @@
+// The helper that reads other processes' memory for the loop (foreign_helper.hpp): it answers
+// what a pread would, holds no fd but its channel, and a helper that died is replaced.
+#include "foreign_helper.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace reuserun {
+namespace {
+
+class Helper : public ::testing::Test {
+ protected:
+  Helper() {
+    char pattern[] = "/tmp/reuserun-mem-XXXXXX";
+    const int fd = ::mkstemp(pattern);
+    path_ = pattern;
+    ::close(fd);
+    std::ofstream(path_, std::ios::binary) << std::string(100, 'x') << "poll array";
+    file_ = UniqueFd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  }
+  ~Helper() override {
+    std::filesystem::remove(path_);
+    if (const pid_t helper = reader_.helper(); helper > 0) {
+      ::kill(helper, SIGKILL);
+      ::waitpid(helper, nullptr, 0);
+    }
+  }
+  std::string path_;
+  UniqueFd file_;
+  ForeignHelper reader_;
+};
+
+TEST_F(Helper, ReadsWhatPreadWouldThroughAnotherProcess) {
+  char bytes[10];
+  ASSERT_EQ(reader_.read(::getpid(), file_.get(), 100, bytes, sizeof bytes),
+            MemoryReader::Read::done);
+  EXPECT_EQ(std::string(bytes, sizeof bytes), "poll array");
+  EXPECT_GT(reader_.helper(), 0);
+  EXPECT_NE(reader_.helper(), ::getpid());
+  EXPECT_EQ(reader_.read(::getpid(), file_.get(), 105, bytes, sizeof bytes),
+            MemoryReader::Read::failed)
+      << "short of the bytes asked";
+}
+
+TEST_F(Helper, TheHelperHoldsNoFdButItsChannel) {
+  char byte = 0;
+  ASSERT_EQ(reader_.read(::getpid(), file_.get(), 0, &byte, 1), MemoryReader::Read::done);
+  // The fd of the request is closed just after the answer: within a bounded wait.
+  std::vector<std::string> fds;
+  for (int i = 0; i < 100; ++i) {
+    fds.clear();
+    for (const auto& entry : std::filesystem::directory_iterator(
+             "/proc/" + std::to_string(reader_.helper()) + "/fd"))
+      fds.push_back(entry.path().filename());
+    if (fds.size() == 1) break;
+    ::usleep(10000);
+  }
+  EXPECT_EQ(fds, std::vector<std::string>{"0"}) << "a helper stuck in a fault holds nothing";
+}
+
+TEST_F(Helper, AHelperThatDiedIsReplaced) {
+  char byte = 0;
+  ASSERT_EQ(reader_.read(::getpid(), file_.get(), 0, &byte, 1), MemoryReader::Read::done);
+  const pid_t first = reader_.helper();
+  ::kill(first, SIGKILL);
+  ::waitpid(first, nullptr, 0);
+  EXPECT_EQ(reader_.read(::getpid(), file_.get(), 0, &byte, 1), MemoryReader::Read::done);
+  EXPECT_NE(reader_.helper(), first);
+}
+
+// A datagram that carries an fd (FDSTORE=1, or an attack on a kernel without SO_PASSRIGHTS) is
+// received and its fds closed in the helper: the loop never holds them, so never waits in their
+// close() (a FUSE file's flush, a socket's SO_LINGER).
+TEST_F(Helper, ADatagramCarryingAnFdIsReceivedAndItsFdClosedInTheHelper) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair), 0);
+  const UniqueFd sender(pair[0]), receiver(pair[1]);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  const UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  char text[] = "FDSTORE=1";
+  iovec part{text, sizeof text - 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &pipe_fds[0], sizeof(int));
+  ASSERT_EQ(::sendmsg(sender.get(), &message, 0), static_cast<ssize_t>(sizeof text - 1));
+  const_cast<UniqueFd&>(read_end) = UniqueFd();  // only the datagram holds the read end now
+
+  EXPECT_EQ(reader_.consume_datagram(receiver.get()), ForeignHelper::Done::yes);
+  char byte = 0;
+  EXPECT_EQ(::recv(receiver.get(), &byte, 1, MSG_DONTWAIT), -1) << "consumed";
+  // The helper closed the read end it received: the pipe has no reader left.
+  pollfd writable{write_end.get(), POLLOUT, 0};
+  bool closed = false;
+  for (int i = 0; i < 200 && !closed; ++i) {  // the helper closes it just after answering
+    closed = ::poll(&writable, 1, 0) == 1 && (writable.revents & POLLERR) != 0;
+    if (!closed) ::usleep(10000);
+  }
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(Helper, ASocketTakenOverIsClosedByTheHelperAfterTheCaller) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  const UniqueFd peer(pair[1]);
+  EXPECT_EQ(reader_.take_over(pair[0]), ForeignHelper::Done::yes);
+  EXPECT_EQ(::fcntl(pair[0], F_GETFD), -1) << "the caller's fd is closed";
+  char byte = 0;
+  pollfd readable{peer.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&readable, 1, 2000), 1);
+  EXPECT_EQ(::recv(peer.get(), &byte, 1, MSG_DONTWAIT), 0) << "and the helper's copy too: EOF";
+}
+
+}  // namespace
+}  // namespace reuserun
