@@ -30,16 +30,25 @@ std::string_view next_word(std::string_view& rest) {
   return word;
 }
 
-// What one pass over a generation's threads learns about one process.
+// What one pass over a generation's threads learns about one process. Everything is read
+// relative to one fd of /proc/PID, opened once: should the pid be reused during the look, the
+// reads fail rather than describe another process (issue 25, finding 12).
 class ProcessReader {
  public:
   ProcessReader(const std::string& proc_root, pid_t pid, ino_t inode, ReadBudget& budget,
                 MemoryReader& memory)
       : dir_(proc_root + "/" + std::to_string(pid)),
+        dir_fd_(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
         pid_(pid),
         inode_(inode),
         budget_(budget),
         memory_(memory) {}
+
+  bool gone() const { return !dir_fd_; }
+  // `name` under /proc/PID, opened relative to the process's own directory.
+  UniqueFd open(const std::string& name, int flags = O_RDONLY) const {
+    return UniqueFd(::openat(dir_fd_.get(), name.c_str(), flags | O_CLOEXEC));
+  }
 
   // The socket inode behind fd `fd`, cached for this pass. False once the budget is spent.
   bool fd_is_socket(long fd) {
@@ -48,8 +57,8 @@ class ProcessReader {
     if (known != fds_.end()) return known->second;
     if (!budget_.spend(1)) return false;
     char target[64];
-    const std::string link = dir_ + "/fd/" + std::to_string(fd);
-    const ssize_t length = ::readlink(link.c_str(), target, sizeof target - 1);
+    const std::string link = "fd/" + std::to_string(fd);
+    const ssize_t length = ::readlinkat(dir_fd_.get(), link.c_str(), target, sizeof target - 1);
     const bool match = length > 0 && socket_inode_of_link(std::string_view(
                                          target, static_cast<std::size_t>(length))) == inode_;
     fds_[fd] = match;
@@ -61,7 +70,7 @@ class ProcessReader {
     if (epfd < 0 || !budget_.spend(1)) return false;
     const std::size_t allowed = budget_.bytes_left();
     const std::string info =
-        read_file_prefix(dir_ + "/fdinfo/" + std::to_string(epfd), allowed + 1);
+        read_file_prefix_at(dir_fd_.get(), "fdinfo/" + std::to_string(epfd), allowed + 1);
     return budget_.spend(0, info.size()) && epoll_watches_for_input(info, inode_);
   }
 
@@ -73,7 +82,7 @@ class ProcessReader {
   Read read_memory(unsigned long address, void* out, std::size_t length) {
     if (!budget_.spend(mem_ ? 0 : 1, length)) return Read::failed;
     if (!mem_) {  // opening faults nothing in
-      mem_ = UniqueFd(::open((dir_ + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+      mem_ = open("mem");
       if (!mem_) return denied(errno) ? Read::no_access : Read::failed;
     }
     return memory_.read(pid_, mem_.get(), address, out, length);
@@ -83,6 +92,7 @@ class ProcessReader {
 
  private:
   std::string dir_;
+  UniqueFd dir_fd_;
   pid_t pid_;
   ino_t inode_;
   ReadBudget& budget_;
@@ -273,15 +283,19 @@ WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
   for (pid_t pid : pids) {
     if (!budget.spend(1)) return out_of_budget(pid);
     ProcessReader process(proc_root, pid, inode, budget, memory);
-    std::unique_ptr<DIR, int (*)(DIR*)> tasks(::opendir((process.dir() + "/task").c_str()),
+    if (process.gone()) continue;
+    UniqueFd task_dir = process.open("task", O_RDONLY | O_DIRECTORY);
+    std::unique_ptr<DIR, int (*)(DIR*)> tasks(task_dir ? ::fdopendir(task_dir.get()) : nullptr,
                                               ::closedir);
     if (!tasks) continue;  // gone
+    (void)task_dir.release();  // the DIR owns it now
     while (const dirent* entry = ::readdir(tasks.get())) {
       pid_t tid = 0;
       if (!parse_number(std::string_view(entry->d_name), tid)) continue;
       if (!budget.spend(1)) return out_of_budget(pid);
-      const std::string file = process.dir() + "/task/" + entry->d_name + "/syscall";
-      UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+      const std::string name = std::string("task/") + entry->d_name + "/syscall";
+      const std::string file = process.dir() + "/" + name;
+      const UniqueFd fd = process.open(name);
       char line[256];
       const ssize_t length = fd ? ::read(fd.get(), line, sizeof line - 1) : -1;
       if (length < 0) {
