@@ -82,6 +82,16 @@ TEST(Readiness, SixteenWorkersRollUnderLoadEachJudgedOnItsOwnProcess) {
 // on the socket, which it never could: it failed a serving generation at every --ready-timeout,
 // killed it, started another, and blamed the command for binding the port itself. It now says
 // at start that READY=1 alone decides, and the serving generation stays.
+// The sanitizers read /proc themselves (LeakSanitizer lists threads there): these run in the
+// plain build only.
+bool sanitized() {
+#ifdef RRTEST_SANITIZED
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::vector<std::string> without_proc(std::vector<std::string> argv) {
   argv.insert(argv.begin(), {"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh",
                              "-c", "umount -l /proc && exec \"$0\" \"$@\""});
@@ -90,6 +100,7 @@ std::vector<std::string> without_proc(std::vector<std::string> argv) {
 
 TEST(Readiness, WithoutProcAutoTakesReadyAndKeepsAServingGenerationPastTheTimeout) {
   if (::geteuid() != 0) GTEST_SKIP() << "unmounts /proc in a mount namespace of its own";
+  if (sanitized()) GTEST_SKIP() << "a sanitized reuserun needs /proc";
   const int port = probe_free_port();
   Process reuserun(without_proc({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
                                  "--ready-timeout", "1s", "--", kTestServer, "--notify"}));
@@ -112,6 +123,7 @@ TEST(Readiness, WithoutProcAutoTakesReadyAndKeepsAServingGenerationPastTheTimeou
 
 TEST(Readiness, WithoutProcAGateThatMustSeeWhoTookAProbeIsRefusedAtStart) {
   if (::geteuid() != 0) GTEST_SKIP() << "unmounts /proc in a mount namespace of its own";
+  if (sanitized()) GTEST_SKIP() << "a sanitized reuserun needs /proc";
   const Captured refused =
       run_captured(without_proc({kReuserun, "--port", "0", "--bind", "127.0.0.1", "--ready",
                                  "accept", "--", kTestServer}),
