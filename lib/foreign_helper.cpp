@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -178,12 +179,16 @@ bool ForeignHelper::start() {
   }
   channel_ = UniqueFd(pair[0]);
   helper_ = pid;
+  // Signalled through this only: the Reaper may have collected a helper that died (a signal to
+  // reuserun's process group) and its pid may be another user's process by now.
+  pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   return true;
 }
 
 void ForeignHelper::abandon() {
-  if (helper_ > 0) ::kill(helper_, SIGKILL);
+  if (pidfd_) (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
   helper_ = 0;
+  pidfd_ = UniqueFd();
   channel_ = UniqueFd();
 }
 

@@ -72,6 +72,7 @@ class ForeignHelper final : public MemoryReader {
   void abandon();  // the helper did not answer in time
 
   UniqueFd channel_;
+  UniqueFd pidfd_;  // the helper, signalled through this and never by pid
   pid_t helper_ = 0;
   std::set<pid_t> hung_;  // processes whose memory did not answer: not read again
 };

@@ -79,6 +79,37 @@ TEST_F(Helper, AHelperThatDiedIsReplaced) {
 // A datagram that carries an fd (FDSTORE=1, or an attack on a kernel without SO_PASSRIGHTS) is
 // received and its fds closed in the helper: the loop never holds them, so never waits in their
 // close() (a FUSE file's flush, a socket's SO_LINGER).
+// Attack review of issue 25: a helper that died was collected by the Reaper; its pid, reused by
+// another user's process, got the SIGKILL meant for the helper when the next request failed.
+TEST_F(Helper, AHelperThatDiedIsNeverSignalledByItsPidAgain) {
+  if (::geteuid() != 0) GTEST_SKIP() << "places a process on a chosen pid (ns_last_pid)";
+  char byte = 0;
+  ASSERT_EQ(reader_.read(::getpid(), file_.get(), 0, &byte, 1), MemoryReader::Read::done);
+  const pid_t first = reader_.helper();
+  ::kill(first, SIGKILL);
+  ::waitpid(first, nullptr, 0);  // collected: the pid is free for anyone
+  // A bystander on the very pid the helper had.
+  pid_t bystander = -1;
+  for (int attempt = 0; attempt < 20 && bystander != first; ++attempt) {
+    if (bystander > 0) {
+      ::kill(bystander, SIGKILL);
+      ::waitpid(bystander, nullptr, 0);
+    }
+    std::ofstream("/proc/sys/kernel/ns_last_pid") << first - 1;
+    bystander = ::fork();
+    if (bystander == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+  }
+  ASSERT_EQ(bystander, first) << "could not place a process on the freed pid";
+  EXPECT_EQ(reader_.read(::getpid(), file_.get(), 0, &byte, 1), MemoryReader::Read::done);
+  int status = 0;
+  EXPECT_EQ(::waitpid(bystander, &status, WNOHANG), 0) << "the bystander on the old pid lives";
+  ::kill(bystander, SIGKILL);
+  ::waitpid(bystander, nullptr, 0);
+}
+
 TEST_F(Helper, ADatagramCarryingAnFdIsReceivedAndItsFdClosedInTheHelper) {
   int pair[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair), 0);
