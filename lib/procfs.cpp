@@ -13,7 +13,9 @@
 #include <optional>
 #include <sstream>
 
+#include "socket_waiters.hpp"
 #include "text.hpp"
+#include "unique_fd.hpp"
 
 namespace reuserun {
 namespace {
@@ -176,12 +178,50 @@ bool is_descendant(pid_t pid, pid_t ancestor, const std::string& proc_root) {
   return pid == ancestor && pid > 0;
 }
 
+namespace {
+
+// Whether `pid` holds socket `inode`: its fds newest first (a connection just accepted usually
+// has the highest number), so a server with thousands of fds is found at once, not at the end of
+// the budget (attack review of issue 25: 6000 fds were never attributed, never ready).
+bool holds_socket(pid_t pid, ino_t inode, const std::string& proc_root, ReadBudget* budget) {
+  const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
+  if (budget != nullptr && !budget->spend(1)) return false;
+  const UniqueFd dir_fd(::open(fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) return false;  // gone, or another user's process
+  std::vector<int> fds;
+  {
+    const int listing = ::dup(dir_fd.get());
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(listing >= 0 ? ::fdopendir(listing) : nullptr,
+                                            ::closedir);
+    if (!dir) {
+      if (listing >= 0) ::close(listing);
+      return false;
+    }
+    while (const dirent* entry = ::readdir(dir.get())) {
+      int fd = 0;
+      if (parse_number(std::string_view(entry->d_name), fd)) fds.push_back(fd);
+    }
+  }
+  std::sort(fds.rbegin(), fds.rend());
+  for (const int fd : fds) {
+    if (budget != nullptr && !budget->spend(1)) return false;
+    char target[64];
+    const ssize_t length =
+        ::readlinkat(dir_fd.get(), std::to_string(fd).c_str(), target, sizeof target - 1);
+    if (length > 0 && socket_inode_of_link(std::string_view(
+                          target, static_cast<std::size_t>(length))) == inode)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids, const std::string& proc_root,
                        ReadBudget* budget) {
   for (pid_t pid : pids) {
     if (budget != nullptr && budget->spent()) break;
-    const auto inodes = socket_inodes(pid, proc_root, budget);
-    if (std::find(inodes.begin(), inodes.end(), inode) != inodes.end()) return pid;
+    if (holds_socket(pid, inode, proc_root, budget)) return pid;
   }
   return 0;
 }

@@ -12,10 +12,11 @@ class RealSystem final : public SystemView {
     return reuserun::process_tree(root);
   }
   std::vector<pid_t> all_processes() const override { return list_pids(); }
-  // Asked on the loop thread, of processes a child may have filled with fds: within one look's
-  // budget (read_budget.hpp); a holder it could not find in time is not found.
+  // Asked on the loop thread, of processes a child may have filled with fds: within a budget
+  // (read_budget.hpp); a holder it could not find in time is not found. Asked once a probe was
+  // accepted (at most every --ready-interval), so it may read more than a look: 65536 fds.
   pid_t holder_of_socket(ino_t inode, const std::vector<pid_t>& pids) const override {
-    ReadBudget budget;
+    ReadBudget budget({std::chrono::milliseconds(100), 65536, ReadBudget::kOneLook.bytes});
     return reuserun::holder_of_socket(inode, pids, kProcRoot, &budget);
   }
   Result<std::optional<ino_t>> accepted_inode(const SocketAddress& server,

@@ -127,6 +127,17 @@ TEST_F(FakeProc, AHolderBeyondTheBudgetIsNotFound) {
   EXPECT_EQ(holder_of_socket(555, {400, 401}, root_, &enough), 401);
 }
 
+// A healthy server with thousands of fds took a probe: the connection it just accepted has its
+// highest fd, read first, so it is found within any budget (attack review of issue 25: 6000 fds
+// were never attributed and the server was never judged ready).
+TEST_F(FakeProc, AConnectionJustAcceptedIsFoundFirstAmongThousandsOfFds) {
+  std::vector<int> many(3000, 700);
+  many.back() = 555;  // fd 3002
+  add_process(500, 1, 1000, "server", many);
+  ReadBudget small({std::chrono::seconds(10), 100, 4096});
+  EXPECT_EQ(holder_of_socket(555, {500}, root_, &small), 500);
+}
+
 TEST_F(FakeProc, ReportsAListenerThatNoVisibleProcessHolds) {
   write("net/tcp", kHeader + row("00000000:1F90", "0A", 0, 900));
   const auto holders = find_port_holders(ip("127.0.0.1", 8080), table(), root_);
