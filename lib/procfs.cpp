@@ -98,56 +98,6 @@ std::string command_line(pid_t pid, const std::string& proc_root) {
 
 namespace {
 
-// The children of every thread of `pid`, from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN);
-// nullopt when the kernel does not provide them.
-std::optional<std::vector<pid_t>> listed_children(pid_t pid, const std::string& proc_root) {
-  const std::string tasks = proc_root + "/" + std::to_string(pid) + "/task";
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(tasks.c_str()), ::closedir);
-  if (!dir) return std::nullopt;
-  std::vector<pid_t> children;
-  bool found = false;
-  while (const dirent* entry = ::readdir(dir.get())) {
-    if (entry->d_name[0] == '.') continue;
-    const std::string file = tasks + "/" + entry->d_name + "/children";
-    if (::access(file.c_str(), R_OK) != 0) continue;
-    found = true;
-    std::istringstream list(read_file(file));
-    for (pid_t child = 0; list >> child;) children.push_back(child);
-  }
-  if (!found) return std::nullopt;
-  return children;
-}
-
-// Every process's parent, from a scan of all of /proc: the fallback.
-std::vector<pid_t> process_tree_by_scan(pid_t root, const std::string& proc_root) {
-  std::map<pid_t, std::vector<pid_t>> children;
-  for (pid_t pid : list_pids(proc_root)) children[parent_pid(pid, proc_root)].push_back(pid);
-  std::vector<pid_t> tree{root};
-  for (std::size_t i = 0; i < tree.size(); ++i)
-    for (pid_t child : children[tree[i]]) tree.push_back(child);
-  return tree;
-}
-
-}  // namespace
-
-// Walks down from the root through the kernel's children lists: cost grows with the tree, not
-// with the machine (the readiness gates call this for every probe).
-std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root) {
-  std::vector<pid_t> tree{root};
-  for (std::size_t i = 0; i < tree.size(); ++i) {
-    const auto children = listed_children(tree[i], proc_root);
-    if (!children) {
-      if (i == 0 && ::access((proc_root + "/" + std::to_string(root)).c_str(), F_OK) == 0)
-        return process_tree_by_scan(root, proc_root);
-      continue;  // exited meanwhile
-    }
-    tree.insert(tree.end(), children->begin(), children->end());
-  }
-  return tree;
-}
-
-namespace {
-
 // The parent from /proc/PID/stat ("pid (comm) state ppid ..."), read with one read(2) into a
 // stack buffer: the notify channel asks this for every datagram of a sender it does not know.
 pid_t parent_from_stat(pid_t pid, const std::string& proc_root) {
@@ -167,7 +117,86 @@ pid_t parent_from_stat(pid_t pid, const std::string& proc_root) {
   return parse_number(rest, parent) ? parent : 0;
 }
 
+
+// Past this many threads a process's children are found from every process's parent instead of
+// one file per thread: a child with 10000 threads made each walk 10000 reads on the loop thread
+// (`ctl status` 250 ms and more, attack review of issue 25); the scan costs what the machine's
+// process count does, once per walk.
+constexpr std::size_t kThreadsToList = 64;
+
+// The children of every thread of `pid`, from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN);
+// nullopt when the kernel does not provide them or the process has too many threads to list
+// (`*too_many` set).
+std::optional<std::vector<pid_t>> listed_children(pid_t pid, const std::string& proc_root,
+                                                  bool* too_many) {
+  const std::string tasks = proc_root + "/" + std::to_string(pid) + "/task";
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(tasks.c_str()), ::closedir);
+  if (!dir) return std::nullopt;
+  std::vector<std::string> threads;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    if (entry->d_name[0] == '.') continue;
+    if (threads.size() == kThreadsToList) {
+      *too_many = true;
+      return std::nullopt;
+    }
+    threads.emplace_back(entry->d_name);
+  }
+  std::vector<pid_t> children;
+  bool found = false;
+  for (const std::string& thread : threads) {
+    const std::string file = tasks + "/" + thread + "/children";
+    if (::access(file.c_str(), R_OK) != 0) continue;
+    found = true;
+    std::istringstream list(read_file(file));
+    for (pid_t child = 0; list >> child;) children.push_back(child);
+  }
+  if (!found) return std::nullopt;
+  return children;
+}
+
+// Every process's children, from a scan of all of /proc.
+std::map<pid_t, std::vector<pid_t>> children_by_scan(const std::string& proc_root) {
+  std::map<pid_t, std::vector<pid_t>> children;
+  for (pid_t pid : list_pids(proc_root)) children[parent_pid(pid, proc_root)].push_back(pid);
+  return children;
+}
+
+// The fallback where the kernel lists no children.
+std::vector<pid_t> process_tree_by_scan(pid_t root, const std::string& proc_root) {
+  std::map<pid_t, std::vector<pid_t>> children = children_by_scan(proc_root);
+  std::vector<pid_t> tree{root};
+  for (std::size_t i = 0; i < tree.size(); ++i)
+    for (pid_t child : children[tree[i]]) tree.push_back(child);
+  return tree;
+}
+
 }  // namespace
+
+// Walks down from the root through the kernel's children lists: cost grows with the tree, not
+// with the machine (the readiness gates call this for every probe).
+std::vector<pid_t> process_tree(pid_t root, const std::string& proc_root) {
+  std::vector<pid_t> tree{root};
+  std::optional<std::map<pid_t, std::vector<pid_t>>> scanned;
+  for (std::size_t i = 0; i < tree.size(); ++i) {
+    bool too_many = false;
+    const auto children = listed_children(tree[i], proc_root, &too_many);
+    if (too_many) {
+      if (!scanned) scanned = children_by_scan(proc_root);
+      const auto found = scanned->find(tree[i]);
+      if (found != scanned->end())
+        tree.insert(tree.end(), found->second.begin(), found->second.end());
+      continue;
+    }
+    if (!children) {
+      if (i == 0 && ::access((proc_root + "/" + std::to_string(root)).c_str(), F_OK) == 0)
+        return process_tree_by_scan(root, proc_root);
+      continue;  // exited meanwhile
+    }
+    tree.insert(tree.end(), children->begin(), children->end());
+  }
+  return tree;
+}
+
 
 bool is_descendant(pid_t pid, pid_t ancestor, const std::string& proc_root) {
   constexpr int kMaxDepth = 64;

@@ -131,11 +131,24 @@ TEST_F(FakeProc, AHolderBeyondTheBudgetIsNotFound) {
 // highest fd, read first, so it is found within any budget (attack review of issue 25: 6000 fds
 // were never attributed and the server was never judged ready).
 TEST_F(FakeProc, AConnectionJustAcceptedIsFoundFirstAmongThousandsOfFds) {
-  std::vector<int> many(3000, 700);
-  many.back() = 555;  // fd 3002
+  std::vector<int> many(1000, 700);
+  many.back() = 555;  // fd 1002
   add_process(500, 1, 1000, "server", many);
   ReadBudget small({std::chrono::seconds(10), 100, 4096});
   EXPECT_EQ(holder_of_socket(555, {500}, root_, &small), 500);
+}
+
+// A child with 10000 threads made every walk of its tree 10000 reads of task/TID/children on the
+// loop thread (attack review of issue 25): past 64 threads, its children come from one scan of
+// every process's parent instead, and the tree is the same.
+TEST_F(FakeProc, AProcessWithManyThreadsHasItsChildrenFoundWithoutListingEachThread) {
+  add_process(600, 1, 0, "threads", {});
+  add_process(601, 600, 0, "child", {});
+  for (int tid = 600; tid < 700; ++tid) {
+    fs::create_directories(root_ + "/600/task/" + std::to_string(tid));
+    write("600/task/" + std::to_string(tid) + "/children", "");  // no thread lists the child
+  }
+  EXPECT_EQ(process_tree(600, root_), (std::vector<pid_t>{600, 601}));
 }
 
 TEST_F(FakeProc, ReportsAListenerThatNoVisibleProcessHolds) {
