@@ -3,10 +3,12 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -17,13 +19,14 @@ namespace {
 
 constexpr char kHelperName[] = "reuserun-helper";  // 15 bytes: comm's limit
 
-enum Kind : std::uint32_t { kReadMemory = 1, kConsumeDatagram = 2, kTakeOver = 3 };
+enum Kind : std::uint32_t { kReadMemory = 1, kConsumeDatagram = 2, kTakeOver = 3, kReadText = 4 };
 
 struct Request {
   std::uint32_t kind;
   std::uint32_t unused;
   std::uint64_t address;
   std::uint64_t length;
+  char name[16];  // kReadText: the file under the directory fd passed
 };
 
 // The reply: an int32 status, then (for a memory read) the bytes.
@@ -137,6 +140,20 @@ void close_quickly(int fd) {
         case kTakeOver:
           status = 0;
           break;
+        case kReadText:
+          if (request.length <= ForeignHelper::kMaxLength &&
+              std::memchr(request.name, '\0', sizeof request.name) != nullptr) {
+            const int file = ::openat(fd, request.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            std::size_t got = 0;
+            ssize_t read = file < 0 ? -1 : 0;
+            while (file >= 0 && got < request.length &&
+                   (read = ::read(file, g_reply + kHeader + got, request.length - got)) > 0)
+              got += static_cast<std::size_t>(read);
+            status = read < 0 ? -errno : static_cast<std::int32_t>(got);
+            bytes = read < 0 ? 0 : got;
+            if (file >= 0) ::close(file);
+          }
+          break;
         default:
           break;
       }
@@ -193,8 +210,9 @@ void ForeignHelper::abandon() {
 }
 
 ForeignHelper::Answer ForeignHelper::ask(std::uint32_t kind, int fd, std::uint64_t address,
-                                         std::uint64_t length, bool give) {
-  Request request{kind, 0, address, length};
+                                         std::uint64_t length, bool give, const char* name) {
+  Request request{kind, 0, address, length, {}};
+  if (name != nullptr) std::strncpy(request.name, name, sizeof request.name - 1);
   iovec part{&request, sizeof request};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
   msghdr message{};
@@ -262,6 +280,13 @@ MemoryReader::Read ForeignHelper::read(pid_t pid, int mem, unsigned long address
 ForeignHelper::Done ForeignHelper::consume_datagram(int socket) {
   const Answer answer = ask(kConsumeDatagram, socket, 0, 0);
   return answer.done == Done::yes && answer.status < 0 ? Done::failed : answer.done;
+}
+
+std::optional<std::string> ForeignHelper::read_text(int dir, const char* name, std::size_t limit) {
+  limit = std::min(limit, kMaxLength);
+  const Answer answer = ask(kReadText, dir, 0, limit, false, name);
+  if (answer.done != Done::yes || answer.status < 0) return std::nullopt;
+  return std::string(g_reply + kHeader, std::min(answer.bytes, limit));
 }
 
 ForeignHelper::Done ForeignHelper::take_over(int socket) {

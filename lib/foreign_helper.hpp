@@ -5,6 +5,8 @@
 //    the page in: a child whose array sits in a FUSE file it serves itself, and which stops
 //    answering, kept root reuserun in the kernel (no `ctl`, no SIGTERM, no ready-timeout) until
 //    the FUSE connection died. No flag makes such a read interruptible.
+//  * Reading a process's environ or cmdline, which wait for its mmap lock: a child can keep
+//    that lock taken for as long as it likes (attack review of issue 25).
 //  * Closing an fd a child passed on its notify socket (kernels without SO_PASSRIGHTS, such as
 //    Debian 12's 6.1): close() flushes a FUSE file (the server may never answer) and waits out a
 //    socket's SO_LINGER. The loop never receives such fds: it peeks (which installs none), and
@@ -21,7 +23,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <set>
+#include <string>
 
 #include "unique_fd.hpp"
 
@@ -56,6 +60,11 @@ class ForeignHelper final : public MemoryReader {
   // Takes `socket` from the caller: closed here once it is on its way to the helper, so that the
   // helper's close is the last, and what is still queued there (with its fds) is freed there.
   Done take_over(int socket);
+  // At most `limit` bytes of file `name` (under 16 bytes) under the directory fd `dir`, such as
+  // a /proc/PID: environ and cmdline wait for the process's mmap lock, which a child can keep
+  // taken (a reader stuck in its FUSE page, a writer queued behind it). nullopt when it cannot be
+  // read or did not answer within kDeadline.
+  std::optional<std::string> read_text(int dir, const char* name, std::size_t limit);
 
   pid_t helper() const { return helper_; }  // 0 when none runs
 
@@ -67,7 +76,7 @@ class ForeignHelper final : public MemoryReader {
   };
   // Sends a request with `fd`, which is closed once in flight when `give` is set.
   Answer ask(std::uint32_t kind, int fd, std::uint64_t address, std::uint64_t length,
-             bool give = false);
+             bool give = false, const char* name = nullptr);
   bool start();
   void abandon();  // the helper did not answer in time
 

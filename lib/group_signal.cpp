@@ -67,7 +67,9 @@ std::vector<pid_t> orphans_of_worker(unsigned long generation, unsigned slot,
   for (const pid_t pid : process_tree(::getpid())) {
     if (pid == ::getpid() || parent_pid(pid) != ::getpid()) continue;
     if (std::find(exclude.begin(), exclude.end(), pid) != exclude.end()) continue;
-    const std::string environ = read_file("/proc/" + std::to_string(pid) + "/environ");
+    // Through the helper: a child can keep the orphan's mmap lock taken (attack review of
+    // issue 25: the loop waited 17 s).
+    const std::string environ = process_text(pid, "environ", kEnvironLimit);
     if (environment_value(environ, "REUSERUN_GENERATION") == std::to_string(generation) &&
         environment_value(environ, "REUSERUN_WORKER") == std::to_string(slot))
       orphans.push_back(pid);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <sstream>
 
+#include "foreign_helper.hpp"
 #include "socket_waiters.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"
@@ -86,8 +87,16 @@ pid_t parent_pid(pid_t pid, const std::string& proc_root) {
   return parent;
 }
 
+std::string process_text(pid_t pid, const char* name, std::size_t limit,
+                         const std::string& proc_root) {
+  const UniqueFd dir(::open((proc_root + "/" + std::to_string(pid)).c_str(),
+                            O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return "";
+  return memory_helper().read_text(dir.get(), name, limit).value_or("");
+}
+
 std::string command_line(pid_t pid, const std::string& proc_root) {
-  std::string text = read_file(proc_root + "/" + std::to_string(pid) + "/cmdline");
+  std::string text = process_text(pid, "cmdline", 4096, proc_root);
   while (!text.empty() && text.back() == '\0') text.pop_back();
   std::replace(text.begin(), text.end(), '\0', ' ');
   constexpr std::size_t kMaxLength = 200;
@@ -144,7 +153,8 @@ std::optional<std::vector<pid_t>> listed_children(pid_t pid, const std::string& 
   std::vector<pid_t> children;
   bool found = false;
   for (const std::string& thread : threads) {
-    const std::string file = tasks + "/" + thread + "/children";
+    std::string file = tasks;
+    file.append("/").append(thread).append("/children");
     if (::access(file.c_str(), R_OK) != 0) continue;
     found = true;
     std::istringstream list(read_file(file));
@@ -282,7 +292,7 @@ ProcessFacts read_process_facts(pid_t pid, const std::string& proc_root) {
   facts.pid_ns = link("pid");
   facts.net_ns = link("net");
   facts.cgroup = cgroup_path(read_file(dir + "/cgroup"));
-  facts.marked_ports = marked_ports(read_file(dir + "/environ"));
+  facts.marked_ports = marked_ports(process_text(pid, "environ", kEnvironLimit, proc_root));
   const pid_t parent = parent_pid(pid, proc_root);
   std::string parent_name = read_file(proc_root + "/" + std::to_string(parent) + "/comm");
   while (!parent_name.empty() && parent_name.back() == '\n') parent_name.pop_back();

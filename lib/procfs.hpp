@@ -26,6 +26,13 @@ pid_t parent_pid(pid_t pid, const std::string& proc_root = kProcRoot);   // 0 wh
 uid_t real_uid(pid_t pid, const std::string& proc_root = kProcRoot);
 std::string command_line(pid_t pid, const std::string& proc_root = kProcRoot);  // "?" when gone
 
+// At most `limit` bytes of /proc/PID/`name` ("environ", "cmdline": files that wait for the
+// process's mmap lock), read by the helper within its deadline (foreign_helper.hpp): "" when it
+// cannot be read or did not answer in time. The loop never waits on another process's lock.
+inline constexpr std::size_t kEnvironLimit = std::size_t{64} * 1024;
+std::string process_text(pid_t pid, const char* name, std::size_t limit,
+                         const std::string& proc_root = kProcRoot);
+
 // The inodes of the sockets among a process's fds (empty when gone or not ours to read); with a
 // `budget`, only as many fds as it allows (a process may hold a million).
 std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root = kProcRoot,

@@ -336,17 +336,18 @@ WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
       }
       if (wait == ThreadWait::waits)
         return {WaitFinding::Kind::waiting, pid, tid, style, "", false};
+      if (wait == ThreadWait::hung)  // said as it is, not as the budget it used up
+        return {WaitFinding::Kind::unknown, 0, 0, WaitCall::none,
+                "pid " + std::to_string(pid) + "'s memory did not answer a read within " +
+                    std::to_string(ForeignHelper::kDeadline.count()) +
+                    " ms (a mapping that blocks, such as a FUSE file)",
+                false};
       if (budget.spent()) return out_of_budget(pid);
       if (style == WaitCall::epoll || style == WaitCall::poll || style == WaitCall::select)
         waits_elsewhere = true;
       if (wait == ThreadWait::unreadable) {
         finding.kind = WaitFinding::Kind::unknown;
         finding.why = "no access to " + process.dir() + "/mem";
-      } else if (wait == ThreadWait::hung) {
-        finding.kind = WaitFinding::Kind::unknown;
-        finding.why = "pid " + std::to_string(pid) + "'s memory did not answer a read within " +
-                      std::to_string(ForeignHelper::kDeadline.count()) +
-                      " ms (a mapping that blocks, such as a FUSE file)";
       }
     }
   }

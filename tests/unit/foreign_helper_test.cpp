@@ -6,10 +6,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -108,6 +110,25 @@ TEST_F(Helper, AHelperThatDiedIsNeverSignalledByItsPidAgain) {
   EXPECT_EQ(::waitpid(bystander, &status, WNOHANG), 0) << "the bystander on the old pid lives";
   ::kill(bystander, SIGKILL);
   ::waitpid(bystander, nullptr, 0);
+}
+
+// environ and cmdline wait for the process's mmap lock, which a child can keep taken: read by
+// the helper, whose wait costs the caller kDeadline at most. A FIFO with no writer stands in for
+// the lock that is never released: its open() never returns.
+TEST_F(Helper, ATextReadThatNeverReturnsCostsTheCallerTheDeadlineOnly) {
+  char pattern[] = "/tmp/reuserun-text-XXXXXX";
+  const std::string dir = ::mkdtemp(pattern);
+  std::ofstream(dir + "/environ") << std::string("A=1\0B=2\0", 8);
+  ASSERT_EQ(::mkfifo((dir + "/cmdline").c_str(), 0600), 0);
+  const UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_EQ(reader_.read_text(dir_fd.get(), "environ", 4096), std::string("A=1\0B=2\0", 8));
+  EXPECT_EQ(reader_.read_text(dir_fd.get(), "environ", 3), "A=1") << "no more than the limit";
+  const auto began = std::chrono::steady_clock::now();
+  EXPECT_FALSE(reader_.read_text(dir_fd.get(), "cmdline", 4096).has_value());
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(2));
+  // The stuck helper was let go; the next read has a new one.
+  EXPECT_EQ(reader_.read_text(dir_fd.get(), "environ", 3), "A=1");
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(Helper, ADatagramCarryingAnFdIsReceivedAndItsFdClosedInTheHelper) {
