@@ -184,6 +184,13 @@ ForeignHelper& notify_helper() {
 }
 
 bool ForeignHelper::start() {
+  // Helpers let go of and still stuck (each cost the child a process that keeps its page from
+  // faulting in): past kMaxStuck no new one is started, and what needs one is not read.
+  std::erase_if(stuck_, [](const UniqueFd& pidfd) {
+    pollfd exited{pidfd.get(), POLLIN, 0};
+    return ::poll(&exited, 1, 0) != 0;
+  });
+  if (stuck_.size() >= kMaxStuck) return false;
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == -1) return false;
   const pid_t parent = ::getpid();
@@ -199,13 +206,18 @@ bool ForeignHelper::start() {
   // Signalled through this only: the Reaper may have collected a helper that died (a signal to
   // reuserun's process group) and its pid may be another user's process by now.
   pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd_) {  // without a pidfd it could never be signalled safely: no helper
+    channel_ = UniqueFd();  // EOF: it exits
+    helper_ = 0;
+    return false;
+  }
   return true;
 }
 
 void ForeignHelper::abandon() {
   if (pidfd_) (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
   helper_ = 0;
-  pidfd_ = UniqueFd();
+  if (pidfd_) stuck_.push_back(std::move(pidfd_));
   channel_ = UniqueFd();
 }
 

@@ -26,6 +26,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "unique_fd.hpp"
 
@@ -80,8 +81,10 @@ class ForeignHelper final : public MemoryReader {
   bool start();
   void abandon();  // the helper did not answer in time
 
+  static constexpr std::size_t kMaxStuck = 4;
   UniqueFd channel_;
   UniqueFd pidfd_;  // the helper, signalled through this and never by pid
+  std::vector<UniqueFd> stuck_;  // pidfds of helpers let go of, until they exit
   pid_t helper_ = 0;
   std::set<pid_t> hung_;  // processes whose memory did not answer: not read again
 };
