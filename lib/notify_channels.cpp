@@ -36,6 +36,25 @@ NotifySocket* NotifyChannels::socket(WorkerKey worker) const {
   return it == channels_.end() ? nullptr : it->second.socket.get();
 }
 
+bool NotifyChannels::may_log(Channel& channel) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - channel.second_began >= std::chrono::seconds(1)) {
+    channel.second_began = now;
+    channel.lines_this_second = 0;
+  }
+  if (channel.lines_this_second >= kLinesPerSecond) {
+    ++channel.left_out;
+    return false;
+  }
+  ++channel.lines_this_second;
+  if (channel.left_out > 0) {
+    log_info("pid {}: {} sd_notify status line{} not logged (at most {} a second)", channel.pid,
+             channel.left_out, channel.left_out == 1 ? "" : "s", kLinesPerSecond);
+    channel.left_out = 0;
+  }
+  return true;
+}
+
 void NotifyChannels::on_datagram(WorkerKey worker, const NotifyDatagram& datagram) {
   const Generation generation = worker.generation;
   const auto it = channels_.find(worker);
@@ -53,12 +72,17 @@ void NotifyChannels::on_datagram(WorkerKey worker, const NotifyDatagram& datagra
   for (const auto& [key, value] : datagram.fields) {
     if (key == "WATCHDOG" && (value == "1" || value == "trigger"))
       pinged = pinged.value_or(false) || value == "trigger";
-    if (key == "STATUS")
-      log_info("generation {} (pid {}) status: {}", generation, datagram.pid, value);
-    else if (key == "STOPPING" && value == "1")
-      log_info("generation {} (pid {}) says it is stopping", generation, datagram.pid);
-    else
+    if (key == "STATUS") {
+      if (value == channel.last_status) continue;
+      channel.last_status = value;
+      if (may_log(channel))
+        log_info("generation {} (pid {}) status: {}", generation, datagram.pid, value);
+    } else if (key == "STOPPING" && value == "1") {
+      if (may_log(channel))
+        log_info("generation {} (pid {}) says it is stopping", generation, datagram.pid);
+    } else {
       log_debug("generation {} (pid {}) sd_notify {}={}", generation, datagram.pid, key, value);
+    }
   }
   if (channel.watcher) {
     const Watcher watcher = channel.watcher;  // it may unwatch itself
