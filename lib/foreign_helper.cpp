@@ -1,9 +1,9 @@
 #include "foreign_helper.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,6 +13,8 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+
+#include "scm_rights.hpp"
 
 namespace reuserun {
 namespace {
@@ -42,49 +44,16 @@ class DirectReader final : public MemoryReader {
   }
 };
 
-// The fd of an SCM_RIGHTS message, or -1; any more are closed.
-int passed_fd(msghdr& message) {
-  int first = -1;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
-       header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < count; ++i) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
-      if (first == -1) {
-        first = fd;
-      } else {
-        ::close(fd);
-      }
-    }
-  }
-  return first;
-}
-
-// Receives one datagram of `socket` and returns how many fds it carried, closed after the
-// answer is sent (`closing` collects them). A socket among them is reset rather than lingering.
+// Receives one datagram of `socket` into `closing` (its fds, closed after the answer is sent):
+// how many fds it carried, or -errno.
 std::int32_t receive_one(int socket, int* closing, std::size_t capacity, std::size_t* count) {
   char data[1];
-  iovec part{data, sizeof data};
-  alignas(cmsghdr) static char control[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(64)];
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  if (::recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0) return -errno;
-  *count = 0;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
-       header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t fds = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < fds && *count < capacity; ++i)
-      std::memcpy(&closing[(*count)++], CMSG_DATA(header) + i * sizeof(int), sizeof(int));
-  }
+  if (receive_with_fds(socket, data, sizeof data, MSG_DONTWAIT, closing, capacity, count) < 0)
+    return -errno;
   return static_cast<std::int32_t>(*count);
 }
 
+// A socket among them is reset rather than left lingering.
 void close_quickly(int fd) {
   struct stat info {};
   if (::fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode)) {
@@ -110,16 +79,10 @@ void close_quickly(int fd) {
 
   for (;;) {
     Request request{};
-    iovec part{&request, sizeof request};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    msghdr message{};
-    message.msg_iov = &part;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    const ssize_t got = ::recvmsg(0, &message, MSG_CMSG_CLOEXEC);
+    int fd = -1;
+    std::size_t fds = 0;
+    const ssize_t got = receive_with_fds(0, &request, sizeof request, 0, &fd, 1, &fds);
     if (got == 0 || (got < 0 && errno != EINTR)) ::_exit(0);
-    const int fd = passed_fd(message);
     std::int32_t status = -EINVAL;
     std::size_t bytes = 0;
     int closing[253];
@@ -225,23 +188,11 @@ ForeignHelper::Answer ForeignHelper::ask(std::uint32_t kind, int fd, std::uint64
                                          std::uint64_t length, bool give, const char* name) {
   Request request{kind, 0, address, length, {}};
   if (name != nullptr) std::strncpy(request.name, name, sizeof request.name - 1);
-  iovec part{&request, sizeof request};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
   // A helper that died (a signal to reuserun's process group) is replaced once.
   bool sent = false;
   for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
     if (!channel_ && !start()) return {};
-    sent = ::sendmsg(channel_.get(), &message, MSG_NOSIGNAL) == sizeof request;
+    sent = send_with_fd(channel_.get(), &request, sizeof request, fd) == sizeof request;
     if (!sent) abandon();
   }
   if (give) ::close(fd);  // in flight, or not sent at all: either way not ours to keep

@@ -51,23 +51,19 @@ std::vector<pid_t> list_pids(const std::string& proc_root) {
 }
 
 // The socket inodes among a process's fds.
-std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root, ReadBudget* budget) {
+std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root) {
   std::vector<ino_t> inodes;
   const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
-  if (budget != nullptr && !budget->spend(1)) return inodes;
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(fd_dir.c_str()), ::closedir);
   if (!dir) return inodes;  // gone, or another user's process
   while (const dirent* entry = ::readdir(dir.get())) {
     if (entry->d_name[0] == '.') continue;
-    if (budget != nullptr && !budget->spend(1)) break;
     char target[64];
     const std::string link = fd_dir + "/" + entry->d_name;
     const ssize_t length = ::readlink(link.c_str(), target, sizeof target - 1);
     if (length <= 0) continue;
-    const std::string_view text(target, static_cast<std::size_t>(length));
-    ino_t inode = 0;
-    if (text.starts_with("socket:[") && text.ends_with("]") &&
-        parse_number(text.substr(8, text.size() - 9), inode))
+    if (const ino_t inode =
+            socket_inode_of_link(std::string_view(target, static_cast<std::size_t>(length))))
       inodes.push_back(inode);
   }
   return inodes;
@@ -225,28 +221,19 @@ namespace {
 bool holds_socket(pid_t pid, ino_t inode, const std::string& proc_root, ReadBudget* budget) {
   const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
   if (budget != nullptr && !budget->spend(1)) return false;
-  const UniqueFd dir_fd(::open(fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir_fd) return false;  // gone, or another user's process
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(fd_dir.c_str()), ::closedir);
+  if (!dir) return false;  // gone, or another user's process
   std::vector<int> fds;
-  {
-    const int listing = ::dup(dir_fd.get());
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(listing >= 0 ? ::fdopendir(listing) : nullptr,
-                                            ::closedir);
-    if (!dir) {
-      if (listing >= 0) ::close(listing);
-      return false;
-    }
-    while (const dirent* entry = ::readdir(dir.get())) {
-      int fd = 0;
-      if (parse_number(std::string_view(entry->d_name), fd)) fds.push_back(fd);
-    }
+  while (const dirent* entry = ::readdir(dir.get())) {
+    int fd = 0;
+    if (parse_number(std::string_view(entry->d_name), fd)) fds.push_back(fd);
   }
   std::sort(fds.rbegin(), fds.rend());
   for (const int fd : fds) {
     if (budget != nullptr && !budget->spend(1)) return false;
     char target[64];
     const ssize_t length =
-        ::readlinkat(dir_fd.get(), std::to_string(fd).c_str(), target, sizeof target - 1);
+        ::readlinkat(::dirfd(dir.get()), std::to_string(fd).c_str(), target, sizeof target - 1);
     if (length > 0 && socket_inode_of_link(std::string_view(
                           target, static_cast<std::size_t>(length))) == inode)
       return true;

@@ -33,10 +33,8 @@ inline constexpr std::size_t kEnvironLimit = std::size_t{64} * 1024;
 std::string process_text(pid_t pid, const char* name, std::size_t limit,
                          const std::string& proc_root = kProcRoot);
 
-// The inodes of the sockets among a process's fds (empty when gone or not ours to read); with a
-// `budget`, only as many fds as it allows (a process may hold a million).
-std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root = kProcRoot,
-                                 ReadBudget* budget = nullptr);
+// The inodes of the sockets among a process's fds (empty when gone or not ours to read).
+std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root = kProcRoot);
 
 // True when `pid` is `ancestor` or below it: a walk up the parent chain, whose cost grows with
 // the depth, not with the machine.

@@ -75,10 +75,6 @@ std::string escape(std::string_view text, bool backslashes) {
 
 std::string escape_foreign(std::string_view text) { return escape(text, true); }
 
-std::string read_file_prefix(const std::string& path, std::size_t limit) {
-  return read_file_prefix_at(AT_FDCWD, path, limit);
-}
-
 std::string read_file_prefix_at(int dir, const std::string& name, std::size_t limit) {
   std::string content;
   const UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));

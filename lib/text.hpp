@@ -20,8 +20,7 @@ inline std::string read_file(const std::string& path) {
 
 // At most the first `limit` bytes of the file ("" when it cannot be read): for files whose size
 // another process chooses.
-std::string read_file_prefix(const std::string& path, std::size_t limit);
-// The same for `name` under the directory fd `dir` (AT_FDCWD: the working directory).
+// `name` is under the directory fd `dir` (AT_FDCWD: the working directory).
 std::string read_file_prefix_at(int dir, const std::string& name, std::size_t limit);
 
 // "a:b::c" -> {"a", "b", "", "c"}; "" -> {""}.

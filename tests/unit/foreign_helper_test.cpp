@@ -1,6 +1,7 @@
 // The helper that reads other processes' memory for the loop (foreign_helper.hpp): it answers
 // what a pread would, holds no fd but its channel, and a helper that died is replaced.
 #include "foreign_helper.hpp"
+#include "scm_rights.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -138,20 +139,9 @@ TEST_F(Helper, ADatagramCarryingAnFdIsReceivedAndItsFdClosedInTheHelper) {
   int pipe_fds[2];
   ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
   const UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  char text[] = "FDSTORE=1";
-  iovec part{text, sizeof text - 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &pipe_fds[0], sizeof(int));
-  ASSERT_EQ(::sendmsg(sender.get(), &message, 0), static_cast<ssize_t>(sizeof text - 1));
+  const std::string text = "FDSTORE=1";
+  ASSERT_EQ(send_with_fd(sender.get(), text.data(), text.size(), pipe_fds[0]),
+            static_cast<ssize_t>(text.size()));
   const_cast<UniqueFd&>(read_end) = UniqueFd();  // only the datagram holds the read end now
 
   EXPECT_EQ(reader_.consume_datagram(receiver.get()), ForeignHelper::Done::yes);
