@@ -103,7 +103,11 @@ TEST(Recipes, Puma) {
   run_recipe({"puma",
               {},
               {"/usr/bin/puma", "-C", kExamples + "/puma/puma.rb", kExamples + "/puma/config.ru"},
-              "hello from puma\n"},
+              "hello from puma\n",
+              // Puma 5.6 closes a connection it accepted before the request's bytes arrived
+              // when its reactor shuts down (server.rb, reactor_wakeup: can_close? means nothing
+              // parsed yet): an empty answer, about once in 100 restarts under CI load.
+              1},
              probe_free_port());
 }
 
