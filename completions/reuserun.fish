@@ -80,6 +80,7 @@ complete -c reuserun -n __reuserun_in_options -l chdir -x -a '(__fish_complete_d
 complete -c reuserun -n __reuserun_in_options -l env -x -d 'KEY=VALUE for the children'
 complete -c reuserun -n __reuserun_in_options -l env-file -r -F -d 'Variables for the children, read at each start'
 complete -c reuserun -n __reuserun_in_options -l no-pdeathsig -d 'Let the children outlive reuserun'
+complete -c reuserun -n __reuserun_in_options -l no-bind-takeover -d 'A child that binds the port itself gets its own socket'
 complete -c reuserun -n __reuserun_in_options -l control-socket -r -F -d 'Path of the control socket'
 complete -c reuserun -n __reuserun_in_options -l reexec-as -r -F -d 'The reuserun binary an upgrade executes'
 complete -c reuserun -n __reuserun_in_options -l log-level -x -a 'trace debug info warn error off' -d 'Log level'

@@ -52,6 +52,7 @@ struct RawOptions {
   std::string reexec_as;
   int upgrade_check = -1;
   bool no_pdeathsig = false;
+  bool no_bind_takeover = false;
   unsigned workers = 1;
   unsigned max_surge = 1;
   std::string user;
@@ -173,6 +174,10 @@ void add_options(CLI::App& app, RawOptions& raw) {
                "Do not have the children killed (SIGTERM) when reuserun dies: they keep serving "
                "on the inherited socket, unsupervised")
       ->envname("REUSERUN_NO_PDEATHSIG");
+  app.add_flag("--no-bind-takeover", raw.no_bind_takeover,
+               "Do not give the shared socket to a child that binds the port itself (a seccomp "
+               "filter in the children; without root it sets no_new_privs in them)")
+      ->envname("REUSERUN_NO_BIND_TAKEOVER");
   app.add_option("--control-socket", raw.control_socket,
                  "Path of the control socket for `reuserun ctl` (default: "
                  "$XDG_RUNTIME_DIR/reuserun/PORT.sock, or /run/reuserun/PORT.sock)")
@@ -326,6 +331,7 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
       throw UsageError{read.error().message};
   }
   config.pdeathsig = !raw.no_pdeathsig;
+  config.bind_takeover = !raw.no_bind_takeover;
   config.workers = raw.workers;
   config.max_surge = std::min(raw.max_surge, raw.workers);
   if (command.empty())

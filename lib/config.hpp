@@ -40,6 +40,7 @@ struct Config {
   std::string pid_file;  // empty: none
   bool subreaper = false;
   bool pdeathsig = true;               // children get SIGTERM when reuserun dies
+  bool bind_takeover = true;           // a child's own bind() of our port gets the shared socket
   std::string control_socket;          // empty: the default path (control.hpp)
   std::string reexec_as;               // --reexec-as: what an upgrade executes (empty: upgrade.hpp)
   std::vector<std::string> arguments;  // reuserun's own argv: an upgrade executes it again

@@ -70,6 +70,7 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
       }),
       supervisor_(supervisor_config(config)),
       watch_(io_, listeners_, config.backlog, config.ipv6_only, watch_hooks()),
+      takeovers_(io_, takeover_hooks()),
       control_(control ? std::make_unique<ControlServer>(
                              io_, std::move(*control),
                              [this](const ControlRequest& request, ControlServer::Reply reply) {
@@ -77,6 +78,16 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
                              })
                        : nullptr) {
   for (int sig : {SIGCHLD, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU}) signals_.add(sig);
+  if (config_.bind_takeover) {
+    auto filter = TakeoverFilter::build();
+    if (filter) {
+      takeover_filter_.emplace(std::move(filter.value()));
+    } else {
+      log_warn("a child that binds the port itself will not get the shared socket: {}",
+               filter.error().message);
+      takeover_refusal_said_ = true;
+    }
+  }
 }
 
 EventLoop::~EventLoop() = default;
@@ -159,7 +170,7 @@ Status EventLoop::status() const {
     const Clock::time_point began{std::chrono::nanoseconds(child.spawned_at_ns)};
     out.generations.push_back({key.generation, child.pid, key.slot, child.phase,
                                child.spawned_at_ns == 0 ? 0.0 : seconds_since(began),
-                               child.ready_by});
+                               child.ready_by, takeovers_.bound_itself(key)});
   }
   out.serving = serving;
   out.workers = supervisor_.config().workers;
@@ -274,6 +285,7 @@ void EventLoop::apply(const SignalGroup& action) {
 void EventLoop::apply(const ForgetWorker& action) {
   const WorkerKey worker{action.generation, action.slot};
   notify_.forget(worker);
+  takeovers_.forget(worker);
   std::vector<pid_t> ours(probes_.begin(), probes_.end());
   for (const auto& [key, child] : supervisor_.children()) ours.push_back(child.pid);
   for (const pid_t orphan : orphans_of_worker(action.generation, action.slot, ours)) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "bind_takeover.hpp"
 #include "config.hpp"
 #include "control.hpp"
 #include "handover.hpp"
@@ -121,6 +122,11 @@ class EventLoop final : private GateServices {
   std::string describe_serving() const;
   std::vector<pid_t> serving_pids() const;
   ListenerWatch::Hooks watch_hooks();
+  TakeoverChannels::Hooks takeover_hooks();
+  bool rebind_listener(std::size_t index, const BindAddress& address, bool ipv6_only);
+  // The child's end of a takeover report, and the loop's (none: no takeover for this child).
+  std::optional<std::pair<UniqueFd, UniqueFd>> takeover_report();
+  void attach_takeover(WorkerKey worker, pid_t pid, int report);
   void report_stop_progress();
 
   // GateServices
@@ -159,6 +165,12 @@ class EventLoop final : private GateServices {
   std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
   RestartLedger restarts_;
   ListenerWatch watch_;
+  // The bind takeover (bind_takeover.hpp): the filter, built once; nullopt when turned off or
+  // refused (said once).
+  std::optional<TakeoverFilter> takeover_filter_;
+  bool takeover_refusal_said_ = false;
+  std::set<Generation> takeover_said_;  // generations whose own bind was logged
+  TakeoverChannels takeovers_;
   std::unique_ptr<ControlServer> control_;
   bool dispatching_ = false;
   std::optional<int> exit_code_;

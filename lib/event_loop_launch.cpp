@@ -1,6 +1,8 @@
 // The event loop's part in starting what runs on the children's behalf: the workers themselves
 // (the plan is launch_plan's; this reads the env file, opens the notify channel and spawns) and
 // the exec: gates' probes, both with the children's identity.
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -72,12 +74,100 @@ void EventLoop::apply(const SpawnChild& action) {
   } else {
     log_warn("generation {} gets no NOTIFY_SOCKET: {}", action.generation, notify.error().message);
   }
-  const auto spawned =
-      spawn_process(io_, children_request(resolved.path, plan.value().argv, env, fds));
+  SpawnRequest request = children_request(resolved.path, plan.value().argv, env, fds);
+  auto report = takeover_report();
+  if (report) {
+    request.takeover_filter = takeover_filter_->program();
+    request.takeover_report = report->first.get();
+  }
+  const auto spawned = spawn_process(io_, request);
   if (!spawned) return fail(spawned.error().code);
   const WorkerKey worker{action.generation, action.slot};
   if (notify) notify_.attach(worker, spawned.value(), std::move(notify.value()));
+  if (report) {
+    report->first.reset();
+    attach_takeover(worker, spawned.value(), report->second.get());
+  }
   dispatch(ChildSpawned{action.generation, spawned.value(), action.slot, nanoseconds_now()});
+}
+
+std::optional<std::pair<UniqueFd, UniqueFd>> EventLoop::takeover_report() {
+  if (!takeover_filter_) return std::nullopt;
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == -1) {
+    log_warn("a child that binds the port itself will not get the shared socket: {}",
+             std::strerror(errno));
+    return std::nullopt;
+  }
+  return std::pair{UniqueFd(pair[1]), UniqueFd(pair[0])};
+}
+
+void EventLoop::attach_takeover(WorkerKey worker, pid_t pid, int report) {
+  auto notifications = receive_takeover_fd(report);
+  if (notifications) {
+    takeovers_.attach(worker, std::move(notifications.value()));
+    return;
+  }
+  if (takeover_refusal_said_) return;
+  takeover_refusal_said_ = true;  // the same kernel or sandbox refuses every child alike
+  log_warn("generation {} (pid {}) runs without the bind takeover (a bind of the port of its "
+           "own fails as it would without reuserun): {}",
+           worker.generation, pid, notifications.error().message);
+}
+
+TakeoverChannels::Hooks EventLoop::takeover_hooks() {
+  TakeoverChannels::Hooks hooks;
+  hooks.held = [this] {
+    std::vector<HeldSocket> held;
+    // Until a generation has been ready, a socket whose address no --bind chose follows the
+    // first generation's own bind (`--port 5000 -- flask run` binds 127.0.0.1).
+    const bool fresh = !supervisor_.ever_ready() && restarts_.count() == 0 &&
+                       upgrade_.count == 0 && config_.listen.size() == listeners_.size();
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+      const Listener& listener = listeners_[i];
+      held.push_back({listener.kind(), listener.address(), listener.path(),
+                      fresh && !config_.listen[i].address});
+    }
+    return held;
+  };
+  hooks.fd_of = [this](std::size_t index) { return listeners_.at(index).fd(); };
+  hooks.rebind = [this](std::size_t index, const BindAddress& address, bool ipv6_only) {
+    return rebind_listener(index, address, ipv6_only);
+  };
+  hooks.taken = [this](WorkerKey worker, pid_t tid, const std::string& where) {
+    if (!takeover_said_.insert(worker.generation).second) return;
+    log_info("generation {} (pid {}) bound {} itself: given the shared socket", worker.generation,
+             tid, where);
+  };
+  hooks.refused = [this](WorkerKey worker, const std::string& reason) {
+    dispatch(BindRefused{worker.generation, worker.slot, reason});
+  };
+  return hooks;
+}
+
+// The first generation asked for another address than reuserun's (no --bind): reuserun's socket
+// moves there before anything is served. The old socket stops listening for every holder (the
+// generation's fd 3 keeps a dead socket): a listening one left in the SO_REUSEPORT group would
+// take a share of the connections and never accept them.
+bool EventLoop::rebind_listener(std::size_t index, const BindAddress& address, bool ipv6_only) {
+  Listener& old = listeners_.at(index);
+  ListenSpec spec = old.reopen_spec();
+  SocketAddress wanted = address.inet;
+  wanted.set_port(old.address().port());
+  spec.address = wanted;
+  auto fresh = Listener::open(spec, config_.backlog, ipv6_only);
+  if (!fresh) {
+    log_error("reuserun's socket on {} could not move to {}, where the first generation binds "
+              "itself: {}",
+              old.describe(), format_address(wanted), fresh.error().message);
+    return false;
+  }
+  log_info("reuserun's socket on {} moved to {}, where the first generation binds itself (no "
+           "--bind was given)",
+           old.describe(), format_address(wanted));
+  (void)::shutdown(old.fd(), SHUT_RDWR);
+  listeners_[index] = std::move(fresh.value());
+  return true;
 }
 
 NotifyOwner EventLoop::notify_owner() const {

@@ -2,6 +2,7 @@
 // upgrade` -> the new binary's check run -> wait until the supervisor is settled -> execve with
 // the handover; the new image resumes from it. A failure before execve returns leaves this image
 // running as it was.
+#include <fcntl.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -150,8 +151,10 @@ void EventLoop::commit_upgrade() {
   }
   for (const HandedListener& listener : state.listeners) inherited.push_back(listener.fd);
   if (state.control_fd >= 0) inherited.push_back(state.control_fd);
-  for (const auto& [key, worker] : state.workers)
+  for (const auto& [key, worker] : state.workers) {
     if (worker.notify_fd >= 0) inherited.push_back(worker.notify_fd);
+    if (worker.takeover_fd >= 0) inherited.push_back(worker.takeover_fd);
+  }
   log_info("upgrade: executing {}; pid {}, its sockets and its children ({}) carry on",
            upgrade_.executable, ::getpid(), state.supervisor.children.size());
   auto file = write_handover_file(encode_handover(state));
@@ -215,6 +218,8 @@ Handover EventLoop::handover() const {
       worker.notify_fd = socket->fd();
       worker.notify_address = socket->address();
     }
+    worker.takeover_fd = takeovers_.fd(key);
+    worker.bound_itself = takeovers_.bound_itself(key);
   }
   for (const TimerId& id : out.supervisor.armed) {
     out.timer_expiries_ns[id] = nanoseconds(timers_.expiry(id).value_or(Clock::now()));
@@ -241,6 +246,10 @@ void EventLoop::resume(const Handover& handover) {
   for (const ChildState& child : handover.supervisor.children) {
     const WorkerKey key{child.generation, child.slot};
     const HandedWorker& worker = handover.workers.at(key);
+    if (worker.takeover_fd >= 0) {
+      (void)::fcntl(worker.takeover_fd, F_SETFD, FD_CLOEXEC);  // inherited without it
+      takeovers_.attach(key, UniqueFd(worker.takeover_fd), worker.bound_itself);
+    }
     if (worker.notify_fd < 0) continue;
     notify_.attach(key, child.pid,
                    NotifySocket::adopt(io_, worker.notify_fd, worker.notify_address));

@@ -210,6 +210,14 @@ bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
     child.phase = *phase;
     out.supervisor.children.push_back(child);
     out.workers[WorkerKey{child.generation, child.slot}] = std::move(worker);
+  } else if (keyword == "takeover") {  // after its worker's line
+    const auto generation = fields.number<Generation>();
+    const auto slot = fields.number<Slot>();
+    const auto found = out.workers.find(WorkerKey{generation, slot});
+    if (found == out.workers.end()) return false;
+    found->second.takeover_fd = fields.number<int>();
+    found->second.bound_itself = fields.text();
+    if (found->second.takeover_fd < 0) return false;
   } else if (keyword == "timer") {
     const auto kind = timer_from(fields.word());
     const auto generation = fields.number<Generation>();
@@ -270,6 +278,9 @@ std::string encode_handover(const Handover& handover) {
     out += fmt::format("worker {} {} {} {} {} {} {}\n", child.generation, child.slot, child.pid,
                        phase_name(child.phase), worker.spawned_at_ns, worker.notify_fd,
                        quote(worker.notify_address));
+    if (worker.takeover_fd >= 0)
+      out += fmt::format("takeover {} {} {} {}\n", child.generation, child.slot,
+                         worker.takeover_fd, quote(worker.bound_itself));
   }
   for (const TimerId& id : supervisor.armed) {
     const auto expiry = handover.timer_expiries_ns.find(id);

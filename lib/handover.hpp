@@ -34,6 +34,8 @@ struct HandedWorker {
   std::int64_t spawned_at_ns = 0;
   int notify_fd = -1;  // its NOTIFY_SOCKET, -1 when it has none
   std::string notify_address;
+  int takeover_fd = -1;  // its bind takeover's notification fd, -1 when it has none
+  std::string bound_itself;  // what it bound itself and was given the shared socket for
 };
 
 // A `reuserun ctl upgrade` connection, answered by the new image.

@@ -23,6 +23,7 @@
 #include <boost/process/v2/posix/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 
+#include "bind_takeover.hpp"
 #include "exit_code.hpp"
 
 namespace reuserun {
@@ -86,6 +87,9 @@ struct ChildSetup {
     // Its own process group: the launcher signals the child's whole tree, a terminal's Ctrl-C
     // reaches the launcher only.
     if (::setpgid(0, 0) == -1) return false;
+    // While it still has CAP_SYS_ADMIN (root with --user): its tree keeps setuid programs.
+    if (request->takeover_filter != nullptr)
+      install_takeover_filter(request->takeover_filter, request->takeover_report);
     // Identity before PR_SET_PDEATHSIG: a change of credentials clears it (prctl(2)).
     if ((request->uid || request->gid) &&
         ::setgroups(request->groups.size(), request->groups.data()) == -1)

@@ -11,6 +11,8 @@
 #include "child_env.hpp"
 #include "result.hpp"
 
+struct sock_fprog;
+
 namespace boost::asio {
 class io_context;
 }
@@ -31,6 +33,10 @@ struct SpawnRequest {
   std::optional<gid_t> gid;
   std::vector<gid_t> groups;  // the supplementary groups, set exactly when uid or gid is
   std::string directory;      // --chdir; empty: reuserun's own
+  // The bind takeover (bind_takeover.hpp): installed before the identity changes, its
+  // notification fd (or the kernel's errno) sent on `takeover_report`. nullptr: none.
+  const sock_fprog* takeover_filter = nullptr;
+  int takeover_report = -1;
 };
 
 // Forks and execs. In the child: default signal dispositions and an empty mask, its own process

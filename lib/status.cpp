@@ -83,11 +83,14 @@ std::string render_status_text(const Status& status) {
   for (const auto& listener : status.listeners)
     out += fmt::format("listening on {} ({})\n", listener.address, listener.name);
   for (const auto& generation : status.generations)
-    out += fmt::format("generation {}{}: pid {}, {}, up {}{}\n", generation.generation,
-                       status.workers > 1 ? fmt::format(" worker {}", generation.worker) : "",
-                       generation.pid, phase_name(generation.phase),
-                       human_duration(generation.uptime_seconds),
-                       generation.ready_by.empty() ? "" : ", ready: " + generation.ready_by);
+    out += fmt::format(
+        "generation {}{}: pid {}, {}, up {}{}{}\n", generation.generation,
+        status.workers > 1 ? fmt::format(" worker {}", generation.worker) : "", generation.pid,
+        phase_name(generation.phase), human_duration(generation.uptime_seconds),
+        generation.ready_by.empty() ? "" : ", ready: " + generation.ready_by,
+        generation.bound_itself.empty()
+            ? ""
+            : ", bound " + generation.bound_itself + " itself (given the shared socket)");
   if (status.generations.empty()) out += "no generation is running\n";
   if (status.last_restart) {
     const RestartResult& last = *status.last_restart;
@@ -113,10 +116,11 @@ std::string render_status_json(const Status& status) {
   for (const auto& generation : status.generations)
     generations += fmt::format(
         R"({}{{"generation":{},"worker":{},"pid":{},"state":{},"uptime_seconds":{},)"
-        R"("ready_by":{}}})",
+        R"("ready_by":{},"bound_itself":{}}})",
         generations.empty() ? "" : ",", generation.generation, generation.worker, generation.pid,
         json_string(phase_name(generation.phase)), json_seconds(generation.uptime_seconds),
-        generation.ready_by.empty() ? "null" : json_string(generation.ready_by));
+        generation.ready_by.empty() ? "null" : json_string(generation.ready_by),
+        generation.bound_itself.empty() ? "null" : json_string(generation.bound_itself));
   std::string last = "null";
   if (status.last_restart) last = restart_json_object(*status.last_restart);
   return fmt::format(

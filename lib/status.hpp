@@ -24,6 +24,7 @@ struct GenerationStatus {
   Phase phase = Phase::starting;
   double uptime_seconds = 0;
   std::string ready_by;  // how its readiness gate decided; "" before, or after an upgrade
+  std::string bound_itself;  // what it bound itself and was given the shared socket for, or ""
 };
 
 struct RestartResult {

@@ -281,6 +281,24 @@ void Supervisor::on(const SpawnFailed& event) {
   fail_candidate(RestartOutcome::spawn_failed, event.reason, key, Culprit::gone);
 }
 
+void Supervisor::on(const BindRefused& event) {
+  const auto it = children_.find(WorkerKey{event.generation, event.slot});
+  if (it == children_.end()) return;
+  if (!ever_ready_ && rollout_ && rollout_->kind == LaunchKind::first_start &&
+      candidate() == event.generation) {
+    // The very first start: the command and reuserun's socket disagree, and will again.
+    report(LogLevel::error, fmt::format("generation {} (pid {}) {}", event.generation,
+                                        it->second.pid, event.reason));
+    exit_code_ = kExitListen;
+    rollout_.reset();
+    begin_stop();
+    return;
+  }
+  Happened happened;
+  happened.reason = "it " + event.reason;
+  happen(it->second, WorkerEvent::gate_failed, happened);
+}
+
 void Supervisor::on(const ChildExited& event) {
   ChildState* child = find_by_pid(event.pid);
   if (child == nullptr) return;  // an exec-gate probe or an orphan: not a worker

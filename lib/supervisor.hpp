@@ -119,9 +119,16 @@ struct WatchdogPinged {
   Slot slot = 0;
   bool trigger = false;
 };
+// A worker bound reuserun's port itself with a socket of the other family (bind_takeover.hpp):
+// it cannot be given the shared socket, and retrying changes nothing.
+struct BindRefused {
+  Generation generation = 0;
+  Slot slot = 0;
+  std::string reason;
+};
 using Event = std::variant<StartRequested, RestartRequested, SignalReceived, ChildSpawned,
                            SpawnFailed, ChildExited, GatePassed, GateFailed, TimerFired,
-                           WatchdogPinged>;
+                           WatchdogPinged, BindRefused>;
 
 // ---- actions ----
 struct SpawnChild {
@@ -248,6 +255,7 @@ class Supervisor {
   }
   bool restart_pending() const { return rollout_ && rollout_->another_queued; }
   bool stopping() const { return stopping_; }
+  bool ever_ready() const { return ever_ready_; }
   const std::map<WorkerKey, ChildState>& children() const { return children_; }
   const SupervisorConfig& config() const { return config_; }
 
@@ -304,6 +312,7 @@ class Supervisor {
   void on(const GateFailed&);
   void on(const TimerFired&);
   void on(const WatchdogPinged&);
+  void on(const BindRefused&);
   void happen(ChildState& child, WorkerEvent event, const Happened& happened);
 
   // The lifecycle table's transitions (supervisor.cpp).

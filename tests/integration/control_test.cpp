@@ -113,10 +113,14 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(FailureKind{"Exited", {}, "--exit-after 0", 10, "exited"},
                       // A generation that listens by itself instead of adopting fd 3.
                       FailureKind{"GateFailed",
-                                  {"--ready", "delay:300ms", "--strict-adoption"},
+                                  {"--ready", "delay:300ms", "--strict-adoption",
+                                   "--no-bind-takeover"},
                                   "--listen {port} --reuseport",
                                   11,
                                   "gate-failed"},
+                      // One that binds reuserun's port itself with an IPv6 socket, where
+                      // reuserun's (--bind 127.0.0.1) is IPv4: it cannot be given it.
+                      FailureKind{"OtherFamily", {}, "--listen6 {port}", 11, "gate-failed"},
                       FailureKind{
                           "TimedOut", {"--ready-timeout", "1s"}, "--no-accept", 12, "timed-out"}),
     [](const auto& info) { return std::string(info.param.name); });

@@ -172,8 +172,9 @@ TEST(Readiness, StatusFromTheChildIsLogged) {
   EXPECT_TRUE(launch.process.wait_for_log("status: accepting connections", 5s));
 }
 
+// With the bind takeover turned off: with it, a child that binds the port gets the shared socket.
 TEST(Adoption, ChildListeningByItselfIsReported) {
-  TwoGenerations generations({"--ready", "delay:300ms"}, "");
+  TwoGenerations generations({"--ready", "delay:300ms", "--no-bind-takeover"}, "");
   ASSERT_GT(generations.first, 0);
   generations.dir.write("args",
                         "--listen " + std::to_string(generations.launch->port) + " --reuseport");
@@ -183,7 +184,8 @@ TEST(Adoption, ChildListeningByItselfIsReported) {
 }
 
 TEST(Adoption, StrictAdoptionFailsAChildListeningByItself) {
-  TwoGenerations generations({"--ready", "delay:300ms", "--strict-adoption"}, "");
+  TwoGenerations generations({"--ready", "delay:300ms", "--strict-adoption", "--no-bind-takeover"},
+                             "");
   ASSERT_GT(generations.first, 0);
   generations.dir.write("args",
                         "--listen " + std::to_string(generations.launch->port) + " --reuseport");

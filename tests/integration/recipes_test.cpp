@@ -130,5 +130,73 @@ TEST(Recipes, GoNetHttp) {
   run_recipe({"go net/http", {}, {kHelloGo}, "hello from go\n"}, probe_free_port());
 }
 
+// ---- Servers that bind the port themselves (the bind takeover, lib/bind_takeover.hpp) ----
+
+// reuserun with no --bind in front of `command`, which binds 127.0.0.1:`port` itself: its own
+// bind() gets reuserun's socket (moved to 127.0.0.1 at the first one), five restarts under load
+// keep one listening socket on the port at all times, and at most `own_losses` requests the
+// server itself drops at its stop fail.
+void run_self_binding(const char* name, std::vector<std::string> command, int port,
+                      long own_losses = 0) {
+  std::vector<std::string> argv = {kReuserun, "--port", std::to_string(port)};
+  argv.push_back("--");
+  argv.insert(argv.end(), command.begin(), command.end());
+  Process reuserun(argv);
+  const auto serving = wait_for_status(
+      reuserun.pid(), [](const StatusView& status) { return status.serving.has_value(); }, 20s);
+  ASSERT_TRUE(serving) << name << " never served";
+  ASSERT_EQ(serving->generations.size(), 1u);
+  EXPECT_EQ(serving->generations[0].bound_itself, "127.0.0.1:" + std::to_string(port));
+  ASSERT_EQ(listening_inodes(port).size(), 1u);
+
+  ListenerCount listeners(port);
+  const auto restarts = restart_under_load(reuserun, port, kRestarts, name);
+  listeners.finish();
+  EXPECT_EQ(restarts.succeeded, kRestarts);
+  EXPECT_GT(restarts.load.sent, 0);
+  long own = 0;
+  for (const char* kind : {"reset", "empty answer"})
+    if (const auto found = restarts.load.failures.find(kind);
+        found != restarts.load.failures.end())
+      own += found->second;
+  EXPECT_LE(own, own_losses);
+  EXPECT_EQ(restarts.load.failed - own, 0) << "failures other than the server's own";
+  EXPECT_EQ(listeners.most(), 1) << "a second listening socket appeared on the port";
+  EXPECT_EQ(listeners.fewest(), 1) << "the port had no listening socket for a moment";
+  const auto status = wait_for_status(
+      reuserun.pid(), [](const StatusView& now) { return now.generations.size() == 1; }, 30s);
+  ASSERT_TRUE(status) << "an old generation did not drain and exit";
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(30s), 0) << "stopped without SIGKILL";
+}
+
+// `python3 -m http.server` binds its port itself (socketserver, listen(5)), and has no graceful
+// stop: SIGTERM ends it with the requests in its threads unanswered.
+TEST(SelfBinding, PythonHttpServer) {
+  const int port = probe_free_port();
+  TempDir dir;
+  run_self_binding("python3 -m http.server",
+                   {"/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1",
+                    "--directory", dir.path(), std::to_string(port)},
+                   port, 2L * kRestarts);
+}
+
+// The classic SO_REUSEPORT server, static (CGO_ENABLED=0), with a graceful Shutdown: it hangs
+// unless the shared socket is non-blocking like its own.
+TEST(SelfBinding, GoReuseportServer) {
+  if (kReuseportGo.empty()) GTEST_SKIP() << "go was not found when this was configured";
+  const int port = probe_free_port();
+  run_self_binding("go SO_REUSEPORT", {kReuseportGo, "127.0.0.1:" + std::to_string(port)}, port);
+}
+
+TEST(SelfBinding, NodeListen) {
+  if (!installed("/usr/bin/node")) GTEST_SKIP() << "node is not installed (nodejs)";
+  const int port = probe_free_port();
+  run_self_binding("node listen()",
+                   {"/usr/bin/node", kExamples + "/node/server.js", std::to_string(port),
+                    "127.0.0.1"},
+                   port);
+}
+
 }  // namespace
 }  // namespace rrtest

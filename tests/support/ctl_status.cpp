@@ -163,10 +163,13 @@ std::optional<StatusView> ctl_status(pid_t reuserun) {
     status.last_restart =
         RestartView{static_cast<int>(last["generation"].integer()), last["outcome"].text,
                     last["succeeded"].boolean, last["reason"].text};
+  for (const Json& item : (*json)["listeners"].items)
+    status.listeners.push_back(item["address"].text);
   for (const Json& item : (*json)["generations"].items)
     status.generations.push_back(GenerationView{
         static_cast<int>(item["generation"].integer()), static_cast<int>(item["worker"].integer()),
-        static_cast<pid_t>(item["pid"].integer()), item["state"].text, item["ready_by"].text});
+        static_cast<pid_t>(item["pid"].integer()), item["state"].text, item["ready_by"].text,
+        item["bound_itself"].text});
   return status;
 }
 

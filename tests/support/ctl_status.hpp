@@ -36,6 +36,7 @@ struct GenerationView {
   pid_t pid = -1;
   std::string state;     // "starting", "serving", "draining", ...
   std::string ready_by;  // how its readiness was decided ("pid 12 waits in poll"), "" if not yet
+  std::string bound_itself;  // what it bound itself and was given the shared socket for, or ""
 };
 
 struct RestartView {
@@ -51,6 +52,7 @@ struct StatusView {
   int restarts = 0;            // restarts that ended, either way
   std::optional<RestartView> last_restart;
   int upgrades = 0;
+  std::vector<std::string> listeners;  // their addresses ("127.0.0.1:8080") or paths
   std::vector<GenerationView> generations;
 
   // The pids of one generation's workers, in worker order.

@@ -500,6 +500,42 @@ std::optional<RestartView> TwoGenerations::last_restart() const {
   return status ? status->last_restart : std::nullopt;
 }
 
+std::set<unsigned long> listening_inodes(int port) {
+  std::set<unsigned long> inodes;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout;
+      unsigned long inode = 0;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+          timeout >> inode;
+      const auto colon = local.rfind(':');
+      if (state == "0A" && colon != std::string::npos &&
+          std::stoi(local.substr(colon + 1), nullptr, 16) == port)
+        inodes.insert(inode);
+    }
+  }
+  return inodes;
+}
+
+ListenerCount::ListenerCount(int port)
+    : thread_([this, port] {
+        while (!stop_) {
+          const auto count = static_cast<int>(listening_inodes(port).size());
+          most_ = std::max(most_.load(), count);
+          fewest_ = std::min(fewest_.load(), count);
+          std::this_thread::sleep_for(5ms);
+        }
+      }) {}
+
+void ListenerCount::finish() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
 RestartsUnderLoad restart_under_load(Process& reuserun, int port, int restarts, const char* label) {
   RestartsUnderLoad outcome;
   Load load(port);

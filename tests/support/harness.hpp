@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,9 +31,11 @@ extern const std::string kTestServer;
 extern const std::string kNotifyAttacker;
 extern const std::string kHostileChild;  // tests/support/hostile_child.cpp
 extern const std::string kFuseTrap;      // tests/support/fuse_trap.cpp
+extern const std::string kNoSeccomp;     // tests/support/no_seccomp.cpp
 extern const std::string kSupportDir;  // tests/support
 extern const std::string kExamples;    // examples/
 extern const std::string kHelloGo;     // the Go recipe's binary, "" when go was not found
+extern const std::string kReuseportGo;  // examples/reuseport-go's binary, "" without go
 
 // A whole file, "" when it cannot be read.
 std::string read_text(const std::string& path);
@@ -102,6 +105,28 @@ class Load {
   std::mutex lock_;
   std::map<std::string, long> failures_;
   std::vector<std::thread> threads_;
+};
+
+// The inodes of the TCP sockets listening on `port`, both families (/proc/net/tcp{,6}).
+std::set<unsigned long> listening_inodes(int port);
+
+// Samples how many sockets listen on `port` (every 5 ms) until finish(): a server that restarts
+// on one shared socket never shows two, nor none.
+class ListenerCount {
+ public:
+  explicit ListenerCount(int port);
+  ~ListenerCount() { finish(); }
+  ListenerCount(const ListenerCount&) = delete;
+  ListenerCount& operator=(const ListenerCount&) = delete;
+  void finish();
+  int most() const { return most_; }
+  int fewest() const { return fewest_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> most_{0};
+  std::atomic<int> fewest_{1000};
+  std::thread thread_;
 };
 
 class Process;

@@ -13,7 +13,10 @@
 // SERVER_STARTER_PORT, EINHORN_FD_*, NGINX or --fd N, and serves every one of them; GET /info
 // ends with "protocol=<the one it used>". A datagram socket (udp:, unix-dgram:) is served too:
 // each datagram comes back to its sender with " pid=<pid>" appended.
-// --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way).
+// --listen PORT [--reuseport]: bind 127.0.0.1:PORT itself instead (a stale server in the way, or
+// a server that knows nothing of LISTEN_FDS); --listen6 PORT: [::1]:PORT. --also-listen PORT:
+// besides the sockets it is given, bind 127.0.0.1:PORT itself and serve it too (an admin port).
+// --nonblocking: the socket it binds itself is non-blocking, as Go's, libuv's and asyncio's are.
 // --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
 // --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
 // --require-host H: answer 400 to a request whose Host header is not H.
@@ -80,7 +83,10 @@ struct Options {
   int slow_ms = 0;
   bool ignore_term = false;
   int listen_port = -1;
+  bool listen_ipv6 = false;
+  int also_listen_port = -1;
   bool reuseport = false;
+  bool nonblocking = false;
   bool notify = false;
   bool accept = true;
   int status = 200;
@@ -153,6 +159,13 @@ Options parse_options(int argc, char** argv) {
       options.ignore_term = true;
     else if (arg == "--listen")
       options.listen_port = next();
+    else if (arg == "--listen6") {
+      options.listen_port = next();
+      options.listen_ipv6 = true;
+    } else if (arg == "--also-listen")
+      options.also_listen_port = next();
+    else if (arg == "--nonblocking")
+      options.nonblocking = true;
     else if (arg == "--reuseport")
       options.reuseport = true;
     else if (arg == "--notify")
@@ -351,17 +364,28 @@ std::vector<int> take_sockets(const Options& options, std::string& protocol) {
   return fds;
 }
 
-// The listening socket of a server that binds by itself.
-int listen_by_itself(const Options& options) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+// The listening socket of a server that binds by itself: loopback, IPv4 or IPv6.
+int listen_by_itself(const Options& options, int port, bool ipv6) {
+  const int fd = socket(ipv6 ? AF_INET6 : AF_INET,
+                        SOCK_STREAM | (options.nonblocking ? SOCK_NONBLOCK : 0), 0);
   const int on = 1;
   if (options.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(options.listen_port));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == -1 ||
+  sockaddr_storage storage{};
+  socklen_t length = sizeof(sockaddr_in);
+  if (ipv6) {
+    auto* address = reinterpret_cast<sockaddr_in6*>(&storage);
+    address->sin6_family = AF_INET6;
+    address->sin6_addr = in6addr_loopback;
+    address->sin6_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(sockaddr_in6);
+  } else {
+    auto* address = reinterpret_cast<sockaddr_in*>(&storage);
+    address->sin_family = AF_INET;
+    address->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address->sin_port = htons(static_cast<uint16_t>(port));
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) == -1 ||
       listen(fd, SOMAXCONN) == -1) {
     std::perror("test_server: bind");
     return -1;
@@ -496,9 +520,11 @@ int main(int argc, char** argv) {
   std::string protocol = "own";
   std::vector<int> listen_fds;
   if (options.listen_port >= 0)
-    listen_fds.push_back(listen_by_itself(options));
+    listen_fds.push_back(listen_by_itself(options, options.listen_port, options.listen_ipv6));
   else
     listen_fds = take_sockets(options, protocol);
+  if (options.also_listen_port >= 0)
+    listen_fds.push_back(listen_by_itself(options, options.also_listen_port, false));
   if (listen_fds.empty() || std::count(listen_fds.begin(), listen_fds.end(), -1) > 0) {
     std::fprintf(stderr, "test_server: no socket for me (LISTEN_FDS=%s LISTEN_PID=%s pid=%d)\n",
                  env_or("LISTEN_FDS", "").c_str(), env_or("LISTEN_PID", "").c_str(), getpid());

@@ -23,8 +23,8 @@ Handover sample() {
   supervisor.failures_in_a_row = 1;
   supervisor.repairs_in_a_row = {{1, 2}};
   supervisor.children = {{2, 200, Phase::draining, 0}, {3, 300, Phase::serving, 0}};
-  handover.workers = {{WorkerKey{2}, {2'000'000'000, 7, "@reuserun/1/g2/ab"}},
-                      {WorkerKey{3}, {3'000'000'000, -1, ""}}};
+  handover.workers = {{WorkerKey{2}, {2'000'000'000, 7, "@reuserun/1/g2/ab", 10, "[::]:8000"}},
+                      {WorkerKey{3}, {3'000'000'000, -1, "", -1, ""}}};
   supervisor.armed = {{TimerKind::drain_deadline, 2, 0}, {TimerKind::stable, 3, 0}};
   handover.timer_expiries_ns = {{{TimerKind::drain_deadline, 2, 0}, 9'000'000'000},
                                 {{TimerKind::stable, 3, 0}, 8'000'000'000}};
@@ -73,6 +73,9 @@ TEST(Handover, EveryFieldSurvivesTheRoundTrip) {
   EXPECT_EQ(h.workers.at(WorkerKey{2}).notify_address, "@reuserun/1/g2/ab");
   EXPECT_EQ(h.workers.at(WorkerKey{3}).notify_fd, -1);
   EXPECT_EQ(h.workers.at(WorkerKey{3}).notify_address, "");
+  EXPECT_EQ(h.workers.at(WorkerKey{2}).takeover_fd, 10);
+  EXPECT_EQ(h.workers.at(WorkerKey{2}).bound_itself, "[::]:8000");
+  EXPECT_EQ(h.workers.at(WorkerKey{3}).takeover_fd, -1);
   ASSERT_EQ(h.supervisor.armed.size(), 2u);
   EXPECT_EQ(h.supervisor.armed[0], (TimerId{TimerKind::drain_deadline, 2, 0}));
   EXPECT_EQ(h.supervisor.armed[1].kind, TimerKind::stable);
@@ -145,7 +148,9 @@ TEST(Handover, ATruncatedOrMalformedHandoverIsRefusedNamingTheLine) {
            {"restarts 2", "restarts 2 3"},
            {"restarts 2", "restarts two"},
            {"control 5 /run", "control 5 \\q/run"},
-           {"restarts 2", "unknown 2"}}) {
+           {"restarts 2", "unknown 2"},
+           {"takeover 2 0 10", "takeover 5 0 10"},  // no such worker
+           {"takeover 2 0 10", "takeover 2 0 -1"}}) {
     std::string changed = text;
     ASSERT_NE(changed.find(from), std::string::npos) << from;
     changed.replace(changed.find(from), from.size(), to);

@@ -253,6 +253,33 @@ TEST_F(SupervisorTest, FailedGateRollsBackWithItsReason) {
   EXPECT_EQ(supervisor_->serving(), 1u);
 }
 
+// A generation that binds reuserun's port itself with a socket of the other family
+// (bind_takeover.hpp): at the very first start nothing will change by retrying.
+TEST_F(SupervisorTest, ABindOfTheOtherFamilyAtFirstStartStopsWithTheListenStatus) {
+  send(StartRequested{});
+  send(ChildSpawned{1, 100});
+  const auto refused = send(BindRefused{1, 0, "binds [::1]:8080 with an IPv6 socket itself"});
+  EXPECT_TRUE(sends(refused, 100, SIGTERM)) << "the running child is stopped";
+  EXPECT_TRUE(all_of<SpawnChild>(refused).empty()) << "and not retried";
+  const auto gone = send(ChildExited{100, killed(SIGTERM)});
+  ASSERT_TRUE(first_of<Exit>(gone));
+  EXPECT_EQ(first_of<Exit>(gone)->code, kExitListen);
+}
+
+TEST_F(SupervisorTest, ABindOfTheOtherFamilyInARestartRollsBack) {
+  serve_first();
+  send(SignalReceived{SIGHUP});
+  send(ChildSpawned{2, 200});
+  const auto refused = send(BindRefused{2, 0, "binds [::1]:8080 with an IPv6 socket itself"});
+  EXPECT_TRUE(sends(refused, 200, SIGTERM));
+  EXPECT_FALSE(sends(refused, 100, SIGTERM));
+  ASSERT_TRUE(first_of<RestartFinished>(refused));
+  EXPECT_EQ(first_of<RestartFinished>(refused)->outcome, RestartOutcome::gate_failed);
+  EXPECT_EQ(first_of<RestartFinished>(refused)->reason,
+            "it binds [::1]:8080 with an IPv6 socket itself");
+  EXPECT_EQ(supervisor_->serving(), 1u);
+}
+
 // ---- rows of the worker lifecycle table (supervisor.cpp, kLifecycle) ----
 
 TEST_F(SupervisorTest, ALateGateResultForAWorkerAlreadyFailedIsIgnored) {

@@ -1,0 +1,519 @@
+#include "bind_takeover.hpp"
+
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+#include "foreign_helper.hpp"
+#include "log.hpp"
+#include "procfs.hpp"
+#include "scm_rights.hpp"
+#include "text.hpp"
+
+namespace reuserun {
+namespace {
+
+// libseccomp's functions answer a negative errno.
+Error seccomp_error(const std::string& what, int negative) { return system_error(what, -negative); }
+
+}  // namespace
+
+Result<TakeoverFilter> TakeoverFilter::build() {
+  const std::unique_ptr<void, void (*)(scmp_filter_ctx)> context(seccomp_init(SCMP_ACT_ALLOW),
+                                                                 seccomp_release);
+  if (!context) return Error{"Failed to build the seccomp filter: seccomp_init failed", ENOMEM};
+  // A 32-bit or x32 call of the child runs untouched (never killed): it is only its own bind.
+  if (const int error = seccomp_attr_set(context.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW))
+    return seccomp_error("build the seccomp filter", error);
+  for (const int call : {SCMP_SYS(bind), SCMP_SYS(listen)})
+    if (const int error = seccomp_rule_add(context.get(), SCMP_ACT_NOTIFY, call, 0))
+      return seccomp_error(
+          "build the seccomp filter: this kernel or a sandbox refuses seccomp user notification "
+          "(Linux 5.9 or later has it)",
+          error);
+  const UniqueFd program(::memfd_create("reuserun-filter", MFD_CLOEXEC));
+  if (!program) return system_error("build the seccomp filter", errno);
+  if (const int error = seccomp_export_bpf(context.get(), program.get()))
+    return seccomp_error("export the seccomp filter", error);
+  const off_t size = ::lseek(program.get(), 0, SEEK_CUR);
+  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0 ||
+      size > static_cast<off_t>(sizeof(sock_filter) * BPF_MAXINSNS))
+    return Error{"Failed to export the seccomp filter: it has an odd size", EINVAL};
+  std::vector<sock_filter> instructions(static_cast<std::size_t>(size) / sizeof(sock_filter));
+  if (::pread(program.get(), instructions.data(), static_cast<std::size_t>(size), 0) != size)
+    return system_error("read the seccomp filter back", errno);
+  return TakeoverFilter(std::move(instructions));
+}
+
+void install_takeover_filter(const sock_fprog* filter, int report) {
+  const auto install = [filter] {
+    return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                     filter);
+  };
+  long notifications = install();
+  // Without CAP_SYS_ADMIN (a non-root reuserun) the kernel wants no_new_privs first. Root with
+  // --user gets here before its identity drops, so its children keep setuid programs.
+  if (notifications == -1 && errno == EACCES &&
+      ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
+    notifications = install();
+  const int error = notifications == -1 ? errno : 0;
+  if (notifications >= 0) {
+    (void)send_with_fd(report, &error, sizeof error, static_cast<int>(notifications));
+    ::close(static_cast<int>(notifications));
+  } else {
+    (void)::send(report, &error, sizeof error, MSG_NOSIGNAL);
+  }
+  ::close(report);
+}
+
+Result<UniqueFd> receive_takeover_fd(int report) {
+  int error = 0;
+  int fd = -1;
+  std::size_t count = 0;
+  const ssize_t got =
+      receive_with_fds(report, &error, sizeof error, MSG_DONTWAIT, &fd, 1, &count);
+  UniqueFd notifications(count == 1 ? fd : -1);
+  if (got != static_cast<ssize_t>(sizeof error))
+    return system_error("hear from the child about its seccomp filter", got < 0 ? errno : EPROTO);
+  if (error != 0) return system_error("install the seccomp filter", error);
+  if (!notifications) return system_error("receive the seccomp notification fd", EPROTO);
+  return notifications;
+}
+
+std::optional<BindAddress> parse_bind_address(const void* bytes, std::size_t length) {
+  sa_family_t family = 0;
+  if (length < sizeof family || length > sizeof(sockaddr_storage)) return std::nullopt;
+  std::memcpy(&family, bytes, sizeof family);
+  BindAddress address;
+  address.family = family;
+  switch (family) {
+    case AF_INET:
+      if (length < sizeof(sockaddr_in)) return std::nullopt;
+      std::memcpy(&address.inet.storage, bytes, sizeof(sockaddr_in));
+      return address;
+    case AF_INET6:
+      // The kernel takes the 24 bytes of RFC 2133's sockaddr_in6 (no scope id).
+      if (length < 24) return std::nullopt;
+      std::memcpy(&address.inet.storage, bytes, std::min(length, sizeof(sockaddr_in6)));
+      return address;
+    case AF_UNIX: {
+      const std::size_t start = offsetof(sockaddr_un, sun_path);
+      if (length <= start) return address;  // unnamed
+      const char* path = static_cast<const char*>(bytes) + start;
+      const std::size_t room = length - start;
+      if (path[0] == '\0') return address;  // abstract
+      address.path.assign(path, strnlen(path, room));
+      return address;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string describe_bind_address(const BindAddress& address) {
+  if (address.family == AF_UNIX) return address.path.empty() ? "an unnamed unix address" : address.path;
+  return format_address(address.inet);
+}
+
+namespace {
+
+bool same_ip(const SocketAddress& a, const SocketAddress& b) {
+  if (a.family() != b.family()) return false;
+  if (a.family() == AF_INET)
+    return std::memcmp(&reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_addr,
+                       &reinterpret_cast<const sockaddr_in*>(&b.storage)->sin_addr,
+                       sizeof(in_addr)) == 0;
+  return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_addr,
+                     &reinterpret_cast<const sockaddr_in6*>(&b.storage)->sin6_addr,
+                     sizeof(in6_addr)) == 0;
+}
+
+const char* family_name(int family) { return family == AF_INET ? "IPv4" : "IPv6"; }
+
+// What the user could give reuserun so that its socket and the child's agree.
+std::string agreeing_option(const SocketAddress& wanted, ListenSpec::Kind kind) {
+  std::string ip = format_address(wanted);
+  ip = ip.substr(0, ip.rfind(':'));
+  if (kind == ListenSpec::Kind::udp)
+    return "--listen udp:" + format_address(wanted);
+  if (!ip.empty() && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+  return "--bind " + ip;
+}
+
+}  // namespace
+
+BindVerdict decide_bind(const BindAddress& wanted, int domain, int type,
+                        const std::vector<HeldSocket>& held) {
+  BindVerdict verdict;
+  if (wanted.family != domain) return verdict;  // the kernel refuses that bind itself
+  if (domain == AF_UNIX) {
+    for (std::size_t i = 0; i < held.size(); ++i)
+      if (!is_inet(held[i].kind) && socket_type(held[i].kind) == type && !wanted.path.empty() &&
+          held[i].path == wanted.path)
+        return {BindVerdict::Kind::take_over, i, ""};
+    return verdict;
+  }
+  const std::uint16_t port = wanted.inet.port();
+  if (port == 0) return verdict;  // the kernel picks one: never ours
+  std::vector<std::size_t> ours;
+  for (std::size_t i = 0; i < held.size(); ++i)
+    if (is_inet(held[i].kind) && socket_type(held[i].kind) == type &&
+        held[i].address.port() == port)
+      ours.push_back(i);
+  if (ours.empty()) return verdict;
+  for (const std::size_t i : ours)  // exactly what it asks for
+    if (same_ip(held[i].address, wanted.inet)) return {BindVerdict::Kind::take_over, i, ""};
+  for (const std::size_t i : ours)  // nothing chose our address: the first generation's bind does
+    if (held[i].rebindable && held[i].kind == ListenSpec::Kind::tcp)
+      return {BindVerdict::Kind::rebind, i, ""};
+  for (const std::size_t i : ours)  // the user chose our address: another one of its family
+    if (held[i].address.family() == domain) return {BindVerdict::Kind::take_over, i, ""};
+  const HeldSocket& other = held[ours.front()];
+  verdict.kind = BindVerdict::Kind::refuse;
+  verdict.listener = ours.front();
+  verdict.reason = fmt::format(
+      "binds {} with an {} socket itself, but reuserun's socket on port {} is {} ({}): a server "
+      "given a socket of the other family misreads its peers' addresses. Give reuserun {} so "
+      "that they agree",
+      format_address(wanted.inet), family_name(domain), port,
+      family_name(other.address.family()), format_address(other.address),
+      agreeing_option(wanted.inet, other.kind));
+  return verdict;
+}
+
+namespace {
+
+// The kernel's sizes of the notification structures, which may outgrow the headers'.
+struct NotifSizes {
+  std::size_t notif = sizeof(seccomp_notif);
+  std::size_t resp = sizeof(seccomp_notif_resp);
+};
+
+const NotifSizes& notif_sizes() {
+  static const NotifSizes sizes = [] {
+    NotifSizes result;
+    seccomp_notif_sizes kernel{};
+    if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &kernel) == 0) {
+      result.notif = std::max<std::size_t>(result.notif, kernel.seccomp_notif);
+      result.resp = std::max<std::size_t>(result.resp, kernel.seccomp_notif_resp);
+    }
+    return result;
+  }();
+  return sizes;
+}
+
+std::optional<TrappedCall> receive_call(int notifications) {
+  std::vector<char> buffer(notif_sizes().notif, 0);  // RECV wants it zeroed
+  if (::ioctl(notifications, SECCOMP_IOCTL_NOTIF_RECV, buffer.data()) == -1) return std::nullopt;
+  seccomp_notif notif{};
+  std::memcpy(&notif, buffer.data(), sizeof notif);
+  TrappedCall call;
+  call.id = notif.id;
+  call.tid = static_cast<pid_t>(notif.pid);
+  call.bind = notif.data.nr == __NR_bind;
+  for (std::size_t i = 0; i < 3; ++i) call.args[i] = notif.data.args[i];
+  return call;
+}
+
+// How a trapped call ends.
+struct Response {
+  enum class Kind { run, value, error } kind = Kind::run;
+  int value = 0;  // errno for error
+};
+
+void respond(int notifications, std::uint64_t id, Response response) {
+  std::vector<char> buffer(notif_sizes().resp, 0);
+  seccomp_notif_resp resp{};
+  resp.id = id;
+  if (response.kind == Response::Kind::run) resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  if (response.kind == Response::Kind::error) resp.error = -response.value;
+  std::memcpy(buffer.data(), &resp, sizeof resp);
+  (void)::ioctl(notifications, SECCOMP_IOCTL_NOTIF_SEND, buffer.data());  // ENOENT: it is gone
+}
+
+bool still_waiting(int notifications, std::uint64_t id) {
+  return ::ioctl(notifications, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+pid_t thread_group(pid_t tid) {
+  const std::string status =
+      read_file_prefix_at(AT_FDCWD, kProcRoot + "/" + std::to_string(tid) + "/status", 4096);
+  const auto at = status.find("\nTgid:");
+  return at == std::string::npos
+             ? 0
+             : static_cast<pid_t>(std::strtol(status.c_str() + at + 6, nullptr, 10));
+}
+
+// A copy of fd `number` of the trapped thread's process, taken while the call still waits (so
+// the pid is that thread's process and no other's).
+UniqueFd take_child_fd(int notifications, const TrappedCall& call, std::uint64_t number) {
+  if (number > static_cast<std::uint64_t>(INT32_MAX)) return {};
+  const pid_t process = thread_group(call.tid);
+  if (process <= 0) return {};
+  const UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, process, 0)));
+  if (!pidfd || !still_waiting(notifications, call.id)) return {};
+  return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), number, 0)));
+}
+
+// Closed by the helper: the last close of a child's socket may wait (SO_LINGER).
+void let_go(UniqueFd fd) {
+  if (fd) (void)notify_helper().take_over(fd.release());
+}
+
+int option(int fd, int level, int name) {
+  int value = 0;
+  socklen_t length = sizeof value;
+  return ::getsockopt(fd, level, name, &value, &length) == 0 ? value : -1;
+}
+
+struct Option {
+  const char* name;
+  int level;
+  int option;
+  bool inet_only;
+  bool stream_only;
+};
+// The options of a listener that its accepted connections (or its queue) follow.
+constexpr std::array kCarriedOptions{
+    Option{"SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, false, false},
+    Option{"SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, false, false},
+    Option{"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, true, true},
+    Option{"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, true, true},
+    Option{"TCP_DEFER_ACCEPT", IPPROTO_TCP, TCP_DEFER_ACCEPT, true, true},
+    Option{"TCP_FASTOPEN", IPPROTO_TCP, TCP_FASTOPEN, true, true},
+};
+
+struct ChildSocket {
+  int domain = -1;
+  int type = -1;
+  bool nonblocking = false;
+  bool cloexec = false;
+  bool v6only = false;
+  std::array<int, kCarriedOptions.size()> options{};
+};
+
+std::optional<ChildSocket> inspect(int fd, pid_t tid, std::uint64_t number) {
+  ChildSocket socket;
+  socket.domain = option(fd, SOL_SOCKET, SO_DOMAIN);
+  if (socket.domain < 0) return std::nullopt;  // not a socket (ENOTSOCK): nothing touched it
+  socket.type = option(fd, SOL_SOCKET, SO_TYPE);
+  const int flags = ::fcntl(fd, F_GETFL);
+  socket.nonblocking = flags >= 0 && (flags & O_NONBLOCK) != 0;
+  socket.v6only = socket.domain == AF_INET6 && option(fd, IPPROTO_IPV6, IPV6_V6ONLY) == 1;
+  // FD_CLOEXEC is the child's fd's own, not the socket's: its fdinfo says.
+  const std::string info = read_file_prefix_at(
+      AT_FDCWD, kProcRoot + "/" + std::to_string(tid) + "/fdinfo/" + std::to_string(number), 512);
+  if (const auto at = info.find("flags:"); at != std::string::npos)
+    socket.cloexec = (std::strtoul(info.c_str() + at + 6, nullptr, 8) & O_CLOEXEC) != 0;
+  for (std::size_t i = 0; i < kCarriedOptions.size(); ++i)
+    socket.options[i] = option(fd, kCarriedOptions[i].level, kCarriedOptions[i].option);
+  return socket;
+}
+
+}  // namespace
+
+void TakeoverChannels::attach(WorkerKey worker, UniqueFd notifications, std::string bound) {
+  Channel channel;
+  channel.bound = std::move(bound);
+  channel.stream =
+      std::make_unique<boost::asio::posix::stream_descriptor>(io_, notifications.release());
+  channels_[worker] = std::move(channel);
+  wait(worker);
+}
+
+void TakeoverChannels::forget(WorkerKey worker) { channels_.erase(worker); }
+
+int TakeoverChannels::fd(WorkerKey worker) const {
+  const auto it = channels_.find(worker);
+  return it == channels_.end() ? -1 : it->second.stream->native_handle();
+}
+
+std::string TakeoverChannels::bound_itself(WorkerKey worker) const {
+  const auto it = channels_.find(worker);
+  return it == channels_.end() ? "" : it->second.bound;
+}
+
+void TakeoverChannels::wait(WorkerKey worker) {
+  const auto it = channels_.find(worker);
+  if (it == channels_.end()) return;
+  it->second.stream->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                                [this, worker](boost::system::error_code error) {
+                                  if (!error) on_readable(worker);
+                                });
+}
+
+void TakeoverChannels::on_readable(WorkerKey worker) {
+  // A few calls per turn of the loop: a tree that binds in a tight loop shares it with the rest.
+  constexpr int kCallsPerTurn = 16;
+  for (int n = 0; n < kCallsPerTurn; ++n) {
+    const auto it = channels_.find(worker);
+    if (it == channels_.end()) return;
+    const int fd = it->second.stream->native_handle();
+    pollfd ready{fd, POLLIN, 0};
+    if (::poll(&ready, 1, 0) <= 0) break;
+    if ((ready.revents & POLLIN) == 0) return;  // POLLHUP: no process uses the filter any more
+    const auto call = receive_call(fd);
+    if (!call) continue;  // ENOENT: the caller died in the meantime
+    answer(fd, worker, it->second, *call);
+  }
+  wait(worker);
+}
+
+void TakeoverChannels::answer(int fd, WorkerKey worker, Channel& channel, const TrappedCall& call) {
+  if (call.bind)
+    on_bind(fd, worker, channel, call);
+  else
+    on_listen(fd, worker, channel, call);
+}
+
+void TakeoverChannels::on_bind(int fd, WorkerKey worker, Channel& channel,
+                               const TrappedCall& call) {
+  const auto run = [&] { respond(fd, call.id, {}); };
+  const std::uint64_t length = call.args[2];
+  if (length < sizeof(sa_family_t) || length > sizeof(sockaddr_storage)) return run();
+  // The sockaddr, through the helper (never a fault on this thread), at most 128 bytes.
+  sockaddr_storage bytes{};
+  const UniqueFd mem(::open((kProcRoot + "/" + std::to_string(call.tid) + "/mem").c_str(),
+                            O_RDONLY | O_CLOEXEC));
+  if (!mem || memory_helper().read(call.tid, mem.get(), call.args[1], &bytes,
+                                   static_cast<std::size_t>(length)) != MemoryReader::Read::done)
+    return run();
+  if (!still_waiting(fd, call.id)) return;
+  const auto wanted = parse_bind_address(&bytes, static_cast<std::size_t>(length));
+  if (!wanted) return run();
+  const std::vector<HeldSocket> held = hooks_.held();
+  const bool any = std::any_of(held.begin(), held.end(), [&](const HeldSocket& socket) {
+    return wanted->family == AF_UNIX ? socket.path == wanted->path && !wanted->path.empty()
+                                     : is_inet(socket.kind) && wanted->inet.port() != 0 &&
+                                           socket.address.port() == wanted->inet.port();
+  });
+  if (!any) return run();  // another port, port 0, a client's bind: untouched
+
+  UniqueFd theirs = take_child_fd(fd, call, call.args[0]);
+  if (!theirs) return run();
+  const auto socket = inspect(theirs.get(), call.tid, call.args[0]);
+  let_go(std::move(theirs));
+  if (!socket) return run();
+  BindVerdict verdict = decide_bind(*wanted, socket->domain, socket->type, held);
+  if (verdict.kind == BindVerdict::Kind::pass) return run();
+  if (verdict.kind == BindVerdict::Kind::refuse) {
+    respond(fd, call.id, {Response::Kind::error, EADDRINUSE});
+    hooks_.refused(worker, verdict.reason);
+    return;
+  }
+  const bool fresh = held[verdict.listener].rebindable;  // nothing served yet: ours to shape
+  if (verdict.kind == BindVerdict::Kind::rebind &&
+      !hooks_.rebind(verdict.listener, *wanted, socket->v6only)) {
+    respond(fd, call.id, {Response::Kind::error, EADDRINUSE});
+    return;
+  }
+  const int shared = hooks_.fd_of(verdict.listener);
+  const std::string where = describe_bind_address(*wanted);
+
+  // O_NONBLOCK is the open file's, shared by every generation: it follows the child's own socket
+  // (Go, libuv and asyncio make theirs non-blocking and hang on a blocking one).
+  const int flags = ::fcntl(shared, F_GETFL);
+  if (flags >= 0 && ((flags & O_NONBLOCK) != 0) != socket->nonblocking) {
+    (void)::fcntl(shared, F_SETFL,
+                  socket->nonblocking ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK));
+    const auto before = nonblocking_.find(verdict.listener);
+    if (before != nonblocking_.end() && before->second != socket->nonblocking)
+      log_warn("generation {} made its own socket for {} {}: the shared socket is now {} for "
+               "every generation (an older one that expects otherwise may hang in accept)",
+               worker.generation, where, socket->nonblocking ? "non-blocking" : "blocking",
+               socket->nonblocking ? "non-blocking" : "blocking");
+  }
+  nonblocking_[verdict.listener] = socket->nonblocking;
+
+  // Options it set on its own socket: carried over while nothing has been served (the shared
+  // socket is then this generation's alone), else named.
+  std::string differ;
+  const bool inet = socket->domain != AF_UNIX;
+  const bool stream = socket->type == SOCK_STREAM;
+  for (std::size_t i = 0; i < kCarriedOptions.size(); ++i) {
+    const Option& carried = kCarriedOptions[i];
+    if ((carried.inet_only && !inet) || (carried.stream_only && !stream)) continue;
+    const int ours = option(shared, carried.level, carried.option);
+    const int theirs_value = socket->options[i];
+    if (theirs_value < 0 || ours == theirs_value) continue;
+    // SO_RCVBUF and SO_SNDBUF read back doubled (socket(7)).
+    const bool buffer = carried.option == SO_RCVBUF || carried.option == SO_SNDBUF;
+    const int value = buffer ? theirs_value / 2 : theirs_value;
+    if (fresh && ::setsockopt(shared, carried.level, carried.option, &value, sizeof value) == 0)
+      continue;
+    differ += std::string(differ.empty() ? "" : ", ") + carried.name;
+  }
+  if (!differ.empty())
+    log_warn("generation {} set {} on its own socket for {}; the shared socket keeps its own "
+             "(it serves every generation)",
+             worker.generation, differ, where);
+
+  seccomp_notif_addfd add{};
+  add.id = call.id;
+  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  add.srcfd = static_cast<std::uint32_t>(shared);
+  add.newfd = static_cast<std::uint32_t>(call.args[0]);
+  add.newfd_flags = socket->cloexec ? O_CLOEXEC : 0;
+  if (::ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == -1) return run();  // it is gone
+  respond(fd, call.id, {Response::Kind::value, 0});
+  if (channel.bound.empty()) {
+    channel.bound = where;
+    hooks_.taken(worker, call.tid, where);
+  }
+}
+
+void TakeoverChannels::on_listen(int fd, WorkerKey worker, Channel& channel,
+                                 const TrappedCall& call) const {
+  const std::vector<HeldSocket> held = hooks_.held();
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    if (is_datagram(held[i].kind)) continue;
+    const long same = ::syscall(SYS_kcmp, ::getpid(), call.tid, KCMP_FILE, hooks_.fd_of(i),
+                                call.args[0]);
+    if (same == 0) {  // a shared socket: it listens already, with reuserun's backlog
+      respond(fd, call.id, {Response::Kind::value, 0});
+      return;
+    }
+  }
+  respond(fd, call.id, {});
+  // A server that listens on a port of its own while nothing it runs took reuserun's: the
+  // usual mistake of `--port 8080 -- server --port 8000`. Said once per worker.
+  if (!channel.bound.empty() || channel.named_other) return;
+  UniqueFd theirs = take_child_fd(fd, call, call.args[0]);
+  if (!theirs) return;
+  SocketAddress address;
+  socklen_t length = sizeof address.storage;
+  const bool named = ::getsockname(theirs.get(), address.get(), &length) == 0;
+  let_go(std::move(theirs));
+  if (!named || (address.family() != AF_INET && address.family() != AF_INET6)) return;
+  std::optional<std::uint16_t> our_port;
+  for (const HeldSocket& socket : held) {
+    if (!is_inet(socket.kind)) continue;
+    if (socket.address.port() == address.port()) return;
+    if (!our_port) our_port = socket.address.port();
+  }
+  if (!our_port) return;
+  channel.named_other = true;
+  log_warn("generation {} (pid {}) listens on {} itself, not on reuserun's port {}: give it port "
+           "{}, or run reuserun with --port {}",
+           worker.generation, call.tid, format_address(address), *our_port, *our_port,
+           address.port());
+}
+
+}  // namespace reuserun

@@ -1,0 +1,153 @@
+// The bind takeover (docs/DESIGN.md §12): a server that binds reuserun's port itself gets the
+// shared socket at its own bind(), so a server that knows nothing of LISTEN_FDS runs unmodified.
+//
+// Each worker's child installs, just before exec, a seccomp filter that sends its tree's bind()
+// and listen() calls to reuserun (user notification) and passes the notification fd back. The
+// loop takes each call in turn:
+//   * bind() on a port (and kind) or unix path reuserun holds: the shared socket is put under the
+//     child's fd (SECCOMP_IOCTL_NOTIF_ADDFD with SETFD) and the call returns 0. Any other bind
+//     runs unchanged. The sockaddr is read through the memory helper (a child's page may be its
+//     own FUSE file: foreign_helper.hpp) and never more than a sockaddr_storage.
+//   * listen() on a shared socket returns 0 without running: a listen(5) would shrink the
+//     backlog of every generation. Any other listen runs unchanged.
+// The child's socket is taken with pidfd_getfd to learn its kind, family and flags; that copy is
+// closed by a helper (its last close may wait: a SO_LINGER socket).
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "address.hpp"
+#include "listen_spec.hpp"
+#include "result.hpp"
+#include "supervisor.hpp"
+#include "unique_fd.hpp"
+
+namespace reuserun {
+
+// The seccomp program: bind and listen of the native architecture notify; everything else, and
+// other architectures, run. Built with libseccomp before any fork.
+class TakeoverFilter {
+ public:
+  static Result<TakeoverFilter> build();
+  const sock_fprog* program() const { return &program_; }
+
+  TakeoverFilter(TakeoverFilter&& other) noexcept
+      : instructions_(std::move(other.instructions_)),
+        program_{static_cast<unsigned short>(instructions_.size()), instructions_.data()} {}
+  TakeoverFilter& operator=(TakeoverFilter&&) = delete;
+  TakeoverFilter(const TakeoverFilter&) = delete;
+  TakeoverFilter& operator=(const TakeoverFilter&) = delete;
+  ~TakeoverFilter() = default;
+
+ private:
+  explicit TakeoverFilter(std::vector<sock_filter> instructions)
+      : instructions_(std::move(instructions)),
+        program_{static_cast<unsigned short>(instructions_.size()), instructions_.data()} {}
+  std::vector<sock_filter> instructions_;
+  sock_fprog program_;
+};
+
+// Child side, between fork and exec; async-signal-safe. Installs `filter` (a child without
+// CAP_SYS_ADMIN sets no_new_privs first, as the kernel requires) and sends on `report` the
+// notification fd, or the errno when the kernel refused. Never fails the child: it then runs
+// without the takeover.
+void install_takeover_filter(const sock_fprog* filter, int report);
+
+// Parent side, once the child has exec'd: the notification fd the child sent, or the errno.
+Result<UniqueFd> receive_takeover_fd(int report);
+
+// What a child asked for in bind(), as far as the takeover cares.
+struct BindAddress {
+  int family = 0;        // AF_INET, AF_INET6 or AF_UNIX
+  SocketAddress inet;    // AF_INET, AF_INET6
+  std::string path;      // AF_UNIX: a file path ("" for an abstract or unnamed address)
+};
+// The sockaddr bytes a child passed: nullopt for a family or length the takeover leaves alone.
+std::optional<BindAddress> parse_bind_address(const void* bytes, std::size_t length);
+std::string describe_bind_address(const BindAddress& address);
+
+// One of reuserun's sockets as the decision sees it.
+struct HeldSocket {
+  ListenSpec::Kind kind = ListenSpec::Kind::tcp;
+  SocketAddress address;  // inet
+  std::string path;       // unix
+  bool rebindable = false;  // no --bind chose its address, and nothing has been served yet
+};
+
+struct BindVerdict {
+  enum class Kind {
+    pass,       // not ours: the bind runs unchanged
+    take_over,  // the child gets held[listener]
+    rebind,     // held[listener] is bound again at the child's address first, then taken over
+    refuse      // ours, but of the other family: the generation fails (`reason`)
+  };
+  Kind kind = Kind::pass;
+  std::size_t listener = 0;
+  std::string reason;
+};
+// `domain` and `type` are the child's socket's (SO_DOMAIN, SO_TYPE).
+BindVerdict decide_bind(const BindAddress& wanted, int domain, int type,
+                        const std::vector<HeldSocket>& held);
+
+// A notification, as the loop needs it (struct seccomp_notif, without the kernel's layout).
+struct TrappedCall {
+  std::uint64_t id = 0;
+  pid_t tid = 0;  // the calling thread
+  bool bind = false;  // else listen
+  std::uint64_t args[3] = {};
+};
+
+class TakeoverChannels {
+ public:
+  struct Hooks {
+    // reuserun's sockets now, in fd order, and their fds.
+    std::function<std::vector<HeldSocket>()> held;
+    std::function<int(std::size_t index)> fd_of;
+    // Binds listener `index` again at `address` (family, address, port): the old socket stops
+    // listening. False (with the line logged) when it could not.
+    std::function<bool(std::size_t index, const BindAddress& address, bool ipv6_only)> rebind;
+    // The worker bound a held socket itself and got it (`where`: what it asked for).
+    std::function<void(WorkerKey worker, pid_t tid, const std::string& where)> taken;
+    // The worker's own bind disagrees with reuserun's socket: fail it.
+    std::function<void(WorkerKey worker, const std::string& reason)> refused;
+  };
+
+  TakeoverChannels(boost::asio::io_context& io, Hooks hooks) : io_(io), hooks_(std::move(hooks)) {}
+
+  // `bound`: what it bound itself already (an in-place upgrade carries it over).
+  void attach(WorkerKey worker, UniqueFd notifications, std::string bound = "");
+  void forget(WorkerKey worker);
+  // For an in-place upgrade: the worker's notification fd, or -1.
+  int fd(WorkerKey worker) const;
+  // What the worker bound itself ("" when it took its sockets from fd 3).
+  std::string bound_itself(WorkerKey worker) const;
+
+ private:
+  struct Channel {
+    std::unique_ptr<boost::asio::posix::stream_descriptor> stream;
+    std::string bound;       // the first address it was given the shared socket for
+    bool named_other = false;  // "listens on another port" said
+  };
+  void wait(WorkerKey worker);
+  void on_readable(WorkerKey worker);
+  void answer(int fd, WorkerKey worker, Channel& channel, const TrappedCall& call);
+  void on_bind(int fd, WorkerKey worker, Channel& channel, const TrappedCall& call);
+  void on_listen(int fd, WorkerKey worker, Channel& channel, const TrappedCall& call) const;
+
+  boost::asio::io_context& io_;
+  Hooks hooks_;
+  std::map<WorkerKey, Channel> channels_;
+  std::map<std::size_t, bool> nonblocking_;  // per listener: what the last takeover set
+};
+
+}  // namespace reuserun

@@ -1,0 +1,240 @@
+// The bind takeover (lib/bind_takeover.hpp): a server that binds reuserun's port itself is given
+// the shared socket at its own bind(), so it restarts without a lost request and with one
+// listening socket on the port at all times; other binds are left alone; the family must agree;
+// it can be turned off, and where the kernel refuses it reuserun runs as before.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace rrtest {
+namespace {
+
+// The socket inode behind fd `fd` of `pid`, 0 when it is none.
+unsigned long socket_inode(pid_t pid, int fd) {
+  char target[64] = {};
+  const std::string link = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  if (::readlink(link.c_str(), target, sizeof target - 1) <= 0) return 0;
+  unsigned long inode = 0;
+  return std::sscanf(target, "socket:[%lu]", &inode) == 1 ? inode : 0;
+}
+
+// A field of /proc/PID/status ("NoNewPrivs", "Seccomp_filters"), -1 when absent.
+int status_number(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::atoi(line.c_str() + field.size() + 1);
+  return -1;
+}
+
+// How many fds of `pid` are seccomp notification fds.
+int notification_fds(pid_t pid) {
+  int count = 0;
+  for (int fd = 0; fd < 1024; ++fd) {
+    char target[64] = {};
+    const std::string link = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+    if (::readlink(link.c_str(), target, sizeof target - 1) > 0 &&
+        std::string(target) == "anon_inode:seccomp notify")
+      ++count;
+  }
+  return count;
+}
+
+std::vector<std::string> reuserun_in_front(int port, std::vector<std::string> options,
+                                           std::vector<std::string> command) {
+  std::vector<std::string> argv{kReuserun, "--port", std::to_string(port)};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back("--");
+  argv.insert(argv.end(), command.begin(), command.end());
+  return argv;
+}
+
+std::optional<StatusView> serving_status(pid_t reuserun) {
+  return wait_for_status(
+      reuserun, [](const StatusView& status) { return status.serving.has_value(); }, 10s);
+}
+
+TEST(Takeover, AServerBindingThePortItselfRestartsUnderLoadOnTheOneSharedSocket) {
+  const int port = probe_free_port();
+  const std::string self = std::to_string(port);
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1"},
+                                     {kTestServer, "--listen", self, "--reuseport"}));
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status) << "never served";
+  ASSERT_EQ(status->generations.size(), 1u);
+  EXPECT_EQ(status->generations[0].bound_itself, "127.0.0.1:" + self);
+  const auto shared = listening_inodes(port);
+  ASSERT_EQ(shared.size(), 1u) << "the server's own SO_REUSEPORT socket joined reuserun's";
+  // fd 3 is what reuserun handed; fd 4 is the one the server bound: the same socket.
+  EXPECT_EQ(socket_inode(status->generations[0].pid, 4), *shared.begin());
+
+  ListenerCount listeners(port);
+  const auto restarts = restart_under_load(reuserun, port, 5, "test server, binding itself");
+  listeners.finish();
+  EXPECT_EQ(restarts.succeeded, 5);
+  EXPECT_GT(restarts.load.sent, 0);
+  EXPECT_EQ(restarts.load.failed, 0);
+  EXPECT_EQ(listeners.most(), 1) << "a second listening socket appeared on the port";
+  EXPECT_EQ(listeners.fewest(), 1) << "the port had no listening socket for a moment";
+  EXPECT_EQ(listening_inodes(port), shared) << "the one socket is still reuserun's first";
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+TEST(Takeover, AServerOfTheOtherFamilyThanBindEndsTheFirstStartWithStatus3) {
+  const int port = probe_free_port();
+  if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback";
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1"},
+                                     {kTestServer, "--listen6", std::to_string(port)}));
+  EXPECT_EQ(reuserun.wait_exit(20s), 3) << "retrying changes nothing: the families disagree";
+  EXPECT_TRUE(child_pids(reuserun.pid()).empty());
+  EXPECT_EQ(reuserun.count_in_log("--bind ::1"), 1) << "the one line names the --bind that agrees";
+}
+
+TEST(Takeover, TheFirstGenerationsOwnAddressMovesASocketNoBindChose) {
+  // `reuserun --port P -- server` with no --bind holds [::]:P; the server binds 127.0.0.1:P.
+  const int port = probe_free_port();
+  Process reuserun(reuserun_in_front(port, {}, {kTestServer, "--listen", std::to_string(port)}));
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status);
+  ASSERT_EQ(status->listeners.size(), 1u);
+  EXPECT_EQ(status->listeners[0], "127.0.0.1:" + std::to_string(port))
+      << "reuserun's socket moved where the server asked, no wider";
+  EXPECT_EQ(listening_inodes(port).size(), 1u) << "the socket it left stopped listening";
+  ASSERT_TRUE(http_get(port).ok);
+  reuserun.signal(SIGHUP);
+  const auto restarted = wait_for_restarts(reuserun.pid(), 1);
+  ASSERT_TRUE(restarted);
+  EXPECT_TRUE(restarted->succeeded) << restarted->reason;
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+TEST(Takeover, ABindOfAnotherPortIsLeftAlone) {
+  const int port = probe_free_port();
+  int admin = probe_free_port();
+  while (admin == port) admin = probe_free_port();
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1"},
+                                     {kTestServer, "--also-listen", std::to_string(admin)}));
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status);
+  const pid_t child = status->generations.at(0).pid;
+  EXPECT_EQ(status->generations[0].bound_itself, "") << "it took its socket from fd 3";
+  const auto own = listening_inodes(admin);
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(socket_inode(child, 4), *own.begin()) << "its admin port is its own socket";
+  EXPECT_NE(*own.begin(), *listening_inodes(port).begin());
+  EXPECT_TRUE(http_get(admin).ok);
+  EXPECT_TRUE(http_get(port).ok);
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+TEST(Takeover, TurnedOffTheChildHasNoFilterAndKeepsItsOwnSocket) {
+  const int port = probe_free_port();
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1", "--no-bind-takeover"},
+                                     {kTestServer, "--listen", std::to_string(port),
+                                      "--reuseport"}));
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status);
+  const pid_t child = status->generations.at(0).pid;
+  EXPECT_EQ(status_number(child, "Seccomp_filters"), 0);
+  EXPECT_EQ(status_number(child, "NoNewPrivs"), 0);
+  EXPECT_EQ(listening_inodes(port).size(), 2u) << "its own socket beside reuserun's";
+  EXPECT_EQ(status->generations[0].bound_itself, "");
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+TEST(Takeover, WhereTheKernelRefusesTheFilterReuserunRunsAsBefore) {
+  const int port = probe_free_port();
+  std::vector<std::string> argv =
+      reuserun_in_front(port, {"--bind", "127.0.0.1"}, {kTestServer});
+  argv.insert(argv.begin(), kNoSeccomp);
+  Process reuserun(argv);
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status) << "a refused filter must not stop a child that takes fd 3";
+  const pid_t child = status->generations.at(0).pid;
+  EXPECT_EQ(status_number(child, "Seccomp_filters"), 1) << "no_seccomp's own filter only";
+  EXPECT_TRUE(http_get(port).ok);
+  reuserun.signal(SIGHUP);
+  const auto restarted = wait_for_restarts(reuserun.pid(), 1);
+  ASSERT_TRUE(restarted);
+  EXPECT_TRUE(restarted->succeeded) << restarted->reason;
+  EXPECT_EQ(reuserun.count_in_log("user notification"), 1) << "said once, not once per generation";
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+TEST(Takeover, RootWithUserInstallsTheFilterBeforeDroppingSoSetuidProgramsKeepWorking) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  const int port = probe_free_port();
+  TempDir dir;
+  const std::string server = copy_for_nobody(kTestServer, dir);
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1", "--user", "nobody"},
+                                     {server, "--listen", std::to_string(port)}));
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status);
+  const pid_t child = status->generations.at(0).pid;
+  EXPECT_EQ(status->generations[0].bound_itself, "127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(status_number(child, "NoNewPrivs"), 0);
+  EXPECT_EQ(status_number(child, "Seccomp_filters"), 1);
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+TEST(Takeover, AnUnprivilegedReuserunSetsNoNewPrivsInTheChildAndTakesOverAllTheSame) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+  const int port = probe_free_port();
+  TempDir dir;
+  const std::string reuserun_copy = copy_for_nobody(kReuserun, dir);
+  const std::string server = copy_for_nobody(kTestServer, dir);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);  // for its control socket
+  Process reuserun(as_nobody({reuserun_copy, "--port", std::to_string(port), "--bind",
+                              "127.0.0.1", "--control-socket", dir.file("ctl.sock"), "--",
+                              server, "--listen", std::to_string(port), "--reuseport"}));
+  std::optional<pid_t> child;
+  ASSERT_TRUE(wait_until([&] { return (child = serving_pid(port)).has_value(); }, 10s));
+  EXPECT_EQ(status_number(*child, "NoNewPrivs"), 1);
+  EXPECT_EQ(listening_inodes(port).size(), 1u) << "given reuserun's socket: no second one";
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+TEST(Takeover, TheNotificationFdsSurviveAnInPlaceUpgrade) {
+  const int port = probe_free_port();
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1", "--workers", "2"},
+                                     {kTestServer, "--listen", std::to_string(port),
+                                      "--reuseport"}));
+  ASSERT_TRUE(serving_status(reuserun.pid()));
+  EXPECT_EQ(notification_fds(reuserun.pid()), 2) << "one per worker";
+  reuserun.signal(SIGUSR2);
+  const auto upgraded = wait_for_status(
+      reuserun.pid(), [](const StatusView& status) { return status.upgrades == 1; }, 15s);
+  ASSERT_TRUE(upgraded);
+  EXPECT_EQ(notification_fds(reuserun.pid()), 2);
+  ASSERT_EQ(upgraded->generations.size(), 2u);
+  for (const auto& worker : upgraded->generations)
+    EXPECT_EQ(worker.bound_itself, "127.0.0.1:" + std::to_string(port)) << "carried over";
+  reuserun.signal(SIGHUP);
+  const auto restarted = wait_for_restarts(reuserun.pid(), 1);
+  ASSERT_TRUE(restarted);
+  EXPECT_TRUE(restarted->succeeded) << restarted->reason;
+  EXPECT_EQ(listening_inodes(port).size(), 1u);
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+}  // namespace
+}  // namespace rrtest
