@@ -37,16 +37,22 @@ void wait_for_exit(const std::vector<pid_t>& pids) {
 // reuserun in front of the server, with one readiness gate.
 class Reuserun final : public Contender {
  public:
-  // steady: never restarted, the request-path baseline against "direct".
-  explicit Reuserun(std::string gate, bool steady = false)
-      : gate_(std::move(gate)), steady_(steady) {}
-  std::string name() const override { return steady_ ? "reuserun-steady" : "reuserun:" + gate_; }
+  // steady: never restarted, the request-path baseline against "direct". binds_itself: the
+  // server is the reuseport contender's, unchanged (it binds the port itself with SO_REUSEPORT),
+  // and gets reuserun's socket at its bind() (the bind takeover).
+  explicit Reuserun(std::string gate, bool steady = false, bool binds_itself = false)
+      : gate_(std::move(gate)), steady_(steady), binds_itself_(binds_itself) {}
+  std::string name() const override {
+    if (steady_) return "reuserun-steady";
+    return binds_itself_ ? "reuserun:binds-itself" : "reuserun:" + gate_;
+  }
   bool restarts() const override { return !steady_; }
 
   bool start(int port, const std::string& args_file) override {
+    const std::string own = binds_itself_ ? "--listen " + std::to_string(port) + " --reuseport" : "";
     process_ = std::make_unique<Process>(std::vector<std::string>{
         rrtest::kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--ready", gate_,
-        "--ready-timeout", "5s", "--", "/bin/sh", "-c", server_command(args_file)});
+        "--ready-timeout", "5s", "--", "/bin/sh", "-c", server_command(args_file, own)});
     return process_->wait_for_log("serving on", kStartLimit);
   }
 
@@ -74,6 +80,7 @@ class Reuserun final : public Contender {
   }
   std::string gate_;
   bool steady_;
+  bool binds_itself_;
   std::unique_ptr<Process> process_;
   int succeeded_ = 0;
 };
@@ -189,7 +196,7 @@ class Direct final : public Contender {
 std::vector<std::string> all_contender_names() {
   std::vector<std::string> names{"reuserun:auto",   "reuserun:accept",   "reuserun:http:/",
                                  "reuserun:notify", "reuserun:delay:1s", "naive",
-                                 "reuseport"};
+                                 "reuseport",      "reuserun:binds-itself"};
   if (::access("/usr/bin/start_server", X_OK) == 0) names.push_back("server-starter");
   names.push_back("reuserun-steady");
   names.push_back("direct");
@@ -197,6 +204,7 @@ std::vector<std::string> all_contender_names() {
 }
 
 std::unique_ptr<Contender> make_contender(const std::string& name) {
+  if (name == "reuserun:binds-itself") return std::make_unique<Reuserun>("auto", false, true);
   if (name.starts_with("reuserun:")) return std::make_unique<Reuserun>(name.substr(9));
   if (name == "reuserun-steady") return std::make_unique<Reuserun>("auto", true);
   if (name == "naive") return std::make_unique<Scripted>(false);
