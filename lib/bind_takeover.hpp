@@ -1,4 +1,4 @@
-// The bind takeover (docs/DESIGN.md §12): a server that binds reuserun's port itself gets the
+// The bind takeover (docs/DESIGN.md §10): a server that binds reuserun's port itself gets the
 // shared socket at its own bind(), so a server that knows nothing of LISTEN_FDS runs unmodified.
 //
 // Each worker's child installs, just before exec, a seccomp filter that sends its tree's bind()

@@ -181,16 +181,19 @@ void Supervisor::schedule_respawn(RestartOutcome why) {
   report(LogLevel::warn, fmt::format("no generation is serving: starting a new one in {} "
                                      "(failure {} in a row); connections wait in the backlog",
                                      format_duration(delay), failures));
-  // The first thing many people try is a server that binds the port itself: it fails with
-  // "Address already in use" (reuserun holds the port) and would do so forever. Said once, and
-  // only of a generation that exited: one that ran until its gate gave up was not refused the
-  // port, and its failure line names what the gate waited for (issue 25, finding 11).
+  // The first thing many people try is a server that binds the port itself. The bind takeover
+  // gives it reuserun's socket; without it (turned off, refused by the kernel, another port) it
+  // fails with "Address already in use" and would do so forever. Said once, and only of a
+  // generation that exited: one that ran until its gate gave up was not refused the port, and
+  // its failure line names what the gate waited for (issue 25, finding 11).
   if (!ever_ready_ && failures == 1 && why == RestartOutcome::exited)
     report(LogLevel::warn,
-           "hint: no generation has been ready yet. A command that binds the port itself cannot "
-           "(reuserun holds it): it must take the inherited socket, fd 3 with LISTEN_FDS "
-           "(sd_listen_fds), the variables of --protocol einhorn|server-starter|nginx, or {fd} in "
-           "its arguments (EXAMPLES in reuserun(1)); reuserun keeps retrying with backoff");
+           "hint: no generation has been ready yet. A command that binds reuserun's port itself "
+           "gets reuserun's socket (SERVERS THAT BIND THE PORT in reuserun(1)) unless "
+           "--no-bind-takeover is given or the kernel refused it (said at start); otherwise it "
+           "must take the inherited socket: fd 3 with LISTEN_FDS (sd_listen_fds), the variables "
+           "of --protocol einhorn|server-starter|nginx, or {fd} in its arguments; reuserun keeps "
+           "retrying with backoff");
   arm(TimerKind::backoff, WorkerKey{0}, delay);
 }
 
