@@ -380,7 +380,7 @@ void TakeoverChannels::answer(int fd, WorkerKey worker, Channel& channel, const 
   if (call.bind)
     on_bind(fd, worker, channel, call);
   else
-    on_listen(fd, worker, channel, call);
+    on_listen(fd, channel, call);
 }
 
 void TakeoverChannels::on_bind(int fd, WorkerKey worker, Channel& channel,
@@ -418,7 +418,7 @@ void TakeoverChannels::on_bind(int fd, WorkerKey worker, Channel& channel,
     hooks_.refused(worker, verdict.reason);
     return;
   }
-  const bool fresh = held[verdict.listener].rebindable;  // nothing served yet: ours to shape
+  const bool fresh = hooks_.nothing_served();  // the shared socket is this generation's alone
   if (verdict.kind == BindVerdict::Kind::rebind &&
       !hooks_.rebind(verdict.listener, *wanted, socket->v6only)) {
     respond(fd, call.id, {Response::Kind::error, EADDRINUSE});
@@ -479,8 +479,7 @@ void TakeoverChannels::on_bind(int fd, WorkerKey worker, Channel& channel,
   }
 }
 
-void TakeoverChannels::on_listen(int fd, WorkerKey worker, Channel& channel,
-                                 const TrappedCall& call) const {
+void TakeoverChannels::on_listen(int fd, Channel& channel, const TrappedCall& call) const {
   const std::vector<HeldSocket> held = hooks_.held();
   for (std::size_t i = 0; i < held.size(); ++i) {
     if (is_datagram(held[i].kind)) continue;
@@ -491,29 +490,38 @@ void TakeoverChannels::on_listen(int fd, WorkerKey worker, Channel& channel,
       return;
     }
   }
-  respond(fd, call.id, {});
   // A server that listens on a port of its own while nothing it runs took reuserun's: the
-  // usual mistake of `--port 8080 -- server --port 8000`. Said once per worker.
-  if (!channel.bound.empty() || channel.named_other) return;
-  UniqueFd theirs = take_child_fd(fd, call, call.args[0]);
-  if (!theirs) return;
-  SocketAddress address;
-  socklen_t length = sizeof address.storage;
-  const bool named = ::getsockname(theirs.get(), address.get(), &length) == 0;
-  let_go(std::move(theirs));
-  if (!named || (address.family() != AF_INET && address.family() != AF_INET6)) return;
+  // usual mistake of `--port 8080 -- server --port 8000`, named if its gate fails (a server that
+  // serves fd 3 and an admin port of its own is not a mistake). Looked at while the call still
+  // waits: its pid is then surely the caller's.
+  std::optional<SocketAddress> own;
+  if (channel.bound.empty() && channel.elsewhere.empty()) {
+    UniqueFd theirs = take_child_fd(fd, call, call.args[0]);
+    SocketAddress address;
+    socklen_t length = sizeof address.storage;
+    if (theirs && ::getsockname(theirs.get(), address.get(), &length) == 0 &&
+        (address.family() == AF_INET || address.family() == AF_INET6))
+      own = address;
+    let_go(std::move(theirs));
+  }
+  respond(fd, call.id, {});
+  if (!own) return;
   std::optional<std::uint16_t> our_port;
   for (const HeldSocket& socket : held) {
     if (!is_inet(socket.kind)) continue;
-    if (socket.address.port() == address.port()) return;
+    if (socket.address.port() == own->port()) return;
     if (!our_port) our_port = socket.address.port();
   }
   if (!our_port) return;
-  channel.named_other = true;
-  log_warn("generation {} (pid {}) listens on {} itself, not on reuserun's port {}: give it port "
-           "{}, or run reuserun with --port {}",
-           worker.generation, call.tid, format_address(address), *our_port, *our_port,
-           address.port());
+  channel.elsewhere = fmt::format(
+      "; it listens on {} itself, not on reuserun's port {}: give it port {}, or run reuserun "
+      "with --port {}",
+      format_address(*own), *our_port, *our_port, own->port());
+}
+
+std::string TakeoverChannels::elsewhere(WorkerKey worker) const {
+  const auto it = channels_.find(worker);
+  return it == channels_.end() || !it->second.bound.empty() ? "" : it->second.elsewhere;
 }
 
 }  // namespace reuserun

@@ -112,6 +112,9 @@ class TakeoverChannels {
   struct Hooks {
     // reuserun's sockets now, in fd order, and their fds.
     std::function<std::vector<HeldSocket>()> held;
+    // No generation has been ready yet (nor restarted, nor upgraded): what the takeover sets on
+    // a shared socket concerns the starting generation alone.
+    std::function<bool()> nothing_served;
     std::function<int(std::size_t index)> fd_of;
     // Binds listener `index` again at `address` (family, address, port): the old socket stops
     // listening. False (with the line logged) when it could not.
@@ -131,18 +134,22 @@ class TakeoverChannels {
   int fd(WorkerKey worker) const;
   // What the worker bound itself ("" when it took its sockets from fd 3).
   std::string bound_itself(WorkerKey worker) const;
+  // For the line of a worker whose gate failed: "; it listens on 127.0.0.1:8000 itself, not on
+  // reuserun's port 8080: ..." when it listened on a port of its own and took none of
+  // reuserun's (`--port 8080 -- server --port 8000`), else "".
+  std::string elsewhere(WorkerKey worker) const;
 
  private:
   struct Channel {
     std::unique_ptr<boost::asio::posix::stream_descriptor> stream;
     std::string bound;       // the first address it was given the shared socket for
-    bool named_other = false;  // "listens on another port" said
+    std::string elsewhere;   // the first port of its own it listened on, said if its gate fails
   };
   void wait(WorkerKey worker);
   void on_readable(WorkerKey worker);
   void answer(int fd, WorkerKey worker, Channel& channel, const TrappedCall& call);
   void on_bind(int fd, WorkerKey worker, Channel& channel, const TrappedCall& call);
-  void on_listen(int fd, WorkerKey worker, Channel& channel, const TrappedCall& call) const;
+  void on_listen(int fd, Channel& channel, const TrappedCall& call) const;
 
   boost::asio::io_context& io_;
   Hooks hooks_;

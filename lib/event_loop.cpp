@@ -252,7 +252,9 @@ void EventLoop::apply(const StartGate& action) {
                   if (passed)
                     dispatch(GatePassed{generation, slot, detail});
                   else
-                    dispatch(GateFailed{generation, detail, false, slot});
+                    dispatch(GateFailed{
+                        generation, detail + takeovers_.elsewhere(WorkerKey{generation, slot}), false,
+                        slot});
                 });
 }
 
@@ -270,7 +272,9 @@ void EventLoop::apply(const CancelGate& action) {
 void EventLoop::apply(const ExpireGate& action) {
   const auto it = gates_.find(WorkerKey{action.generation, action.slot});
   const std::string seen = it == gates_.end() ? "" : ": " + it->second->progress();
-  dispatch(GateFailed{action.generation, action.reason + seen, true, action.slot});
+  dispatch(GateFailed{action.generation,
+                      action.reason + seen + takeovers_.elsewhere(WorkerKey{action.generation, action.slot}),
+                      true, action.slot});
 }
 
 // The leader is unreaped here (alive, or the zombie whose exit is being handled: reaper.hpp), so

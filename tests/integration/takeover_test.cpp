@@ -2,8 +2,13 @@
 // the shared socket at its own bind(), so it restarts without a lost request and with one
 // listening socket on the port at all times; other binds are left alone; the family must agree;
 // it can be turned off, and where the kernel refuses it reuserun runs as before.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -92,6 +97,51 @@ TEST(Takeover, AServerBindingThePortItselfRestartsUnderLoadOnTheOneSharedSocket)
   EXPECT_EQ(reuserun.wait_exit(20s), 0);
 }
 
+// Go, libuv and asyncio make their socket non-blocking and hang on a blocking one; options set
+// before bind() are the server's too. The shared socket follows, while nothing has been served.
+TEST(Takeover, TheSharedSocketFollowsTheServersNonBlockingFlagAndOptions) {
+  const int port = probe_free_port();
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1"},
+                                     {kTestServer, "--listen", std::to_string(port),
+                                      "--nonblocking", "--defer-accept", "5"}));
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status);
+  const pid_t child = status->generations.at(0).pid;
+  const std::string info = read_text("/proc/" + std::to_string(child) + "/fdinfo/4");
+  const auto flags = info.find("flags:");
+  ASSERT_NE(flags, std::string::npos) << info;
+  EXPECT_NE(std::strtoul(info.c_str() + flags + 6, nullptr, 8) & O_NONBLOCK, 0u) << info;
+  // Its fd 4 is reuserun's socket now: ask it (root may take another process's fd).
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  ASSERT_GE(pidfd, 0);
+  const int shared = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, 4, 0));
+  ::close(pidfd);
+  ASSERT_GE(shared, 0);
+  int defer = 0;
+  socklen_t length = sizeof defer;
+  EXPECT_EQ(::getsockopt(shared, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, &length), 0);
+  ::close(shared);
+  EXPECT_GT(defer, 0) << "TCP_DEFER_ACCEPT was lost with the server's own socket";
+  EXPECT_EQ(listening_inodes(port).size(), 1u);
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(20s), 0);
+}
+
+// `--port 8080 -- server --port 8000`: nothing waits on reuserun's port, and the failure of its
+// gate names both ports.
+TEST(Takeover, AServerListeningOnAnotherPortIsNamedWhenItsGateFails) {
+  const int port = probe_free_port();
+  int other = probe_free_port();
+  while (other == port) other = probe_free_port();
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1", "--ready-timeout", "1s"},
+                                     {kTestServer, "--listen", std::to_string(other)}));
+  ASSERT_TRUE(reuserun.wait_for_log("reuserun's port " + std::to_string(port), 10s));
+  EXPECT_GE(reuserun.count_in_log("--port " + std::to_string(other)), 1);
+  EXPECT_EQ(listening_inodes(port).size(), 1u) << "reuserun's, untouched";
+  reuserun.signal(SIGTERM);
+  EXPECT_TRUE(reuserun.wait_exit(20s).has_value());
+}
+
 TEST(Takeover, AServerOfTheOtherFamilyThanBindEndsTheFirstStartWithStatus3) {
   const int port = probe_free_port();
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback";
@@ -133,6 +183,7 @@ TEST(Takeover, ABindOfAnotherPortIsLeftAlone) {
   EXPECT_EQ(status->generations[0].bound_itself, "") << "it took its socket from fd 3";
   const auto own = listening_inodes(admin);
   ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(reuserun.count_in_log("not on reuserun's port"), 0) << "it serves fd 3: no mistake";
   EXPECT_EQ(socket_inode(child, 4), *own.begin()) << "its admin port is its own socket";
   EXPECT_NE(*own.begin(), *listening_inodes(port).begin());
   EXPECT_TRUE(http_get(admin).ok);

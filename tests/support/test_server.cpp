@@ -17,6 +17,7 @@
 // a server that knows nothing of LISTEN_FDS); --listen6 PORT: [::1]:PORT. --also-listen PORT:
 // besides the sockets it is given, bind 127.0.0.1:PORT itself and serve it too (an admin port).
 // --nonblocking: the socket it binds itself is non-blocking, as Go's, libuv's and asyncio's are.
+// --defer-accept S: TCP_DEFER_ACCEPT S on the socket it binds itself, set before bind().
 // --notify: send READY=1 (and a STATUS=) to $NOTIFY_SOCKET once it starts accepting.
 // --no-accept: never accept (a server stuck at start-up). --status N: answer with status N.
 // --require-host H: answer 400 to a request whose Host header is not H.
@@ -33,6 +34,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -87,6 +89,7 @@ struct Options {
   int also_listen_port = -1;
   bool reuseport = false;
   bool nonblocking = false;
+  int defer_accept = 0;
   bool notify = false;
   bool accept = true;
   int status = 200;
@@ -166,6 +169,8 @@ Options parse_options(int argc, char** argv) {
       options.also_listen_port = next();
     else if (arg == "--nonblocking")
       options.nonblocking = true;
+    else if (arg == "--defer-accept")
+      options.defer_accept = next();
     else if (arg == "--reuseport")
       options.reuseport = true;
     else if (arg == "--notify")
@@ -371,6 +376,9 @@ int listen_by_itself(const Options& options, int port, bool ipv6) {
   const int on = 1;
   if (options.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (options.defer_accept > 0)
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &options.defer_accept,
+               sizeof options.defer_accept);
   sockaddr_storage storage{};
   socklen_t length = sizeof(sockaddr_in);
   if (ipv6) {
