@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
+#include <boost/asio/post.hpp>
 #include <cstring>
 
 #include "foreign_helper.hpp"
@@ -367,13 +368,15 @@ void TakeoverChannels::on_readable(WorkerKey worker) {
     if (it == channels_.end()) return;
     const int fd = it->second.stream->native_handle();
     pollfd ready{fd, POLLIN, 0};
-    if (::poll(&ready, 1, 0) <= 0) break;
+    if (::poll(&ready, 1, 0) <= 0) return wait(worker);
     if ((ready.revents & POLLIN) == 0) return;  // POLLHUP: no process uses the filter any more
     const auto call = receive_call(fd);
     if (!call) continue;  // ENOENT: the caller died in the meantime
     answer(fd, worker, it->second, *call);
   }
-  wait(worker);
+  // Calls still waiting bring no new edge from the reactor: the rest after whatever else is
+  // ready (signals, timers, `ctl`) has had its turn.
+  boost::asio::post(io_, [this, worker] { on_readable(worker); });
 }
 
 void TakeoverChannels::answer(int fd, WorkerKey worker, Channel& channel, const TrappedCall& call) {

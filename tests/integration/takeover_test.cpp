@@ -142,6 +142,52 @@ TEST(Takeover, AServerListeningOnAnotherPortIsNamedWhenItsGateFails) {
   EXPECT_TRUE(reuserun.wait_exit(20s).has_value());
 }
 
+// More calls waiting at once than the loop answers in one turn: the rest are answered too (the
+// reactor gives no new edge for calls already waiting). reuserun is stopped while 64 threads
+// bind, so that all 64 wait when it goes on.
+TEST(Takeover, ABurstOfBindsFromManyThreadsIsAllAnswered) {
+  const int port = probe_free_port();
+  TempDir dir;
+  const std::string script =
+      "import os, socket, sys, threading, time\n"
+      "go, started = sys.argv[2], sys.argv[3]\n"
+      "deadline = time.monotonic() + 20\n"
+      "while not os.path.exists(go) and time.monotonic() < deadline:\n"
+      "    time.sleep(0.01)\n"
+      "done = []\n"
+      "def bind():\n"
+      "    s = socket.socket()\n"
+      "    s.bind(('127.0.0.1', 0))\n"
+      "    done.append(s)\n"
+      "threads = [threading.Thread(target=bind) for _ in range(64)]\n"
+      "[t.start() for t in threads]\n"
+      "open(started, 'w').close()\n"
+      "[t.join() for t in threads]\n"
+      "assert len(done) == 64\n"
+      "import http.server\n"
+      "http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler,\n"
+      "                 ServerClass=http.server.ThreadingHTTPServer, port=int(sys.argv[1]),\n"
+      "                 bind='127.0.0.1')\n";
+  dir.write("burst.py", script);
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1"},
+                                     {"/usr/bin/python3", dir.file("burst.py"),
+                                      std::to_string(port), dir.file("go"),
+                                      dir.file("started")}));
+  ASSERT_TRUE(wait_until([&] { return !child_pids(reuserun.pid()).empty(); }, 10s));
+  reuserun.signal(SIGSTOP);
+  dir.write("go", "");
+  const bool started =
+      wait_until([&] { return ::access(dir.file("started").c_str(), F_OK) == 0; }, 10s);
+  std::this_thread::sleep_for(300ms);  // every thread in its bind(), waiting for reuserun
+  reuserun.signal(SIGCONT);
+  ASSERT_TRUE(started);
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status) << "a bind of the burst was never answered";
+  EXPECT_EQ(status->generations.at(0).bound_itself, "127.0.0.1:" + std::to_string(port));
+  reuserun.signal(SIGTERM);
+  EXPECT_TRUE(reuserun.wait_exit(20s).has_value());
+}
+
 TEST(Takeover, AServerOfTheOtherFamilyThanBindEndsTheFirstStartWithStatus3) {
   const int port = probe_free_port();
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback";
