@@ -262,70 +262,38 @@ pid_t thread_group(pid_t tid) {
              : static_cast<pid_t>(std::strtol(status.c_str() + at + 6, nullptr, 10));
 }
 
-// A copy of fd `number` of the trapped thread's process, taken while the call still waits (so
-// the pid is that thread's process and no other's).
-UniqueFd take_child_fd(int notifications, const TrappedCall& call, std::uint64_t number) {
-  if (number > static_cast<std::uint64_t>(INT32_MAX)) return {};
+// What fd `number` of the trapped thread is, looked at by the socket helper (the loop never
+// holds a child's file: every close() of a FUSE file flushes it, and the flush waits for the
+// child's own server). Taken while the call still waits, so the pid is that thread's process
+// and no other's; nullopt for a thread with an fd table of its own (unshare(CLONE_FILES)),
+// whose fd `number` is not the one pidfd_getfd would see.
+std::optional<SocketFacts> child_socket(int notifications, const TrappedCall& call,
+                                        std::uint64_t number) {
+  if (number > static_cast<std::uint64_t>(INT32_MAX)) return std::nullopt;
   const pid_t process = thread_group(call.tid);
-  if (process <= 0) return {};
+  if (process <= 0) return std::nullopt;
+  if (process != call.tid && ::syscall(SYS_kcmp, process, call.tid, KCMP_FILES, 0, 0) != 0)
+    return std::nullopt;
   const UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, process, 0)));
-  if (!pidfd || !still_waiting(notifications, call.id)) return {};
-  return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), number, 0)));
+  if (!pidfd || !still_waiting(notifications, call.id)) return std::nullopt;
+  return socket_helper().inspect_socket(pidfd.get(), call.tid, static_cast<int>(number));
 }
 
-// Closed by the helper: the last close of a child's socket may wait (SO_LINGER).
-void let_go(UniqueFd fd) {
-  if (fd) (void)notify_helper().take_over(fd.release());
+// True while fd `number` of the thread is still the socket that was looked at: the file
+// SETFD replaces is closed by the child while reuserun waits, and a FUSE file's close waits
+// for its server. readlink() of the fd's link touches no file.
+bool still_that_socket(pid_t tid, std::uint64_t number, std::uint64_t inode) {
+  const std::string link = kProcRoot + "/" + std::to_string(tid) + "/fd/" + std::to_string(number);
+  char target[64] = {};
+  const ssize_t got = ::readlink(link.c_str(), target, sizeof target - 1);
+  return got > 0 && std::string(target, static_cast<std::size_t>(got)) ==
+                        "socket:[" + std::to_string(inode) + "]";
 }
 
 int option(int fd, int level, int name) {
   int value = 0;
   socklen_t length = sizeof value;
   return ::getsockopt(fd, level, name, &value, &length) == 0 ? value : -1;
-}
-
-struct Option {
-  const char* name;
-  int level;
-  int option;
-  bool inet_only;
-  bool stream_only;
-};
-// The options of a listener that its accepted connections (or its queue) follow.
-constexpr std::array kCarriedOptions{
-    Option{"SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, false, false},
-    Option{"SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, false, false},
-    Option{"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, true, true},
-    Option{"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, true, true},
-    Option{"TCP_DEFER_ACCEPT", IPPROTO_TCP, TCP_DEFER_ACCEPT, true, true},
-    Option{"TCP_FASTOPEN", IPPROTO_TCP, TCP_FASTOPEN, true, true},
-};
-
-struct ChildSocket {
-  int domain = -1;
-  int type = -1;
-  bool nonblocking = false;
-  bool cloexec = false;
-  bool v6only = false;
-  std::array<int, kCarriedOptions.size()> options{};
-};
-
-std::optional<ChildSocket> inspect(int fd, pid_t tid, std::uint64_t number) {
-  ChildSocket socket;
-  socket.domain = option(fd, SOL_SOCKET, SO_DOMAIN);
-  if (socket.domain < 0) return std::nullopt;  // not a socket (ENOTSOCK): nothing touched it
-  socket.type = option(fd, SOL_SOCKET, SO_TYPE);
-  const int flags = ::fcntl(fd, F_GETFL);
-  socket.nonblocking = flags >= 0 && (flags & O_NONBLOCK) != 0;
-  socket.v6only = socket.domain == AF_INET6 && option(fd, IPPROTO_IPV6, IPV6_V6ONLY) == 1;
-  // FD_CLOEXEC is the child's fd's own, not the socket's: its fdinfo says.
-  const std::string info = read_file_prefix_at(
-      AT_FDCWD, kProcRoot + "/" + std::to_string(tid) + "/fdinfo/" + std::to_string(number), 512);
-  if (const auto at = info.find("flags:"); at != std::string::npos)
-    socket.cloexec = (std::strtoul(info.c_str() + at + 6, nullptr, 8) & O_CLOEXEC) != 0;
-  for (std::size_t i = 0; i < kCarriedOptions.size(); ++i)
-    socket.options[i] = option(fd, kCarriedOptions[i].level, kCarriedOptions[i].option);
-  return socket;
 }
 
 }  // namespace
@@ -409,10 +377,7 @@ void TakeoverChannels::on_bind(int fd, WorkerKey worker, Channel& channel,
   });
   if (!any) return run();  // another port, port 0, a client's bind: untouched
 
-  UniqueFd theirs = take_child_fd(fd, call, call.args[0]);
-  if (!theirs) return run();
-  const auto socket = inspect(theirs.get(), call.tid, call.args[0]);
-  let_go(std::move(theirs));
+  const auto socket = child_socket(fd, call, call.args[0]);
   if (!socket) return run();
   BindVerdict verdict = decide_bind(*wanted, socket->domain, socket->type, held);
   if (verdict.kind == BindVerdict::Kind::pass) return run();
@@ -423,7 +388,7 @@ void TakeoverChannels::on_bind(int fd, WorkerKey worker, Channel& channel,
   }
   const bool fresh = hooks_.nothing_served();  // the shared socket is this generation's alone
   if (verdict.kind == BindVerdict::Kind::rebind &&
-      !hooks_.rebind(verdict.listener, *wanted, socket->v6only)) {
+      !hooks_.rebind(verdict.listener, *wanted, socket->v6only != 0)) {
     respond(fd, call.id, {Response::Kind::error, EADDRINUSE});
     return;
   }
@@ -431,49 +396,58 @@ void TakeoverChannels::on_bind(int fd, WorkerKey worker, Channel& channel,
   const std::string where = describe_bind_address(*wanted);
 
   // O_NONBLOCK is the open file's, shared by every generation: it follows the child's own socket
-  // (Go, libuv and asyncio make theirs non-blocking and hang on a blocking one).
+  // (Go, libuv and asyncio make theirs non-blocking and hang on a blocking one). fcntl() takes
+  // no socket lock. Said once per worker, so that a child binding in a loop floods no log.
+  const bool nonblocking = socket->nonblocking != 0;
   const int flags = ::fcntl(shared, F_GETFL);
-  if (flags >= 0 && ((flags & O_NONBLOCK) != 0) != socket->nonblocking) {
-    (void)::fcntl(shared, F_SETFL,
-                  socket->nonblocking ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK));
+  if (flags >= 0 && ((flags & O_NONBLOCK) != 0) != nonblocking) {
+    (void)::fcntl(shared, F_SETFL, nonblocking ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK));
     const auto before = nonblocking_.find(verdict.listener);
-    if (before != nonblocking_.end() && before->second != socket->nonblocking)
+    if (before != nonblocking_.end() && before->second != nonblocking && !channel.said_flag) {
+      channel.said_flag = true;
       log_warn("generation {} made its own socket for {} {}: the shared socket is now {} for "
                "every generation (an older one that expects otherwise may hang in accept)",
-               worker.generation, where, socket->nonblocking ? "non-blocking" : "blocking",
-               socket->nonblocking ? "non-blocking" : "blocking");
+               worker.generation, where, nonblocking ? "non-blocking" : "blocking",
+               nonblocking ? "non-blocking" : "blocking");
+    }
   }
-  nonblocking_[verdict.listener] = socket->nonblocking;
+  nonblocking_[verdict.listener] = nonblocking;
 
   // Options it set on its own socket: carried over while nothing has been served (the shared
-  // socket is then this generation's alone), else named.
+  // socket is then this generation's alone), else named once. Set by the socket helper: a child
+  // can hold the shared socket's lock (setsockopt waits for it, uninterruptibly). Reading them
+  // takes no lock.
   std::string differ;
   const bool inet = socket->domain != AF_UNIX;
   const bool stream = socket->type == SOCK_STREAM;
-  for (std::size_t i = 0; i < kCarriedOptions.size(); ++i) {
-    const Option& carried = kCarriedOptions[i];
+  for (std::size_t i = 0; i < kSocketOptionCount; ++i) {
+    const SocketOption& carried = kSocketOptions[i];
     if ((carried.inet_only && !inet) || (carried.stream_only && !stream)) continue;
     const int ours = option(shared, carried.level, carried.option);
-    const int theirs_value = socket->options[i];
-    if (theirs_value < 0 || ours == theirs_value) continue;
+    const int theirs = socket->options[i];
+    if (theirs < 0 || ours == theirs) continue;
     // SO_RCVBUF and SO_SNDBUF read back doubled (socket(7)).
     const bool buffer = carried.option == SO_RCVBUF || carried.option == SO_SNDBUF;
-    const int value = buffer ? theirs_value / 2 : theirs_value;
-    if (fresh && ::setsockopt(shared, carried.level, carried.option, &value, sizeof value) == 0)
+    const int value = buffer ? theirs / 2 : theirs;
+    if (fresh && socket_helper().set_option(shared, carried.level, carried.option, value) ==
+                     ForeignHelper::Done::yes)
       continue;
     differ += std::string(differ.empty() ? "" : ", ") + carried.name;
   }
-  if (!differ.empty())
+  if (!differ.empty() && !channel.said_options) {
+    channel.said_options = true;
     log_warn("generation {} set {} on its own socket for {}; the shared socket keeps its own "
              "(it serves every generation)",
              worker.generation, differ, where);
+  }
 
+  if (!still_that_socket(call.tid, call.args[0], socket->inode)) return run();
   seccomp_notif_addfd add{};
   add.id = call.id;
   add.flags = SECCOMP_ADDFD_FLAG_SETFD;
   add.srcfd = static_cast<std::uint32_t>(shared);
   add.newfd = static_cast<std::uint32_t>(call.args[0]);
-  add.newfd_flags = socket->cloexec ? O_CLOEXEC : 0;
+  add.newfd_flags = socket->cloexec != 0 ? O_CLOEXEC : 0;
   if (::ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == -1) return run();  // it is gone
   respond(fd, call.id, {Response::Kind::value, 0});
   if (channel.bound.empty()) {
@@ -499,13 +473,12 @@ void TakeoverChannels::on_listen(int fd, Channel& channel, const TrappedCall& ca
   // waits: its pid is then surely the caller's.
   std::optional<SocketAddress> own;
   if (channel.bound.empty() && channel.elsewhere.empty()) {
-    UniqueFd theirs = take_child_fd(fd, call, call.args[0]);
-    SocketAddress address;
-    socklen_t length = sizeof address.storage;
-    if (theirs && ::getsockname(theirs.get(), address.get(), &length) == 0 &&
-        (address.family() == AF_INET || address.family() == AF_INET6))
-      own = address;
-    let_go(std::move(theirs));
+    const auto socket = child_socket(fd, call, call.args[0]);
+    if (socket && socket->named != 0 &&
+        (socket->name.ss_family == AF_INET || socket->name.ss_family == AF_INET6)) {
+      own.emplace();
+      own->storage = socket->name;
+    }
   }
   respond(fd, call.id, {});
   if (!own) return;

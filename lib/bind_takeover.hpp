@@ -144,6 +144,8 @@ class TakeoverChannels {
     std::unique_ptr<boost::asio::posix::stream_descriptor> stream;
     std::string bound;       // the first address it was given the shared socket for
     std::string elsewhere;   // the first port of its own it listened on, said if its gate fails
+    bool said_flag = false;     // "the shared socket is now (non-)blocking"
+    bool said_options = false;  // "set ... on its own socket"
   };
   void wait(WorkerKey worker);
   void on_readable(WorkerKey worker);

@@ -169,6 +169,7 @@ class EventLoop final : private GateServices {
   // refused (said once).
   std::optional<TakeoverFilter> takeover_filter_;
   bool takeover_refusal_said_ = false;
+  bool rebound_ = false;  // the first generation's own bind moved a socket (once only)
   std::set<Generation> takeover_said_;  // generations whose own bind was logged
   TakeoverChannels takeovers_;
   std::unique_ptr<ControlServer> control_;

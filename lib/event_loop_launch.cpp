@@ -1,6 +1,7 @@
 // The event loop's part in starting what runs on the children's behalf: the workers themselves
 // (the plan is launch_plan's; this reads the env file, opens the notify channel and spawns) and
 // the exec: gates' probes, both with the children's identity.
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <filesystem>
 
 #include "command.hpp"
+#include "foreign_helper.hpp"
 #include "event_loop.hpp"
 #include "launch_plan.hpp"
 #include "spawn.hpp"
@@ -124,7 +126,8 @@ TakeoverChannels::Hooks EventLoop::takeover_hooks() {
     std::vector<HeldSocket> held;
     // Until a generation has been ready, a socket whose address no --bind chose (nor systemd)
     // follows the first generation's own bind (`--port 5000 -- flask run` binds 127.0.0.1).
-    const bool fresh = !supervisor_.ever_ready() && restarts_.count() == 0 &&
+    // Once: a child binding one address after another must not move it again and again.
+    const bool fresh = !rebound_ && !supervisor_.ever_ready() && restarts_.count() == 0 &&
                        upgrade_.count == 0 && config_.listen.size() == listeners_.size();
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
       const Listener& listener = listeners_[i];
@@ -168,8 +171,12 @@ bool EventLoop::rebind_listener(std::size_t index, const BindAddress& address, b
   log_info("reuserun's socket on {} moved to {}, where the first generation binds itself (no "
            "--bind was given)",
            old.describe(), format_address(wanted));
-  (void)::shutdown(old.fd(), SHUT_RDWR);
+  rebound_ = true;
+  // shutdown() takes the socket's lock, which the generation (fd 3) can hold: the socket helper
+  // does it. Closing reuserun's own copy here is no last close and flushes nothing.
+  const int leaving = ::fcntl(old.fd(), F_DUPFD_CLOEXEC, 0);
   listeners_[index] = std::move(fresh.value());
+  if (leaving >= 0) (void)socket_helper().shut_down(leaving);
   return true;
 }
 

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "scm_rights.hpp"
@@ -21,7 +23,15 @@ namespace {
 
 constexpr char kHelperName[] = "reuserun-helper";  // 15 bytes: comm's limit
 
-enum Kind : std::uint32_t { kReadMemory = 1, kConsumeDatagram = 2, kTakeOver = 3, kReadText = 4 };
+enum Kind : std::uint32_t {
+  kReadMemory = 1,
+  kConsumeDatagram = 2,
+  kTakeOver = 3,
+  kReadText = 4,
+  kInspectSocket = 5,  // fd: a pidfd; address: the fd number; length: the tid
+  kSetOption = 6,      // fd: the socket; address: level << 32 | option; length: the value
+  kShutDown = 7        // fd: the socket, shut down and closed after the answer
+};
 
 struct Request {
   std::uint32_t kind;
@@ -63,6 +73,45 @@ void close_quickly(int fd) {
   ::close(fd);  // may wait (a FUSE flush): only this helper does
 }
 
+int int_option(int fd, int level, int option) {
+  int value = 0;
+  socklen_t length = sizeof value;
+  return ::getsockopt(fd, level, option, &value, &length) == 0 ? value : -1;
+}
+
+// Fills `facts` from `socket` (a child's, taken with pidfd_getfd): -ENOTSOCK when it is none.
+std::int32_t inspect(int socket, pid_t tid, std::uint64_t number, SocketFacts* facts) {
+  facts->domain = int_option(socket, SOL_SOCKET, SO_DOMAIN);
+  if (facts->domain < 0) return -ENOTSOCK;
+  facts->type = int_option(socket, SOL_SOCKET, SO_TYPE);
+  const int flags = ::fcntl(socket, F_GETFL);
+  facts->nonblocking = flags >= 0 && (flags & O_NONBLOCK) != 0 ? 1 : 0;
+  facts->v6only =
+      facts->domain == AF_INET6 && int_option(socket, IPPROTO_IPV6, IPV6_V6ONLY) == 1 ? 1 : 0;
+  for (std::size_t i = 0; i < kSocketOptionCount; ++i)
+    facts->options[i] = int_option(socket, kSocketOptions[i].level, kSocketOptions[i].option);
+  struct stat info {};
+  if (::fstat(socket, &info) == 0) facts->inode = info.st_ino;
+  socklen_t length = sizeof facts->name;
+  facts->named = ::getsockname(socket, reinterpret_cast<sockaddr*>(&facts->name), &length) == 0;
+  // FD_CLOEXEC is the child's fd's own, not the socket's: its fdinfo says (no allocation here).
+  char path[64];
+  (void)std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%llu", static_cast<int>(tid),
+                static_cast<unsigned long long>(number));
+  const int info_fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (info_fd >= 0) {
+    char text[512];
+    const ssize_t got = ::read(info_fd, text, sizeof text - 1);
+    ::close(info_fd);
+    if (got > 0) {
+      text[got] = '\0';
+      if (const char* at = std::strstr(text, "flags:"); at != nullptr)
+        facts->cloexec = (std::strtoul(at + 6, nullptr, 8) & O_CLOEXEC) != 0 ? 1 : 0;
+    }
+  }
+  return static_cast<std::int32_t>(sizeof *facts);
+}
+
 // The helper's whole life: answer requests on fd 0 until the loop closes it. Nothing here
 // allocates; the process was forked from a single thread.
 [[noreturn]] void serve(int channel, pid_t parent) {
@@ -87,6 +136,7 @@ void close_quickly(int fd) {
     std::size_t bytes = 0;
     int closing[253];
     std::size_t to_close = 0;
+    int shut = -1;  // kShutDown: after the answer
     if (got == sizeof request && fd >= 0) {
       switch (request.kind) {
         case kReadMemory:
@@ -102,6 +152,32 @@ void close_quickly(int fd) {
           break;
         case kTakeOver:
           status = 0;
+          break;
+        case kInspectSocket: {
+          SocketFacts facts;
+          const int theirs = static_cast<int>(::syscall(SYS_pidfd_getfd, fd, request.address, 0));
+          status = theirs < 0 ? -errno
+                              : inspect(theirs, static_cast<pid_t>(request.length),
+                                        request.address, &facts);
+          if (status > 0) {
+            std::memcpy(g_reply + kHeader, &facts, sizeof facts);
+            bytes = sizeof facts;
+          }
+          if (theirs >= 0) closing[to_close++] = theirs;  // a plain close, after the answer
+          break;
+        }
+        case kSetOption: {
+          const int value = static_cast<int>(request.length);
+          status = ::setsockopt(fd, static_cast<int>(request.address >> 32),
+                                static_cast<int>(request.address & 0xffffffffU), &value,
+                                sizeof value) == 0
+                       ? 0
+                       : -errno;
+          break;
+        }
+        case kShutDown:
+          status = 0;
+          shut = fd;
           break;
         case kReadText:
           if (request.length <= ForeignHelper::kMaxLength &&
@@ -124,7 +200,12 @@ void close_quickly(int fd) {
     std::memcpy(g_reply, &status, kHeader);
     if (::send(0, g_reply, kHeader + bytes, MSG_NOSIGNAL) == -1) ::_exit(0);
     // Answered: what may wait now delays only this helper.
-    for (std::size_t i = 0; i < to_close; ++i) close_quickly(closing[i]);
+    if (request.kind == kInspectSocket) {
+      for (std::size_t i = 0; i < to_close; ++i) ::close(closing[i]);  // the child's own: as is
+    } else {
+      for (std::size_t i = 0; i < to_close; ++i) close_quickly(closing[i]);
+    }
+    if (shut >= 0) (void)::shutdown(shut, SHUT_RDWR);
     if (fd >= 0) ::close(fd);  // /proc/PID/mem, or a socket whose last reference may be this
   }
 }
@@ -142,6 +223,11 @@ ForeignHelper& memory_helper() {
 }
 
 ForeignHelper& notify_helper() {
+  static ForeignHelper helper;
+  return helper;
+}
+
+ForeignHelper& socket_helper() {
   static ForeignHelper helper;
   return helper;
 }
@@ -191,7 +277,7 @@ ForeignHelper::Answer ForeignHelper::ask(std::uint32_t kind, int fd, std::uint64
   // A helper that died (a signal to reuserun's process group) is replaced once.
   bool sent = false;
   for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
-    if (!channel_ && !start()) return {};
+    if (!channel_ && !start()) break;  // no helper: a given fd is still closed below
     sent = send_with_fd(channel_.get(), &request, sizeof request, fd) == sizeof request;
     if (!sent) abandon();
   }
@@ -254,6 +340,31 @@ std::optional<std::string> ForeignHelper::read_text(int dir, const char* name, s
 
 ForeignHelper::Done ForeignHelper::take_over(int socket) {
   return ask(kTakeOver, socket, 0, 0, true).done;
+}
+
+std::optional<SocketFacts> ForeignHelper::inspect_socket(int pidfd, pid_t tid, int number) {
+  if (number < 0 || tid <= 0) return std::nullopt;
+  const Answer answer = ask(kInspectSocket, pidfd, static_cast<std::uint64_t>(number),
+                            static_cast<std::uint64_t>(tid));
+  if (answer.done != Done::yes || answer.status != static_cast<std::int32_t>(sizeof(SocketFacts)) ||
+      answer.bytes != sizeof(SocketFacts))
+    return std::nullopt;
+  SocketFacts facts;
+  std::memcpy(&facts, g_reply + kHeader, sizeof facts);
+  return facts;
+}
+
+ForeignHelper::Done ForeignHelper::set_option(int socket, int level, int option, int value) {
+  const Answer answer =
+      ask(kSetOption, socket,
+          (static_cast<std::uint64_t>(static_cast<std::uint32_t>(level)) << 32) |
+              static_cast<std::uint32_t>(option),
+          static_cast<std::uint32_t>(value));
+  return answer.done == Done::yes && answer.status < 0 ? Done::failed : answer.done;
+}
+
+ForeignHelper::Done ForeignHelper::shut_down(int socket) {
+  return ask(kShutDown, socket, 0, 0, true).done;
 }
 
 }  // namespace reuserun

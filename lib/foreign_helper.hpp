@@ -19,10 +19,14 @@
 // did not answer is not read again.
 #pragma once
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +35,38 @@
 #include "unique_fd.hpp"
 
 namespace reuserun {
+
+// The options of a listening socket that its accepted connections or its queue follow: what the
+// bind takeover compares between a child's own socket and the shared one (bind_takeover.hpp).
+struct SocketOption {
+  const char* name;
+  int level;
+  int option;
+  bool inet_only;
+  bool stream_only;
+};
+inline constexpr SocketOption kSocketOptions[] = {
+    {"SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, false, false},
+    {"SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, false, false},
+    {"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, true, true},
+    {"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, true, true},
+    {"TCP_DEFER_ACCEPT", IPPROTO_TCP, TCP_DEFER_ACCEPT, true, true},
+    {"TCP_FASTOPEN", IPPROTO_TCP, TCP_FASTOPEN, true, true},
+};
+inline constexpr std::size_t kSocketOptionCount = std::size(kSocketOptions);
+
+// What the helper learned of a child's socket (a plain value: it crosses the helper's channel).
+struct SocketFacts {
+  std::int32_t domain = -1;  // SO_DOMAIN
+  std::int32_t type = -1;    // SO_TYPE
+  std::uint8_t nonblocking = 0;
+  std::uint8_t cloexec = 0;  // the child's fd's FD_CLOEXEC
+  std::uint8_t v6only = 0;
+  std::uint8_t named = 0;  // getsockname answered: `name` is its address
+  std::int32_t options[kSocketOptionCount] = {};  // kSocketOptions' values, -1 when unknown
+  std::uint64_t inode = 0;
+  sockaddr_storage name{};
+};
 
 class MemoryReader {
  public:
@@ -66,6 +102,16 @@ class ForeignHelper final : public MemoryReader {
   // taken (a reader stuck in its FUSE page, a writer queued behind it). nullopt when it cannot be
   // read or did not answer within kDeadline.
   std::optional<std::string> read_text(int dir, const char* name, std::size_t limit);
+  // Fd `number` of the process of `pidfd` (pidfd_getfd), looked at in the helper and closed
+  // there: the loop never holds a child's file, whose every close() flushes (a FUSE file's
+  // flush waits for its server: attack review of issue 26). `tid`'s fdinfo says FD_CLOEXEC.
+  // nullopt when it is no socket, cannot be taken, or the helper did not answer in time.
+  std::optional<SocketFacts> inspect_socket(int pidfd, pid_t tid, int number);
+  // setsockopt on `socket` in the helper: a child holding the socket's lock (a socket filter
+  // copied from its own FUSE page) would hold the loop in D state (attack review of issue 26).
+  Done set_option(int socket, int level, int option, int value);
+  // Takes `socket` and shuts it down and closes it in the helper, for the same reason.
+  Done shut_down(int socket);
 
   pid_t helper() const { return helper_; }  // 0 when none runs
 
@@ -89,9 +135,11 @@ class ForeignHelper final : public MemoryReader {
   std::set<pid_t> hung_;  // processes whose memory did not answer: not read again
 };
 
-// The loop's helpers: one reads memory; the other receives and closes what children pass on
-// their notify sockets, so a close that hangs never delays a memory read.
+// The loop's helpers: one reads memory; one receives and closes what children pass on their
+// notify sockets; one looks at and acts on sockets for the bind takeover. A helper stuck on one
+// of these never delays the others.
 ForeignHelper& memory_helper();
 ForeignHelper& notify_helper();
+ForeignHelper& socket_helper();
 
 }  // namespace reuserun

@@ -797,6 +797,37 @@ TEST_F(Hostile, AChildWhosePollArrayNeverFaultsInCannotFreezeTheLoop) {
         << "pid " << pid << " outlived reuserun";
 }
 
+// Attack review of issue 26, finding 4: an unprivileged child binding reuserun's port in a loop
+// wrote a warning line per bind (its socket's O_NONBLOCK alternating: 1999 lines in 0.55 s) and,
+// with no --bind, moved reuserun's socket to each address it asked for (500 moves). Each is said
+// once per worker now, and the socket moves once.
+TEST_F(Hostile, AChildBindingThePortInALoopFloodsNoLogAndMovesTheSocketOnce) {
+  TempDir dir;
+  const int port = probe_free_port();
+  dir.write("binds.py",
+            "import socket, sys, time\n"
+            "port = int(sys.argv[1])\n"
+            "for i in range(600):\n"
+            "    s = socket.socket()\n"
+            "    s.setblocking(i % 2 == 0)\n"
+            "    s.bind(('127.0.0.%d' % (1 + i % 3), port))\n"
+            "    s.close()\n"
+            "print('bound 600 times', flush=True)\n"
+            "time.sleep(60)\n");
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(dir.file("binds.py").c_str(), 0644), 0);
+  Process reuserun({kReuserun, "--port", std::to_string(port), "--user", "nobody",
+                    "--ready-timeout", "30s", "--", "/usr/bin/python3", dir.file("binds.py"),
+                    std::to_string(port)});
+  ASSERT_TRUE(reuserun.wait_for_log("bound 600 times", 20s)) << reuserun.log();
+  EXPECT_EQ(reuserun.count_in_log("moved to"), 1) << "the first bind moves it, no other";
+  EXPECT_LE(reuserun.count_in_log("made its own socket"), 1);
+  EXPECT_LE(reuserun.count_in_log("on its own socket for"), 1);
+  EXPECT_EQ(listening_inodes(port).size(), 1u);
+  reuserun.signal(SIGTERM);
+  EXPECT_TRUE(reuserun.wait_exit(20s).has_value());
+}
+
 // A child that sent 4 KB datagrams of STATUS= lines made reuserun write 1.18 million log lines
 // (100 MB) in 6 s (attack review of issue 25): at most 10 a second per worker now, and how many
 // were left out is said once.

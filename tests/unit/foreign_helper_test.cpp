@@ -11,13 +11,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/syscall.h>
+
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 namespace reuserun {
 namespace {
+
+// Polls `condition` for up to 2 s.
+template <typename Condition>
+bool wait_for(Condition condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    ::usleep(5000);
+  }
+  return true;
+}
 
 class Helper : public ::testing::Test {
  protected:
@@ -167,6 +182,54 @@ TEST_F(Helper, ASocketTakenOverIsClosedByTheHelperAfterTheCaller) {
   pollfd readable{peer.get(), POLLIN, 0};
   ASSERT_EQ(::poll(&readable, 1, 2000), 1);
   EXPECT_EQ(::recv(peer.get(), &byte, 1, MSG_DONTWAIT), 0) << "and the helper's copy too: EOF";
+}
+
+// The bind takeover looks at a child's socket through the helper (pidfd_getfd there): the loop
+// never holds a child's file. Here the "child" is this process.
+TEST_F(Helper, ASocketIsLookedAtInTheHelperAndAnythingElseIsNoSocket) {
+  const UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  const int on = 1;
+  ASSERT_EQ(::setsockopt(socket.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on), 0);
+  const UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
+  ASSERT_TRUE(pidfd);
+  const auto facts = reader_.inspect_socket(pidfd.get(), ::gettid(), socket.get());
+  ASSERT_TRUE(facts);
+  EXPECT_EQ(facts->domain, AF_INET);
+  EXPECT_EQ(facts->type, SOCK_STREAM);
+  EXPECT_EQ(facts->nonblocking, 1);
+  EXPECT_EQ(facts->cloexec, 0) << "no SOCK_CLOEXEC was asked for";
+  EXPECT_EQ(facts->options[3], 1) << kSocketOptions[3].name;
+  struct stat info {};
+  ASSERT_EQ(::fstat(socket.get(), &info), 0);
+  EXPECT_EQ(facts->inode, info.st_ino);
+  EXPECT_EQ(::fcntl(socket.get(), F_GETFD), 0) << "the caller's socket is left as it was";
+
+  EXPECT_FALSE(reader_.inspect_socket(pidfd.get(), ::gettid(), file_.get())) << "a file";
+  EXPECT_FALSE(reader_.inspect_socket(pidfd.get(), ::gettid(), 999)) << "no such fd";
+}
+
+TEST_F(Helper, AnOptionIsSetAndASocketShutDownInTheHelper) {
+  const UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+  ASSERT_EQ(::listen(listener.get(), 16), 0);
+  EXPECT_EQ(reader_.set_option(listener.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, 5),
+            ForeignHelper::Done::yes);
+  int defer = 0;
+  socklen_t length = sizeof defer;
+  ASSERT_EQ(::getsockopt(listener.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, &length), 0);
+  EXPECT_GT(defer, 0);
+  const int copy = ::fcntl(listener.get(), F_DUPFD_CLOEXEC, 0);
+  EXPECT_EQ(reader_.shut_down(copy), ForeignHelper::Done::yes);
+  EXPECT_EQ(::fcntl(copy, F_GETFD), -1) << "the caller's copy is closed";
+  int accepting = 1;
+  length = sizeof accepting;
+  EXPECT_TRUE(wait_for([&] {
+    return ::getsockopt(listener.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 &&
+           accepting == 0;
+  })) << "the socket stopped listening for every holder";
 }
 
 }  // namespace
