@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -184,6 +185,46 @@ TEST(Takeover, ABurstOfBindsFromManyThreadsIsAllAnswered) {
   const auto status = serving_status(reuserun.pid());
   ASSERT_TRUE(status) << "a bind of the burst was never answered";
   EXPECT_EQ(status->generations.at(0).bound_itself, "127.0.0.1:" + std::to_string(port));
+  reuserun.signal(SIGTERM);
+  EXPECT_TRUE(reuserun.wait_exit(20s).has_value());
+}
+
+// Python's socketserver calls listen(5) on the socket it bound: on the shared socket that would
+// shrink the backlog of every generation. A burst of 64 connections while the server is paused
+// must all be queued (with a backlog of 5, the kernel drops the SYNs past the sixth).
+TEST(Takeover, ListenOnTheSharedSocketKeepsReuserunsBacklog) {
+  const int port = probe_free_port();
+  TempDir dir;
+  Process reuserun(reuserun_in_front(port, {"--bind", "127.0.0.1"},
+                                     {"/usr/bin/python3", "-m", "http.server", "--bind",
+                                      "127.0.0.1", "--directory", dir.path(),
+                                      std::to_string(port)}));
+  const auto status = serving_status(reuserun.pid());
+  ASSERT_TRUE(status);
+  const pid_t child = status->generations.at(0).pid;
+  ASSERT_EQ(::kill(child, SIGSTOP), 0);
+  std::vector<int> clients;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    clients.push_back(fd);
+  }
+  int established = 0;
+  for (const int fd : clients) {
+    pollfd writable{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::poll(&writable, 1, 1000) == 1 &&
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0)
+      ++established;
+  }
+  ::kill(child, SIGCONT);
+  for (const int fd : clients) ::close(fd);
+  EXPECT_EQ(established, 64) << "connections queued while the server was paused";
   reuserun.signal(SIGTERM);
   EXPECT_TRUE(reuserun.wait_exit(20s).has_value());
 }
