@@ -1,5 +1,7 @@
 #include "command.hpp"
 
+#include <cstdlib>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +42,11 @@ int check_executable(const std::string& path) {
   if (!S_ISREG(info.st_mode)) return EACCES;
   if (::access(path.c_str(), X_OK) == -1) return errno;
   return 0;
+}
+
+std::string search_path_of_environment() {
+  const char* path = ::getenv("PATH");
+  return path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
 }
 
 }  // namespace reuserun

@@ -26,4 +26,7 @@ ResolvedCommand resolve_command(std::string_view name, std::string_view search_p
 // The real check: stat + access(X_OK).
 int check_executable(const std::string& path);
 
+// $PATH, or the default execvp uses without one.
+std::string search_path_of_environment();
+
 }  // namespace reuserun

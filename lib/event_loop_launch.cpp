@@ -15,14 +15,6 @@
 #include "spawn.hpp"
 
 namespace reuserun {
-namespace {
-
-std::string search_path() {
-  const char* path = ::getenv("PATH");
-  return path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-}
-
-}  // namespace
 
 // What reuserun's TCP and UDP sockets are on: the marker that lets a later reuserun recognize an
 // orphan of this one (freeing_rule.hpp).
@@ -35,7 +27,8 @@ std::vector<std::uint16_t> EventLoop::inet_ports() const {
 
 void EventLoop::apply(const SpawnChild& action) {
   const ResolvedCommand resolved =
-      resolve_command(config_.command.front(), search_path(), check_executable, config_.directory);
+      resolve_command(config_.command.front(), search_path_of_environment(), check_executable,
+                      config_.directory);
   const auto fail = [&](int error) {
     // execve's ENOENT for a file that exists means its #! interpreter is missing.
     const bool interpreter = error == ENOENT && resolved.error == 0;

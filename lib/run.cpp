@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "activation.hpp"
+#include "command.hpp"
 #include "control.hpp"
 #include "event_loop.hpp"
 #include "exit_code.hpp"
@@ -133,6 +134,16 @@ int run(const Config& config) {
   if (const std::string notice = auto_without_proc_notice(config.readiness.gates, see_processes);
       !notice.empty())
     log_warn("{}", notice);
+  // The command before anything is freed or bound: a typo must not cost another process of the
+  // user's its port (issue 27, finding 2). Each generation resolves it again (a release symlink
+  // may move); this only refuses one that could never have run.
+  if (const ResolvedCommand command =
+          resolve_command(config.command.front(), search_path_of_environment(), check_executable,
+                          config.directory);
+      command.error != 0) {
+    log_error("Failed to execute {}: {}", config.command.front(), std::strerror(command.error));
+    return exit_code_for_exec_error(command.error);
+  }
   std::optional<PidFile> pid_file;
   if (!config.pid_file.empty()) {
     auto created = PidFile::create(config.pid_file);

@@ -42,6 +42,23 @@ TEST(FreePort, StaleListenerIsAskedToLeaveAndLogged) {
   EXPECT_NE(*now, stale->pid());
 }
 
+// Issue 27, finding 2: `reuserun --port P -- ./nosuch` SIGTERMed the user's own server on P (in
+// another terminal), then exited 127 for a command that could never have run.
+TEST(FreePort, ACommandThatCannotRunFreesNothing) {
+  const int port = probe_free_port();
+  auto stale = start_stale(port);
+  TempDir dir;
+  dir.write("not-executable", "#!/bin/sh\n");
+  for (const auto& [command, status] : std::vector<std::pair<std::string, int>>{
+           {dir.file("nosuch"), 127}, {dir.file("not-executable"), 126}, {"nosuch-xyz", 127}}) {
+    Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--",
+                      command});
+    EXPECT_EQ(launcher.wait_exit(10s), status) << command;
+    EXPECT_TRUE(stale->running()) << command << ": the server on the port was signalled";
+  }
+  EXPECT_EQ(serving_pid(port), stale->pid());
+}
+
 TEST(FreePort, StaleReuseportListenerIsFreedTooOrItWouldStealConnections) {
   const int port = probe_free_port();
   auto stale = start_stale(port, {"--reuseport"});
