@@ -2,24 +2,13 @@
 #include <iostream>
 
 #include "cli.hpp"
-#include "control.hpp"
 #include "log.hpp"
 #include "run.hpp"
 #include "upgrade.hpp"
 
-namespace {
-
-int run_ctl(const reuserun::CtlCommand& ctl) {
-  if (!ctl.socket.empty())
-    return reuserun::send_control_request(ctl.socket, ctl.request, std::cout, std::cerr);
-  return reuserun::send_to_default_control_socket(ctl.port, ctl.request, std::cout, std::cerr);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   const auto command_line = reuserun::parse_command_line(argc, argv, std::cout, std::cerr);
-  if (command_line.ctl) return run_ctl(*command_line.ctl);
+  if (command_line.ctl) return reuserun::run_ctl(*command_line.ctl, std::cout, std::cerr);
   if (!command_line.config) return command_line.exit_code;
   reuserun::init_logging(command_line.config->log_level, command_line.config->log_format);
   // Started by an upgrade (upgrade.hpp): as its check run, or as the new image.

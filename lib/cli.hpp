@@ -18,6 +18,11 @@ struct CtlCommand {
   std::optional<std::uint16_t> port;
 };
 
+// Runs `reuserun ctl`: the answer on `out` (or `err`), its exit status. With --json, a
+// reuserun that cannot be reached is one JSON object on `out` as well ({"schema":1,
+// "error":"..."}), besides the line on `err`: the man page promises JSON whatever the outcome.
+int run_ctl(const CtlCommand& ctl, std::ostream& out, std::ostream& err);
+
 struct CommandLine {
   std::optional<Config> config;   // set when reuserun should run
   std::optional<CtlCommand> ctl;  // set for `reuserun ctl ...` (only ever as the first argument)

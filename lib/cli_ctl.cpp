@@ -1,9 +1,12 @@
 // `reuserun ctl ...`: its own small command line (cli.hpp).
 #include <CLI/CLI.hpp>
 #include <ostream>
+#include <sstream>
 
 #include "cli.hpp"
+#include "control.hpp"
 #include "exit_code.hpp"
+#include "status.hpp"
 
 namespace reuserun {
 namespace {
@@ -55,6 +58,23 @@ CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostre
     err << "reuserun ctl: " << error.what() << "\n";
   }
   return {std::nullopt, std::nullopt, kExitUsage};
+}
+
+int run_ctl(const CtlCommand& ctl, std::ostream& out, std::ostream& err) {
+  std::ostringstream unreachable;
+  std::ostream& errors = ctl.request.json ? unreachable : err;
+  const int code = ctl.socket.empty()
+                       ? send_to_default_control_socket(ctl.port, ctl.request, out, errors)
+                       : send_control_request(ctl.socket, ctl.request, out, errors);
+  if (!ctl.request.json) return code;
+  std::string said = unreachable.str();
+  err << said;
+  if (code == kCtlUnreachable) {
+    while (!said.empty() && said.back() == '\n') said.pop_back();
+    if (said.starts_with("reuserun ctl: ")) said.erase(0, 14);
+    out << "{\"schema\":" << kStatusSchema << ",\"error\":" << json_string(said) << "}\n";
+  }
+  return code;
 }
 
 }  // namespace reuserun

@@ -304,5 +304,19 @@ TEST(CtlUsage, BadRequestsAreUsageErrors) {
   EXPECT_TRUE(contains(nothing.err, "no control socket at /nonexistent/x")) << nothing.err;
 }
 
+// Issue 27, finding 6: with --json, a reuserun that cannot be reached printed nothing on stdout,
+// though the man page promises JSON whatever the outcome. A script parses the error instead.
+TEST(CtlUsage, AnUnreachableReuserunIsStillOneJsonObjectOnStdout) {
+  for (const char* verb : {"status", "restart", "upgrade"}) {
+    const Captured nothing =
+        run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent/x", "--json", verb});
+    EXPECT_EQ(nothing.exit_code, 1) << verb;
+    EXPECT_EQ(json_eval(nothing.out, "d['schema']"), "1") << verb << ": " << nothing.out;
+    EXPECT_TRUE(contains(json_eval(nothing.out, "d['error']"), "no control socket at /nonexistent/x"))
+        << verb << ": " << nothing.out;
+    EXPECT_TRUE(contains(nothing.err, "no control socket at /nonexistent/x")) << "and on stderr";
+  }
+}
+
 }  // namespace
 }  // namespace rrtest
