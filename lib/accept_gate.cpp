@@ -175,8 +175,23 @@ class AcceptGate final : public Gate {
           if (status_line.starts_with("HTTP/1.") && status_line.size() >= 12)
             parse_number(std::string_view(status_line).substr(9, 3), status);
           if (status >= 200 && status < 400) return pass();
+          say_answer();
           next_probe();
         });
+  }
+
+  // A wrong answer is said at once, not only when --ready-timeout ends the wait (issue 27,
+  // finding 7): when it first comes, when it changes, and every 10th time it repeats.
+  void say_answer() {
+    ++same_answers_;
+    if (last_answer_ == said_answer_ && same_answers_ % 10 != 0) return;
+    if (last_answer_ != said_answer_) same_answers_ = 1;
+    said_answer_ = last_answer_;
+    log_warn("generation {} (pid {}): GET {} answered \"{}\"{}; asking again every {} until "
+             "--ready-timeout",
+             subject_.generation, subject_.pid, *http_path_, escape_foreign(last_answer_),
+             same_answers_ > 1 ? fmt::format(" ({} times)", same_answers_) : "",
+             format_duration(interval_));
   }
 
   void answer_failed(boost::system::error_code error) {
@@ -240,6 +255,8 @@ class AcceptGate final : public Gate {
   int not_accepted_ = 0;
   std::map<pid_t, int> taken_by_others_;
   std::string last_answer_;
+  std::string said_answer_;  // the wrong answer last logged
+  int same_answers_ = 0;     // how many times in a row it came
 };
 
 }  // namespace

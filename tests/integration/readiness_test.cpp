@@ -93,6 +93,19 @@ TEST(Readiness, HttpGateFailsWhenTheNewChildAnswers500) {
   EXPECT_EQ(serving_pid(generations.launch->port), generations.first);
 }
 
+// Issue 27, finding 7: the http gate was silent until --ready-timeout (30 s by default) although
+// its first probe had got a 404. The first wrong answer is said at once.
+TEST(Readiness, HttpGateSaysAWrongAnswerAtOnce) {
+  const int port = probe_free_port();
+  Process reuserun({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--ready",
+                    "http:/health", "--ready-timeout", "30s", "--", kTestServer, "--status",
+                    "404"});
+  EXPECT_TRUE(reuserun.wait_for_log("GET /health answered \"HTTP/1.1 404", 5s)) << reuserun.log();
+  EXPECT_EQ(reuserun.count_in_log("answered \"HTTP/1.1 404"), 1) << "once, not per probe";
+  reuserun.signal(SIGTERM);
+  EXPECT_TRUE(reuserun.wait_exit(20s).has_value());
+}
+
 TEST(Readiness, HttpGateSendsTheReadyHost) {
   TwoGenerations with_host({"--ready", "http:/", "--ready-host", "app.example"},
                            "--require-host app.example");
