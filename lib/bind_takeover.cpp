@@ -26,6 +26,7 @@
 #include "log.hpp"
 #include "procfs.hpp"
 #include "scm_rights.hpp"
+#include "socket_waiters.hpp"
 #include "text.hpp"
 
 namespace reuserun {
@@ -129,7 +130,8 @@ std::optional<BindAddress> parse_bind_address(const void* bytes, std::size_t len
 }
 
 std::string describe_bind_address(const BindAddress& address) {
-  if (address.family == AF_UNIX) return address.path.empty() ? "an unnamed unix address" : address.path;
+  if (address.family == AF_UNIX)
+    return address.path.empty() ? "an unnamed unix address" : address.path;
   return format_address(address.inet);
 }
 
@@ -253,15 +255,6 @@ bool still_waiting(int notifications, std::uint64_t id) {
   return ::ioctl(notifications, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-pid_t thread_group(pid_t tid) {
-  const std::string status =
-      read_file_prefix_at(AT_FDCWD, kProcRoot + "/" + std::to_string(tid) + "/status", 4096);
-  const auto at = status.find("\nTgid:");
-  return at == std::string::npos
-             ? 0
-             : static_cast<pid_t>(std::strtol(status.c_str() + at + 6, nullptr, 10));
-}
-
 // What fd `number` of the trapped thread is, looked at by the socket helper (the loop never
 // holds a child's file: every close() of a FUSE file flushes it, and the flush waits for the
 // child's own server). Taken while the call still waits, so the pid is that thread's process
@@ -270,7 +263,7 @@ pid_t thread_group(pid_t tid) {
 std::optional<SocketFacts> child_socket(int notifications, const TrappedCall& call,
                                         std::uint64_t number) {
   if (number > static_cast<std::uint64_t>(INT32_MAX)) return std::nullopt;
-  const pid_t process = thread_group(call.tid);
+  const pid_t process = thread_group_of(call.tid);
   if (process <= 0) return std::nullopt;
   if (process != call.tid && ::syscall(SYS_kcmp, process, call.tid, KCMP_FILES, 0, 0) != 0)
     return std::nullopt;
@@ -286,14 +279,8 @@ bool still_that_socket(pid_t tid, std::uint64_t number, std::uint64_t inode) {
   const std::string link = kProcRoot + "/" + std::to_string(tid) + "/fd/" + std::to_string(number);
   char target[64] = {};
   const ssize_t got = ::readlink(link.c_str(), target, sizeof target - 1);
-  return got > 0 && std::string(target, static_cast<std::size_t>(got)) ==
-                        "socket:[" + std::to_string(inode) + "]";
-}
-
-int option(int fd, int level, int name) {
-  int value = 0;
-  socklen_t length = sizeof value;
-  return ::getsockopt(fd, level, name, &value, &length) == 0 ? value : -1;
+  return got > 0 && socket_inode_of_link(std::string_view(
+                        target, static_cast<std::size_t>(got))) == inode;
 }
 
 }  // namespace
@@ -423,7 +410,7 @@ void TakeoverChannels::on_bind(int fd, WorkerKey worker, Channel& channel,
   for (std::size_t i = 0; i < kSocketOptionCount; ++i) {
     const SocketOption& carried = kSocketOptions[i];
     if ((carried.inet_only && !inet) || (carried.stream_only && !stream)) continue;
-    const int ours = option(shared, carried.level, carried.option);
+    const int ours = socket_int_option(shared, carried.level, carried.option);
     const int theirs = socket->options[i];
     if (theirs < 0 || ours == theirs) continue;
     // SO_RCVBUF and SO_SNDBUF read back doubled (socket(7)).

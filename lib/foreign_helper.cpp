@@ -73,23 +73,20 @@ void close_quickly(int fd) {
   ::close(fd);  // may wait (a FUSE flush): only this helper does
 }
 
-int int_option(int fd, int level, int option) {
-  int value = 0;
-  socklen_t length = sizeof value;
-  return ::getsockopt(fd, level, option, &value, &length) == 0 ? value : -1;
-}
-
 // Fills `facts` from `socket` (a child's, taken with pidfd_getfd): -ENOTSOCK when it is none.
 std::int32_t inspect(int socket, pid_t tid, std::uint64_t number, SocketFacts* facts) {
-  facts->domain = int_option(socket, SOL_SOCKET, SO_DOMAIN);
+  facts->domain = socket_int_option(socket, SOL_SOCKET, SO_DOMAIN);
   if (facts->domain < 0) return -ENOTSOCK;
-  facts->type = int_option(socket, SOL_SOCKET, SO_TYPE);
+  facts->type = socket_int_option(socket, SOL_SOCKET, SO_TYPE);
   const int flags = ::fcntl(socket, F_GETFL);
   facts->nonblocking = flags >= 0 && (flags & O_NONBLOCK) != 0 ? 1 : 0;
-  facts->v6only =
-      facts->domain == AF_INET6 && int_option(socket, IPPROTO_IPV6, IPV6_V6ONLY) == 1 ? 1 : 0;
-  for (std::size_t i = 0; i < kSocketOptionCount; ++i)
-    facts->options[i] = int_option(socket, kSocketOptions[i].level, kSocketOptions[i].option);
+  const bool v6only = facts->domain == AF_INET6 &&
+                     socket_int_option(socket, IPPROTO_IPV6, IPV6_V6ONLY) == 1;
+  facts->v6only = v6only ? 1 : 0;
+  for (std::size_t i = 0; i < kSocketOptionCount; ++i) {
+    const SocketOption& option = kSocketOptions[i];
+    facts->options[i] = socket_int_option(socket, option.level, option.option);
+  }
   struct stat info {};
   if (::fstat(socket, &info) == 0) facts->inode = info.st_ino;
   socklen_t length = sizeof facts->name;
@@ -211,6 +208,12 @@ std::int32_t inspect(int socket, pid_t tid, std::uint64_t number, SocketFacts* f
 }
 
 }  // namespace
+
+int socket_int_option(int fd, int level, int option) {
+  int value = 0;
+  socklen_t length = sizeof value;
+  return ::getsockopt(fd, level, option, &value, &length) == 0 ? value : -1;
+}
 
 MemoryReader& direct_memory_reader() {
   static DirectReader reader;

@@ -55,6 +55,10 @@ inline constexpr SocketOption kSocketOptions[] = {
 };
 inline constexpr std::size_t kSocketOptionCount = std::size(kSocketOptions);
 
+// An int-valued socket option, -1 when it cannot be read. getsockopt of such a value takes no
+// socket lock: the loop may ask the shared socket itself.
+int socket_int_option(int fd, int level, int option);
+
 // What the helper learned of a child's socket (a plain value: it crosses the helper's channel).
 struct SocketFacts {
   std::int32_t domain = -1;  // SO_DOMAIN

@@ -83,6 +83,13 @@ pid_t parent_pid(pid_t pid, const std::string& proc_root) {
   return parent;
 }
 
+pid_t thread_group_of(pid_t tid, const std::string& proc_root) {
+  std::istringstream fields(status_field(tid, "Tgid", proc_root));
+  pid_t process = 0;
+  fields >> process;
+  return process;
+}
+
 std::string process_text(pid_t pid, const char* name, std::size_t limit,
                          const std::string& proc_root) {
   const UniqueFd dir(::open((proc_root + "/" + std::to_string(pid)).c_str(),

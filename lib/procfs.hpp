@@ -23,6 +23,8 @@ bool proc_mounted(const std::string& proc_root = kProcRoot);
 
 std::vector<pid_t> list_pids(const std::string& proc_root = kProcRoot);  // sorted
 pid_t parent_pid(pid_t pid, const std::string& proc_root = kProcRoot);   // 0 when gone
+// The process (thread group) of thread `tid`: 0 when gone.
+pid_t thread_group_of(pid_t tid, const std::string& proc_root = kProcRoot);
 uid_t real_uid(pid_t pid, const std::string& proc_root = kProcRoot);
 std::string command_line(pid_t pid, const std::string& proc_root = kProcRoot);  // "?" when gone
 
