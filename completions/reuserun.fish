@@ -7,7 +7,7 @@ function __reuserun_child_tokens
     set -e tokens[1]
     test "$tokens[1]" = ctl; and return
     set -l takes_value --port --bind --listen --protocol --backlog --free-port --ready-timeout --ready --ready-interval \
-        --ready-host --drain-timeout --stop-timeout --stop-signal --watchdog --log-level --log-format --pid-file \
+        --ready-host --start-attempts --drain-timeout --stop-timeout --stop-signal --watchdog --log-level --log-format --pid-file \
         --control-socket --reexec-as --workers --max-surge --user --group --chdir --env --env-file
     set -l skip 0
     for i in (seq (count $tokens))
@@ -71,7 +71,10 @@ complete -c reuserun -n __reuserun_in_options -l stop-timeout -x -a $durations -
 complete -c reuserun -n __reuserun_in_options -l watchdog -x -a $durations -d 'Watchdog each worker must ping'
 complete -c reuserun -n __reuserun_in_options -l stop-signal -x -a 'TERM INT QUIT HUP USR1 USR2 KILL WINCH' -d 'Signal that asks to drain'
 complete -c reuserun -n __reuserun_in_options -l pid-file -r -F -d 'Write the pid to this file'
-complete -c reuserun -n __reuserun_in_options -l subreaper -d 'Reap the orphans of the children'
+complete -c reuserun -n __reuserun_in_options -l subreaper -d 'Reap and stop what the children leave (default)'
+complete -c reuserun -n __reuserun_in_options -l no-subreaper -d 'Let what the children leave escape to init'
+complete -c reuserun -n __reuserun_in_options -l nonblocking -d 'Hand the sockets non-blocking'
+complete -c reuserun -n __reuserun_in_options -l start-attempts -x -a '1 3 10 unlimited' -d 'Failed first starts before giving up'
 complete -c reuserun -n __reuserun_in_options -l workers -x -d 'Children per generation'
 complete -c reuserun -n __reuserun_in_options -l max-surge -x -d 'New workers starting at once'
 complete -c reuserun -n __reuserun_in_options -l user -x -a '(__fish_complete_users)' -d 'Run the children as this user'

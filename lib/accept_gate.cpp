@@ -68,6 +68,13 @@ class AcceptGate final : public Gate {
     close_held();
   }
 
+  std::string hint() const override {
+    if (!http_path_ || !last_answer_.starts_with("HTTP/")) return "";
+    return fmt::format("GET {} answered \"{}\": --ready http:PATH needs a path the server "
+                       "answers with 2xx or 3xx",
+                       *http_path_, escape_foreign(last_answer_));
+  }
+
   std::string progress() const override {
     std::string text = fmt::format("{}: {} probe{}", name(), probes_, probes_ == 1 ? "" : "s");
     for (const auto& [pid, count] : taken_by_others_)

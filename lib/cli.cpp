@@ -1,6 +1,9 @@
 #include "cli.hpp"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <ostream>
 
@@ -47,7 +50,9 @@ struct RawOptions {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string pid_file;
-  bool subreaper = false;
+  bool subreaper = true;
+  std::string start_attempts;  // "" until given: the default depends on the terminal
+  bool nonblocking = false;
   std::string control_socket;
   std::string reexec_as;
   int upgrade_check = -1;
@@ -87,6 +92,11 @@ void add_options(CLI::App& app, RawOptions& raw) {
       ->envname("REUSERUN_PROTOCOL")
       ->allow_extra_args(false)
       ->capture_default_str();
+  app.add_flag("--nonblocking", raw.nonblocking,
+               "Hand the sockets non-blocking (O_NONBLOCK, systemd's NonBlocking=): a server "
+               "that waits in select or poll and then accepts never blocks in accept() on a "
+               "connection another generation took")
+      ->envname("REUSERUN_NONBLOCKING");
   app.add_option("--backlog", raw.backlog, "Length of the listen queue")
       ->envname("REUSERUN_BACKLOG")
       ->check(CLI::Range(1, 1 << 20))
@@ -120,6 +130,11 @@ void add_options(CLI::App& app, RawOptions& raw) {
                "Fail a new generation that listens on the port with a socket of its own instead "
                "of the inherited one (default: warn)")
       ->envname("REUSERUN_STRICT_ADOPTION");
+  app.add_option("--start-attempts", raw.start_attempts,
+                 "Before a generation was ever ready, give up (exit 7) after this many failed "
+                 "starts in a row; unlimited never gives up (default: 3 from a terminal, "
+                 "unlimited under systemd or another supervisor)")
+      ->envname("REUSERUN_START_ATTEMPTS");
   app.add_option("--drain-timeout", raw.drain_timeout,
                  "How long an old generation may drain after the stop signal before SIGKILL")
       ->envname("REUSERUN_DRAIN_TIMEOUT")
@@ -142,9 +157,10 @@ void add_options(CLI::App& app, RawOptions& raw) {
                  "Write reuserun's pid to this file (atomically; removed at exit; refused while "
                  "another reuserun runs with it)")
       ->envname("REUSERUN_PID_FILE");
-  app.add_flag("--subreaper", raw.subreaper,
-               "Become a child subreaper: orphans of the children are reparented to reuserun, "
-               "which reaps them (what it does anyway as PID 1)")
+  app.add_flag("--subreaper,!--no-subreaper", raw.subreaper,
+               "Be a child subreaper (the default): what the children leave behind is "
+               "reparented to reuserun, which reaps it, names a command that daemonizes and "
+               "stops what the generations left when it stops")
       ->envname("REUSERUN_SUBREAPER");
   app.add_option("--workers", raw.workers,
                  "Children per generation, sharing the sockets; a restart replaces them one by one "
@@ -206,6 +222,15 @@ Duration duration_option(const std::string& option, const std::string& text) {
   if (const auto value = parse_duration(text)) return *value;
   throw UsageError{"invalid value '" + text + "' for " + option +
                    ": expected a duration such as 500ms, 5s, 1.5s or 2m"};
+}
+
+// --start-attempts N (at least 1) or unlimited (0 inside).
+int start_attempts_option(const std::string& text) {
+  if (text == "unlimited") return 0;
+  int attempts = 0;
+  if (parse_number(text, attempts) && attempts >= 1 && attempts <= 1000000) return attempts;
+  throw UsageError{"invalid value '" + text +
+                   "' for --start-attempts: expected a number of attempts (1 or more) or unlimited"};
 }
 
 // --user: uid, its primary group and its groups; --group overrides the primary.
@@ -310,6 +335,13 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
   config.log_format = *format;
   config.pid_file = raw.pid_file;
   config.subreaper = raw.subreaper;
+  config.start_attempts =
+      raw.start_attempts.empty()
+          ? default_start_attempts(::isatty(STDIN_FILENO) == 1 && ::isatty(STDERR_FILENO) == 1,
+                                   std::getenv("INVOCATION_ID") != nullptr ||
+                                       std::getenv("NOTIFY_SOCKET") != nullptr)
+          : start_attempts_option(raw.start_attempts);
+  config.nonblocking = raw.nonblocking;
   config.control_socket = raw.control_socket;
   if (raw.upgrade_check >= 0) config.upgrade_check_fd = raw.upgrade_check;
   // A path is kept absolute (the binary is looked up at each upgrade, in PATH for a name).
@@ -342,6 +374,10 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
 
 }  // namespace
 
+int default_start_attempts(bool terminal, bool supervised) {
+  return terminal && !supervised ? kTerminalStartAttempts : 0;
+}
+
 CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out,
                                std::ostream& err) {
   // `ctl` as the first word, and only there: a child command named ctl is `reuserun -- ctl`
@@ -356,7 +392,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   app.footer(
       "Exit status: 0 stopped on request; 1 runtime error; 2 usage error; 3 port could not "
       "be freed or bound; 4 a child had to be killed on stop; 5 the pid file is taken or "
-      "cannot be written; 126 COMMAND not executable; "
+      "cannot be written; 6 an upgrade's handover was refused; 7 the first start failed for good "
+      "(the command daemonized, or --start-attempts failures in a row); 126 COMMAND not "
+      "executable; "
       "127 COMMAND not found. A running reuserun is restarted with SIGHUP or `reuserun ctl "
       "restart`, which waits for the outcome (reuserun ctl --help). See reuserun(1).");
   RawOptions raw;

@@ -33,6 +33,13 @@ struct CommandLine {
 CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out,
                                std::ostream& err);
 
+// --start-attempts when not given (issue 27, finding 3): someone at a terminal watching a first
+// start fail for ever learns nothing more from the fourth try, so reuserun gives up and says
+// why; a supervisor (systemd: INVOCATION_ID or NOTIFY_SOCKET; anything without a terminal) has
+// its own restart policy and expects reuserun to keep trying. 0: never give up.
+inline constexpr int kTerminalStartAttempts = 3;
+int default_start_attempts(bool terminal, bool supervised);
+
 // The words after `ctl` (argv[0] is "ctl"): cli_ctl.cpp.
 CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostream& out,
                                    std::ostream& err);

@@ -38,7 +38,11 @@ struct Config {
   LogLevel log_level = LogLevel::info;
   LogFormat log_format = LogFormat::text;
   std::string pid_file;  // empty: none
-  bool subreaper = false;
+  // A child subreaper: what a generation forks is reparented to reuserun, which reaps it, names a
+  // command that daemonizes, and stops what the generations leave behind (issue 27, finding 1).
+  bool subreaper = true;
+  int start_attempts = 0;   // --start-attempts: 0 never gives up (SupervisorConfig)
+  bool nonblocking = false;  // --nonblocking: O_NONBLOCK on the shared sockets
   bool pdeathsig = true;               // children get SIGTERM when reuserun dies
   bool bind_takeover = true;           // a child's own bind() of our port gets the shared socket
   std::string control_socket;          // empty: the default path (control.hpp)

@@ -10,15 +10,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "child_env.hpp"
 #include "command.hpp"
 #include "exit_code.hpp"
+#include "foreign_helper.hpp"
 #include "group_signal.hpp"
 #include "launch_plan.hpp"
 #include "procfs.hpp"
 #include "signal_name.hpp"
 #include "sock_diag.hpp"
+#include "socket_waiters.hpp"
 #include "spawn.hpp"
 #include "text.hpp"
 #include "upgrade.hpp"
@@ -35,6 +38,7 @@ SupervisorConfig supervisor_config(const Config& config) {
   result.workers = config.workers;
   result.max_surge = config.max_surge;
   result.watchdog = config.watchdog;
+  result.start_attempts = config.start_attempts;
   return result;
 }
 
@@ -65,9 +69,7 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
     : config_(config),
       listeners_(std::move(listeners)),
       signals_(io_, SIGHUP, SIGTERM, SIGINT),
-      reaper_([this](pid_t pid, int status) {
-        dispatch(ChildExited{pid, status});
-      }),
+      reaper_([this](pid_t pid, int status) { on_child_exit(pid, status); }),
       supervisor_(supervisor_config(config)),
       watch_(io_, listeners_, config.backlog, config.ipv6_only, watch_hooks()),
       takeovers_(io_, takeover_hooks()),
@@ -247,14 +249,12 @@ void EventLoop::apply(const StartGate& action) {
   Gate& started = *gate;
   gates_[WorkerKey{action.generation, action.slot}] = std::move(gate);
   started.start({action.generation, action.pid, action.slot},
-                [this, generation = action.generation, slot = action.slot](
+                [this, &started, generation = action.generation, slot = action.slot](
                     bool passed, const std::string& detail) {
                   if (passed)
                     dispatch(GatePassed{generation, slot, detail});
                   else
-                    dispatch(GateFailed{
-                        generation, detail + takeovers_.elsewhere(WorkerKey{generation, slot}), false,
-                        slot});
+                    dispatch(gate_failed(WorkerKey{generation, slot}, detail, false, &started));
                 });
 }
 
@@ -272,9 +272,23 @@ void EventLoop::apply(const CancelGate& action) {
 void EventLoop::apply(const ExpireGate& action) {
   const auto it = gates_.find(WorkerKey{action.generation, action.slot});
   const std::string seen = it == gates_.end() ? "" : ": " + it->second->progress();
-  dispatch(GateFailed{action.generation,
-                      action.reason + seen + takeovers_.elsewhere(WorkerKey{action.generation, action.slot}),
-                      true, action.slot});
+  dispatch(gate_failed(WorkerKey{action.generation, action.slot}, action.reason + seen, true,
+                       it == gates_.end() ? nullptr : it->second.get()));
+}
+
+std::string EventLoop::listens_elsewhere(WorkerKey worker) const {
+  std::string own = takeovers_.elsewhere(worker);
+  if (own.starts_with("; ")) own.erase(0, 2);
+  return own;
+}
+
+GateFailed EventLoop::gate_failed(WorkerKey worker, std::string reason, bool timed_out,
+                                  const Gate* gate) const {
+  GateFailed failed{worker.generation, reason + takeovers_.elsewhere(worker), timed_out,
+                    worker.slot};
+  failed.hint = listens_elsewhere(worker);
+  if (failed.hint.empty() && gate != nullptr) failed.hint = gate->hint();
+  return failed;
 }
 
 // The leader is unreaped here (alive, or the zombie whose exit is being handled: reaper.hpp), so
@@ -283,16 +297,25 @@ void EventLoop::apply(const SignalGroup& action) {
   signal_worker(action.process_group, action.sig);
 }
 
+void EventLoop::apply(const DescribeStuck& action) {
+  const ino_t shared = listener_inode();
+  const std::string stuck =
+      describe_stuck(system().socket_waiter(process_tree(action.pid), shared));
+  if (!stuck.empty())
+    log_message(LogLevel::warn, fmt::format("generation {}: {}", action.generation, stuck),
+                LogFields{"stuck", action.generation, action.slot, true, action.pid});
+}
+
 // A worker is gone. Its notify channel closes (later: this may run inside its own handler). What
 // it left behind outside its process group was reparented to reuserun (as PID 1 or a subreaper)
-// and goes with it.
+// and goes with it; while reuserun stops, it had the stop signal and gets the stop timeout
+// (end_every_stray).
 void EventLoop::apply(const ForgetWorker& action) {
   const WorkerKey worker{action.generation, action.slot};
   notify_.forget(worker);
   takeovers_.forget(worker);
-  std::vector<pid_t> ours(probes_.begin(), probes_.end());
-  for (const auto& [key, child] : supervisor_.children()) ours.push_back(child.pid);
-  for (const pid_t orphan : orphans_of_worker(action.generation, action.slot, ours)) {
+  if (supervisor_.stopping()) return report_stop_progress();
+  for (const pid_t orphan : orphans_of_worker(action.generation, action.slot, known_children())) {
     const bool sent =
         signal_pinned(orphan, SIGKILL, [&] { return parent_pid(orphan) == ::getpid(); });
     if (sent)
@@ -300,6 +323,106 @@ void EventLoop::apply(const ForgetWorker& action) {
                action.generation, action.pid);
   }
   report_stop_progress();
+}
+
+// Every exit of a child comes here (the Reaper's default handler), while the child is a zombie.
+// A worker's exit says what it left holding the shared socket; any other exit (an orphan's)
+// may have reparented what that one started in turn, which goes the way of its worker.
+void EventLoop::on_child_exit(pid_t pid, int wait_status) {
+  if (exiting_) return;
+  for (const auto& [key, child] : supervisor_.children())
+    if (child.pid == pid) return dispatch(ChildExited{pid, wait_status, left_holding_socket(child)});
+  dispatch(ChildExited{pid, wait_status});
+  end_strays_of_gone_workers();
+}
+
+std::vector<pid_t> EventLoop::known_children() const {
+  std::vector<pid_t> ours(probes_.begin(), probes_.end());
+  for (const auto& [key, child] : supervisor_.children()) ours.push_back(child.pid);
+  for (ForeignHelper* helper : {&memory_helper(), &notify_helper(), &socket_helper()})
+    if (helper->helper() != 0) ours.push_back(helper->helper());
+  return ours;
+}
+
+std::set<ino_t> EventLoop::listener_inodes() const {
+  std::set<ino_t> inodes;
+  for (const Listener& listener : listeners_) {
+    struct stat info {};
+    if (::fstat(listener.fd(), &info) == 0) inodes.insert(info.st_ino);
+  }
+  return inodes;
+}
+
+// A command that daemonizes (fork, setsid, fork, exit 0) leaves a process holding the shared
+// socket once its leader is gone: reparented to reuserun, the subreaper, with the worker's
+// REUSERUN_GENERATION and REUSERUN_WORKER (issue 27, finding 1). 0 when nothing holds it.
+pid_t EventLoop::left_holding_socket(const ChildState& worker) const {
+  std::vector<pid_t> tree;
+  for (const pid_t orphan : orphans_of_worker(worker.generation, worker.slot, known_children()))
+    for (const pid_t pid : process_tree(orphan)) tree.push_back(pid);
+  if (tree.empty()) return 0;
+  const auto holders = holders_of_sockets(listener_inodes(), tree);
+  return holders.empty() ? 0 : holders.begin()->second;
+}
+
+// What a worker that has exited started is reparented to reuserun one process at a time: the
+// daemon's grandchild only once its parent exits. Each goes when it arrives.
+void EventLoop::end_strays_of_gone_workers() {
+  for (const Stray& stray : strays(known_children())) {
+    if (!stray.worker) continue;  // whose it is cannot be told: it goes when reuserun stops
+    const auto [generation, slot] = *stray.worker;
+    if (supervisor_.children().contains(WorkerKey{generation, slot})) continue;
+    if (signal_pinned(stray.pid, SIGKILL, [&] { return parent_pid(stray.pid) == ::getpid(); }))
+      log_info("sent SIGKILL to pid {}, left behind by generation {}", stray.pid, generation);
+  }
+}
+
+// On stop, what the generations left behind is asked to stop with them.
+void EventLoop::signal_strays(int sig) {
+  for (const Stray& stray : strays(known_children()))
+    if (stray.worker &&
+        signal_pinned(stray.pid, sig, [&] { return parent_pid(stray.pid) == ::getpid(); }))
+      log_info("sent {} to pid {}, left behind by generation {}", signal_name(sig), stray.pid,
+               stray.worker->first);
+}
+
+// Nothing of any generation outlives reuserun (issue 27, finding 1): once every worker has
+// exited, what is still reparented to it had the stop signal (Stopping) and gets until the stop
+// deadline to exit, then SIGKILL; what it started is reparented in turn and goes the same way.
+// Bounded: a process stuck in the kernel (D state) cannot be waited for. True when a process
+// had to be killed.
+bool EventLoop::end_every_stray() {
+  using namespace std::chrono_literals;
+  exiting_ = true;
+  bool killed = false;
+  std::set<pid_t> sent;  // SIGKILL once each: a dying process stays a child until reaped
+  const auto grace = stop_deadline_.value_or(Clock::now());
+  const auto deadline = std::max(grace, Clock::now()) + 2s;
+  for (;;) {
+    reaper_.reap();
+    const std::vector<Stray> left = strays(known_children());
+    if (left.empty()) break;
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      log_warn("{} process{} left behind by the generations did not exit after SIGKILL",
+               left.size(), left.size() == 1 ? "" : "es");
+      break;
+    }
+    for (const Stray& stray : left) {
+      // Within the grace, only what no generation can be told to have started is hurried.
+      if ((now < grace && stray.worker) || sent.contains(stray.pid)) continue;
+      if (!signal_pinned(stray.pid, SIGKILL, [&] { return parent_pid(stray.pid) == ::getpid(); }))
+        continue;
+      sent.insert(stray.pid);
+      killed = killed || stray.worker.has_value();
+      if (stray.worker)
+        log_warn("pid {}, left behind by generation {}, was still running after every "
+                 "generation exited: SIGKILL",
+                 stray.pid, stray.worker->first);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return killed;
 }
 
 void EventLoop::apply(const ArmTimer& action) { timers_.arm(action.id, action.after); }
@@ -388,6 +511,7 @@ void EventLoop::report_stop_progress() {
 
 void EventLoop::apply(const Stopping&) {
   carry_out(upgrade_.machine.stopping());
+  signal_strays(config_.stop_signal);
   stop_deadline_ = Clock::now() + config_.stop_timeout;
   restarts_.refuse_all(stopped_result());
   systemd_.stopping("stopping", config_.stop_timeout + std::chrono::seconds(1));
@@ -395,7 +519,8 @@ void EventLoop::apply(const Stopping&) {
 
 void EventLoop::apply(const Exit& action) {
   restarts_.abandon("reuserun exited before the restart ended\n");
-  exit_code_ = action.code;
+  const bool killed = end_every_stray();
+  exit_code_ = killed && action.code == kExitOk ? kExitForcedStop : action.code;
 }
 
 }  // namespace reuserun

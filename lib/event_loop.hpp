@@ -110,6 +110,7 @@ class EventLoop final : private GateServices {
   void apply(const CancelGate& action);
   void apply(const ExpireGate& action);
   void apply(const SignalGroup& action);
+  void apply(const DescribeStuck& action);
   void apply(const ForgetWorker& action);
   void apply(const ArmTimer& action);
   void apply(const CancelTimer& action);
@@ -119,6 +120,14 @@ class EventLoop final : private GateServices {
   void apply(const RestartFinished& action);
   void apply(const Stopping& action);
   void apply(const Exit& action);
+  // Strays (group_signal.hpp): what a worker left behind, reparented to reuserun.
+  void on_child_exit(pid_t pid, int wait_status);
+  std::vector<pid_t> known_children() const;  // workers, probes and helpers
+  std::set<ino_t> listener_inodes() const;
+  pid_t left_holding_socket(const ChildState& worker) const;
+  void end_strays_of_gone_workers();
+  void signal_strays(int sig);
+  bool end_every_stray();
   std::string describe_serving() const;
   std::vector<pid_t> serving_pids() const;
   ListenerWatch::Hooks watch_hooks();
@@ -145,6 +154,10 @@ class EventLoop final : private GateServices {
   bool listener_is_tcp() const override { return probed_listener().is_tcp(); }
   bool watch_notify(WorkerKey worker, NotifyHandler handler) override;
   const SystemView& system() const override { return real_system(); }
+  std::string listens_elsewhere(WorkerKey worker) const override;
+  // GateFailed for a worker's gate, with the hint of what the gate or the takeover saw.
+  GateFailed gate_failed(WorkerKey worker, std::string reason, bool timed_out,
+                         const Gate* gate) const;
 
   const Config& config_;
   std::vector<Listener> listeners_;
@@ -174,6 +187,7 @@ class EventLoop final : private GateServices {
   TakeoverChannels takeovers_;
   std::unique_ptr<ControlServer> control_;
   bool dispatching_ = false;
+  bool exiting_ = false;  // Exit is being applied: children's exits are only reaped
   std::optional<int> exit_code_;
   // systemd's watchdog for reuserun itself (WATCHDOG_USEC): pinged at half the interval.
   struct WatchdogPing {

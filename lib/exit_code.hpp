@@ -13,6 +13,8 @@ inline constexpr int kExitListen = 3;           // the port could not be freed o
 inline constexpr int kExitForcedStop = 4;       // stopped, but a child had to be SIGKILLed
 inline constexpr int kExitPidFile = 5;          // --pid-file names a running reuserun, or fails
 inline constexpr int kExitHandover = 6;         // an upgrade's handover was refused (man: UPGRADE)
+inline constexpr int kExitStartFailed = 7;      // the first start failed for good: daemonized,
+                                                // or --start-attempts failures in a row
 inline constexpr int kExitNotExecutable = 126;  // the command exists but cannot be executed
 inline constexpr int kExitNotFound = 127;       // the command was not found
 

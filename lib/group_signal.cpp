@@ -61,19 +61,30 @@ std::size_t signal_worker(pid_t leader, int sig) {
   return sent;
 }
 
-std::vector<pid_t> orphans_of_worker(unsigned long generation, unsigned slot,
-                                     const std::vector<pid_t>& exclude) {
-  std::vector<pid_t> orphans;
+std::vector<Stray> strays(const std::vector<pid_t>& exclude) {
+  std::vector<Stray> found;
   for (const pid_t pid : process_tree(::getpid())) {
     if (pid == ::getpid() || parent_pid(pid) != ::getpid()) continue;
     if (std::find(exclude.begin(), exclude.end(), pid) != exclude.end()) continue;
     // Through the helper: a child can keep the orphan's mmap lock taken (attack review of
     // issue 25: the loop waited 17 s).
     const std::string environ = process_text(pid, "environ", kEnvironLimit);
-    if (environment_value(environ, "REUSERUN_GENERATION") == std::to_string(generation) &&
-        environment_value(environ, "REUSERUN_WORKER") == std::to_string(slot))
-      orphans.push_back(pid);
+    Stray stray{pid, std::nullopt};
+    unsigned long generation = 0;
+    unsigned slot = 0;
+    if (parse_number(environment_value(environ, "REUSERUN_GENERATION"), generation) &&
+        parse_number(environment_value(environ, "REUSERUN_WORKER"), slot))
+      stray.worker.emplace(generation, slot);
+    found.push_back(stray);
   }
+  return found;
+}
+
+std::vector<pid_t> orphans_of_worker(unsigned long generation, unsigned slot,
+                                     const std::vector<pid_t>& exclude) {
+  std::vector<pid_t> orphans;
+  for (const Stray& stray : strays(exclude))
+    if (stray.worker == std::pair(generation, slot)) orphans.push_back(stray.pid);
   return orphans;
 }
 

@@ -11,6 +11,8 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -20,9 +22,17 @@ namespace reuserun {
 // many processes outside the group were signalled.
 std::size_t signal_worker(pid_t leader, int sig);
 
-// reuserun's own children (as PID 1 or a subreaper: orphans reparented to it) that were started
-// for worker `slot` of `generation`: their environment says so (REUSERUN_GENERATION,
-// REUSERUN_WORKER), and they are not in `exclude` (the workers and probes reuserun started).
+// A process reparented to reuserun (as PID 1 or a subreaper: reuserun is both by default), and
+// the worker it was started for, as its environment says (REUSERUN_GENERATION,
+// REUSERUN_WORKER); nullopt when it does not say (a cleared environment).
+struct Stray {
+  pid_t pid = 0;
+  std::optional<std::pair<unsigned long, unsigned>> worker;  // generation, slot
+};
+// reuserun's own children but those in `exclude` (the workers, probes and helpers it started).
+std::vector<Stray> strays(const std::vector<pid_t>& exclude);
+
+// The strays started for worker `slot` of `generation`.
 std::vector<pid_t> orphans_of_worker(unsigned long generation, unsigned slot,
                                      const std::vector<pid_t>& exclude);
 

@@ -247,6 +247,7 @@ class AutoGate final : public Gate {
     if (generation_ != 0) services_.watch_notify(worker_, nullptr);
     generation_ = 0;
   }
+  std::string hint() const override { return accepted_ ? "" : accept_->hint(); }
   std::string progress() const override {
     if (notify_only_)
       return std::string(ready_ ? "notify: READY=1 received" : "notify: no READY=1 yet") +
@@ -313,6 +314,11 @@ class AllGates final : public Gate {
     for (std::size_t i = 0; i < gates_.size(); ++i)
       if (!passed_[i]) text.append(text.empty() ? "" : "; ").append(gates_[i]->progress());
     return text;
+  }
+  std::string hint() const override {
+    for (std::size_t i = 0; i < gates_.size(); ++i)
+      if (!passed_[i] && !gates_[i]->hint().empty()) return gates_[i]->hint();
+    return "";
   }
 
  private:

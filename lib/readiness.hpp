@@ -85,6 +85,9 @@ class Gate {
   virtual void cancel() = 0;
   // What the gate has seen so far: "accept: 12 probes, all accepted by pid 41 (not generation 2)".
   virtual std::string progress() const = 0;
+  // What the user can do about what it saw, when it knows ("GET /health answered 404: ..."):
+  // the hint of a first start that fails (GateFailed::hint). "" when it has none.
+  virtual std::string hint() const { return ""; }
 };
 
 // For a gate's destructor: cancel() without letting an exception out (Asio's cancel() throws only
@@ -114,6 +117,9 @@ class GateServices {
   virtual bool watch_notify(WorkerKey worker, NotifyHandler handler) = 0;
   // Who holds which socket, who listens, who accepted a connection (system_view.hpp).
   virtual const SystemView& system() const = 0;
+  // "pid 12 listens on 127.0.0.1:8000 itself, not on reuserun's port 8080: ..." when the worker
+  // listened on a port of its own and took none of reuserun's sockets; "" otherwise.
+  virtual std::string listens_elsewhere(WorkerKey /*worker*/) const { return ""; }
 };
 
 // The gate for one generation: every configured gate, then the adoption check.

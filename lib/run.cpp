@@ -118,12 +118,13 @@ int run(const Config& config) {
   // the port. SIGTERM and SIGINT keep theirs: there is nothing to clean up yet.
   for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU})
     (void)::signal(sig, SIG_IGN);
-  // As PID 1 (a container) orphans are ours already; elsewhere --subreaper makes them ours. The
+  // As PID 1 (a container) orphans are ours already; elsewhere being a subreaper (the default)
+  // makes them ours: a command that daemonizes is seen and stopped (issue 27, finding 1). The
   // Reaper collects every child with waitpid(-1), so no exit status escapes it either way.
-  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
-    log_error("Failed to become a child subreaper: {}", std::strerror(errno));
-    return kExitFailure;
-  }
+  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+    log_warn("cannot become a child subreaper ({}): what a command that daemonizes leaves "
+             "behind escapes reuserun",
+             std::strerror(errno));
   // Before the port is freed: what the gates can see does not depend on it.
   const bool see_processes = real_system().proc_mounted();
   if (const std::string misfit = gates_without_proc(config.readiness.gates, see_processes);
@@ -185,15 +186,17 @@ int run(const Config& config) {
         config, control_key(front.kind(), front.address().port(), front.path()));
     if (control.failed) return kExitFailure;
   }
-  // nginx takes inherited sockets as its own binary upgrade leaves them, non-blocking, and never
-  // sets the flag itself: on a blocking socket a worker woken with others blocks in accept().
-  // The flag belongs to the shared socket (every generation sees it), as systemd's NonBlocking=.
-  if (std::find(config.protocols.begin(), config.protocols.end(), Protocol::nginx) !=
-      config.protocols.end())
+  // A server woken with others by a connection that one of them takes blocks in accept() on a
+  // blocking socket, and cannot drain (issue 27, finding 5: Python's socketserver). nginx takes
+  // inherited sockets as its own binary upgrade leaves them, non-blocking, and never sets the
+  // flag itself. The flag belongs to the shared socket (every generation sees it), as
+  // systemd's NonBlocking=.
+  const bool for_nginx = std::find(config.protocols.begin(), config.protocols.end(),
+                                   Protocol::nginx) != config.protocols.end();
+  if (config.nonblocking || for_nginx)
     for (const Listener& listener : listeners.value())
       if (const int error = set_nonblocking(listener.fd()); error != 0)
-        log_warn("cannot make fd {} non-blocking for nginx: {}", listener.fd(),
-                 std::strerror(error));
+        log_warn("cannot make fd {} non-blocking: {}", listener.fd(), std::strerror(error));
   // {fd:NAME} in the command must name a socket: a typo is a usage error, not a failed start.
   if (auto argv = substitute_fds(config.command, handed_sockets(listeners.value())); !argv) {
     log_error("{}", argv.error().message);

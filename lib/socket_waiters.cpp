@@ -266,6 +266,26 @@ std::string WaitFinding::describe() const {
   return "";
 }
 
+std::string describe_stuck(const WaitFinding& finding) {
+  if (finding.kind != WaitFinding::Kind::waiting) return "";
+  const std::string pid = "pid " + std::to_string(finding.pid);
+  switch (finding.call) {
+    case WaitCall::accept:
+      // Woken with the other generation for a connection one of them took, on a blocking
+      // socket: the accept() of the one that lost the race waits for the next connection.
+      return pid + " is blocked in accept on the shared socket: a server that waits in "
+                   "select or poll and then accepts needs the socket non-blocking "
+                   "(--nonblocking)";
+    case WaitCall::receive:
+      return pid + " is blocked in a receive on the shared socket: a server that waits "
+                   "in select or poll and then receives needs the socket non-blocking "
+                   "(--nonblocking)";
+    default:
+      return pid + " still waits in " + std::string(wait_call_name(finding.call)) +
+             " on the shared socket: it did not stop serving when asked to";
+  }
+}
+
 WaitFinding find_socket_waiter(const std::vector<pid_t>& pids, ino_t inode,
                                const std::string& proc_root, ReadBudget::Limits limits,
                                MemoryReader& memory) {

@@ -62,6 +62,12 @@ struct WaitFinding {
   std::string describe() const;
 };
 
+// What a process that did not exit when asked to is doing, when /proc shows it still waiting on
+// the shared socket, in the words of the log line before its SIGKILL ("pid 12 is blocked in
+// accept on the shared socket: ..."); "" when the finding says nothing about being stuck
+// (issue 27, finding 5).
+std::string describe_stuck(const WaitFinding& finding);
+
 // Looks at every thread of every process in `pids` (a generation's process tree), within
 // `limits`: a look that would read more says `unknown` (read_budget.hpp). Memory (poll and
 // select arrays) is read through `memory`; the loop passes memory_helper().

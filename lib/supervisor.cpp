@@ -15,6 +15,19 @@ bool is_forwarded_signal(int sig) {
   return sig == SIGUSR1 || sig == SIGWINCH || sig == SIGTTIN || sig == SIGTTOU;
 }
 
+// What a first start that exited before it was ready most likely means (issue 27, finding 3:
+// one hint for every cause was often wrong).
+std::string exit_hint(int wait_status) {
+  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0)
+    return "it exited with status 0 before it was ready: a server must stay in the foreground "
+           "under reuserun; one that goes to the background exits at once (nginx: daemon off;, "
+           "gunicorn: no --daemon)";
+  return fmt::format("it {}: the server's own error, which its output above explains; "
+                     "\"Address already in use\" there means it binds a port reuserun could not "
+                     "give it (SERVERS THAT BIND THE PORT in reuserun(1))",
+                     describe_wait_status(wait_status));
+}
+
 }  // namespace
 
 std::string_view phase_name(Phase phase) {
@@ -132,13 +145,25 @@ void Supervisor::enter(ChildState& child, Phase phase) {
 void Supervisor::exited_while_starting(ChildState& gone, const Happened& happened) {
   const WorkerKey key{gone.generation, gone.slot};
   actions_.push_back(CancelGate{gone.generation, gone.slot});
-  if (candidate() == gone.generation)
-    fail_candidate(RestartOutcome::exited,
-                   fmt::format("pid {} {} before it was ready", gone.pid,
-                               describe_wait_status(happened.wait_status)),
-                   key, Culprit::gone);
-  else if (!stopping_)
-    schedule_repair(key);
+  if (candidate() != gone.generation) {
+    if (!stopping_) schedule_repair(key);
+    return;
+  }
+  std::string reason = fmt::format("pid {} {} before it was ready", gone.pid,
+                                   describe_wait_status(happened.wait_status));
+  // fork, setsid, fork, exit 0: what it left holding the socket serves unsupervised, and each
+  // retry would leave one more (issue 27, finding 1). The loop stops what it left behind.
+  if (happened.left_holding != 0) {
+    reason += fmt::format(", and pid {} it started holds the socket: the command daemonized; run "
+                          "it in the foreground (nginx: daemon off;)",
+                          happened.left_holding);
+    if (!ever_ready_ && rollout_->kind == LaunchKind::first_start) {
+      report(LogLevel::error, fmt::format("generation {} failed: {}", gone.generation, reason));
+      return give_up_first_start("the command daemonized: it will again on every retry");
+    }
+  }
+  fail_candidate(RestartOutcome::exited, reason, key, Culprit::gone,
+                 exit_hint(happened.wait_status));
 }
 
 void Supervisor::exited_while_serving(ChildState& gone, const Happened& happened) {
@@ -148,7 +173,8 @@ void Supervisor::exited_while_serving(ChildState& gone, const Happened& happened
   switch (replacement_for(gone)) {
     case Replacement::new_generation:
       if (serving_ == gone.generation) serving_.reset();
-      if (!rollout_) schedule_respawn(RestartOutcome::exited);  // a rollout under way brings one already
+      if (!rollout_)  // a rollout under way brings one already
+        schedule_respawn(RestartOutcome::exited, "", "");
       break;
     case Replacement::repair:
       schedule_repair(WorkerKey{gone.generation, gone.slot});
@@ -188,7 +214,7 @@ void Supervisor::gate_failed(ChildState& child, const Happened& happened) {
   if (candidate() == child.generation)
     return fail_candidate(
         happened.timed_out ? RestartOutcome::timed_out : RestartOutcome::gate_failed,
-        happened.reason, key, Culprit::running);
+        happened.reason, key, Culprit::running, happened.hint);
   report(LogLevel::error, fmt::format("{} failed: {}", name_of(child), happened.reason));
   stop_worker(child);
   schedule_repair(key);
@@ -208,6 +234,7 @@ void Supervisor::stop_deadline_passed(ChildState& child, const Happened& happene
              "{} (pid {}) still running after {}: SIGKILL", name_of(child), child.pid,
              format_duration(happened.timer == TimerKind::drain_deadline ? config_.drain_timeout
                                                                          : config_.stop_timeout)));
+  actions_.push_back(DescribeStuck{child.generation, child.slot, child.pid});
   kill_group(child, SIGKILL);
 }
 
@@ -312,6 +339,7 @@ void Supervisor::on(const ChildExited& event) {
   actions_.push_back(ForgetWorker{gone.generation, gone.slot, gone.pid});
   Happened happened;
   happened.wait_status = event.wait_status;
+  happened.left_holding = event.left_holding;
   happen(gone, WorkerEvent::exited, happened);
   exit_if_stopped();
 }
@@ -330,6 +358,7 @@ void Supervisor::on(const GateFailed& event) {
   Happened happened;
   happened.reason = event.reason;
   happened.timed_out = event.timed_out;
+  happened.hint = event.hint;
   happen(it->second, WorkerEvent::gate_failed, happened);
 }
 

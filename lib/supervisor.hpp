@@ -56,6 +56,9 @@ struct SupervisorConfig {
   // --watchdog: a serving worker that sends no WATCHDOG=1 for this long is treated as crashed
   // (SIGABRT, then SIGKILL after stop_timeout; replaced as one that exited). Zero: off.
   Duration watchdog{0};
+  // --start-attempts: before any generation was ever ready, give up after this many failed
+  // starts in a row and exit (kExitStartFailed) with the last cause. Zero: never give up.
+  int start_attempts = 0;
 };
 
 enum class TimerKind {
@@ -98,6 +101,9 @@ struct SpawnFailed {
 struct ChildExited {
   pid_t pid;
   int wait_status;  // as from waitpid()
+  // A process the worker started that still holds a shared socket once the worker is gone
+  // (reparented to reuserun, the subreaper): the command daemonized. 0: none.
+  pid_t left_holding = 0;
 };
 struct GatePassed {
   Generation generation;
@@ -109,6 +115,9 @@ struct GateFailed {
   std::string reason;
   bool timed_out = false;  // the gate gave up because the ready deadline passed (ExpireGate)
   Slot slot = 0;
+  // What the user can do about it, when the gate knows ("GET /health answered 404: ..."):
+  // the hint of a first start that fails (Supervisor::schedule_respawn).
+  std::string hint{};
 };
 struct TimerFired {
   TimerId id;
@@ -153,6 +162,13 @@ struct ExpireGate {
 // A worker has exited and been handled: drop what is held for it (its notify channel), and end
 // what it left behind where reuserun can see it (group_signal.hpp).
 struct ForgetWorker {
+  Generation generation = 0;
+  Slot slot = 0;
+  pid_t pid = 0;
+};
+// A worker did not exit in time and is about to get SIGKILL: the loop says what /proc shows it
+// doing (blocked in accept on the shared socket, ...), which no stop signal can tell.
+struct DescribeStuck {
   Generation generation = 0;
   Slot slot = 0;
   pid_t pid = 0;
@@ -211,7 +227,7 @@ struct Exit {
   int code;
 };
 using Action = std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup,
-                            ForgetWorker, ArmTimer, CancelTimer, Report, ServiceReady,
+                            DescribeStuck, ForgetWorker, ArmTimer, CancelTimer, Report, ServiceReady,
                             RestartStarted, RestartFinished, Stopping, Exit>;
 using Actions = std::vector<Action>;
 
@@ -285,6 +301,8 @@ class Supervisor {
     std::string reason;      // gate_failed; gate_passed: how
     bool timed_out = false;  // gate_failed: the ready deadline made the gate give up
     TimerKind timer = TimerKind::drain_deadline;  // stop_deadline: which one
+    pid_t left_holding = 0;  // exited: ChildExited::left_holding
+    std::string hint;        // gate_failed: GateFailed::hint
   };
   enum class WorkerEvent {
     exited,
@@ -336,15 +354,18 @@ class Supervisor {
   void promote_worker(ChildState& child);
   void drain(ChildState& child);
   void fail_candidate(RestartOutcome outcome, const std::string& reason, WorkerKey culprit,
-                      Culprit state);
+                      Culprit state, const std::string& hint = {});
   void stop_worker(ChildState& child);
-  void finish_candidate(RestartOutcome outcome, const std::string& reason);
+  void finish_candidate(RestartOutcome outcome, const std::string& reason,
+                        const std::string& hint = {});
   void schedule_repair(WorkerKey gone);
   void mark_serving(ChildState& child, std::string_view what);
   Duration backoff_delay(int failures) const;
   std::string name_of(const ChildState& child) const;
   void limit_draining();
-  void schedule_respawn(RestartOutcome why);  // why nothing serves: how the last one ended
+  // Why nothing serves: how the last one ended, and what the user can do about it.
+  void schedule_respawn(RestartOutcome why, const std::string& reason, const std::string& hint);
+  void give_up_first_start(const std::string& what);
   void begin_stop();
   void force_stop();
   void exit_if_stopped();
@@ -366,6 +387,7 @@ class Supervisor {
   std::optional<Rollout> rollout_;
   std::map<Slot, int> repairs_in_a_row_;
   std::optional<int> exit_code_;  // decided before the last child has gone
+  bool exited_ = false;           // Exit was sent
   std::set<TimerId> armed_;
   Generation next_generation_ = 1;
   std::optional<Generation> serving_;

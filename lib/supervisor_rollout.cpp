@@ -104,7 +104,7 @@ void Supervisor::drain(ChildState& child) {
 // those already serving keep their slots (their old workers are draining already); the old
 // workers of the other slots keep serving. A first start has nothing old: it starts over.
 void Supervisor::fail_candidate(RestartOutcome outcome, const std::string& reason,
-                                WorkerKey culprit, Culprit state) {
+                                WorkerKey culprit, Culprit state, const std::string& hint) {
   const Generation generation = rollout_->generation;
   const bool first_start = rollout_->kind == LaunchKind::first_start;
   cancel(TimerKind::ready_deadline, culprit);
@@ -122,7 +122,7 @@ void Supervisor::fail_candidate(RestartOutcome outcome, const std::string& reaso
     }
   }
   report(LogLevel::error, fmt::format("generation {} failed: {}", generation, reason));
-  finish_candidate(outcome, reason);
+  finish_candidate(outcome, reason, hint);
 }
 
 void Supervisor::stop_worker(ChildState& child) {
@@ -132,7 +132,8 @@ void Supervisor::stop_worker(ChildState& child) {
 }
 
 // The candidate's attempt is over, either way: report it, then decide what runs next.
-void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& reason) {
+void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& reason,
+                                  const std::string& hint) {
   const Rollout ended = *std::exchange(rollout_, std::nullopt);
   const Generation generation = ended.generation;
   const bool succeeded = outcome == RestartOutcome::succeeded;
@@ -146,7 +147,7 @@ void Supervisor::finish_candidate(RestartOutcome outcome, const std::string& rea
   if (ended.another_queued) {
     launch_generation(LaunchKind::restart);
   } else if (!succeeded && !serving_) {
-    schedule_respawn(outcome);
+    schedule_respawn(outcome, reason, hint);
   }
 }
 
@@ -175,26 +176,39 @@ Duration Supervisor::backoff_delay(int failures) const {
   return std::min(delay, config_.backoff_max);
 }
 
-void Supervisor::schedule_respawn(RestartOutcome why) {
+void Supervisor::schedule_respawn(RestartOutcome why, const std::string& reason,
+                                  const std::string& hint) {
   const int failures = ++failures_in_a_row_;
+  // Before anything was ever ready a retry rarely fixes what failed: from a terminal reuserun
+  // gives up (--start-attempts) and says why, instead of looping (issue 27, finding 3).
+  if (!ever_ready_ && config_.start_attempts > 0 && failures >= config_.start_attempts) {
+    return give_up_first_start(fmt::format(
+        "the first start failed {} time{} in a row (--start-attempts {}){}{}", failures,
+        failures == 1 ? "" : "s", config_.start_attempts, reason.empty() ? "" : "; the last: ",
+        reason.empty() ? "" : reason + (hint.empty() ? "" : "; hint: " + hint)));
+  }
   const Duration delay = backoff_delay(failures);
   report(LogLevel::warn, fmt::format("no generation is serving: starting a new one in {} "
                                      "(failure {} in a row); connections wait in the backlog",
                                      format_duration(delay), failures));
-  // The first thing many people try is a server that binds the port itself. The bind takeover
-  // gives it reuserun's socket; without it (turned off, refused by the kernel, another port) it
-  // fails with "Address already in use" and would do so forever. Said once, and only of a
-  // generation that exited: one that ran until its gate gave up was not refused the port, and
-  // its failure line names what the gate waited for (issue 25, finding 11).
-  if (!ever_ready_ && failures == 1 && why == RestartOutcome::exited)
-    report(LogLevel::warn,
-           "hint: no generation has been ready yet. A command that binds reuserun's port itself "
-           "gets reuserun's socket (SERVERS THAT BIND THE PORT in reuserun(1)) unless "
-           "--no-bind-takeover is given or the kernel refused it (said at start); otherwise it "
-           "must take the inherited socket: fd 3 with LISTEN_FDS (sd_listen_fds), the variables "
-           "of --protocol einhorn|server-starter|nginx, or {fd} in its arguments; reuserun keeps "
-           "retrying with backoff");
+  // Said once, matched to the cause: the exit status, or what the gate saw (the answer of an
+  // http gate, a socket of the server's own on another port).
+  if (!ever_ready_ && failures == 1 && why != RestartOutcome::spawn_failed) {
+    if (!hint.empty())
+      report(LogLevel::warn, "hint: " + hint);
+    else if (why == RestartOutcome::timed_out || why == RestartOutcome::gate_failed)
+      report(LogLevel::warn,
+             "hint: it ran but was never ready; the line above names what the gate waited for. "
+             "A server must take the socket reuserun hands it (fd 3 with LISTEN_FDS, "
+             "--protocol, or {fd} in its arguments) or bind reuserun's port itself");
+  }
   arm(TimerKind::backoff, WorkerKey{0}, delay);
+}
+
+void Supervisor::give_up_first_start(const std::string& what) {
+  report(LogLevel::error, "giving up: " + what);
+  exit_code_ = kExitStartFailed;
+  begin_stop();
 }
 
 // One worker of a serving generation is gone: the others serve on, and its slot gets a new
@@ -242,11 +256,15 @@ void Supervisor::begin_stop() {
 
 void Supervisor::force_stop() {
   forced_ = forced_ || !children_.empty();
-  for (auto& [key, child] : children_) kill_group(child, SIGKILL);
+  for (auto& [key, child] : children_) {
+    actions_.push_back(DescribeStuck{child.generation, child.slot, child.pid});
+    kill_group(child, SIGKILL);
+  }
 }
 
 void Supervisor::exit_if_stopped() {
-  if (!stopping_ || !children_.empty() || !spawning_.empty()) return;
+  if (!stopping_ || !children_.empty() || !spawning_.empty() || exited_) return;
+  exited_ = true;  // once, however many events find everything gone
   cancel(TimerKind::stop_deadline, WorkerKey{0});
   report(LogLevel::info, "every generation has exited");
   actions_.push_back(Exit{exit_code_.value_or(forced_ ? kExitForcedStop : kExitOk)});

@@ -66,6 +66,7 @@ class WaitGate final : public Gate {
     if (fallback_) text += "; " + fallback_->progress();
     return text;
   }
+  std::string hint() const override { return fallback_ ? fallback_->hint() : ""; }
 
  private:
   void schedule() {
@@ -104,9 +105,17 @@ class WaitGate final : public Gate {
       const auto now = std::chrono::steady_clock::now();
       if (!idle_since_) {
         idle_since_ = now;
-      } else if (now - *idle_since_ >= kFallbackAfter) {
-        start_fallback(fmt::format("idle for {} in a wait /proc cannot tie to the socket",
-                                   format_duration(kFallbackAfter)));
+      } else if (now - *idle_since_ >= kFallbackAfter && !fallback_) {
+        // Said in plain words at once, not in the failure line 30 s later (issue 27, finding 4).
+        const std::string own =
+            services_.listens_elsewhere(WorkerKey{subject_.generation, subject_.slot});
+        if (!own.empty())
+          log_warn("generation {}: {}", subject_.generation, own);
+        start_fallback(fmt::format(
+            "it has waited {} for something, but not for connections on reuserun's socket ({}); "
+            "a server that does not take the socket it is handed (fd 3, LISTEN_FDS) never will",
+            format_duration(kFallbackAfter),
+            own.empty() ? "or in a way /proc does not show" : "it listens on a socket of its own"));
       }
     }
     schedule();

@@ -1,7 +1,12 @@
-// Orphans: as PID 1 (a container) and with --subreaper, a process the child leaves behind is
-// reparented to reuserun, which reaps it: no zombie piles up.
+// Orphans: as PID 1 (a container) and as a subreaper (the default), a process the child leaves
+// behind is reparented to reuserun, which reaps it: no zombie piles up. A command that
+// daemonizes is named, and nothing of it outlives reuserun (issue 27, finding 1).
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
 
 #include "harness.hpp"
 
@@ -22,13 +27,64 @@ bool no_zombie_children(pid_t parent) {
 }
 
 TEST(Reaping, SubreaperAdoptsAndReapsAnOrphanOfTheChild) {
-  Launch launch({"--subreaper"}, server_leaving_an_orphan());
+  Launch launch({}, server_leaving_an_orphan());
   ASSERT_GT(launch.wait_serving(), 0);
   // The orphaned sleep now has reuserun as its parent, next to the generation.
   EXPECT_TRUE(wait_until([&] { return child_pids(launch.process.pid()).size() == 2; }, 5s));
   // Once it exits, reuserun reaps it.
   EXPECT_TRUE(wait_until([&] { return child_pids(launch.process.pid()).size() == 1; }, 5s));
   EXPECT_TRUE(no_zombie_children(launch.process.pid()));
+}
+
+// A daemon: a subshell starts the server in a session of its own and exits, so the server is
+// reparented; it writes its pid to `pid_file` and serves the inherited fd 3. `leader` runs
+// after that: "exit 0" (a command that daemonizes), or a foreground server of its own.
+std::vector<std::string> daemonizing(const std::string& pid_file, const std::string& leader,
+                                     const std::string& daemon_args = "") {
+  return {"/bin/sh", "-c",
+          "(setsid /bin/sh -c 'echo $$ > " + pid_file + "; exec " + kTestServer + " --fd 3 " +
+              daemon_args + "' &) ; " + leader};
+}
+
+pid_t read_pid(const std::string& path) {
+  pid_t pid = 0;
+  wait_until([&] { return (pid = static_cast<pid_t>(std::atol(read_text(path).c_str()))) > 0; },
+             5s);
+  return pid;
+}
+
+TEST(Reaping, ACommandThatDaemonizesIsNamedStoppedAndNotRetried) {
+  TempDir dir;
+  Launch launch({"--stop-timeout", "1s", "--start-attempts", "unlimited"},
+                daemonizing(dir.file("daemon.pid"), "sleep 0.3; exit 0"));
+  const pid_t daemon = read_pid(dir.file("daemon.pid"));
+  ASSERT_GT(daemon, 0);
+  EXPECT_EQ(launch.process.wait_exit(10s), 7) << "a daemonizing command fails its first start";
+  EXPECT_FALSE(process_exists(daemon)) << "the daemon it left is stopped";
+  EXPECT_NE(launch.process.log().find("pid " + std::to_string(daemon)), std::string::npos)
+      << "the line names the process holding the socket";
+  EXPECT_EQ(http_get(launch.port).error, "refused") << "nothing serves the port any more";
+}
+
+TEST(Reaping, ReuserunStopsWhatAGenerationLeftHoldingTheSocket) {
+  TempDir dir;
+  // The leader serves in the foreground (exec keeps LISTEN_PID right); the process it left
+  // behind ignores SIGTERM, so it takes SIGKILL at the stop deadline.
+  Launch launch({"--stop-timeout", "1s"},
+                daemonizing(dir.file("daemon.pid"), "exec " + kTestServer, "--ignore-term"));
+  ASSERT_GT(launch.wait_serving(), 0);
+  const pid_t daemon = read_pid(dir.file("daemon.pid"));
+  ASSERT_GT(daemon, 0);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto children = child_pids(launch.process.pid());
+        return std::find(children.begin(), children.end(), daemon) != children.end();
+      },
+      5s))
+      << "reparented to reuserun, the subreaper";
+  ::kill(launch.process.pid(), SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 4) << "it had to be SIGKILLed";
+  EXPECT_FALSE(process_exists(daemon)) << "nothing of a generation outlives reuserun";
 }
 
 TEST(Reaping, AsPid1InAPidNamespaceReuserunReapsOrphans) {

@@ -180,5 +180,31 @@ TEST(Cli, VersionExitsZero) {
   EXPECT_NE(parsed.out.find("reuserun"), std::string::npos);
 }
 
+// From a terminal a first start that keeps failing ends with a summary; under a supervisor,
+// which has a restart policy of its own, reuserun keeps trying (issue 27, finding 3).
+TEST(Cli, StartAttemptsAreBoundedOnlyAtATerminalThatNoSupervisorRuns) {
+  EXPECT_EQ(default_start_attempts(true, false), kTerminalStartAttempts);
+  EXPECT_EQ(default_start_attempts(true, true), 0);
+  EXPECT_EQ(default_start_attempts(false, false), 0);
+}
+
+TEST(Cli, StartAttemptsTakeANumberOrUnlimited) {
+  EXPECT_EQ(parse({"--port", "1", "--start-attempts", "5", "srv"}).result.config->start_attempts,
+            5);
+  EXPECT_EQ(
+      parse({"--port", "1", "--start-attempts", "unlimited", "srv"}).result.config->start_attempts,
+      0);
+  const auto bad = parse({"--port", "1", "--start-attempts", "0", "srv"});
+  EXPECT_EQ(bad.result.exit_code, kExitUsage);
+  EXPECT_NE(bad.err.find("--start-attempts"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, SubreaperIsTheDefaultAndNoSubreaperTurnsItOff) {
+  EXPECT_TRUE(parse({"--port", "1", "srv"}).result.config->subreaper);
+  EXPECT_FALSE(parse({"--port", "1", "--no-subreaper", "srv"}).result.config->subreaper);
+  EXPECT_TRUE(parse({"--port", "1", "--nonblocking", "srv"}).result.config->nonblocking);
+  EXPECT_FALSE(parse({"--port", "1", "srv"}).result.config->nonblocking);
+}
+
 }  // namespace
 }  // namespace reuserun

@@ -225,3 +225,23 @@ TEST(SocketWaiters, AGoneProcessIsNotWaiting) {
 
 }  // namespace
 }  // namespace reuserun
+
+namespace reuserun {
+namespace {
+
+// Issue 27, finding 5: the line before a stuck process's SIGKILL says what it waits in.
+TEST(DescribeStuck, AProcessBlockedInAcceptIsNamedWithTheWayOut) {
+  WaitFinding blocked;
+  blocked.kind = WaitFinding::Kind::waiting;
+  blocked.pid = 42;
+  blocked.call = WaitCall::accept;
+  EXPECT_EQ(describe_stuck(blocked).rfind("pid 42 is blocked in accept on the shared socket", 0),
+            0U);
+  EXPECT_NE(describe_stuck(blocked).find("--nonblocking"), std::string::npos);
+  blocked.call = WaitCall::epoll;
+  EXPECT_EQ(describe_stuck(blocked).rfind("pid 42 still waits in epoll", 0), 0U);
+  EXPECT_EQ(describe_stuck(WaitFinding{}), "") << "not waiting on the socket: nothing to say";
+}
+
+}  // namespace
+}  // namespace reuserun
