@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -13,6 +14,9 @@ namespace {
 constexpr double kSwitchSlackMs = 5;      // target: switch time <= ready time + 5 ms
 constexpr long kRssTargetKib = 3 * 1024;  // target: reuserun RSS <= 3 MiB
 constexpr double kP99RatioTarget = 1.05;
+// The targets a run can miss, in the words bench/README.md uses.
+constexpr const char* kNoFailedTarget = "no failed request";
+constexpr const char* kSwitchTarget = "the new version alone answering within 5 ms of being ready";
 
 Latency latency_of(std::vector<std::int32_t> micros) {
   Latency latency;
@@ -104,9 +108,9 @@ RunSummary summarize_run(const Run& run) {
   if (!run.restarts.empty())
     summary.cpu_ms_per_restart = run.launcher_cpu_ms / static_cast<double>(run.restarts.size());
   if (run.contender.starts_with("reuserun")) {
-    if (summary.failed > 0) summary.missed.push_back("0 failed requests");
+    if (summary.failed > 0) summary.missed.push_back(kNoFailedTarget);
     if (run.ready_ms >= 0 && summary.switch_max_ms > run.ready_ms + kSwitchSlackMs)
-      summary.missed.push_back("switch <= ready + 5ms");
+      summary.missed.push_back(kSwitchTarget);
   }
   return summary;
 }
@@ -127,6 +131,24 @@ std::string failures_text(const RunSummary& run) {
     first = false;
   }
   return text + ")";
+}
+
+// One sentence under a scenario's table: which target each reuserun contender missed there, in
+// words. A label on every row said only that something was missed, and said it on nearly every row.
+std::string missed_sentence(const Report& report, const std::string& scenario) {
+  std::map<std::string, std::string> contenders_by_target;
+  for (const RunSummary& run : report.runs) {
+    if (run.scenario != scenario) continue;
+    for (const std::string& target : run.missed) {
+      std::string& names = contenders_by_target[target];
+      names += (names.empty() ? "" : ", ") + run.contender;
+    }
+  }
+  if (contenders_by_target.empty()) return "\nNo reuserun contender missed a target here.\n";
+  std::string text;
+  for (const auto& [target, names] : contenders_by_target)
+    text += (text.empty() ? "\nMissed here: " : "; ") + target + " (" + names + ")";
+  return text + ".\n";
 }
 
 std::string today() {
@@ -163,6 +185,7 @@ std::string format_table(const Report& report, const std::string& machine) {
   std::string scenario;
   for (const RunSummary& run : report.runs) {
     if (run.scenario != scenario) {
+      if (!scenario.empty()) out << missed_sentence(report, scenario);
       scenario = run.scenario;
       out << "\n### " << scenario << "\n\n"
           << "| contender | restarts ok | requests ok | failed | p50 / p99 / max ms | p99 / max ms "
@@ -173,17 +196,18 @@ std::string format_table(const Report& report, const std::string& machine) {
       out << "| " << run.contender << " | error: " << run.error << " |||||||||\n";
       continue;
     }
-    out << "| " << run.contender << (run.missed.empty() ? "" : " (misses a target)") << " | "
-        << run.restarts_succeeded << "/" << run.restarts << " | " << run.ok << " | "
-        << failures_text(run) << " | " << ms(run.overall.p50_ms) << " / " << ms(run.overall.p99_ms)
-        << " / " << ms(run.overall.max_ms) << " | " << ms(run.in_restarts.p99_ms) << " / "
-        << ms(run.in_restarts.max_ms) << " | " << ms(run.switch_median_ms) << " / "
-        << ms(run.switch_max_ms) << " | " << ms(run.old_exit_median_ms) << " | "
+    out << "| " << run.contender << " | " << run.restarts_succeeded << "/" << run.restarts << " | "
+        << run.ok << " | " << failures_text(run) << " | " << ms(run.overall.p50_ms) << " / "
+        << ms(run.overall.p99_ms) << " / " << ms(run.overall.max_ms) << " | "
+        << ms(run.in_restarts.p99_ms) << " / " << ms(run.in_restarts.max_ms) << " | "
+        << ms(run.switch_median_ms) << " / " << ms(run.switch_max_ms) << " | "
+        << ms(run.old_exit_median_ms) << " | "
         << (run.rss_kib > 0 ? std::to_string(run.rss_kib) : "-") << " | "
         << (run.rss_kib > 0 ? ms(run.cpu_ms_per_restart) : "-") << " |\n";
   }
-  out << "\nTargets for reuserun: 0 failed requests in every scenario; switch time <= child ready "
-         "time + 5 ms; RSS <= 3 MiB (peak measured: "
+  if (!scenario.empty()) out << missed_sentence(report, scenario);
+  out << "\nTargets for reuserun: no failed request in any scenario; the new version alone "
+         "answering within 5 ms of being ready; RSS <= 3 MiB (peak measured: "
       << report.reuserun_rss_kib
       << " KiB); p99 through reuserun / direct, no restarts, <= 1.05 "
          "(measured: "

@@ -1,5 +1,5 @@
 // workers_bench: how a rolling restart scales with --workers, and what reuserun's memory does
-// with a crowded socket table. Loopback only, bounded; prints a table (the README records it).
+// with a crowded socket table. Loopback only, bounded; prints a table (bench/README.md records it).
 //
 //   workers_bench [--restarts N] [--workers 1,4,16,32] [--time-wait N] [--gunicorn] [--smoke]
 //

@@ -1,4 +1,4 @@
-// The recipes of the README's "Real servers" table, each run as a user would copy it from
+// The recipes of the README's "Will my server work?" tables, each run as a user would copy it from
 // examples/: a real, unmodified server from Debian 12 takes reuserun's socket its own way and
 // drains on its own signal; five restarts under load, no request fails. A server that is not
 // installed is skipped (scripts/deps installs them all).
