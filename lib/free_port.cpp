@@ -99,8 +99,10 @@ Error spared_error(const SocketAddress& address, const std::vector<Judged>& judg
 std::vector<Victim> victims_of(std::vector<Judged>& judged) {
   std::vector<Victim> victims;
   for (auto& [holder, verdict, pidfd] : judged) {
-    log_warn("Port {} is held by {}: freeing it ({})", holder.address, describe_holder(holder),
-             verdict.reason);
+    // What it did and how not to (issue 27, finding 2): a user whose own server in another
+    // terminal was asked to leave learns the option that keeps it.
+    log_warn("Port {} is held by {}: freeing it ({}); --no-free-port leaves it alone",
+             holder.address, describe_holder(holder), verdict.reason);
     victims.push_back({holder, std::move(pidfd)});
   }
   return victims;

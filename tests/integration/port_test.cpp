@@ -37,6 +37,8 @@ TEST(FreePort, StaleListenerIsAskedToLeaveAndLogged) {
   EXPECT_NE(log.find("--listen " + std::to_string(port)), std::string::npos)
       << "the victim's command line is logged";
   EXPECT_NE(log.find("sending SIGTERM"), std::string::npos);
+  EXPECT_NE(log.find("--no-free-port leaves it alone"), std::string::npos)
+      << "the line names the option that would have spared it (issue 27, finding 2)";
   const auto now = serving_pid(port);
   ASSERT_TRUE(now);
   EXPECT_NE(*now, stale->pid());
