@@ -282,7 +282,7 @@ std::string EventLoop::listens_elsewhere(WorkerKey worker) const {
   return own;
 }
 
-GateFailed EventLoop::gate_failed(WorkerKey worker, std::string reason, bool timed_out,
+GateFailed EventLoop::gate_failed(WorkerKey worker, const std::string& reason, bool timed_out,
                                   const Gate* gate) const {
   GateFailed failed{worker.generation, reason + takeovers_.elsewhere(worker), timed_out,
                     worker.slot};

@@ -156,7 +156,7 @@ class EventLoop final : private GateServices {
   const SystemView& system() const override { return real_system(); }
   std::string listens_elsewhere(WorkerKey worker) const override;
   // GateFailed for a worker's gate, with the hint of what the gate or the takeover saw.
-  GateFailed gate_failed(WorkerKey worker, std::string reason, bool timed_out,
+  GateFailed gate_failed(WorkerKey worker, const std::string& reason, bool timed_out,
                          const Gate* gate) const;
 
   const Config& config_;
