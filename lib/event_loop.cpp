@@ -337,7 +337,7 @@ void EventLoop::on_child_exit(pid_t pid, int wait_status) {
 }
 
 std::vector<pid_t> EventLoop::known_children() const {
-  std::vector<pid_t> ours(probes_.begin(), probes_.end());
+  std::vector<pid_t> ours = reaper_.routed();  // probes, an upgrade's check run
   for (const auto& [key, child] : supervisor_.children()) ours.push_back(child.pid);
   for (ForeignHelper* helper : {&memory_helper(), &notify_helper(), &socket_helper()})
     if (helper->helper() != 0) ours.push_back(helper->helper());

@@ -14,6 +14,12 @@ Reaper::Reaper(ExitHandler default_handler, WaitAny wait_any, Release release)
 
 void Reaper::route(pid_t pid, ExitHandler handler) { routes_[pid] = std::move(handler); }
 
+std::vector<pid_t> Reaper::routed() const {
+  std::vector<pid_t> pids;
+  for (const auto& [pid, handler] : routes_) pids.push_back(pid);
+  return pids;
+}
+
 void Reaper::unroute(pid_t pid) { routes_.erase(pid); }
 
 void Reaper::reap() {

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <map>
+#include <vector>
 
 namespace reuserun {
 
@@ -33,6 +34,8 @@ class Reaper {
   void route(pid_t pid, ExitHandler handler);
   // Back to the default handler.
   void unroute(pid_t pid);
+  // The children whose exit goes elsewhere (exec-gate probes, an upgrade's check run).
+  std::vector<pid_t> routed() const;
 
   // Collects every child that has exited so far.
   void reap();
