@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
 #include "child_env.hpp"
 #include "command.hpp"
@@ -213,6 +212,8 @@ void EventLoop::wait_for_signal() {
     if (error) return;
     if (sig == SIGCHLD)
       reaper_.reap();
+    else if (exiting_ && (sig == SIGTERM || sig == SIGINT))
+      hurry_ = true;  // what is left of the generations goes now
     else if (sig == SIGUSR2)
       request_upgrade(std::nullopt);
     else
@@ -309,13 +310,14 @@ void EventLoop::apply(const DescribeStuck& action) {
 // A worker is gone. Its notify channel closes (later: this may run inside its own handler). What
 // it left behind outside its process group was reparented to reuserun (as PID 1 or a subreaper)
 // and goes with it; while reuserun stops, it had the stop signal and gets the stop timeout
-// (end_every_stray).
+// (sweep_before_exit).
 void EventLoop::apply(const ForgetWorker& action) {
   const WorkerKey worker{action.generation, action.slot};
   notify_.forget(worker);
   takeovers_.forget(worker);
   if (supervisor_.stopping()) return report_stop_progress();
-  for (const pid_t orphan : orphans_of_worker(action.generation, action.slot, known_children())) {
+  for (const pid_t orphan :
+       orphans_of_worker(action.generation, action.slot, known_children(), stray_cache_)) {
     const bool sent =
         signal_pinned(orphan, SIGKILL, [&] { return parent_pid(orphan) == ::getpid(); });
     if (sent)
@@ -327,13 +329,21 @@ void EventLoop::apply(const ForgetWorker& action) {
 
 // Every exit of a child comes here (the Reaper's default handler), while the child is a zombie.
 // A worker's exit says what it left holding the shared socket; any other exit (an orphan's)
-// may have reparented what that one started in turn, which goes the way of its worker.
+// may have reparented what that one started in turn, which goes the way of its worker: looked
+// for once the exits of a burst are in (a storm of exits costs one look per interval).
 void EventLoop::on_child_exit(pid_t pid, int wait_status) {
+  stray_cache_.erase(pid);  // reaped after this: the pid may name another process
   if (exiting_) return;
   for (const auto& [key, child] : supervisor_.children())
     if (child.pid == pid) return dispatch(ChildExited{pid, wait_status, left_holding_socket(child)});
   dispatch(ChildExited{pid, wait_status});
-  end_strays_of_gone_workers();
+  if (sweep_pending_) return;
+  sweep_pending_ = true;
+  sweep_timer_.expires_after(std::chrono::milliseconds(100));
+  sweep_timer_.async_wait([this](boost::system::error_code error) {
+    sweep_pending_ = false;
+    if (!error && !exiting_) end_strays_of_gone_workers();
+  });
 }
 
 std::vector<pid_t> EventLoop::known_children() const {
@@ -356,10 +366,14 @@ std::set<ino_t> EventLoop::listener_inodes() const {
 // A command that daemonizes (fork, setsid, fork, exit 0) leaves a process holding the shared
 // socket once its leader is gone: reparented to reuserun, the subreaper, with the worker's
 // REUSERUN_GENERATION and REUSERUN_WORKER (issue 27, finding 1). 0 when nothing holds it.
-pid_t EventLoop::left_holding_socket(const ChildState& worker) const {
+// A stray whose environment does not say (a daemon started through `env -i` or sudo) counts
+// too: the attack review's daemon left seven copies serving otherwise.
+pid_t EventLoop::left_holding_socket(const ChildState& worker) {
   std::vector<pid_t> tree;
-  for (const pid_t orphan : orphans_of_worker(worker.generation, worker.slot, known_children()))
-    for (const pid_t pid : process_tree(orphan)) tree.push_back(pid);
+  for (const Stray& stray : strays(known_children(), stray_cache_))
+    if (!stray.worker || *stray.worker == std::pair<unsigned long, unsigned>(worker.generation,
+                                                                              worker.slot))
+      for (const pid_t pid : process_tree(stray.pid)) tree.push_back(pid);
   if (tree.empty()) return 0;
   const auto holders = holders_of_sockets(listener_inodes(), tree);
   return holders.empty() ? 0 : holders.begin()->second;
@@ -368,7 +382,7 @@ pid_t EventLoop::left_holding_socket(const ChildState& worker) const {
 // What a worker that has exited started is reparented to reuserun one process at a time: the
 // daemon's grandchild only once its parent exits. Each goes when it arrives.
 void EventLoop::end_strays_of_gone_workers() {
-  for (const Stray& stray : strays(known_children())) {
+  for (const Stray& stray : strays(known_children(), stray_cache_)) {
     if (!stray.worker) continue;  // whose it is cannot be told: it goes when reuserun stops
     const auto [generation, slot] = *stray.worker;
     if (supervisor_.children().contains(WorkerKey{generation, slot})) continue;
@@ -379,7 +393,7 @@ void EventLoop::end_strays_of_gone_workers() {
 
 // On stop, what the generations left behind is asked to stop with them.
 void EventLoop::signal_strays(int sig) {
-  for (const Stray& stray : strays(known_children()))
+  for (const Stray& stray : strays(known_children(), stray_cache_))
     if (stray.worker &&
         signal_pinned(stray.pid, sig, [&] { return parent_pid(stray.pid) == ::getpid(); }))
       log_info("sent {} to pid {}, left behind by generation {}", signal_name(sig), stray.pid,
@@ -387,42 +401,54 @@ void EventLoop::signal_strays(int sig) {
 }
 
 // Nothing of any generation outlives reuserun (issue 27, finding 1): once every worker has
-// exited, what is still reparented to it had the stop signal (Stopping) and gets until the stop
-// deadline to exit, then SIGKILL; what it started is reparented in turn and goes the same way.
-// Bounded: a process stuck in the kernel (D state) cannot be waited for. True when a process
-// had to be killed.
-bool EventLoop::end_every_stray() {
+// exited, what is still below reuserun had the stop signal (Stopping) and gets until the stop
+// deadline to exit (a second SIGTERM or SIGINT: not a moment longer); then every descendant but
+// the helpers gets SIGKILL, the whole tree at once: one level at a time, a chain of 300 outran
+// the deadline, and a process stuck in D state kept its children from ever being reparented
+// (attack review). The loop keeps turning meanwhile (`ctl`, signals). Bounded: 2 s after the
+// deadline reuserun exits whatever is left.
+void EventLoop::sweep_before_exit() {
   using namespace std::chrono_literals;
-  exiting_ = true;
-  bool killed = false;
-  std::set<pid_t> sent;  // SIGKILL once each: a dying process stays a child until reaped
-  const auto grace = stop_deadline_.value_or(Clock::now());
-  const auto deadline = std::max(grace, Clock::now()) + 2s;
-  for (;;) {
-    reaper_.reap();
-    const std::vector<Stray> left = strays(known_children());
-    if (left.empty()) break;
-    const auto now = Clock::now();
-    if (now >= deadline) {
-      log_warn("{} process{} left behind by the generations did not exit after SIGKILL",
-               left.size(), left.size() == 1 ? "" : "es");
-      break;
-    }
-    for (const Stray& stray : left) {
-      // Within the grace, only what no generation can be told to have started is hurried.
-      if ((now < grace && stray.worker) || sent.contains(stray.pid)) continue;
-      if (!signal_pinned(stray.pid, SIGKILL, [&] { return parent_pid(stray.pid) == ::getpid(); }))
-        continue;
-      sent.insert(stray.pid);
-      killed = killed || stray.worker.has_value();
-      if (stray.worker)
-        log_warn("pid {}, left behind by generation {}, was still running after every "
-                 "generation exited: SIGKILL",
-                 stray.pid, stray.worker->first);
-    }
-    std::this_thread::sleep_for(10ms);
+  reaper_.reap();
+  const std::vector<pid_t> helpers = known_children();
+  std::vector<pid_t> left;
+  std::vector<pid_t> direct;
+  for (const pid_t pid : process_tree(::getpid())) {
+    if (pid == ::getpid() || std::find(helpers.begin(), helpers.end(), pid) != helpers.end())
+      continue;
+    left.push_back(pid);
+    if (parent_pid(pid) == ::getpid()) direct.push_back(pid);
   }
-  return killed;
+  const auto now = Clock::now();
+  const auto grace = hurry_ ? now : stop_deadline_.value_or(now);
+  if (direct.empty() || now >= grace + 2s) {
+    if (!left.empty())
+      log_warn("{} process{} below reuserun did not exit after SIGKILL", left.size(),
+               left.size() == 1 ? "" : "es");
+    exit_code_ = killed_strays_ && *exiting_ == kExitOk ? kExitForcedStop : *exiting_;
+    return;
+  }
+  if (now >= grace) {
+    std::string named;
+    std::size_t count = 0;
+    for (const pid_t pid : left) {
+      if (killed_at_exit_.contains(pid)) continue;
+      if (!signal_pinned(pid, SIGKILL, [&] { return is_descendant(pid, ::getpid()); })) continue;
+      killed_at_exit_.insert(pid);
+      if (++count <= 10) named += (named.empty() ? "" : ", ") + std::to_string(pid);
+    }
+    if (count > 0) {
+      killed_strays_ = true;
+      log_warn("{} process{} left behind by the generations still running after every "
+               "generation exited: SIGKILL (pid{} {}{})",
+               count, count == 1 ? "" : "es", count == 1 ? "" : "s", named,
+               count > 10 ? ", ..." : "");
+    }
+  }
+  sweep_timer_.expires_after(20ms);
+  sweep_timer_.async_wait([this](boost::system::error_code error) {
+    if (!error) sweep_before_exit();
+  });
 }
 
 void EventLoop::apply(const ArmTimer& action) { timers_.arm(action.id, action.after); }
@@ -519,8 +545,10 @@ void EventLoop::apply(const Stopping&) {
 
 void EventLoop::apply(const Exit& action) {
   restarts_.abandon("reuserun exited before the restart ended\n");
-  const bool killed = end_every_stray();
-  exit_code_ = killed && action.code == kExitOk ? kExitForcedStop : action.code;
+  if (exiting_) return;
+  exiting_ = action.code;
+  sweep_timer_.cancel();
+  sweep_before_exit();
 }
 
 }  // namespace reuserun

@@ -16,6 +16,7 @@
 #include "bind_takeover.hpp"
 #include "config.hpp"
 #include "control.hpp"
+#include "group_signal.hpp"
 #include "handover.hpp"
 #include "listener.hpp"
 #include "listener_watch.hpp"
@@ -124,10 +125,10 @@ class EventLoop final : private GateServices {
   void on_child_exit(pid_t pid, int wait_status);
   std::vector<pid_t> known_children() const;  // workers, probes and helpers
   std::set<ino_t> listener_inodes() const;
-  pid_t left_holding_socket(const ChildState& worker) const;
+  pid_t left_holding_socket(const ChildState& worker);
   void end_strays_of_gone_workers();
   void signal_strays(int sig);
-  bool end_every_stray();
+  void sweep_before_exit();
   std::string describe_serving() const;
   std::vector<pid_t> serving_pids() const;
   ListenerWatch::Hooks watch_hooks();
@@ -187,7 +188,16 @@ class EventLoop final : private GateServices {
   TakeoverChannels takeovers_;
   std::unique_ptr<ControlServer> control_;
   bool dispatching_ = false;
-  bool exiting_ = false;  // Exit is being applied: children's exits are only reaped
+  // Strays (group_signal.hpp): what is known of each child; a sweep of gone workers' strays
+  // waiting (one per interval, however many children exit); once Exit came, the code to exit
+  // with when no descendant is left, and the timer of that wait.
+  StrayCache stray_cache_;
+  bool sweep_pending_ = false;
+  boost::asio::steady_timer sweep_timer_{io_};
+  std::optional<int> exiting_;
+  bool hurry_ = false;  // a second stop signal while exiting: SIGKILL what is left now
+  bool killed_strays_ = false;
+  std::set<pid_t> killed_at_exit_;
   std::optional<int> exit_code_;
   // systemd's watchdog for reuserun itself (WATCHDOG_USEC): pinged at half the interval.
   struct WatchdogPing {

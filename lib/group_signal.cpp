@@ -61,11 +61,15 @@ std::size_t signal_worker(pid_t leader, int sig) {
   return sent;
 }
 
-std::vector<Stray> strays(const std::vector<pid_t>& exclude) {
+std::vector<Stray> strays(const std::vector<pid_t>& exclude, StrayCache& known) {
   std::vector<Stray> found;
   for (const pid_t pid : process_tree(::getpid())) {
     if (pid == ::getpid() || parent_pid(pid) != ::getpid()) continue;
     if (std::find(exclude.begin(), exclude.end(), pid) != exclude.end()) continue;
+    if (const auto it = known.find(pid); it != known.end()) {
+      found.push_back(it->second);
+      continue;
+    }
     // Through the helper: a child can keep the orphan's mmap lock taken (attack review of
     // issue 25: the loop waited 17 s).
     const std::string environ = process_text(pid, "environ", kEnvironLimit);
@@ -75,15 +79,16 @@ std::vector<Stray> strays(const std::vector<pid_t>& exclude) {
     if (parse_number(environment_value(environ, "REUSERUN_GENERATION"), generation) &&
         parse_number(environment_value(environ, "REUSERUN_WORKER"), slot))
       stray.worker.emplace(generation, slot);
+    known[pid] = stray;
     found.push_back(stray);
   }
   return found;
 }
 
 std::vector<pid_t> orphans_of_worker(unsigned long generation, unsigned slot,
-                                     const std::vector<pid_t>& exclude) {
+                                     const std::vector<pid_t>& exclude, StrayCache& known) {
   std::vector<pid_t> orphans;
-  for (const Stray& stray : strays(exclude))
+  for (const Stray& stray : strays(exclude, known))
     if (stray.worker == std::pair(generation, slot)) orphans.push_back(stray.pid);
   return orphans;
 }

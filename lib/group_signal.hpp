@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <utility>
 #include <string>
@@ -29,12 +30,17 @@ struct Stray {
   pid_t pid = 0;
   std::optional<std::pair<unsigned long, unsigned>> worker;  // generation, slot
 };
+// What is known of reuserun's children: a child's pid names no one else until reuserun reaps
+// it, so its environment is read once (a read that stalls costs the helper's deadline once, not
+// at every look: attack review of issue 27) and forgotten when it is reaped.
+using StrayCache = std::map<pid_t, Stray>;
+
 // reuserun's own children but those in `exclude` (the workers, probes and helpers it started).
-std::vector<Stray> strays(const std::vector<pid_t>& exclude);
+std::vector<Stray> strays(const std::vector<pid_t>& exclude, StrayCache& known);
 
 // The strays started for worker `slot` of `generation`.
 std::vector<pid_t> orphans_of_worker(unsigned long generation, unsigned slot,
-                                     const std::vector<pid_t>& exclude);
+                                     const std::vector<pid_t>& exclude, StrayCache& known);
 
 // `sig` to `pid` through a pidfd, once `still_ours()` holds for the pinned process (a pid read
 // from /proc may have been recycled before the pidfd was opened).

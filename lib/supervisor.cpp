@@ -152,8 +152,14 @@ void Supervisor::exited_while_starting(ChildState& gone, const Happened& happene
   std::string reason = fmt::format("pid {} {} before it was ready", gone.pid,
                                    describe_wait_status(happened.wait_status));
   // fork, setsid, fork, exit 0: what it left holding the socket serves unsupervised, and each
-  // retry would leave one more (issue 27, finding 1). The loop stops what it left behind.
-  if (happened.left_holding != 0) {
+  // retry would leave one more (issue 27, finding 1). The loop stops what it left behind. A
+  // leader that failed (exit 1, a helper of its still holding fd 3) did not daemonize: its
+  // failure is retried as any other (attack review).
+  const bool exited_0 = WIFEXITED(happened.wait_status) && WEXITSTATUS(happened.wait_status) == 0;
+  if (happened.left_holding != 0 && !exited_0)
+    reason += fmt::format(", and pid {} it started still held the socket (stopped)",
+                          happened.left_holding);
+  if (happened.left_holding != 0 && exited_0) {
     reason += fmt::format(", and pid {} it started holds the socket: the command daemonized; run "
                           "it in the foreground (nginx: daemon off;)",
                           happened.left_holding);

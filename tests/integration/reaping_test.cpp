@@ -46,10 +46,17 @@ std::vector<std::string> daemonizing(const std::string& pid_file, const std::str
               daemon_args + "' &) ; " + leader};
 }
 
+// The daemon's pid once it runs the test server: before its exec, the shell would die of a
+// SIGTERM the server ignores.
 pid_t read_pid(const std::string& path) {
   pid_t pid = 0;
-  wait_until([&] { return (pid = static_cast<pid_t>(std::atol(read_text(path).c_str()))) > 0; },
-             5s);
+  wait_until(
+      [&] {
+        pid = static_cast<pid_t>(std::atol(read_text(path).c_str()));
+        return pid > 0 && read_text("/proc/" + std::to_string(pid) + "/cmdline")
+                                  .find("test_server") != std::string::npos;
+      },
+      5s);
   return pid;
 }
 
@@ -85,6 +92,33 @@ TEST(Reaping, ReuserunStopsWhatAGenerationLeftHoldingTheSocket) {
   ::kill(launch.process.pid(), SIGTERM);
   EXPECT_EQ(launch.process.wait_exit(10s), 4) << "it had to be SIGKILLed";
   EXPECT_FALSE(process_exists(daemon)) << "nothing of a generation outlives reuserun";
+}
+
+// While reuserun waits for what a generation left behind, it still answers `ctl` and a second
+// SIGTERM ends the wait at once (attack review: the wait once blocked the loop).
+TEST(Reaping, WaitingForALeftoverAtStopKeepsTheLoopTurning) {
+  TempDir dir;
+  Launch launch({"--stop-timeout", "20s"},
+                daemonizing(dir.file("daemon.pid"), "exec " + kTestServer, "--ignore-term"));
+  ASSERT_GT(launch.wait_serving(), 0);
+  const pid_t daemon = read_pid(dir.file("daemon.pid"));
+  ASSERT_GT(daemon, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto children = child_pids(launch.process.pid());
+        return std::find(children.begin(), children.end(), daemon) != children.end();
+      },
+      5s));
+  ::kill(launch.process.pid(), SIGTERM);
+  const auto stopping = wait_for_status(
+      launch.process.pid(), [](const StatusView& status) { return status.generations.empty(); },
+      5s);
+  ASSERT_TRUE(stopping) << "ctl answers while the leftover is waited for";
+  EXPECT_EQ(stopping->state, "stopping");
+  EXPECT_TRUE(process_exists(daemon)) << "it has until --stop-timeout";
+  ::kill(launch.process.pid(), SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(3s), 4) << "a second SIGTERM kills what is left at once";
+  EXPECT_TRUE(wait_until([&] { return !process_exists(daemon); }, 2s));
 }
 
 TEST(Reaping, AsPid1InAPidNamespaceReuserunReapsOrphans) {
