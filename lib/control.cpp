@@ -19,6 +19,7 @@
 #include <ostream>
 #include <vector>
 
+#include "control_directory.hpp"
 #include "exit_code.hpp"
 #include "log.hpp"
 #include "text.hpp"
@@ -227,15 +228,6 @@ void answer_control_client(UniqueFd client, int exit_code, const std::string& te
   send_answer(client.get(), exit_code, text);
 }
 
-std::string default_control_directory() {
-  const char* runtime = ::getenv("XDG_RUNTIME_DIR");
-  return std::string(runtime != nullptr && *runtime != '\0' ? runtime : "/run") + "/reuserun";
-}
-
-std::string default_control_socket(const std::string& key) {
-  return default_control_directory() + "/" + key + ".sock";
-}
-
 namespace {
 
 // The name of the only socket in the directory; an error naming them when there are none or
@@ -265,69 +257,6 @@ Result<std::string> find_control_socket(int directory_fd, const std::string& dir
   return Error{
       "several reuserun control sockets (" + names + "): name one with --port or --control-socket",
       EEXIST};
-}
-
-}  // namespace
-
-namespace {
-
-// Whether a directory with these facts may hold the default sockets: one of ours that nobody
-// else may write. A directory (or link) another user prepared would let them replace the socket
-// `reuserun ctl` talks to (the server refuses to bind there, the client to connect there).
-Result<void> judge_control_directory(const std::string& directory, const struct stat& info) {
-  const auto refuse = [&](const std::string& why) {
-    return Error{"Refusing the control socket directory " + directory + ": " + why, EPERM};
-  };
-  if (S_ISLNK(info.st_mode)) return refuse("it is a symbolic link");
-  if (!S_ISDIR(info.st_mode)) return refuse("it is not a directory");
-  if (info.st_uid != ::geteuid())
-    return refuse("it belongs to uid " + std::to_string(info.st_uid) + ", not " +
-                  std::to_string(::geteuid()));
-  if ((info.st_mode & 022) != 0) return refuse("group or others may write to it");
-  return {};
-}
-
-}  // namespace
-
-Result<void> check_control_directory(const std::string& directory) {
-  struct stat info {};
-  if (::lstat(directory.c_str(), &info) == -1)
-    return system_error("inspect the control socket directory " + directory, errno);
-  return judge_control_directory(directory, info);
-}
-
-namespace {
-
-// The default directory opened (O_DIRECTORY|O_NOFOLLOW) and judged on its fd.
-Result<UniqueFd> open_control_directory(const std::string& directory) {
-  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ELOOP || errno == ENOTDIR) return check_control_directory(directory).error();
-    return system_error("open the control socket directory " + directory, errno);
-  }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) == -1)
-    return system_error("inspect the control socket directory " + directory, errno);
-  if (auto judged = judge_control_directory(directory, info); !judged) return judged.error();
-  return fd;
-}
-
-// A socket `name` in that directory as a path connect(2) resolves through the fd
-// (/proc/self/fd/N/name; the directory's name where /proc is missing).
-std::string path_through(int directory_fd, const std::string& directory, const std::string& name) {
-  const std::string through = "/proc/self/fd/" + std::to_string(directory_fd);
-  return (::access(through.c_str(), F_OK) == 0 ? through : directory) + "/" + name;
-}
-
-}  // namespace
-
-namespace {
-
-// Created 0700 when missing, then checked.
-Result<void> make_control_directory(const std::string& directory) {
-  if (::mkdir(directory.c_str(), 0700) == -1 && errno != EEXIST)
-    return system_error("create the control socket directory " + directory, errno);
-  return check_control_directory(directory);
 }
 
 }  // namespace

@@ -1,0 +1,32 @@
+// The default directory of the control sockets, and how both sides trust it: reuserun creates
+// its socket there (control.hpp), `reuserun ctl` finds it there. Both call the same functions,
+// so they look in the same place.
+//
+// $XDG_RUNTIME_DIR/reuserun, else /run/reuserun. It is trusted only while it is a directory (not
+// a link) owned by us that nobody else may write: a directory another user prepared would let
+// them put a socket there that answers in reuserun's place.
+#pragma once
+
+#include <string>
+
+#include "result.hpp"
+#include "unique_fd.hpp"
+
+namespace reuserun {
+
+std::string default_control_directory();
+std::string default_control_socket(const std::string& key);  // key: the port, usually
+
+// Whether the default directory may be used: else an error (EPERM) naming why, or the lstat
+// error.
+Result<void> check_control_directory(const std::string& directory);
+// Created 0700 when missing, then checked.
+Result<void> make_control_directory(const std::string& directory);
+// Opened O_DIRECTORY|O_NOFOLLOW and judged on its fd, so that what was judged is what is used.
+Result<UniqueFd> open_control_directory(const std::string& directory);
+
+// A socket `name` in that directory as a path connect(2) resolves through the fd
+// (/proc/self/fd/N/name; the directory's name where /proc is missing).
+std::string path_through(int directory_fd, const std::string& directory, const std::string& name);
+
+}  // namespace reuserun
