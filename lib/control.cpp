@@ -1,6 +1,5 @@
 #include "control.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -228,39 +227,6 @@ void answer_control_client(UniqueFd client, int exit_code, const std::string& te
   send_answer(client.get(), exit_code, text);
 }
 
-namespace {
-
-// The name of the only socket in the directory; an error naming them when there are none or
-// several.
-Result<std::string> find_control_socket(int directory_fd, const std::string& directory) {
-  std::vector<std::string> found;
-  if (const int listing = ::dup(directory_fd); listing != -1) {
-    if (DIR* dir = ::fdopendir(listing)) {
-      while (const dirent* entry = ::readdir(dir)) {
-        const std::string_view name = entry->d_name;
-        if (name.ends_with(".sock")) found.emplace_back(name);
-      }
-      ::closedir(dir);
-    } else {
-      ::close(listing);
-    }
-  }
-  std::sort(found.begin(), found.end());
-  if (found.size() == 1) return found.front();
-  if (found.empty())
-    return Error{"no control socket in " + directory +
-                     ": is reuserun running? (name it with --port or --control-socket)",
-                 ENOENT};
-  std::string names;
-  for (const auto& name : found)
-    names.append(names.empty() ? "" : ", ").append(directory).append("/").append(name);
-  return Error{
-      "several reuserun control sockets (" + names + "): name one with --port or --control-socket",
-      EEXIST};
-}
-
-}  // namespace
-
 Result<ControlSocket> ControlSocket::bind(std::string path) {
   const std::string directory = default_control_directory();
   if (path.starts_with(directory + "/")) {
@@ -372,6 +338,34 @@ int send_control_request(const std::string& path, const ControlRequest& request,
   return code;
 }
 
+namespace {
+
+// `removed`: the dead sockets just removed, worth saying: the reuserun looked for may be one
+// that was killed.
+std::string nothing_in(const std::string& directory, int removed) {
+  const std::string gone =
+      removed > 0 ? std::to_string(removed) + " dead ones removed, left by killed runs; " : "";
+  return "no control socket in " + directory + ": is reuserun running? (" + gone +
+         "name it with --port or --control-socket)";
+}
+
+// The name of the socket to use in the default directory: `port`'s, else the only live one.
+Result<std::string> choose_control_socket(std::optional<std::uint16_t> port, int directory_fd,
+                                          const std::string& directory) {
+  if (port) return std::to_string(*port) + ".sock";
+  const ControlSockets found = list_control_sockets(directory_fd, directory);
+  if (found.live.size() == 1) return found.live.front();
+  if (found.live.empty()) return Error{nothing_in(directory, found.removed), ENOENT};
+  std::string names;
+  for (const auto& name : found.live)
+    names.append(names.empty() ? "" : ", ").append(directory).append("/").append(name);
+  return Error{
+      "several reuserun control sockets (" + names + "): name one with --port or --control-socket",
+      EEXIST};
+}
+
+}  // namespace
+
 int send_to_default_control_socket(std::optional<std::uint16_t> port, const ControlRequest& request,
                                    std::ostream& out, std::ostream& err) {
   const std::string directory = default_control_directory();
@@ -389,17 +383,13 @@ int send_to_default_control_socket(std::optional<std::uint16_t> port, const Cont
     return kCtlUnreachable;
   }
   const int fd = opened.value().get();
-  std::string name = port ? std::to_string(*port) + ".sock" : "";
-  if (name.empty()) {
-    auto found = find_control_socket(fd, directory);
-    if (!found) {
-      err << "reuserun ctl: " << found.error().message << "\n";
-      return kCtlUnreachable;
-    }
-    name = found.value();
+  const auto name = choose_control_socket(port, fd, directory);
+  if (!name) {
+    err << "reuserun ctl: " << name.error().message << "\n";
+    return kCtlUnreachable;
   }
-  return send_control_request(path_through(fd, directory, name), request, out, err,
-                              directory + "/" + name);
+  return send_control_request(path_through(fd, directory, name.value()), request, out, err,
+                              directory + "/" + name.value());
 }
 
 }  // namespace reuserun

@@ -144,9 +144,9 @@ void answer_control_client(UniqueFd client, int exit_code, const std::string& te
 int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
                          std::ostream& err, const std::string& shown = "");
 // `reuserun ctl` without --control-socket: the socket of `port` in the default directory, or
-// the only one there. The directory is trusted only as the server trusts it, and reached
-// through the fd it was judged on (a name swapped after the check cannot send the request
-// elsewhere).
+// the only live one there (dead ones are removed: list_control_sockets). The directory is
+// trusted only as the server trusts it, and reached through the fd it was judged on (a name
+// swapped after the check cannot send the request elsewhere).
 int send_to_default_control_socket(std::optional<std::uint16_t> port, const ControlRequest& request,
                                    std::ostream& out, std::ostream& err);
 

@@ -1,11 +1,18 @@
 #include "control_directory.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
+#include <string_view>
+
+#include "unix_socket.hpp"
 
 namespace reuserun {
 namespace {
@@ -69,6 +76,74 @@ Result<UniqueFd> open_control_directory(const std::string& directory) {
 std::string path_through(int directory_fd, const std::string& directory, const std::string& name) {
   const std::string through = "/proc/self/fd/" + std::to_string(directory_fd);
   return (::access(through.c_str(), F_OK) == 0 ? through : directory) + "/" + name;
+}
+
+namespace {
+
+// The socket file `name`, as lstat sees it now (nullopt: gone, or not a socket).
+std::optional<struct stat> socket_file(int directory_fd, const std::string& name) {
+  struct stat info {};
+  if (::fstatat(directory_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == -1 ||
+      !S_ISSOCK(info.st_mode))
+    return std::nullopt;
+  return info;
+}
+
+// Whether nothing listens on the socket: connect(2) refused. Non-blocking, so a reuserun whose
+// queue is full (EAGAIN) costs no wait and counts as alive, as does any other answer.
+bool refuses(const std::string& path) {
+  const auto address = unix_socket_address(path);
+  if (!address) return false;
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return false;
+  const auto* name = reinterpret_cast<const sockaddr*>(&*address);
+  return ::connect(fd.get(), name, sizeof *address) == -1 && errno == ECONNREFUSED;
+}
+
+// The socket that refused, unless the name now holds another file (a reuserun that replaced the
+// dead socket meanwhile): removed through the directory's fd, never by a path that a link could
+// redirect.
+bool remove_dead(int directory_fd, const std::string& name, const struct stat& probed) {
+  const auto now = socket_file(directory_fd, name);
+  if (!now || now->st_dev != probed.st_dev || now->st_ino != probed.st_ino) return false;
+  return ::unlinkat(directory_fd, name.c_str(), 0) == 0;
+}
+
+std::vector<std::string> socket_names(int directory_fd) {
+  std::vector<std::string> names;
+  const int listing = ::dup(directory_fd);  // closedir closes it; the caller keeps its fd
+  if (listing == -1) return names;
+  DIR* dir = ::fdopendir(listing);
+  if (dir == nullptr) {
+    ::close(listing);
+    return names;
+  }
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name.ends_with(".sock")) names.emplace_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+ControlSockets list_control_sockets(int directory_fd, const std::string& directory) {
+  ControlSockets sockets;
+  // Judged again on the fd: nothing is removed from a directory that is not ours.
+  struct stat info {};
+  const bool ours =
+      ::fstat(directory_fd, &info) == 0 && judge_control_directory(directory, info).ok();
+  for (const auto& name : socket_names(directory_fd)) {
+    const auto probed = socket_file(directory_fd, name);
+    if (!probed) continue;
+    if (!refuses(path_through(directory_fd, directory, name)))
+      sockets.live.push_back(name);
+    else if (ours && remove_dead(directory_fd, name, *probed))
+      ++sockets.removed;
+  }
+  return sockets;
 }
 
 }  // namespace reuserun

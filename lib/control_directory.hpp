@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "result.hpp"
 #include "unique_fd.hpp"
@@ -28,5 +29,14 @@ Result<UniqueFd> open_control_directory(const std::string& directory);
 // A socket `name` in that directory as a path connect(2) resolves through the fd
 // (/proc/self/fd/N/name; the directory's name where /proc is missing).
 std::string path_through(int directory_fd, const std::string& directory, const std::string& name);
+
+// The control sockets (*.sock) of an opened directory, by name, sorted. A socket that refuses
+// a connection has no reuserun behind it any more (one killed, whose file stayed): it is
+// removed and not listed. One that accepts, or whose queue is full (a busy reuserun), is listed.
+struct ControlSockets {
+  std::vector<std::string> live;
+  int removed = 0;  // dead sockets removed
+};
+ControlSockets list_control_sockets(int directory_fd, const std::string& directory);
 
 }  // namespace reuserun

@@ -3,7 +3,9 @@
 // use.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -270,6 +272,87 @@ TEST(CtlDefaults, TheSocketLivesUnderXdgRuntimeDirAndIsFoundThere) {
   EXPECT_EQ(gone.exit_code, 1);
   EXPECT_TRUE(contains(gone.err, "no control socket in " + runtime.path() + "/reuserun"))
       << gone.err;
+}
+
+// A unix socket file at `path` with `backlog` connections queued on it and never accepted
+// (-1: none listens: the file a killed reuserun leaves behind). Its fds stay open while it
+// lives.
+class SocketFile {
+ public:
+  SocketFile(const std::string& path, int backlog) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    path.copy(address.sun_path, sizeof address.sun_path - 1);
+    const auto* name = reinterpret_cast<const sockaddr*>(&address);
+    fds_.push_back(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    bound_ = ::bind(fds_.front(), name, sizeof address) == 0;
+    if (backlog < 0) {
+      close();
+      return;
+    }
+    bound_ = bound_ && ::listen(fds_.front(), backlog) == 0;
+    for (int i = 0; i <= backlog && bound_; ++i) {
+      fds_.push_back(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      bound_ = ::connect(fds_.back(), name, sizeof address) == 0;
+    }
+  }
+  ~SocketFile() { close(); }
+  SocketFile(const SocketFile&) = delete;
+  SocketFile& operator=(const SocketFile&) = delete;
+  bool ok() const { return bound_; }
+
+ private:
+  void close() {
+    for (const int fd : fds_) ::close(fd);
+    fds_.clear();
+  }
+  std::vector<int> fds_;
+  bool bound_ = false;
+};
+
+// Issue 27, finding 6: `ctl` without --port listed 89 sockets, 88 of them left by killed runs,
+// and gave up. A socket that refuses a connection is dead: it is removed, and the one live
+// reuserun is found.
+TEST(CtlDefaults, DeadSocketsAreRemovedAndTheOneLiveReuserunIsFound) {
+  TempDir runtime;
+  const std::vector<std::string> env{"XDG_RUNTIME_DIR=" + runtime.path()};
+  Launch launch({}, {kTestServer}, env);
+  ASSERT_GT(launch.wait_serving(), 0);
+  for (const char* name : {"1.sock", "2.sock"}) {
+    SocketFile dead(runtime.file("reuserun/") + name, -1);
+    ASSERT_TRUE(dead.ok());
+  }
+  ASSERT_NE(file_mode(runtime.file("reuserun/1.sock")), 0u) << "the dead socket's file stays";
+
+  const Captured status = run_captured({kReuserun, "ctl", "status"}, 30s, env);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(contains(status.out, "reuserun pid " + std::to_string(launch.process.pid())))
+      << status.out;
+  EXPECT_EQ(file_mode(runtime.file("reuserun/1.sock")), 0u) << "removed";
+  EXPECT_EQ(file_mode(runtime.file("reuserun/2.sock")), 0u) << "removed";
+  EXPECT_NE(file_mode(runtime.file("reuserun/" + std::to_string(launch.port) + ".sock")), 0u);
+}
+
+// A socket whose queue is full answers EAGAIN, not a refusal: a busy reuserun, kept, and named
+// with the other live ones.
+TEST(CtlDefaults, ABusySocketIsKeptAndNamedWithTheLiveOnes) {
+  TempDir runtime;
+  const std::vector<std::string> env{"XDG_RUNTIME_DIR=" + runtime.path()};
+  Launch launch({}, {kTestServer}, env);
+  ASSERT_GT(launch.wait_serving(), 0);
+  const SocketFile busy(runtime.file("reuserun/1.sock"), 0);
+  ASSERT_TRUE(busy.ok());
+  const SocketFile dead(runtime.file("reuserun/2.sock"), -1);
+
+  const Captured status = run_captured({kReuserun, "ctl", "status"}, 30s, env);
+  EXPECT_EQ(status.exit_code, 1);
+  const std::string live = runtime.file("reuserun/" + std::to_string(launch.port) + ".sock");
+  EXPECT_TRUE(contains(status.err, "several reuserun control sockets (" +
+                                       runtime.file("reuserun/1.sock") + ", " + live + ")"))
+      << status.err;
+  EXPECT_TRUE(contains(status.err, "--control-socket")) << status.err;
+  EXPECT_NE(file_mode(runtime.file("reuserun/1.sock")), 0u) << "busy, not dead";
+  EXPECT_EQ(file_mode(runtime.file("reuserun/2.sock")), 0u);
 }
 
 TEST_F(Ctl, AStaleSocketIsReplacedAndALiveOneIsNot) {
