@@ -180,7 +180,8 @@ void add_options(CLI::App& app, RawOptions& raw) {
       ->envname("REUSERUN_NO_BIND_TAKEOVER");
   app.add_option("--control-socket", raw.control_socket,
                  "Path of the control socket for `reuserun ctl` (default: "
-                 "$XDG_RUNTIME_DIR/reuserun/PORT.sock, or /run/reuserun/PORT.sock)")
+                 "$XDG_RUNTIME_DIR/reuserun/PORT.sock, else /run/reuserun/PORT.sock when that "
+                 "directory is ours, else /tmp/reuserun-UID/PORT.sock)")
       ->envname("REUSERUN_CONTROL_SOCKET");
   app.add_option("--reexec-as", raw.reexec_as,
                  "The reuserun binary an upgrade (SIGUSR2, `reuserun ctl upgrade`) executes "

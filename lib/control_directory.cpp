@@ -35,12 +35,26 @@ Result<void> judge_control_directory(const std::string& directory, const struct 
   return {};
 }
 
+// /run/reuserun when it is ours, or missing from a /run we may write (root's): a user who may
+// not create it there would get no control socket at all ("Permission denied"), and one that
+// is another user's is theirs.
+bool system_directory_is_ours() {
+  struct stat info {};
+  if (::lstat(kSystemDirectory, &info) == 0)
+    return judge_control_directory(kSystemDirectory, info).ok();
+  return errno == ENOENT && ::faccessat(AT_FDCWD, "/run", W_OK | X_OK, AT_EACCESS) == 0;
+}
+
 }  // namespace
 
 std::string default_control_directory() {
   const char* runtime = ::getenv("XDG_RUNTIME_DIR");
   if (runtime != nullptr && *runtime != '\0') return std::string(runtime) + "/reuserun";
-  return kSystemDirectory;
+  if (system_directory_is_ours()) return kSystemDirectory;
+  // Per user, like tmux's /tmp/tmux-UID: anyone may create the name first in /tmp, which is why
+  // it is judged like the others (a link or another user's directory is refused). Once ours it
+  // stays ours: /tmp is sticky, only its owner (or root) may rename or remove it.
+  return "/tmp/reuserun-" + std::to_string(::geteuid());
 }
 
 std::string default_control_socket(const std::string& key) {

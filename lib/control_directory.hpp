@@ -2,9 +2,11 @@
 // its socket there (control.hpp), `reuserun ctl` finds it there. Both call the same functions,
 // so they look in the same place.
 //
-// $XDG_RUNTIME_DIR/reuserun, else /run/reuserun. It is trusted only while it is a directory (not
-// a link) owned by us that nobody else may write: a directory another user prepared would let
-// them put a socket there that answers in reuserun's place.
+// $XDG_RUNTIME_DIR/reuserun; without XDG_RUNTIME_DIR /run/reuserun, when it is ours or ours to
+// create (root); else /tmp/reuserun-UID, the user's own (a user without a login session: cron,
+// su, a container). Whichever it is, it is trusted only while it is a directory (not a link)
+// owned by us that nobody else may write: a directory another user prepared would let them put
+// a socket there that answers in reuserun's place.
 #pragma once
 
 #include <string>

@@ -77,8 +77,8 @@ Result<std::vector<Listener>> adopt_listeners(const Config& config) {
 }
 
 // An explicit --control-socket that cannot be created stops reuserun (exit 1) before it touches
-// the port; the default one only earns a warning: a user without XDG_RUNTIME_DIR still gets a
-// server, just no `reuserun ctl`.
+// the port; the default one only earns a warning (its directory may be one another user
+// planted): reuserun still serves, just without `reuserun ctl`.
 struct ControlSocketChoice {
   std::optional<ControlSocket> socket;
   bool failed = false;
@@ -103,8 +103,8 @@ ControlSocketChoice bind_control_socket(const Config& config, const std::string&
     log_error("{}", bound.error().message);
     return {std::nullopt, true};
   }
-  log_warn("no control socket, `reuserun ctl` will not reach this reuserun: {}",
-           bound.error().message);
+  log_warn("no control socket, `reuserun ctl` will not reach this reuserun: {} ({})",
+           bound.error().message, "give it one with --control-socket PATH");
   return {};
 }
 

@@ -355,6 +355,49 @@ TEST(CtlDefaults, ABusySocketIsKeptAndNamedWithTheLiveOnes) {
   EXPECT_EQ(file_mode(runtime.file("reuserun/2.sock")), 0u);
 }
 
+// `argv` in a mount namespace of its own, whose /tmp is `tmp`.
+std::vector<std::string> with_tmp(const TempDir& tmp, const std::vector<std::string>& argv) {
+  std::vector<std::string> wrapped{"/usr/bin/unshare", "--mount", "--propagation", "private"};
+  wrapped.insert(wrapped.end(), {"--", "/bin/sh", "-c", "mount --bind \"$0\" /tmp && exec \"$@\""});
+  wrapped.push_back(tmp.path());
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
+// Issue 27, finding 6: a user without XDG_RUNTIME_DIR (cron, su, a container) got no control
+// socket, only "Permission denied" for /run/reuserun. It now gets /tmp/reuserun-UID, its own,
+// and ctl looks there too. The test runs in a mount namespace with a /tmp of its own.
+TEST(CtlDefaults, AUserWithoutXdgRuntimeDirGetsADirectoryOfItsOwnInTmp) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounts a /tmp of its own and runs reuserun as nobody";
+  TempDir tmp;  // the namespace's /tmp
+  std::filesystem::create_directory(tmp.file("bin"));
+  for (const std::string& program : {kReuserun, kTestServer}) {
+    const std::string copy = tmp.file("bin/" + std::filesystem::path(program).filename().string());
+    std::filesystem::copy_file(program, copy);
+    ASSERT_EQ(::chmod(copy.c_str(), 0755), 0);
+  }
+  ASSERT_EQ(::chmod(tmp.file("bin").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 01777), 0);
+  const int port = probe_free_port();
+  Process reuserun(with_tmp(
+      tmp, as_nobody({"/usr/bin/env", "-u", "XDG_RUNTIME_DIR", "/tmp/bin/reuserun", "--port",
+                      std::to_string(port), "--bind", "127.0.0.1", "--", "/tmp/bin/test_server"})));
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s));
+  const std::string socket = tmp.file("reuserun-65534/" + std::to_string(port) + ".sock");
+  EXPECT_EQ(file_mode(socket), 0600u);
+  EXPECT_EQ(file_mode(tmp.file("reuserun-65534")), 0700u);
+
+  std::vector<std::string> ctl{"/usr/bin/nsenter", "-t", std::to_string(reuserun.pid()), "-m"};
+  const auto ctl_argv =
+      as_nobody({"/usr/bin/env", "-u", "XDG_RUNTIME_DIR", "/tmp/bin/reuserun", "ctl", "status"});
+  ctl.insert(ctl.end(), ctl_argv.begin(), ctl_argv.end());
+  const Captured status = run_captured(ctl);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(contains(status.out, "reuserun pid " + std::to_string(reuserun.pid()))) << status.out;
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(10s), 0);
+}
+
 TEST_F(Ctl, AStaleSocketIsReplacedAndALiveOneIsNot) {
   {
     Launch killed(with_socket({}), {kTestServer});
