@@ -296,6 +296,27 @@ void ControlServer::back_off(const boost::system::error_code& error) {
   });
 }
 
+namespace {
+
+// What every "cannot find or reach it" line ends with: reuserun may have been started with
+// another --control-socket, another XDG_RUNTIME_DIR or as another user, and its first lines say
+// where its socket is.
+constexpr const char* kWayOut =
+    "reuserun logs its control socket at start: give that path to --control-socket";
+
+std::string unreachable(const std::string& named, int error) {
+  if (error == ENOENT)
+    return "no control socket at " + named + ": is reuserun running? (" + kWayOut + ")";
+  if (error == ECONNREFUSED)
+    return "nothing answers on " + named + ": no reuserun runs there (" + kWayOut + ")";
+  if (error == EACCES || error == EPERM)
+    return "cannot connect to " + named + ": " + std::strerror(error) +
+           " (only reuserun's user and root may; " + kWayOut + ")";
+  return "cannot connect to " + named + ": " + std::strerror(error) + " (" + kWayOut + ")";
+}
+
+}  // namespace
+
 int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
                          std::ostream& err, const std::string& shown) {
   const std::string& named = shown.empty() ? path : shown;
@@ -307,14 +328,8 @@ int send_control_request(const std::string& path, const ControlRequest& request,
   if (!address) return fail("invalid control socket path '" + named + "'");
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return fail(std::string("cannot create a socket: ") + std::strerror(errno));
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == -1) {
-    const int error = errno;
-    if (error == ENOENT)
-      return fail("no control socket at " + named + ": is reuserun running? (--control-socket)");
-    if (error == ECONNREFUSED)
-      return fail("nothing answers on " + named + ": reuserun is not running");
-    return fail("cannot connect to " + named + ": " + std::strerror(error));
-  }
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == -1)
+    return fail(unreachable(named, errno));
   const std::string line = format_control_request(request);
   if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
     return fail("cannot send the request to " + named + ": " + std::strerror(errno));
@@ -345,8 +360,7 @@ namespace {
 std::string nothing_in(const std::string& directory, int removed) {
   const std::string gone =
       removed > 0 ? std::to_string(removed) + " dead ones removed, left by killed runs; " : "";
-  return "no control socket in " + directory + ": is reuserun running? (" + gone +
-         "name it with --port or --control-socket)";
+  return "no control socket in " + directory + ": is reuserun running? (" + gone + kWayOut + ")";
 }
 
 // The name of the socket to use in the default directory: `port`'s, else the only live one.
@@ -369,25 +383,18 @@ Result<std::string> choose_control_socket(std::optional<std::uint16_t> port, int
 int send_to_default_control_socket(std::optional<std::uint16_t> port, const ControlRequest& request,
                                    std::ostream& out, std::ostream& err) {
   const std::string directory = default_control_directory();
+  const auto fail = [&](const std::string& message) {
+    err << "reuserun ctl: " << message << "\n";
+    return kCtlUnreachable;
+  };
   const auto opened = open_control_directory(directory);
-  if (!opened && opened.error().code == ENOENT) {
-    err << "reuserun ctl: no control socket "
-        << (port ? "at " + default_control_socket(std::to_string(*port)) : "in " + directory)
-        << ": is reuserun running? (--control-socket)\n";
-    return kCtlUnreachable;
-  }
-  if (!opened) {
-    err << "reuserun ctl: " << opened.error().message
-        << (opened.error().code == EPERM ? " (name the socket with --control-socket)" : "")
-        << "\n";
-    return kCtlUnreachable;
-  }
+  if (!opened && opened.error().code == ENOENT)
+    return fail(port ? unreachable(default_control_socket(std::to_string(*port)), ENOENT)
+                     : nothing_in(directory, 0));
+  if (!opened) return fail(opened.error().message + " (name the socket with --control-socket)");
   const int fd = opened.value().get();
   const auto name = choose_control_socket(port, fd, directory);
-  if (!name) {
-    err << "reuserun ctl: " << name.error().message << "\n";
-    return kCtlUnreachable;
-  }
+  if (!name) return fail(name.error().message);
   return send_control_request(path_through(fd, directory, name.value()), request, out, err,
                               directory + "/" + name.value());
 }

@@ -94,11 +94,24 @@ std::string control_key(ListenSpec::Kind kind, std::uint16_t port, const std::st
   return key;
 }
 
+// Said at start, with the `ctl` command that reaches it: a user whose ctl looks elsewhere
+// (another XDG_RUNTIME_DIR, another user) learns where to point it.
+void log_control_socket(const std::string& path, const std::string& key, bool explicit_path) {
+  const bool by_port =
+      !explicit_path && !key.empty() &&
+      std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+  log_info("control socket: {} (reuserun ctl {} restart|status|upgrade)", path,
+           by_port ? "--port " + key : "--control-socket " + path);
+}
+
 ControlSocketChoice bind_control_socket(const Config& config, const std::string& key) {
   const bool explicit_path = !config.control_socket.empty();
   auto bound =
       ControlSocket::bind(explicit_path ? config.control_socket : default_control_socket(key));
-  if (bound) return {std::move(bound.value()), false};
+  if (bound) {
+    log_control_socket(bound.value().path(), key, explicit_path);
+    return {std::move(bound.value()), false};
+  }
   if (explicit_path) {
     log_error("{}", bound.error().message);
     return {std::nullopt, true};

@@ -355,6 +355,24 @@ TEST(CtlDefaults, ABusySocketIsKeptAndNamedWithTheLiveOnes) {
   EXPECT_EQ(file_mode(runtime.file("reuserun/2.sock")), 0u);
 }
 
+// Issue 27, finding 6: where the socket went was nowhere to be seen; a ctl that looks elsewhere
+// (another XDG_RUNTIME_DIR, sudo) is pointed at it by the first lines of the log.
+TEST_F(Ctl, ThePathIsLoggedAtStartWithTheCtlThatReachesIt) {
+  Launch named(with_socket({}), {kTestServer});
+  ASSERT_GT(named.wait_serving(), 0);
+  EXPECT_TRUE(contains(named.process.log(),
+                       "control socket: " + socket + " (reuserun ctl --control-socket " + socket))
+      << named.process.log();
+
+  TempDir runtime;
+  Launch by_port({}, {kTestServer}, {"XDG_RUNTIME_DIR=" + runtime.path()});
+  ASSERT_GT(by_port.wait_serving(), 0);
+  const std::string port = std::to_string(by_port.port);
+  EXPECT_TRUE(contains(by_port.process.log(), "control socket: " + runtime.file("reuserun/") +
+                                                  port + ".sock (reuserun ctl --port " + port))
+      << by_port.process.log();
+}
+
 // `argv` in a mount namespace of its own, whose /tmp is `tmp`.
 std::vector<std::string> with_tmp(const TempDir& tmp, const std::vector<std::string>& argv) {
   std::vector<std::string> wrapped{"/usr/bin/unshare", "--mount", "--propagation", "private"};
@@ -428,6 +446,27 @@ TEST(CtlUsage, BadRequestsAreUsageErrors) {
       run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent/x", "status"});
   EXPECT_EQ(nothing.exit_code, 1);
   EXPECT_TRUE(contains(nothing.err, "no control socket at /nonexistent/x")) << nothing.err;
+}
+
+// Issue 27, finding 6: when ctl cannot find or reach the socket, its line says how to name
+// another one: reuserun may run with another --control-socket, XDG_RUNTIME_DIR or user.
+TEST(CtlUsage, EveryLineAboutAnUnreachableSocketNamesTheWayOut) {
+  TempDir runtime;
+  const std::vector<std::string> env{"XDG_RUNTIME_DIR=" + runtime.path()};
+  const auto ctl = [&](std::vector<std::string> words) {
+    words.insert(words.begin(), {kReuserun, "ctl"});
+    return run_captured(words, 30s, env);
+  };
+  const SocketFile dead(runtime.file("dead.sock"), -1);
+  std::vector<Captured> failures{ctl({"--port", "1", "status"}), ctl({"status"}),
+                                 ctl({"--control-socket", runtime.file("none.sock"), "status"}),
+                                 ctl({"--control-socket", runtime.file("dead.sock"), "status"})};
+  ASSERT_EQ(::mkdir(runtime.file("reuserun").c_str(), 0700), 0);
+  failures.push_back(ctl({"status"}));
+  for (const Captured& failure : failures) {
+    EXPECT_EQ(failure.exit_code, 1) << failure.err;
+    EXPECT_TRUE(contains(failure.err, "give that path to --control-socket")) << failure.err;
+  }
 }
 
 // Issue 27, finding 6: with --json, a reuserun that cannot be reached printed nothing on stdout,
