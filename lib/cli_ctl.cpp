@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli.hpp"
+#include "cli_help.hpp"
 #include "control.hpp"
 #include "exit_code.hpp"
 #include "status.hpp"
@@ -20,21 +21,18 @@ constexpr const char* kCtlDescription =
 CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostream& out,
                                    std::ostream& err) {
   CLI::App app(kCtlDescription, "reuserun ctl");
-  app.footer(
-      "Exit status: 0 restarted (or status printed); 1 reuserun could not be reached or refused "
-      "the request; 2 usage error; 10 the new generation exited before it was ready; 11 it "
-      "failed its readiness gate; 12 it was not ready within --ready-timeout; 13 it could not be "
-      "started; 14 reuserun stopped before the restart ended; 15 the upgrade failed (the old "
-      "reuserun runs on). See reuserun(1).");
+  set_help_format(app, {kCtlUsage}, ctl_help_footer());
   std::string socket;
   int port = -1;
   bool json = false;
   std::string verb;
   app.add_option("--control-socket", socket, "Path of reuserun's control socket")
-      ->envname("REUSERUN_CONTROL_SOCKET");
+      ->envname("REUSERUN_CONTROL_SOCKET")
+      ->type_name("PATH");
   app.add_option("--port", port, "The port reuserun listens on: its socket's default name")
       ->envname("REUSERUN_PORT")
-      ->check(CLI::Range(0, 65535));
+      ->check(in_range(0, 65535))
+      ->type_name("PORT");
   app.add_flag("--json", json, "Print the answer as JSON (schema in reuserun(1))");
   app.add_option("request", verb, "restart, status or upgrade")->required();
   try {
