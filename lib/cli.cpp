@@ -258,10 +258,6 @@ void add_options(CLI::App& app, RawOptions& raw) {
       ->group(help_group::kLogging);
 }
 
-struct UsageError {
-  std::string message;
-};
-
 Duration duration_option(const std::string& option, const std::string& text) {
   if (const auto value = parse_duration(text)) return *value;
   throw UsageError{"invalid value '" + text + "' for " + option +
@@ -423,7 +419,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       command.erase(command.begin());
     else if (!command.empty() && command.front().starts_with("-"))
       // Not one of ours and not after "--": a typo, not a command that starts with a dash.
-      throw UsageError{"unknown option " + command.front() + " (see reuserun --help)"};
+      throw UsageError{unknown_word("reuserun", "option", command.front())};
     Config config = to_config(raw, std::move(command));
     config.arguments.assign(argv, argv + argc);
     return {std::move(config), std::nullopt, kExitOk};

@@ -190,4 +190,11 @@ std::string ctl_help_footer() {
          "\nSee reuserun(1), CONTROL.\n";
 }
 
+std::string unknown_word(std::string_view program, std::string_view what, std::string_view word,
+                         std::string_view expected) {
+  std::string line = "unknown " + std::string(what) + " " + std::string(word);
+  if (!expected.empty()) line += ": expected " + std::string(expected);
+  return line + " (see " + std::string(program) + " --help)";
+}
+
 }  // namespace reuserun

@@ -1,9 +1,11 @@
 // What the command line says to a person: `--help` for run mode and for `reuserun ctl` (usage
-// lines, options in groups with the names of their values, examples, every exit status).
+// lines, options in groups with the names of their values, examples, every exit status), and
+// the one-line usage errors both parsers share, so a typo reads the same wherever it is made.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace reuserun {
@@ -35,5 +37,15 @@ void set_help_format(CLI::App& app, std::vector<std::string> usage, std::string 
 // The footers: examples and every exit status, of run mode and of `reuserun ctl`.
 std::string run_help_footer();
 std::string ctl_help_footer();
+
+// A usage error found after CLI11's parse: one line, exit status 2.
+struct UsageError {
+  std::string message;
+};
+
+// "unknown option --prot (see reuserun --help)"; with `expected`, after a colon: "unknown
+// request stats: expected restart, status or upgrade (see reuserun ctl --help)".
+std::string unknown_word(std::string_view program, std::string_view what, std::string_view word,
+                         std::string_view expected = "");
 
 }  // namespace reuserun

@@ -441,7 +441,8 @@ TEST(CtlUsage, BadRequestsAreUsageErrors) {
   const Captured bogus = run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent", "go"});
   EXPECT_EQ(bogus.exit_code, 2);
   EXPECT_EQ(bogus.err,
-            "reuserun ctl: unknown ctl request 'go': expected restart, status or upgrade\n");
+            "reuserun ctl: unknown request go: expected restart, status or upgrade (see reuserun "
+            "ctl --help)\n");
   const Captured nothing =
       run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent/x", "status"});
   EXPECT_EQ(nothing.exit_code, 1);

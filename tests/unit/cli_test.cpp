@@ -250,6 +250,33 @@ TEST(Cli, HelpShowsThreeExamples) {
   EXPECT_EQ(commands, 3u) << examples;
 }
 
+// Issue 27, finding 9: `reuserun ctl --prot` said "The following argument was not expected",
+// where the main parser says "unknown option --prot (see reuserun --help)".
+TEST(Cli, CtlTyposAreWordedAsTheMainParsersAre) {
+  const auto main_typo = parse({"--prot", "8080", "srv"});
+  const auto ctl_typo = parse({"ctl", "--prot", "8080", "status"});
+  EXPECT_EQ(main_typo.err, "reuserun: unknown option --prot (see reuserun --help)\n");
+  EXPECT_EQ(ctl_typo.err, "reuserun ctl: unknown option --prot (see reuserun ctl --help)\n");
+  EXPECT_EQ(ctl_typo.result.exit_code, kExitUsage);
+
+  const std::vector<std::pair<std::vector<const char*>, std::string>> ctl_cases = {
+      {{"ctl", "stats"},
+       "unknown request stats: expected restart, status or upgrade (see reuserun ctl --help)"},
+      {{"ctl", "status", "now"},
+       "unknown word now: expected nothing after the request (see reuserun ctl --help)"},
+      {{"ctl"}, "no request given: usage: reuserun ctl [OPTIONS] restart|status|upgrade"},
+  };
+  for (const auto& [args, line] : ctl_cases) {
+    const auto parsed = parse(args);
+    EXPECT_EQ(parsed.err, "reuserun ctl: " + line + "\n");
+    EXPECT_EQ(parsed.result.exit_code, kExitUsage);
+    EXPECT_FALSE(parsed.result.ctl);
+  }
+  EXPECT_EQ(parse({"--port", "1"}).err,
+            "reuserun: no command given: usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]\n")
+      << "the same shape as ctl's";
+}
+
 TEST(Cli, VersionExitsZero) {
   const auto parsed = parse({"--version"});
   EXPECT_EQ(parsed.result.exit_code, kExitOk);
