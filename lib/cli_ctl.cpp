@@ -2,8 +2,11 @@
 #include <CLI/CLI.hpp>
 #include <ostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli.hpp"
+#include "cli_help.hpp"
 #include "control.hpp"
 #include "exit_code.hpp"
 #include "status.hpp"
@@ -15,38 +18,46 @@ constexpr const char* kCtlDescription =
     "Asks a running reuserun, over its control socket, to restart its command or to upgrade "
     "itself in place, and waits for the outcome; or prints its status.";
 
+constexpr const char* kCtlProgram = "reuserun ctl";
+
+// The request, and the words CLI11 did not take: a typo is worded as the main parser words one.
+ControlRequest::Verb request_verb(const std::string& verb, const std::vector<std::string>& extra) {
+  if (!extra.empty() && extra.front().starts_with("-"))
+    throw UsageError{unknown_word(kCtlProgram, "option", extra.front())};
+  if (verb.empty()) throw UsageError{std::string("no request given: usage: ") + kCtlUsage};
+  const auto parsed = parse_control_verb(verb);
+  if (!parsed)
+    throw UsageError{unknown_word(kCtlProgram, "request", verb, "restart, status or upgrade")};
+  if (!extra.empty())
+    throw UsageError{unknown_word(kCtlProgram, "word", extra.front(), "nothing after the request")};
+  return *parsed;
+}
+
 }  // namespace
 
 CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostream& out,
                                    std::ostream& err) {
-  CLI::App app(kCtlDescription, "reuserun ctl");
-  app.footer(
-      "Exit status: 0 restarted (or status printed); 1 reuserun could not be reached or refused "
-      "the request; 2 usage error; 10 the new generation exited before it was ready; 11 it "
-      "failed its readiness gate; 12 it was not ready within --ready-timeout; 13 it could not be "
-      "started; 14 reuserun stopped before the restart ended; 15 the upgrade failed (the old "
-      "reuserun runs on). See reuserun(1).");
+  CLI::App app(kCtlDescription, kCtlProgram);
+  set_help_format(app, {kCtlUsage}, ctl_help_footer());
+  // Unknown options are ours to word (request_verb), the same way as the main parser's.
+  app.allow_extras();
   std::string socket;
   int port = -1;
   bool json = false;
   std::string verb;
   app.add_option("--control-socket", socket, "Path of reuserun's control socket")
-      ->envname("REUSERUN_CONTROL_SOCKET");
+      ->envname("REUSERUN_CONTROL_SOCKET")
+      ->type_name("PATH");
   app.add_option("--port", port, "The port reuserun listens on: its socket's default name")
       ->envname("REUSERUN_PORT")
-      ->check(CLI::Range(0, 65535));
+      ->check(in_range(0, 65535))
+      ->type_name("PORT");
   app.add_flag("--json", json, "Print the answer as JSON (schema in reuserun(1))");
-  app.add_option("request", verb, "restart, status or upgrade")->required();
+  app.add_option("request", verb, "restart, status or upgrade");
   try {
     app.parse(argc, argv);
     CtlCommand ctl;
-    const auto parsed = parse_control_verb(verb);
-    if (!parsed) {
-      err << "reuserun ctl: unknown ctl request '" << verb
-          << "': expected restart, status or upgrade\n";
-      return {std::nullopt, std::nullopt, kExitUsage};
-    }
-    ctl.request.verb = *parsed;
+    ctl.request.verb = request_verb(verb, app.remaining());
     ctl.request.json = json;
     ctl.socket = socket;
     if (port >= 0) ctl.port = static_cast<std::uint16_t>(port);
@@ -55,7 +66,9 @@ CommandLine parse_ctl_command_line(int argc, const char* const* argv, std::ostre
     out << app.help();
     return {std::nullopt, std::nullopt, kExitOk};
   } catch (const CLI::ParseError& error) {
-    err << "reuserun ctl: " << error.what() << "\n";
+    err << kCtlProgram << ": " << error.what() << "\n";
+  } catch (const UsageError& error) {
+    err << kCtlProgram << ": " << error.message << "\n";
   }
   return {std::nullopt, std::nullopt, kExitUsage};
 }

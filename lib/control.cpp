@@ -1,6 +1,5 @@
 #include "control.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 #include <ostream>
 #include <vector>
 
+#include "control_directory.hpp"
 #include "exit_code.hpp"
 #include "log.hpp"
 #include "text.hpp"
@@ -227,111 +227,6 @@ void answer_control_client(UniqueFd client, int exit_code, const std::string& te
   send_answer(client.get(), exit_code, text);
 }
 
-std::string default_control_directory() {
-  const char* runtime = ::getenv("XDG_RUNTIME_DIR");
-  return std::string(runtime != nullptr && *runtime != '\0' ? runtime : "/run") + "/reuserun";
-}
-
-std::string default_control_socket(const std::string& key) {
-  return default_control_directory() + "/" + key + ".sock";
-}
-
-namespace {
-
-// The name of the only socket in the directory; an error naming them when there are none or
-// several.
-Result<std::string> find_control_socket(int directory_fd, const std::string& directory) {
-  std::vector<std::string> found;
-  if (const int listing = ::dup(directory_fd); listing != -1) {
-    if (DIR* dir = ::fdopendir(listing)) {
-      while (const dirent* entry = ::readdir(dir)) {
-        const std::string_view name = entry->d_name;
-        if (name.ends_with(".sock")) found.emplace_back(name);
-      }
-      ::closedir(dir);
-    } else {
-      ::close(listing);
-    }
-  }
-  std::sort(found.begin(), found.end());
-  if (found.size() == 1) return found.front();
-  if (found.empty())
-    return Error{"no control socket in " + directory +
-                     ": is reuserun running? (name it with --port or --control-socket)",
-                 ENOENT};
-  std::string names;
-  for (const auto& name : found)
-    names.append(names.empty() ? "" : ", ").append(directory).append("/").append(name);
-  return Error{
-      "several reuserun control sockets (" + names + "): name one with --port or --control-socket",
-      EEXIST};
-}
-
-}  // namespace
-
-namespace {
-
-// Whether a directory with these facts may hold the default sockets: one of ours that nobody
-// else may write. A directory (or link) another user prepared would let them replace the socket
-// `reuserun ctl` talks to (the server refuses to bind there, the client to connect there).
-Result<void> judge_control_directory(const std::string& directory, const struct stat& info) {
-  const auto refuse = [&](const std::string& why) {
-    return Error{"Refusing the control socket directory " + directory + ": " + why, EPERM};
-  };
-  if (S_ISLNK(info.st_mode)) return refuse("it is a symbolic link");
-  if (!S_ISDIR(info.st_mode)) return refuse("it is not a directory");
-  if (info.st_uid != ::geteuid())
-    return refuse("it belongs to uid " + std::to_string(info.st_uid) + ", not " +
-                  std::to_string(::geteuid()));
-  if ((info.st_mode & 022) != 0) return refuse("group or others may write to it");
-  return {};
-}
-
-}  // namespace
-
-Result<void> check_control_directory(const std::string& directory) {
-  struct stat info {};
-  if (::lstat(directory.c_str(), &info) == -1)
-    return system_error("inspect the control socket directory " + directory, errno);
-  return judge_control_directory(directory, info);
-}
-
-namespace {
-
-// The default directory opened (O_DIRECTORY|O_NOFOLLOW) and judged on its fd.
-Result<UniqueFd> open_control_directory(const std::string& directory) {
-  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ELOOP || errno == ENOTDIR) return check_control_directory(directory).error();
-    return system_error("open the control socket directory " + directory, errno);
-  }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) == -1)
-    return system_error("inspect the control socket directory " + directory, errno);
-  if (auto judged = judge_control_directory(directory, info); !judged) return judged.error();
-  return fd;
-}
-
-// A socket `name` in that directory as a path connect(2) resolves through the fd
-// (/proc/self/fd/N/name; the directory's name where /proc is missing).
-std::string path_through(int directory_fd, const std::string& directory, const std::string& name) {
-  const std::string through = "/proc/self/fd/" + std::to_string(directory_fd);
-  return (::access(through.c_str(), F_OK) == 0 ? through : directory) + "/" + name;
-}
-
-}  // namespace
-
-namespace {
-
-// Created 0700 when missing, then checked.
-Result<void> make_control_directory(const std::string& directory) {
-  if (::mkdir(directory.c_str(), 0700) == -1 && errno != EEXIST)
-    return system_error("create the control socket directory " + directory, errno);
-  return check_control_directory(directory);
-}
-
-}  // namespace
-
 Result<ControlSocket> ControlSocket::bind(std::string path) {
   const std::string directory = default_control_directory();
   if (path.starts_with(directory + "/")) {
@@ -401,6 +296,27 @@ void ControlServer::back_off(const boost::system::error_code& error) {
   });
 }
 
+namespace {
+
+// What every "cannot find or reach it" line ends with: reuserun may have been started with
+// another --control-socket, another XDG_RUNTIME_DIR or as another user, and its first lines say
+// where its socket is.
+constexpr const char* kWayOut =
+    "reuserun logs its control socket at start: give that path to --control-socket";
+
+std::string unreachable(const std::string& named, int error) {
+  if (error == ENOENT)
+    return "no control socket at " + named + ": is reuserun running? (" + kWayOut + ")";
+  if (error == ECONNREFUSED)
+    return "nothing answers on " + named + ": no reuserun runs there (" + kWayOut + ")";
+  if (error == EACCES || error == EPERM)
+    return "cannot connect to " + named + ": " + std::strerror(error) +
+           " (only reuserun's user and root may; " + kWayOut + ")";
+  return "cannot connect to " + named + ": " + std::strerror(error) + " (" + kWayOut + ")";
+}
+
+}  // namespace
+
 int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
                          std::ostream& err, const std::string& shown) {
   const std::string& named = shown.empty() ? path : shown;
@@ -412,14 +328,8 @@ int send_control_request(const std::string& path, const ControlRequest& request,
   if (!address) return fail("invalid control socket path '" + named + "'");
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return fail(std::string("cannot create a socket: ") + std::strerror(errno));
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == -1) {
-    const int error = errno;
-    if (error == ENOENT)
-      return fail("no control socket at " + named + ": is reuserun running? (--control-socket)");
-    if (error == ECONNREFUSED)
-      return fail("nothing answers on " + named + ": reuserun is not running");
-    return fail("cannot connect to " + named + ": " + std::strerror(error));
-  }
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == -1)
+    return fail(unreachable(named, errno));
   const std::string line = format_control_request(request);
   if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
     return fail("cannot send the request to " + named + ": " + std::strerror(errno));
@@ -443,34 +353,50 @@ int send_control_request(const std::string& path, const ControlRequest& request,
   return code;
 }
 
+namespace {
+
+// `removed`: the dead sockets just removed, worth saying: the reuserun looked for may be one
+// that was killed.
+std::string nothing_in(const std::string& directory, int removed) {
+  const std::string gone =
+      removed > 0 ? std::to_string(removed) + " dead ones removed, left by killed runs; " : "";
+  return "no control socket in " + directory + ": is reuserun running? (" + gone + kWayOut + ")";
+}
+
+// The name of the socket to use in the default directory: `port`'s, else the only live one.
+Result<std::string> choose_control_socket(std::optional<std::uint16_t> port, int directory_fd,
+                                          const std::string& directory) {
+  if (port) return std::to_string(*port) + ".sock";
+  const ControlSockets found = list_control_sockets(directory_fd, directory);
+  if (found.live.size() == 1) return found.live.front();
+  if (found.live.empty()) return Error{nothing_in(directory, found.removed), ENOENT};
+  std::string names;
+  for (const auto& name : found.live)
+    names.append(names.empty() ? "" : ", ").append(directory).append("/").append(name);
+  return Error{
+      "several reuserun control sockets (" + names + "): name one with --port or --control-socket",
+      EEXIST};
+}
+
+}  // namespace
+
 int send_to_default_control_socket(std::optional<std::uint16_t> port, const ControlRequest& request,
                                    std::ostream& out, std::ostream& err) {
   const std::string directory = default_control_directory();
+  const auto fail = [&](const std::string& message) {
+    err << "reuserun ctl: " << message << "\n";
+    return kCtlUnreachable;
+  };
   const auto opened = open_control_directory(directory);
-  if (!opened && opened.error().code == ENOENT) {
-    err << "reuserun ctl: no control socket "
-        << (port ? "at " + default_control_socket(std::to_string(*port)) : "in " + directory)
-        << ": is reuserun running? (--control-socket)\n";
-    return kCtlUnreachable;
-  }
-  if (!opened) {
-    err << "reuserun ctl: " << opened.error().message
-        << (opened.error().code == EPERM ? " (name the socket with --control-socket)" : "")
-        << "\n";
-    return kCtlUnreachable;
-  }
+  if (!opened && opened.error().code == ENOENT)
+    return fail(port ? unreachable(default_control_socket(std::to_string(*port)), ENOENT)
+                     : nothing_in(directory, 0));
+  if (!opened) return fail(opened.error().message + " (name the socket with --control-socket)");
   const int fd = opened.value().get();
-  std::string name = port ? std::to_string(*port) + ".sock" : "";
-  if (name.empty()) {
-    auto found = find_control_socket(fd, directory);
-    if (!found) {
-      err << "reuserun ctl: " << found.error().message << "\n";
-      return kCtlUnreachable;
-    }
-    name = found.value();
-  }
-  return send_control_request(path_through(fd, directory, name), request, out, err,
-                              directory + "/" + name);
+  const auto name = choose_control_socket(port, fd, directory);
+  if (!name) return fail(name.error().message);
+  return send_control_request(path_through(fd, directory, name.value()), request, out, err,
+                              directory + "/" + name.value());
 }
 
 }  // namespace reuserun

@@ -1,9 +1,9 @@
 // The control socket: how `reuserun ctl restart|status` talks to a running reuserun.
 //
-// An AF_UNIX stream socket, mode 0600, at --control-socket PATH or by default
-// $XDG_RUNTIME_DIR/reuserun/PORT.sock (root without XDG_RUNTIME_DIR: /run/reuserun/PORT.sock),
-// PORT being the first listener's. Only a peer with reuserun's uid, or root, is served: the file
-// mode keeps others from connecting and SO_PEERCRED (checked by the kernel) refuses any that do.
+// An AF_UNIX stream socket, mode 0600, at --control-socket PATH or by default PORT.sock in the
+// default directory (control_directory.hpp), PORT being the first listener's. Only a peer with
+// reuserun's uid, or root, is served: the file mode keeps others from connecting and SO_PEERCRED
+// (checked by the kernel) refuses any that do.
 //
 // Connections: at most 32 open at once (the oldest that has not sent its request is dropped to
 // make room); a request must arrive within 5 seconds; accept() failing for lack of fds backs
@@ -27,6 +27,7 @@
 #include <string_view>
 #include <utility>
 
+#include "control_directory.hpp"
 #include "result.hpp"
 #include "supervisor.hpp"
 #include "unique_fd.hpp"
@@ -54,13 +55,6 @@ std::string format_control_request(const ControlRequest& request);
 std::string_view verb_name(ControlRequest::Verb verb);
 // "restart", "status" or "upgrade" alone (the word `reuserun ctl` takes).
 std::optional<ControlRequest::Verb> parse_control_verb(std::string_view word);
-
-// The directory of the default sockets: $XDG_RUNTIME_DIR/reuserun, else /run/reuserun.
-std::string default_control_directory();
-std::string default_control_socket(const std::string& key);  // key: the port, usually
-// The default directory is a directory of ours that nobody else may write (no link, not another
-// user's): else an error (EPERM) naming why, or the lstat error.
-Result<void> check_control_directory(const std::string& directory);
 
 // The bound, listening socket file; removed when this is destroyed. Bound by run() before the
 // port is freed, so that a second reuserun given the same socket stops before it disturbs
@@ -150,9 +144,9 @@ void answer_control_client(UniqueFd client, int exit_code, const std::string& te
 int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
                          std::ostream& err, const std::string& shown = "");
 // `reuserun ctl` without --control-socket: the socket of `port` in the default directory, or
-// the only one there. The directory is trusted only as the server trusts it, and reached
-// through the fd it was judged on (a name swapped after the check cannot send the request
-// elsewhere).
+// the only live one there (dead ones are removed: list_control_sockets). The directory is
+// trusted only as the server trusts it, and reached through the fd it was judged on (a name
+// swapped after the check cannot send the request elsewhere).
 int send_to_default_control_socket(std::optional<std::uint16_t> port, const ControlRequest& request,
                                    std::ostream& out, std::ostream& err);
 

@@ -77,8 +77,8 @@ Result<std::vector<Listener>> adopt_listeners(const Config& config) {
 }
 
 // An explicit --control-socket that cannot be created stops reuserun (exit 1) before it touches
-// the port; the default one only earns a warning: a user without XDG_RUNTIME_DIR still gets a
-// server, just no `reuserun ctl`.
+// the port; the default one only earns a warning (its directory may be one another user
+// planted): reuserun still serves, just without `reuserun ctl`.
 struct ControlSocketChoice {
   std::optional<ControlSocket> socket;
   bool failed = false;
@@ -94,17 +94,30 @@ std::string control_key(ListenSpec::Kind kind, std::uint16_t port, const std::st
   return key;
 }
 
+// Said at start, with the `ctl` command that reaches it: a user whose ctl looks elsewhere
+// (another XDG_RUNTIME_DIR, another user) learns where to point it.
+void log_control_socket(const std::string& path, const std::string& key, bool explicit_path) {
+  const bool by_port =
+      !explicit_path && !key.empty() &&
+      std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+  log_info("control socket: {} (reuserun ctl {} restart|status|upgrade)", path,
+           by_port ? "--port " + key : "--control-socket " + path);
+}
+
 ControlSocketChoice bind_control_socket(const Config& config, const std::string& key) {
   const bool explicit_path = !config.control_socket.empty();
   auto bound =
       ControlSocket::bind(explicit_path ? config.control_socket : default_control_socket(key));
-  if (bound) return {std::move(bound.value()), false};
+  if (bound) {
+    log_control_socket(bound.value().path(), key, explicit_path);
+    return {std::move(bound.value()), false};
+  }
   if (explicit_path) {
     log_error("{}", bound.error().message);
     return {std::nullopt, true};
   }
-  log_warn("no control socket, `reuserun ctl` will not reach this reuserun: {}",
-           bound.error().message);
+  log_warn("no control socket, `reuserun ctl` will not reach this reuserun: {} ({})",
+           bound.error().message, "give it one with --control-socket PATH");
   return {};
 }
 

@@ -31,5 +31,33 @@ compare completions/_reuserun < <(grep -oE -- '--[a-z][a-z0-9-]+\[' "$root/compl
 compare completions/reuserun.fish < <(grep -E '^complete ' "$root/completions/reuserun.fish" |
   grep -oE -- ' -l [a-z][a-z0-9-]+' | sed 's/^ -l /--/')
 
+# What an option's value is called: the same in --help ("  --port PORT") and the man page
+# (.BI \-\-port " PORT").
+help_values=$({ "$reuserun" --help; "$reuserun" ctl --help; } |
+  grep -oE -- '^  --[a-z][a-z0-9-]+ [^ ]+' | sort -u)
+man_values=$(grep -E '^\.BI \\-\\-' "$root/man/reuserun.1" |
+  sed -E 's/\\-/-/g; s/^\.BI (--[a-z0-9-]+) " ([^"]+)".*/  \1 \2/' | sort -u)
+while read -r value; do
+  grep -qxF -- "  $value" <<<"$man_values" ||
+    { echo "--help says '$value', the man page does not (.BI)"; failed=1; }
+done <<<"$help_values"
+
+# Every exit status of lib/exit_code.hpp (and of ctl, lib/control.hpp) has its line in --help and
+# in the man page.
+statuses() { grep -oE "$1[A-Za-z]+ = [0-9]+" "$root/lib/$2" | awk '{print $3}'; }
+exit_lines() { sed -n '/^Exit status:/,/^$/p' | grep -oE '^  [0-9]+' | tr -d ' '; }
+run_statuses=$("$reuserun" --help | exit_lines)
+ctl_statuses=$("$reuserun" ctl --help | exit_lines)
+man_statuses=$(sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$root/man/reuserun.1" |
+  grep -A1 -x '\.TP' | grep -oE '^\.B [0-9]+$' | awk '{print $2}')
+for code in $(statuses kExit exit_code.hpp); do
+  grep -qx "$code" <<<"$run_statuses" || { echo "--help: exit status $code missing"; failed=1; }
+  grep -qx "$code" <<<"$man_statuses" || { echo "man page: exit status $code missing"; failed=1; }
+done
+for code in $(statuses kCtl control.hpp); do
+  grep -qx "$code" <<<"$ctl_statuses" ||
+    { echo "ctl --help: exit status $code missing"; failed=1; }
+done
+
 [[ $failed -eq 0 ]] && echo "$(wc -w <<<"$help_options") options in step across --help, man page and 3 completions"
 exit $failed

@@ -3,7 +3,9 @@
 // use.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -272,6 +274,148 @@ TEST(CtlDefaults, TheSocketLivesUnderXdgRuntimeDirAndIsFoundThere) {
       << gone.err;
 }
 
+// A unix socket file at `path` with `backlog` connections queued on it and never accepted
+// (-1: none listens: the file a killed reuserun leaves behind). Its fds stay open while it
+// lives.
+class SocketFile {
+ public:
+  SocketFile(const std::string& path, int backlog) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    path.copy(address.sun_path, sizeof address.sun_path - 1);
+    const auto* name = reinterpret_cast<const sockaddr*>(&address);
+    fds_.push_back(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    bound_ = ::bind(fds_.front(), name, sizeof address) == 0;
+    if (backlog < 0) {
+      close();
+      return;
+    }
+    bound_ = bound_ && ::listen(fds_.front(), backlog) == 0;
+    for (int i = 0; i <= backlog && bound_; ++i) {
+      fds_.push_back(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      bound_ = ::connect(fds_.back(), name, sizeof address) == 0;
+    }
+  }
+  ~SocketFile() { close(); }
+  SocketFile(const SocketFile&) = delete;
+  SocketFile& operator=(const SocketFile&) = delete;
+  bool ok() const { return bound_; }
+
+ private:
+  void close() {
+    for (const int fd : fds_) ::close(fd);
+    fds_.clear();
+  }
+  std::vector<int> fds_;
+  bool bound_ = false;
+};
+
+// Issue 27, finding 6: `ctl` without --port listed 89 sockets, 88 of them left by killed runs,
+// and gave up. A socket that refuses a connection is dead: it is removed, and the one live
+// reuserun is found.
+TEST(CtlDefaults, DeadSocketsAreRemovedAndTheOneLiveReuserunIsFound) {
+  TempDir runtime;
+  const std::vector<std::string> env{"XDG_RUNTIME_DIR=" + runtime.path()};
+  Launch launch({}, {kTestServer}, env);
+  ASSERT_GT(launch.wait_serving(), 0);
+  for (const char* name : {"1.sock", "2.sock"}) {
+    SocketFile dead(runtime.file("reuserun/") + name, -1);
+    ASSERT_TRUE(dead.ok());
+  }
+  ASSERT_NE(file_mode(runtime.file("reuserun/1.sock")), 0u) << "the dead socket's file stays";
+
+  const Captured status = run_captured({kReuserun, "ctl", "status"}, 30s, env);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(contains(status.out, "reuserun pid " + std::to_string(launch.process.pid())))
+      << status.out;
+  EXPECT_EQ(file_mode(runtime.file("reuserun/1.sock")), 0u) << "removed";
+  EXPECT_EQ(file_mode(runtime.file("reuserun/2.sock")), 0u) << "removed";
+  EXPECT_NE(file_mode(runtime.file("reuserun/" + std::to_string(launch.port) + ".sock")), 0u);
+}
+
+// A socket whose queue is full answers EAGAIN, not a refusal: a busy reuserun, kept, and named
+// with the other live ones.
+TEST(CtlDefaults, ABusySocketIsKeptAndNamedWithTheLiveOnes) {
+  TempDir runtime;
+  const std::vector<std::string> env{"XDG_RUNTIME_DIR=" + runtime.path()};
+  Launch launch({}, {kTestServer}, env);
+  ASSERT_GT(launch.wait_serving(), 0);
+  const SocketFile busy(runtime.file("reuserun/1.sock"), 0);
+  ASSERT_TRUE(busy.ok());
+  const SocketFile dead(runtime.file("reuserun/2.sock"), -1);
+
+  const Captured status = run_captured({kReuserun, "ctl", "status"}, 30s, env);
+  EXPECT_EQ(status.exit_code, 1);
+  const std::string live = runtime.file("reuserun/" + std::to_string(launch.port) + ".sock");
+  EXPECT_TRUE(contains(status.err, "several reuserun control sockets (" +
+                                       runtime.file("reuserun/1.sock") + ", " + live + ")"))
+      << status.err;
+  EXPECT_TRUE(contains(status.err, "--control-socket")) << status.err;
+  EXPECT_NE(file_mode(runtime.file("reuserun/1.sock")), 0u) << "busy, not dead";
+  EXPECT_EQ(file_mode(runtime.file("reuserun/2.sock")), 0u);
+}
+
+// Issue 27, finding 6: where the socket went was nowhere to be seen; a ctl that looks elsewhere
+// (another XDG_RUNTIME_DIR, sudo) is pointed at it by the first lines of the log.
+TEST_F(Ctl, ThePathIsLoggedAtStartWithTheCtlThatReachesIt) {
+  Launch named(with_socket({}), {kTestServer});
+  ASSERT_GT(named.wait_serving(), 0);
+  EXPECT_TRUE(contains(named.process.log(),
+                       "control socket: " + socket + " (reuserun ctl --control-socket " + socket))
+      << named.process.log();
+
+  TempDir runtime;
+  Launch by_port({}, {kTestServer}, {"XDG_RUNTIME_DIR=" + runtime.path()});
+  ASSERT_GT(by_port.wait_serving(), 0);
+  const std::string port = std::to_string(by_port.port);
+  EXPECT_TRUE(contains(by_port.process.log(), "control socket: " + runtime.file("reuserun/") +
+                                                  port + ".sock (reuserun ctl --port " + port))
+      << by_port.process.log();
+}
+
+// `argv` in a mount namespace of its own, whose /tmp is `tmp`.
+std::vector<std::string> with_tmp(const TempDir& tmp, const std::vector<std::string>& argv) {
+  std::vector<std::string> wrapped{"/usr/bin/unshare", "--mount", "--propagation", "private"};
+  wrapped.insert(wrapped.end(), {"--", "/bin/sh", "-c", "mount --bind \"$0\" /tmp && exec \"$@\""});
+  wrapped.push_back(tmp.path());
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
+// Issue 27, finding 6: a user without XDG_RUNTIME_DIR (cron, su, a container) got no control
+// socket, only "Permission denied" for /run/reuserun. It now gets /tmp/reuserun-UID, its own,
+// and ctl looks there too. The test runs in a mount namespace with a /tmp of its own.
+TEST(CtlDefaults, AUserWithoutXdgRuntimeDirGetsADirectoryOfItsOwnInTmp) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounts a /tmp of its own and runs reuserun as nobody";
+  TempDir tmp;  // the namespace's /tmp
+  std::filesystem::create_directory(tmp.file("bin"));
+  for (const std::string& program : {kReuserun, kTestServer}) {
+    const std::string copy = tmp.file("bin/" + std::filesystem::path(program).filename().string());
+    std::filesystem::copy_file(program, copy);
+    ASSERT_EQ(::chmod(copy.c_str(), 0755), 0);
+  }
+  ASSERT_EQ(::chmod(tmp.file("bin").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 01777), 0);
+  const int port = probe_free_port();
+  Process reuserun(with_tmp(
+      tmp, as_nobody({"/usr/bin/env", "-u", "XDG_RUNTIME_DIR", "/tmp/bin/reuserun", "--port",
+                      std::to_string(port), "--bind", "127.0.0.1", "--", "/tmp/bin/test_server"})));
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s));
+  const std::string socket = tmp.file("reuserun-65534/" + std::to_string(port) + ".sock");
+  EXPECT_EQ(file_mode(socket), 0600u);
+  EXPECT_EQ(file_mode(tmp.file("reuserun-65534")), 0700u);
+
+  std::vector<std::string> ctl{"/usr/bin/nsenter", "-t", std::to_string(reuserun.pid()), "-m"};
+  const auto ctl_argv =
+      as_nobody({"/usr/bin/env", "-u", "XDG_RUNTIME_DIR", "/tmp/bin/reuserun", "ctl", "status"});
+  ctl.insert(ctl.end(), ctl_argv.begin(), ctl_argv.end());
+  const Captured status = run_captured(ctl);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(contains(status.out, "reuserun pid " + std::to_string(reuserun.pid()))) << status.out;
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(10s), 0);
+}
+
 TEST_F(Ctl, AStaleSocketIsReplacedAndALiveOneIsNot) {
   {
     Launch killed(with_socket({}), {kTestServer});
@@ -297,11 +441,33 @@ TEST(CtlUsage, BadRequestsAreUsageErrors) {
   const Captured bogus = run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent", "go"});
   EXPECT_EQ(bogus.exit_code, 2);
   EXPECT_EQ(bogus.err,
-            "reuserun ctl: unknown ctl request 'go': expected restart, status or upgrade\n");
+            "reuserun ctl: unknown request go: expected restart, status or upgrade (see reuserun "
+            "ctl --help)\n");
   const Captured nothing =
       run_captured({kReuserun, "ctl", "--control-socket", "/nonexistent/x", "status"});
   EXPECT_EQ(nothing.exit_code, 1);
   EXPECT_TRUE(contains(nothing.err, "no control socket at /nonexistent/x")) << nothing.err;
+}
+
+// Issue 27, finding 6: when ctl cannot find or reach the socket, its line says how to name
+// another one: reuserun may run with another --control-socket, XDG_RUNTIME_DIR or user.
+TEST(CtlUsage, EveryLineAboutAnUnreachableSocketNamesTheWayOut) {
+  TempDir runtime;
+  const std::vector<std::string> env{"XDG_RUNTIME_DIR=" + runtime.path()};
+  const auto ctl = [&](std::vector<std::string> words) {
+    words.insert(words.begin(), {kReuserun, "ctl"});
+    return run_captured(words, 30s, env);
+  };
+  const SocketFile dead(runtime.file("dead.sock"), -1);
+  std::vector<Captured> failures{ctl({"--port", "1", "status"}), ctl({"status"}),
+                                 ctl({"--control-socket", runtime.file("none.sock"), "status"}),
+                                 ctl({"--control-socket", runtime.file("dead.sock"), "status"})};
+  ASSERT_EQ(::mkdir(runtime.file("reuserun").c_str(), 0700), 0);
+  failures.push_back(ctl({"status"}));
+  for (const Captured& failure : failures) {
+    EXPECT_EQ(failure.exit_code, 1) << failure.err;
+    EXPECT_TRUE(contains(failure.err, "give that path to --control-socket")) << failure.err;
+  }
 }
 
 // Issue 27, finding 6: with --json, a reuserun that cannot be reached printed nothing on stdout,

@@ -506,6 +506,45 @@ TEST_F(Hostile, AControlDirectoryAnotherUserPreparedIsRefused) {
   EXPECT_FALSE(contains(impostor.log(), "connected"));
 }
 
+// Issue 27, finding 6: without XDG_RUNTIME_DIR, and with /run/reuserun not reuserun's to use
+// (here a read-only /run), the control socket goes to /tmp/reuserun-UID, a name any user may
+// take first in /tmp. Taken as a directory of their own or as a link to one, it is refused with
+// a line that names it and the way out, and reuserun serves without a control socket. Run in a
+// mount namespace with a /run and a /tmp of its own.
+class PlantedFallback : public Hostile, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(PlantedFallback, IsRefusedAndReuserunServesWithoutAControlSocket) {
+  const bool as_link = GetParam();
+  TempDir tmp;  // the namespace's /tmp
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 01777), 0);
+  const auto as_attacker = [](std::vector<std::string> argv) {
+    return run_captured(as_nobody(std::move(argv))).exit_code == 0;
+  };
+  ASSERT_TRUE(as_attacker({"/bin/mkdir", "-m", "0777", tmp.file("attacker")}));
+  ASSERT_TRUE(as_link ? as_attacker({"/bin/ln", "-s", "attacker", tmp.file("reuserun-0")})
+                      : as_attacker({"/bin/mkdir", "-m", "0700", tmp.file("reuserun-0")}));
+  const int port = probe_free_port();
+  Process reuserun({"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh",
+                    "-c",
+                    "mount -t tmpfs -o ro tmpfs /run && mount --bind \"$0\" /tmp && "
+                    "exec env -u XDG_RUNTIME_DIR \"$@\"",
+                    tmp.path(), kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                    "--", kTestServer});
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s));
+  EXPECT_TRUE(reuserun.wait_for_log("Refusing the control socket directory /tmp/reuserun-0", 5s));
+  EXPECT_TRUE(contains(reuserun.log(), "--control-socket"));
+  EXPECT_FALSE(contains(reuserun.log(), "control socket: /tmp")) << "no socket was made";
+  EXPECT_TRUE(fs::is_empty(tmp.file("attacker")));
+  if (!as_link) {
+    EXPECT_TRUE(fs::is_empty(tmp.file("reuserun-0")));
+  }
+  reuserun.signal(SIGTERM);
+  EXPECT_EQ(reuserun.wait_exit(10s), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fallback, PlantedFallback, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Link" : "Directory"; });
+
 // The race an attack review found: whoever owns XDG_RUNTIME_DIR's folder swaps the name
 // "reuserun" between reuserun's directory and one of its own (renameat2 RENAME_EXCHANGE needs no
 // right on either), so a client that checks the directory and then connects by name sometimes

@@ -444,9 +444,9 @@ TwoGenerations::TwoGenerations(std::vector<std::string> options, const std::stri
 
 namespace {
 
-// The words of a running process's command line.
-std::vector<std::string> command_words(pid_t pid) {
-  const std::string text = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+// The NUL-separated words of /proc/PID/FILE: its command line, or its environment.
+std::vector<std::string> proc_words(pid_t pid, const std::string& file = "cmdline") {
+  const std::string text = read_text("/proc/" + std::to_string(pid) + "/" + file);
   std::vector<std::string> words;
   for (std::size_t start = 0; start < text.size();) {
     const std::size_t end = std::min(text.find('\0', start), text.size());
@@ -459,15 +459,17 @@ std::vector<std::string> command_words(pid_t pid) {
 }  // namespace
 
 std::string control_socket_of(pid_t reuserun) {
-  const auto words = command_words(reuserun);
+  const auto words = proc_words(reuserun);
   std::string port;
   for (std::size_t i = 0; i + 1 < words.size() && words[i] != "--"; ++i) {
     if (words[i] == "--control-socket") return words[i + 1];
     if (words[i] == "--port") port = words[i + 1];
   }
-  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-  return std::string(runtime != nullptr && *runtime != '\0' ? runtime : "/run") + "/reuserun/" +
-         port + ".sock";
+  // reuserun's XDG_RUNTIME_DIR, which a test may have set for it alone.
+  std::string runtime = "/run";
+  for (const auto& entry : proc_words(reuserun, "environ"))
+    if (entry.starts_with("XDG_RUNTIME_DIR=") && entry.size() > 16) runtime = entry.substr(16);
+  return runtime + "/reuserun/" + port + ".sock";
 }
 
 std::optional<RestartView> wait_for_restarts(pid_t reuserun, int ended, Millis limit) {

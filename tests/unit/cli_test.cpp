@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <regex>
 #include <sstream>
 
+#include "control.hpp"
 #include "exit_code.hpp"
 
 namespace reuserun {
@@ -172,6 +174,107 @@ TEST(Cli, HelpShowsDefaultsAndExitsZero) {
   EXPECT_NE(parsed.out.find("--drain-timeout"), std::string::npos);
   EXPECT_NE(parsed.out.find("30s"), std::string::npos);
   EXPECT_NE(parsed.out.find("REUSERUN_PORT"), std::string::npos);
+}
+
+// Issue 27, finding 9: the usage line said "reuserun [OPTIONS]", without COMMAND or `ctl`.
+TEST(Cli, HelpStartsWithBothUsageLines) {
+  EXPECT_TRUE(parse({"--help"})
+                  .out.starts_with("Usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]\n"
+                                   "       reuserun ctl [OPTIONS] restart|status|upgrade\n"))
+      << parse({"--help"}).out;
+  EXPECT_TRUE(parse({"ctl", "--help"})
+                  .out.starts_with("Usage: reuserun ctl [OPTIONS] restart|status|upgrade\n"))
+      << parse({"ctl", "--help"}).out;
+}
+
+// Issue 27, finding 9: values showed as CLI11's types (TEXT, INT:INT in [0 - 65535]).
+TEST(Cli, HelpNamesWhatEachValueIsNotItsType) {
+  const std::regex type(R"(\b(TEXT|U?INT|FLOAT|BOOLEAN)\b)");
+  for (const std::vector<const char*>& args :
+       {std::vector<const char*>{"--help"}, std::vector<const char*>{"ctl", "--help"}}) {
+    const std::string help = parse(args).out;
+    std::smatch found;
+    EXPECT_FALSE(std::regex_search(help, found, type)) << found.str() << " in\n" << help;
+  }
+  const std::string help = parse({"--help"}).out;
+  for (const char* named : {"--port PORT ", "--listen SPEC ", "--ready-timeout DURATION ",
+                            "--ready GATE ", "--user USER ", "--workers N "})
+    EXPECT_NE(help.find(named), std::string::npos) << named;
+}
+
+// The lines of `help` from the one that is `heading` to the next blank one.
+std::string section(const std::string& help, const std::string& heading) {
+  const auto begin = help.find("\n" + heading + "\n");
+  if (begin == std::string::npos) return "";
+  return help.substr(begin + 1, help.find("\n\n", begin + 1) - begin);
+}
+
+// Issue 27, finding 9: related options were scattered (--drain-timeout between the readiness
+// options and --stop-signal).
+TEST(Cli, HelpGroupsRelatedOptions) {
+  const std::string help = parse({"--help"}).out;
+  const std::vector<std::pair<std::string, std::vector<std::string>>> groups = {
+      {"Sockets:", {"--port", "--bind", "--listen", "--backlog", "--free-port"}},
+      {"Readiness and restarts:", {"--ready", "--ready-timeout", "--ready-interval"}},
+      {"Stopping:", {"--drain-timeout", "--stop-timeout", "--stop-signal"}},
+      {"Children:", {"--workers", "--user", "--group", "--env", "--chdir"}},
+      {"Control and upgrades:", {"--control-socket", "--pid-file", "--reexec-as"}},
+      {"Logging:", {"--log-level", "--log-format"}},
+  };
+  for (const auto& [heading, options] : groups)
+    for (const auto& option : options)
+      EXPECT_NE(section(help, heading).find("  " + option + " "), std::string::npos)
+          << option << " under " << heading << " in\n"
+          << help;
+}
+
+// Issue 27, finding 9: exit status 6 was missing. Every status of exit_code.hpp (and of ctl)
+// has its line.
+TEST(Cli, HelpListsEveryExitStatus) {
+  const std::string run = section(parse({"--help"}).out, "Exit status:");
+  for (const int code : {kExitOk, kExitFailure, kExitUsage, kExitListen, kExitForcedStop,
+                         kExitPidFile, kExitHandover, kExitNotExecutable, kExitNotFound})
+    EXPECT_NE(run.find("\n  " + std::to_string(code) + " "), std::string::npos) << code << run;
+  const std::string ctl = section(parse({"ctl", "--help"}).out, "Exit status:");
+  for (const int code : {kExitOk, kCtlUnreachable, kExitUsage, kCtlExited, kCtlGateFailed,
+                         kCtlTimedOut, kCtlSpawnFailed, kCtlStopping, kCtlUpgradeFailed})
+    EXPECT_NE(ctl.find("\n  " + std::to_string(code) + " "), std::string::npos) << code << ctl;
+}
+
+TEST(Cli, HelpShowsThreeExamples) {
+  const std::string examples = section(parse({"--help"}).out, "Examples:");
+  std::size_t commands = 0;
+  for (std::size_t at = examples.find("\n  reuserun "); at != std::string::npos;
+       at = examples.find("\n  reuserun ", at + 1))
+    ++commands;
+  EXPECT_EQ(commands, 3u) << examples;
+}
+
+// Issue 27, finding 9: `reuserun ctl --prot` said "The following argument was not expected",
+// where the main parser says "unknown option --prot (see reuserun --help)".
+TEST(Cli, CtlTyposAreWordedAsTheMainParsersAre) {
+  const auto main_typo = parse({"--prot", "8080", "srv"});
+  const auto ctl_typo = parse({"ctl", "--prot", "8080", "status"});
+  EXPECT_EQ(main_typo.err, "reuserun: unknown option --prot (see reuserun --help)\n");
+  EXPECT_EQ(ctl_typo.err, "reuserun ctl: unknown option --prot (see reuserun ctl --help)\n");
+  EXPECT_EQ(ctl_typo.result.exit_code, kExitUsage);
+
+  const std::vector<std::pair<std::vector<const char*>, std::string>> ctl_cases = {
+      {{"ctl", "stats"},
+       "unknown request stats: expected restart, status or upgrade (see reuserun ctl --help)"},
+      {{"ctl", "status", "now"},
+       "unknown word now: expected nothing after the request (see reuserun ctl --help)"},
+      {{"ctl"}, "no request given: usage: reuserun ctl [OPTIONS] restart|status|upgrade"},
+  };
+  for (const auto& [args, line] : ctl_cases) {
+    const auto parsed = parse(args);
+    EXPECT_EQ(parsed.err, "reuserun ctl: " + line + "\n");
+    EXPECT_EQ(parsed.result.exit_code, kExitUsage);
+    EXPECT_FALSE(parsed.result.ctl);
+  }
+  EXPECT_EQ(parse({"--port", "1"}).err,
+            "reuserun: no command given: usage: reuserun [OPTIONS] [--] COMMAND [ARGS...]\n")
+      << "the same shape as ctl's";
 }
 
 TEST(Cli, VersionExitsZero) {
