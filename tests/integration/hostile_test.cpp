@@ -523,13 +523,25 @@ TEST_P(PlantedFallback, IsRefusedAndReuserunServesWithoutAControlSocket) {
   ASSERT_TRUE(as_attacker({"/bin/mkdir", "-m", "0777", tmp.file("attacker")}));
   ASSERT_TRUE(as_link ? as_attacker({"/bin/ln", "-s", "attacker", tmp.file("reuserun-0")})
                       : as_attacker({"/bin/mkdir", "-m", "0700", tmp.file("reuserun-0")}));
+  // The namespace's /tmp hides the real one, and with it a build under /tmp (a CI clone): the
+  // programs run from copies in /var/tmp.
+  char programs_template[] = "/var/tmp/rr-fallback-XXXXXX";
+  ASSERT_NE(::mkdtemp(programs_template), nullptr);
+  const std::string programs = programs_template;
+  const auto copy = [&](const std::string& binary) {
+    const std::string to = programs + "/" + fs::path(binary).filename().string();
+    fs::copy_file(binary, to);
+    return to;
+  };
+  const std::string reuserun_copy = copy(kReuserun);
+  const std::string server_copy = copy(kTestServer);
   const int port = probe_free_port();
   Process reuserun({"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh",
                     "-c",
                     "mount -t tmpfs -o ro tmpfs /run && mount --bind \"$0\" /tmp && "
                     "exec env -u XDG_RUNTIME_DIR \"$@\"",
-                    tmp.path(), kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
-                    "--", kTestServer});
+                    tmp.path(), reuserun_copy, "--port", std::to_string(port), "--bind",
+                    "127.0.0.1", "--", server_copy});
   ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s));
   EXPECT_TRUE(reuserun.wait_for_log("Refusing the control socket directory /tmp/reuserun-0", 5s));
   EXPECT_TRUE(contains(reuserun.log(), "--control-socket"));
@@ -540,6 +552,7 @@ TEST_P(PlantedFallback, IsRefusedAndReuserunServesWithoutAControlSocket) {
   }
   reuserun.signal(SIGTERM);
   EXPECT_EQ(reuserun.wait_exit(10s), 0);
+  fs::remove_all(programs);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fallback, PlantedFallback, ::testing::Values(false, true),
