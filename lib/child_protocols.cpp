@@ -2,8 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
-
-#include "log.hpp"
+#include <fmt/format.h>
 
 namespace reuserun {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "env_file.hpp"
+#include "env_text.hpp"
 #include "result.hpp"
 
 namespace reuserun {

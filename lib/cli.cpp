@@ -288,6 +288,15 @@ Duration duration_option(const std::string& option, const std::string& text) {
                    ": expected a duration such as 500ms, 5s, 1.5s or 2m"};
 }
 
+// owner= of a unix --listen, by name from the account database.
+AccountNames account_names() {
+  return {[](std::string_view user) -> std::optional<uid_t> {
+            const auto account = find_user(user);
+            return account ? std::optional(account->uid) : std::nullopt;
+          },
+          [](std::string_view group) { return find_group(group); }};
+}
+
 // --start-attempts N (at least 1) or unlimited (0 inside).
 int start_attempts_option(const std::string& text) {
   if (text == "unlimited") return 0;
@@ -333,7 +342,7 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     throw UsageError{"--bind needs --port (or use --listen ADDRESS:PORT)"};
   }
   for (const auto& text : raw.listen) {
-    auto spec = parse_listen_spec(text);
+    auto spec = parse_listen_spec(text, account_names());
     if (!spec) throw UsageError{spec.error().message};
     config.listen.push_back(spec.value());
   }

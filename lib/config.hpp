@@ -14,8 +14,8 @@
 #include "duration.hpp"
 #include "freeing_rule.hpp"
 #include "listen_spec.hpp"
-#include "log.hpp"
-#include "readiness.hpp"
+#include "log_level.hpp"
+#include "gate_spec.hpp"
 
 namespace reuserun {
 

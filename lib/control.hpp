@@ -28,20 +28,13 @@
 #include <utility>
 
 #include "control_directory.hpp"
+#include "exit_code.hpp"
 #include "result.hpp"
 #include "supervisor.hpp"
 #include "unique_fd.hpp"
 
 namespace reuserun {
 
-// `reuserun ctl` exit statuses besides 0 and kExitUsage (man/reuserun.1, CONTROL).
-inline constexpr int kCtlUnreachable = 1;     // no control socket, refused, or not allowed
-inline constexpr int kCtlExited = 10;         // the new generation exited before it was ready
-inline constexpr int kCtlGateFailed = 11;     // its readiness gate failed
-inline constexpr int kCtlTimedOut = 12;       // not ready within --ready-timeout
-inline constexpr int kCtlSpawnFailed = 13;    // it could not be started
-inline constexpr int kCtlStopping = 14;       // reuserun stopped before the restart ended
-inline constexpr int kCtlUpgradeFailed = 15;  // the upgrade failed: the old reuserun runs on
 
 int ctl_exit_code(RestartOutcome outcome);
 

@@ -1,7 +1,5 @@
-// --env-file: KEY=VALUE lines, read again before every generation starts, so that a deploy can
-// change the next generation's environment without restarting reuserun.
-//   # comments and blank lines are skipped; "export KEY=VALUE" is accepted;
-//   a value in matching single or double quotes loses them (no escapes, no expansion).
+// --env-file: KEY=VALUE lines (env_text.hpp), read again before every generation starts, so that
+// a deploy can change the next generation's environment without restarting reuserun.
 #pragma once
 
 #include <sys/types.h>
@@ -12,11 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "config.hpp"
+#include "env_text.hpp"
 #include "result.hpp"
 
 namespace reuserun {
-
-using EnvPairs = std::vector<std::pair<std::string, std::string>>;
 
 // Whose permissions open the file: reuserun runs as root more often than not, and the file is
 // the children's configuration, so it is opened as the children's user (--user/--group): a
@@ -34,7 +32,10 @@ inline constexpr std::size_t kMaxEnvFileSize = 1 << 20;
 // Error: "Failed to read --env-file PATH: ..." or "PATH:LINE: expected KEY=VALUE".
 Result<EnvPairs> read_env_file(const std::string& path, const FileReader& reader = {});
 
-// One --env value: nullopt unless it is KEY=VALUE with a valid KEY.
-std::optional<std::pair<std::string, std::string>> parse_env_assignment(std::string_view text);
+// The children's identity, for reading files on their behalf (--env-file).
+FileReader children_reader(const Config& config);
+
+// The --env-file as the children's user would read it (empty without one).
+Result<EnvPairs> read_children_env_file(const Config& config);
 
 }  // namespace reuserun

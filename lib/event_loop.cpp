@@ -17,6 +17,7 @@
 #include "foreign_helper.hpp"
 #include "group_signal.hpp"
 #include "launch_plan.hpp"
+#include "log.hpp"
 #include "procfs.hpp"
 #include "signal_name.hpp"
 #include "sock_diag.hpp"

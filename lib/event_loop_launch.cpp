@@ -9,9 +9,11 @@
 #include <filesystem>
 
 #include "command.hpp"
+#include "env_file.hpp"
 #include "foreign_helper.hpp"
 #include "event_loop.hpp"
 #include "launch_plan.hpp"
+#include "log.hpp"
 #include "spawn.hpp"
 
 namespace reuserun {

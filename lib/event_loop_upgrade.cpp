@@ -11,6 +11,7 @@
 #include "child_env.hpp"
 #include "event_loop.hpp"
 #include "exit_code.hpp"
+#include "log.hpp"
 #include "signal_name.hpp"
 #include "spawn.hpp"
 #include "upgrade.hpp"

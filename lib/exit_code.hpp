@@ -18,6 +18,15 @@ inline constexpr int kExitStartFailed = 7;      // the first start failed for go
 inline constexpr int kExitNotExecutable = 126;  // the command exists but cannot be executed
 inline constexpr int kExitNotFound = 127;       // the command was not found
 
+// `reuserun ctl` exit statuses besides 0 and kExitUsage (man/reuserun.1, CONTROL).
+inline constexpr int kCtlUnreachable = 1;     // no control socket, refused, or not allowed
+inline constexpr int kCtlExited = 10;         // the new generation exited before it was ready
+inline constexpr int kCtlGateFailed = 11;     // its readiness gate failed
+inline constexpr int kCtlTimedOut = 12;       // not ready within --ready-timeout
+inline constexpr int kCtlSpawnFailed = 13;    // it could not be started
+inline constexpr int kCtlStopping = 14;       // reuserun stopped before the restart ended
+inline constexpr int kCtlUpgradeFailed = 15;  // the upgrade failed: the old reuserun runs on
+
 // The exit status for a command that could not be started at all, from the exec errno (the
 // shell's convention: 127 when nothing was found, 126 when it was found but not runnable).
 inline int exit_code_for_exec_error(int error) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <cerrno>
 #include <utility>
+#include <fmt/format.h>
 
 #include "text.hpp"
 

@@ -4,16 +4,6 @@
 
 namespace reuserun {
 
-FileReader children_reader(const Config& config) {
-  return {config.user, config.group, config.groups};
-}
-
-// Read again for every generation: a deploy changes the file, the next generation sees it.
-Result<EnvPairs> read_children_env_file(const Config& config) {
-  if (config.env_file.empty()) return EnvPairs{};
-  return read_env_file(config.env_file, children_reader(config));
-}
-
 EnvPairs launch_variables(const Config& config, const LaunchPlace& place,
                           const EnvPairs& env_file) {
   EnvPairs variables;

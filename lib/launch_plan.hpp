@@ -1,7 +1,7 @@
 // What a worker is started with, decided before anything runs (ninja's Builder decides, its
 // CommandRunner runs): config + the handed sockets + generation and slot -> argv, the variables to
 // add to the inherited environment, the LISTEN_FDNAMES. A pure function; the event loop reads
-// the env file, opens the notify socket and spawns. The exec: gates get the same variables
+// the env file (env_file.hpp), opens the notify socket and spawns. The exec: gates get the same variables
 // (launch_variables): they run as the children do.
 #pragma once
 
@@ -11,7 +11,7 @@
 
 #include "child_protocols.hpp"
 #include "config.hpp"
-#include "env_file.hpp"
+#include "env_text.hpp"
 #include "result.hpp"
 
 namespace reuserun {
@@ -27,12 +27,6 @@ struct LaunchPlan {
   std::vector<std::string> listen_fd_names;  // empty: no LISTEN_* (systemd protocol off)
   EnvPairs variables;                        // in order: a later one wins
 };
-
-// The children's identity, for reading files on their behalf (--env-file).
-FileReader children_reader(const Config& config);
-
-// The --env-file as the children's user would read it (empty without one).
-Result<EnvPairs> read_children_env_file(const Config& config);
 
 // In this order (a later one wins): HOME, USER and LOGNAME of --user's passwd entry, the env
 // file's pairs, each --env, then REUSERUN_GENERATION, REUSERUN_WORKER and REUSERUN_PORTS.

@@ -7,23 +7,22 @@
 #include <iterator>
 #include <vector>
 
-#include "accounts.hpp"
 #include "text.hpp"
 
 namespace reuserun {
 namespace {
 
-// owner= takes any number, as chown(1) does; a name must exist.
-std::optional<uid_t> user_id(std::string_view user) {
+// owner= takes any number, as chown(1) does; a name must exist, as `names` says.
+std::optional<uid_t> user_id(std::string_view user, const AccountNames& names) {
   uid_t uid = 0;
   if (parse_number(user, uid)) return uid;
-  const auto account = find_user(user);
-  return account ? std::optional(account->uid) : std::nullopt;
+  return names.user ? names.user(user) : std::nullopt;
 }
 
-std::optional<gid_t> group_id(std::string_view group) {
+std::optional<gid_t> group_id(std::string_view group, const AccountNames& names) {
   gid_t gid = 0;
-  return parse_number(group, gid) ? std::optional(gid) : find_group(group);
+  if (parse_number(group, gid)) return gid;
+  return names.group ? names.group(group) : std::nullopt;
 }
 
 // "8080", "127.0.0.1:8080", "[::1]:8080", "*:8080".
@@ -70,7 +69,7 @@ std::string_view kind_prefix(ListenSpec::Kind kind) {
   return "";
 }
 
-Result<ListenSpec> parse_listen_spec(std::string_view text) {
+Result<ListenSpec> parse_listen_spec(std::string_view text, const AccountNames& names) {
   const auto fail = [&](const std::string& why) {
     return Error{"invalid value '" + std::string(text) + "' for --listen: " + why, EINVAL};
   };
@@ -115,10 +114,10 @@ Result<ListenSpec> parse_listen_spec(std::string_view text) {
       spec.mode = mode;
     } else {
       const auto owner = split(value, ':');
-      spec.owner = user_id(owner.front());
+      spec.owner = user_id(owner.front(), names);
       if (!spec.owner) return fail("no such user '" + std::string(owner.front()) + "'");
       if (owner.size() > 1) {
-        spec.group = group_id(owner[1]);
+        spec.group = group_id(owner[1], names);
         if (!spec.group) return fail("no such group '" + std::string(owner[1]) + "'");
       }
     }

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,8 +48,15 @@ int socket_type(ListenSpec::Kind kind);
 // "", "udp:", "unix:", "unix-dgram:", "unix-seqpacket:": how --listen spells the kind.
 std::string_view kind_prefix(ListenSpec::Kind kind);
 
+// How owner=USER:GROUP names become ids: the app looks them up in the account database
+// (accounts.hpp); the parser stays pure (issue 28). Unset: only numbers are taken.
+struct AccountNames {
+  std::function<std::optional<uid_t>(std::string_view)> user;
+  std::function<std::optional<gid_t>(std::string_view)> group;
+};
+
 // Error: one line naming what is wrong in `text`.
-Result<ListenSpec> parse_listen_spec(std::string_view text);
+Result<ListenSpec> parse_listen_spec(std::string_view text, const AccountNames& names = {});
 
 // "127.0.0.1:8080", "*:8080", "udp:*:53", "unix:/run/app.sock", for logs.
 std::string describe_listen_spec(const ListenSpec& spec);

@@ -15,9 +15,6 @@
 namespace reuserun {
 namespace {
 
-constexpr std::array<std::string_view, 6> kLevelNames = {"trace", "debug", "info",
-                                                         "warn",  "error", "off"};
-
 spdlog::level::level_enum to_spdlog(LogLevel level) {
   switch (level) {
     case LogLevel::trace:
@@ -82,12 +79,6 @@ std::string utc_now() {
 
 }  // namespace
 
-std::optional<LogFormat> parse_log_format(std::string_view text) {
-  if (text == "text") return LogFormat::text;
-  if (text == "json") return LogFormat::json;
-  return std::nullopt;
-}
-
 std::string format_json_log_line(std::string_view time, LogLevel level, std::string_view text,
                                  const LogFields& fields, int reuserun_pid) {
   std::string line = fmt::format(R"({{"time":{},"level":{},"message":{})", json_string(time),
@@ -97,17 +88,6 @@ std::string format_json_log_line(std::string_view time, LogLevel level, std::str
   if (fields.has_worker) line += fmt::format(R"(,"worker":{})", fields.worker);
   if (fields.pid > 0) line += fmt::format(R"(,"pid":{})", fields.pid);
   return line + fmt::format(R"(,"reuserun_pid":{}}})", reuserun_pid);
-}
-
-std::optional<LogLevel> parse_log_level(std::string_view text) {
-  for (std::size_t i = 0; i < kLevelNames.size(); ++i)
-    if (text == kLevelNames[i]) return static_cast<LogLevel>(i);
-  if (text == "warning") return LogLevel::warn;
-  return std::nullopt;
-}
-
-std::string_view log_level_name(LogLevel level) {
-  return kLevelNames[static_cast<std::size_t>(level)];
 }
 
 void init_logging(LogLevel level, LogFormat format) {

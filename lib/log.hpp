@@ -9,18 +9,9 @@
 #include <string_view>
 #include <utility>
 
+#include "log_level.hpp"
+
 namespace reuserun {
-
-enum class LogLevel { trace, debug, info, warn, error, off };
-
-std::optional<LogLevel> parse_log_level(std::string_view text);
-std::string_view log_level_name(LogLevel level);
-
-// text: "2026-11-26T18:00:00.123 reuserun[42] info: ...", or under journald (JOURNAL_STREAM names
-// standard error) "<6>...": the journal adds its own timestamp and takes the priority from the
-// prefix (sd-daemon(3)). json: one object per line (format_json_log_line).
-enum class LogFormat { text, json };
-std::optional<LogFormat> parse_log_format(std::string_view text);
 
 // What a line is about, where it is about a worker: the JSON fields "event", "generation",
 // "worker", "pid" (the worker's). Empty/zero fields are left out.

@@ -294,4 +294,18 @@ ProcessFacts read_process_facts(pid_t pid, const std::string& proc_root) {
   return facts;
 }
 
+std::string read_file_prefix_at(int dir, const std::string& name, std::size_t limit) {
+  std::string content;
+  const UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) return content;
+  char buffer[4096];
+  while (content.size() < limit) {
+    const ssize_t got = ::read(fd.get(), buffer, std::min(sizeof buffer, limit - content.size()));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    content.append(buffer, static_cast<std::size_t>(got));
+  }
+  return content;
+}
+
 }  // namespace reuserun

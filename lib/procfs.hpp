@@ -35,6 +35,11 @@ inline constexpr std::size_t kEnvironLimit = std::size_t{64} * 1024;
 std::string process_text(pid_t pid, const char* name, std::size_t limit,
                          const std::string& proc_root = kProcRoot);
 
+// At most the first `limit` bytes of the file ("" when it cannot be read): for files whose size
+// another process chooses.
+// `name` is under the directory fd `dir` (AT_FDCWD: the working directory).
+std::string read_file_prefix_at(int dir, const std::string& name, std::size_t limit);
+
 // The inodes of the sockets among a process's fds (empty when gone or not ours to read).
 std::vector<ino_t> socket_inodes(pid_t pid, const std::string& proc_root = kProcRoot);
 

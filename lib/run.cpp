@@ -17,6 +17,7 @@
 #include "free_port.hpp"
 #include "handover.hpp"
 #include "listener.hpp"
+#include "log.hpp"
 #include "pid_file.hpp"
 #include "readiness.hpp"
 #include "system_view.hpp"

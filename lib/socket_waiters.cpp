@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "foreign_helper.hpp"
+#include "procfs.hpp"
 #include "read_budget.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"

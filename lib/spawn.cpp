@@ -23,7 +23,7 @@
 #include <boost/process/v2/posix/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 
-#include "bind_takeover.hpp"
+#include "takeover_filter.hpp"
 #include "exit_code.hpp"
 
 namespace reuserun {

@@ -5,8 +5,6 @@
 
 #include <fmt/ranges.h>
 
-#include "log.hpp"
-
 namespace reuserun {
 namespace {
 

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <fmt/format.h>
 
 #include "exit_code.hpp"
 #include "signal_name.hpp"

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "duration.hpp"
-#include "log.hpp"
+#include "log_level.hpp"
 
 namespace reuserun {
 

@@ -3,6 +3,7 @@
 // lifecycle table and the events are in supervisor.cpp.
 #include <algorithm>
 #include <utility>
+#include <fmt/format.h>
 
 #include "exit_code.hpp"
 #include "signal_name.hpp"

@@ -1,13 +1,8 @@
 #include "text.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-
-#include "unique_fd.hpp"
 
 namespace reuserun {
 namespace {
@@ -74,20 +69,6 @@ std::string escape(std::string_view text, bool backslashes) {
 }  // namespace
 
 std::string escape_foreign(std::string_view text) { return escape(text, true); }
-
-std::string read_file_prefix_at(int dir, const std::string& name, std::size_t limit) {
-  std::string content;
-  const UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd) return content;
-  char buffer[4096];
-  while (content.size() < limit) {
-    const ssize_t got = ::read(fd.get(), buffer, std::min(sizeof buffer, limit - content.size()));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    content.append(buffer, static_cast<std::size_t>(got));
-  }
-  return content;
-}
 
 bool is_loggable(std::string_view text) {
   while (!text.empty()) {

@@ -18,10 +18,6 @@ inline std::string read_file(const std::string& path) {
   return content.str();
 }
 
-// At most the first `limit` bytes of the file ("" when it cannot be read): for files whose size
-// another process chooses.
-// `name` is under the directory fd `dir` (AT_FDCWD: the working directory).
-std::string read_file_prefix_at(int dir, const std::string& name, std::size_t limit);
 
 // "a:b::c" -> {"a", "b", "", "c"}; "" -> {""}.
 inline std::vector<std::string_view> split(std::string_view text, char separator) {

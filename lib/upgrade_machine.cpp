@@ -1,10 +1,9 @@
 #include "upgrade_machine.hpp"
 
 #include <sys/wait.h>
+#include <fmt/format.h>
 
-#include "control.hpp"
 #include "exit_code.hpp"
-#include "log.hpp"
 
 namespace reuserun {
 

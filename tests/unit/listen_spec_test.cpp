@@ -22,7 +22,12 @@ TEST(ListenSpec, TcpSpellings) {
 }
 
 TEST(ListenSpec, UnixSocketsWithModeOwnerAndName) {
-  auto spec = parse_listen_spec("unix:/run/app.sock,mode=0660,owner=root:0,name=web");
+  // Names go through the lookup the app gives (the account database): here a fake one.
+  const AccountNames names{[](std::string_view user) {
+                             return user == "root" ? std::optional<uid_t>(0) : std::nullopt;
+                           },
+                           {}};
+  auto spec = parse_listen_spec("unix:/run/app.sock,mode=0660,owner=root:0,name=web", names);
   ASSERT_TRUE(spec) << spec.error().message;
   EXPECT_EQ(spec.value().kind, ListenSpec::Kind::unix_stream);
   EXPECT_EQ(spec.value().path, "/run/app.sock");
