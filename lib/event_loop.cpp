@@ -69,7 +69,7 @@ EventLoop::EventLoop(const Config& config, std::vector<Listener> listeners,
     : config_(config),
       listeners_(std::move(listeners)),
       signals_(io_, SIGHUP, SIGTERM, SIGINT),
-      reaper_([this](pid_t pid, int status) { on_child_exit(pid, status); }),
+      reaper_([this](pid_t pid, ExitStatus status) { on_child_exit(pid, status); }),
       supervisor_(supervisor_config(config)),
       watch_(io_, listeners_, config.backlog, config.ipv6_only, watch_hooks()),
       takeovers_(io_, takeover_hooks()),
@@ -332,12 +332,12 @@ void EventLoop::apply(const ForgetWorker& action) {
 // A worker's exit says what it left holding the shared socket; any other exit (an orphan's)
 // may have reparented what that one started in turn, which goes the way of its worker: looked
 // for once the exits of a burst are in (a storm of exits costs one look per interval).
-void EventLoop::on_child_exit(pid_t pid, int wait_status) {
+void EventLoop::on_child_exit(pid_t pid, ExitStatus status) {
   stray_cache_.erase(pid);  // reaped after this: the pid may name another process
   if (exiting_) return;
   for (const auto& [key, child] : supervisor_.children())
-    if (child.pid == pid) return dispatch(ChildExited{pid, wait_status, left_holding_socket(child)});
-  dispatch(ChildExited{pid, wait_status});
+    if (child.pid == pid) return dispatch(ChildExited{pid, status, left_holding_socket(child)});
+  dispatch(ChildExited{pid, status});
   if (sweep_pending_) return;
   sweep_pending_ = true;
   sweep_timer_.expires_after(std::chrono::milliseconds(100));

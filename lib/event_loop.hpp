@@ -122,7 +122,7 @@ class EventLoop final : private GateServices {
   void apply(const Stopping& action);
   void apply(const Exit& action);
   // Strays (group_signal.hpp): what a worker left behind, reparented to reuserun.
-  void on_child_exit(pid_t pid, int wait_status);
+  void on_child_exit(pid_t pid, ExitStatus status);
   std::vector<pid_t> known_children() const;  // workers, probes and helpers
   std::set<ino_t> listener_inodes() const;
   pid_t left_holding_socket(const ChildState& worker);

@@ -210,7 +210,7 @@ Result<pid_t> EventLoop::start_probe(const std::string& command, const GateSubje
   auto spawned = spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));
   if (!spawned) return spawned;
   probes_.insert(spawned.value());
-  reaper_.route(spawned.value(), [this, on_exit](pid_t pid, int status) {
+  reaper_.route(spawned.value(), [this, on_exit](pid_t pid, ExitStatus status) {
     probes_.erase(pid);
     on_exit(status);
   });

@@ -82,11 +82,10 @@ void EventLoop::start_upgrade_check() {
                                                         std::strerror(spawned.error().code))));
   log_info("upgrade: checking {} (pid {})", upgrade_.executable, spawned.value());
   upgrade_.check_pid = spawned.value();
-  reaper_.route(spawned.value(), [this](pid_t, int status) {
+  reaper_.route(spawned.value(), [this](pid_t, ExitStatus status) {
     upgrade_.check_pid = 0;
     upgrade_.timer.cancel();
-    carry_out(
-        upgrade_.machine.check_ended(status, describe_wait_status(status), upgrade_.executable));
+    carry_out(upgrade_.machine.check_ended(status, upgrade_.executable));
   });
   upgrade_.timer.expires_after(kCheckTimeout);
   upgrade_.timer.async_wait([this](boost::system::error_code error) {

@@ -1,14 +1,11 @@
 #include "readiness.hpp"
 
-#include <sys/wait.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 
 #include "log.hpp"
-#include "signal_name.hpp"
 
 namespace reuserun {
 
@@ -71,7 +68,7 @@ class ExecGate final : public Gate {
   void run_probe() {
     ++runs_;
     const auto probe =
-        services_.start_probe(command_, subject_, [this](int status) { on_probe_exit(status); });
+        services_.start_probe(command_, subject_, [this](const ExitStatus& status) { on_probe_exit(status); });
     if (!probe) {
       probe_pid_ = -1;
       return done_(false, "exec: could not start the probe: " + probe.error().message);
@@ -79,16 +76,13 @@ class ExecGate final : public Gate {
     probe_pid_ = probe.value();
   }
 
-  void on_probe_exit(int status) {
+  void on_probe_exit(const ExitStatus& status) {
     probe_pid_ = -1;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      last_result_ = "exited with status 0";
+    last_result_ = status.describe();
+    if (status.succeeded()) {
       done_(true, fmt::format("exec probe passed (run {})", runs_));
       return;
     }
-    last_result_ = WIFEXITED(status)
-                       ? fmt::format("exited with status {}", WEXITSTATUS(status))
-                       : fmt::format("was killed by {}", signal_name(WTERMSIG(status)));
     timer_.expires_after(interval_);
     timer_.async_wait([this](boost::system::error_code error) {
       if (!error) run_probe();

@@ -24,6 +24,7 @@
 
 #include "address.hpp"
 #include "duration.hpp"
+#include "exit_status.hpp"
 #include "gate_spec.hpp"
 #include "notify_socket.hpp"
 #include "result.hpp"
@@ -66,7 +67,7 @@ void cancel_quietly(Gate& gate) noexcept;
 // What gates need from the event loop, which owns spawning, reaping and the notify sockets.
 class GateServices {
  public:
-  using ExitHandler = std::function<void(int wait_status)>;
+  using ExitHandler = std::function<void(const ExitStatus& status)>;
   using NotifyHandler = std::function<void(const NotifyFields& fields)>;
   virtual ~GateServices() = default;
   virtual boost::asio::io_context& io() = 0;

@@ -31,7 +31,9 @@ void Reaper::reap() {
   }
 }
 
-void Reaper::deliver(pid_t pid, int status) {
+// Decoded here, once, for every reader (exit_status.hpp).
+void Reaper::deliver(pid_t pid, int wait_status) {
+  const ExitStatus status = ExitStatus::from_wait(wait_status);
   const auto route = routes_.find(pid);
   if (route == routes_.end()) return default_handler_(pid, status);
   ExitHandler handler = std::move(route->second);

@@ -16,11 +16,13 @@
 #include <map>
 #include <vector>
 
+#include "exit_status.hpp"
+
 namespace reuserun {
 
 class Reaper {
  public:
-  using ExitHandler = std::function<void(pid_t pid, int wait_status)>;
+  using ExitHandler = std::function<void(pid_t pid, ExitStatus status)>;
   // Returns an exited child's pid, left unreaped, and fills *status (as waitpid would); 0 when no
   // child has exited, -1 when there is none.
   using WaitAny = std::function<pid_t(int* status)>;
@@ -44,7 +46,7 @@ class Reaper {
   static void release_child(pid_t pid);
 
  private:
-  void deliver(pid_t pid, int status);
+  void deliver(pid_t pid, int wait_status);
 
   ExitHandler default_handler_;
   WaitAny wait_any_;

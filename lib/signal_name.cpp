@@ -59,10 +59,4 @@ std::string signal_name(int sig) {
   return std::to_string(sig);  // a signal without a name (glibc's reserved 32 and 33)
 }
 
-std::string describe_wait_status(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "was killed by " + signal_name(WTERMSIG(status));
-  return "ended with wait status " + std::to_string(status);
-}
-
 }  // namespace reuserun

@@ -13,7 +13,4 @@ std::optional<int> parse_signal(std::string_view text);
 // "SIGTERM" for 15; "SIG<number>" for a signal without a name (real-time signals).
 std::string signal_name(int sig);
 
-// "exited with status 3", "was killed by SIGKILL": a waitpid() status, for the logs.
-std::string describe_wait_status(int status);
-
 }  // namespace reuserun

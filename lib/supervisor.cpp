@@ -1,7 +1,5 @@
 #include "supervisor.hpp"
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -18,15 +16,15 @@ bool is_forwarded_signal(int sig) {
 
 // What a first start that exited before it was ready most likely means (issue 27, finding 3:
 // one hint for every cause was often wrong).
-std::string exit_hint(int wait_status) {
-  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0)
+std::string exit_hint(const ExitStatus& status) {
+  if (status.succeeded())
     return "it exited with status 0 before it was ready: a server must stay in the foreground "
            "under reuserun; one that goes to the background exits at once (nginx: daemon off;, "
            "gunicorn: no --daemon)";
   return fmt::format("it {}: the server's own error, which its output above explains; "
                      "\"Address already in use\" there means it binds a port reuserun could not "
                      "give it (SERVERS THAT BIND THE PORT in reuserun(1))",
-                     describe_wait_status(wait_status));
+                     status.describe());
 }
 
 }  // namespace
@@ -151,12 +149,12 @@ void Supervisor::exited_while_starting(ChildState& gone, const Happened& happene
     return;
   }
   std::string reason = fmt::format("pid {} {} before it was ready", gone.pid,
-                                   describe_wait_status(happened.wait_status));
+                                   happened.status.describe());
   // fork, setsid, fork, exit 0: what it left holding the socket serves unsupervised, and each
   // retry would leave one more (issue 27, finding 1). The loop stops what it left behind. A
   // leader that failed (exit 1, a helper of its still holding fd 3) did not daemonize: its
   // failure is retried as any other (attack review).
-  const bool exited_0 = WIFEXITED(happened.wait_status) && WEXITSTATUS(happened.wait_status) == 0;
+  const bool exited_0 = happened.status.succeeded();
   if (happened.left_holding != 0 && !exited_0)
     reason += fmt::format(", and pid {} it started still held the socket (stopped)",
                           happened.left_holding);
@@ -170,13 +168,13 @@ void Supervisor::exited_while_starting(ChildState& gone, const Happened& happene
     }
   }
   fail_candidate(RestartOutcome::exited, reason, key, Culprit::gone,
-                 exit_hint(happened.wait_status));
+                 exit_hint(happened.status));
 }
 
 void Supervisor::exited_while_serving(ChildState& gone, const Happened& happened) {
   report_worker(gone, "exited", LogLevel::warn,
                 fmt::format("{} (pid {}) {} while serving", name_of(gone), gone.pid,
-                            describe_wait_status(happened.wait_status)));
+                            happened.status.describe()));
   switch (replacement_for(gone)) {
     case Replacement::new_generation:
       if (serving_ == gone.generation) serving_.reset();
@@ -207,7 +205,7 @@ Supervisor::Replacement Supervisor::replacement_for(const ChildState& gone) cons
 void Supervisor::exited_while_stopping(ChildState& gone, const Happened& happened) {
   report_worker(gone, "exited", LogLevel::info,
                 fmt::format("{} (pid {}) {} ({})", name_of(gone), gone.pid,
-                            describe_wait_status(happened.wait_status), phase_name(gone.phase)));
+                            happened.status.describe(), phase_name(gone.phase)));
 }
 
 void Supervisor::gate_passed(ChildState& child, const Happened& happened) {
@@ -345,7 +343,7 @@ void Supervisor::on(const ChildExited& event) {
   kill_group(gone, SIGKILL);
   actions_.push_back(ForgetWorker{gone.generation, gone.slot, gone.pid});
   Happened happened;
-  happened.wait_status = event.wait_status;
+  happened.status = event.status;
   happened.left_holding = event.left_holding;
   happen(gone, WorkerEvent::exited, happened);
   exit_if_stopped();

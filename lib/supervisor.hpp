@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "duration.hpp"
+#include "exit_status.hpp"
 #include "log_level.hpp"
 
 namespace reuserun {
@@ -100,7 +101,7 @@ struct SpawnFailed {
 };
 struct ChildExited {
   pid_t pid;
-  int wait_status;  // as from waitpid()
+  ExitStatus status;
   // A process the worker started that still holds a shared socket once the worker is gone
   // (reparented to reuserun, the subreaper): the command daemonized. 0: none.
   pid_t left_holding = 0;
@@ -297,7 +298,7 @@ class Supervisor {
   };
   // What a worker's event carries, whichever it is.
   struct Happened {
-    int wait_status = 0;     // exited
+    ExitStatus status = ExitStatus::exited(0);  // exited
     std::string reason;      // gate_failed; gate_passed: how
     bool timed_out = false;  // gate_failed: the ready deadline made the gate give up
     TimerKind timer = TimerKind::drain_deadline;  // stop_deadline: which one

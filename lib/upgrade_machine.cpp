@@ -1,6 +1,5 @@
 #include "upgrade_machine.hpp"
 
-#include <sys/wait.h>
 #include <fmt/format.h>
 
 #include "exit_code.hpp"
@@ -15,19 +14,20 @@ UpgradeMachine::Decision UpgradeMachine::requested(bool stopping) {
   return {Step::start_check, "", 0};
 }
 
-UpgradeMachine::Decision UpgradeMachine::check_ended(int wait_status, const std::string& how,
+UpgradeMachine::Decision UpgradeMachine::check_ended(const ExitStatus& status,
                                                      const std::string& executable) {
   if (phase_ != Phase::checking) return {};
-  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kExitOk) {
+  if (status.succeeded()) {
     phase_ = Phase::settling;
     return {Step::wait_to_settle, "", 0};
   }
-  const int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+  const int code = status.code().value_or(-1);
   const char* why = code == kExitHandover ? " (it cannot take over this reuserun's handover)"
                     : code == kExitUsage  ? " (it refuses this command line, or it is a "
                                             "reuserun without in-place upgrades)"
                                           : "";
-  return fail(fmt::format("the check run of {} {}{}", executable, how, why), kCtlUpgradeFailed);
+  return fail(fmt::format("the check run of {} {}{}", executable, status.describe(), why),
+              kCtlUpgradeFailed);
 }
 
 UpgradeMachine::Decision UpgradeMachine::check_timed_out(const std::string& executable,

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "duration.hpp"
+#include "exit_status.hpp"
 
 namespace reuserun {
 
@@ -43,9 +44,9 @@ class UpgradeMachine {
   bool under_way() const { return phase_ != Phase::idle; }
 
   Decision requested(bool stopping);
-  // The check run ended: exit 0 passes; other statuses fail, named (`how` as from
-  // describe_wait_status, `executable` the new binary).
-  Decision check_ended(int wait_status, const std::string& how, const std::string& executable);
+  // The check run ended: exit 0 passes; other statuses fail, named (`executable` the new
+  // binary).
+  Decision check_ended(const ExitStatus& status, const std::string& executable);
   Decision check_timed_out(const std::string& executable, Duration limit);
   // After every event the supervisor handled: is it settled now?
   Decision supervisor_changed(bool settled);

@@ -15,7 +15,7 @@ import re
 import sys
 
 LAYERS = {
-    "core": """address child_env child_protocols config duration exit_code freeing_rule gate_spec
+    "core": """address child_env child_protocols config duration exit_code exit_status freeing_rule gate_spec
                env_text handover launch_plan listen_spec log_level read_budget result signal_name status supervisor
                supervisor_rollout text upgrade_machine""",
     "os": """accounts accounts_files accounts_nss activation command control_directory env_file

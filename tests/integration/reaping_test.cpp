@@ -46,15 +46,26 @@ std::vector<std::string> daemonizing(const std::string& pid_file, const std::str
               daemon_args + "' &) ; " + leader};
 }
 
-// The daemon's pid once it runs the test server: before its exec, the shell would die of a
-// SIGTERM the server ignores.
-pid_t read_pid(const std::string& path) {
+// True once `pid` ignores SIGTERM (/proc's SigIgn mask).
+bool ignores_sigterm(pid_t pid) {
+  const std::string status = read_text("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("SigIgn:");
+  if (at == std::string::npos) return false;
+  const unsigned long long mask = std::strtoull(status.c_str() + at + 7, nullptr, 16);
+  return (mask & (1ULL << (SIGTERM - 1))) != 0;
+}
+
+// The daemon's pid once it runs the test server (and, for `ignoring`, once it ignores SIGTERM):
+// before, the shell or the server just started would die of a SIGTERM the server ignores.
+pid_t read_pid(const std::string& path, bool ignoring = false) {
   pid_t pid = 0;
   wait_until(
       [&] {
         pid = static_cast<pid_t>(std::atol(read_text(path).c_str()));
-        return pid > 0 && read_text("/proc/" + std::to_string(pid) + "/cmdline")
-                                  .find("test_server") != std::string::npos;
+        return pid > 0 &&
+               read_text("/proc/" + std::to_string(pid) + "/cmdline").find("test_server") !=
+                   std::string::npos &&
+               (!ignoring || ignores_sigterm(pid));
       },
       5s);
   return pid;
@@ -80,7 +91,7 @@ TEST(Reaping, ReuserunStopsWhatAGenerationLeftHoldingTheSocket) {
   Launch launch({"--stop-timeout", "1s"},
                 daemonizing(dir.file("daemon.pid"), "exec " + kTestServer, "--ignore-term"));
   ASSERT_GT(launch.wait_serving(), 0);
-  const pid_t daemon = read_pid(dir.file("daemon.pid"));
+  const pid_t daemon = read_pid(dir.file("daemon.pid"), true);
   ASSERT_GT(daemon, 0);
   EXPECT_TRUE(wait_until(
       [&] {
@@ -101,7 +112,7 @@ TEST(Reaping, WaitingForALeftoverAtStopKeepsTheLoopTurning) {
   Launch launch({"--stop-timeout", "20s"},
                 daemonizing(dir.file("daemon.pid"), "exec " + kTestServer, "--ignore-term"));
   ASSERT_GT(launch.wait_serving(), 0);
-  const pid_t daemon = read_pid(dir.file("daemon.pid"));
+  const pid_t daemon = read_pid(dir.file("daemon.pid"), true);
   ASSERT_GT(daemon, 0);
   ASSERT_TRUE(wait_until(
       [&] {

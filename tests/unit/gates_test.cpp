@@ -301,7 +301,7 @@ TEST(Gates, EveryGateMustPassBeforeTheGenerationIsReady) {
   ASSERT_EQ(services.commands, std::vector<std::string>{"check"});
   services.notify({{"READY", "1"}});
   EXPECT_FALSE(outcome.done) << "exec has not passed yet";
-  services.probe_exit(1 << 8);  // exit 1: tried again later
+  services.probe_exit(ExitStatus::exited(1));  // tried again later
   EXPECT_FALSE(outcome.done);
   EXPECT_EQ(gate->progress(), "exec: ran 1 time, last exited with status 1");
   gate->cancel();
@@ -324,7 +324,7 @@ TEST(Gates, AnExecProbeThatExitsZeroPasses) {
   Outcome outcome;
   auto gate = make_gate(with_gates({GateSpec{GateKind::exec, "curl -f localhost", {}}}), services);
   gate->start({2, kNew}, outcome.callback());
-  services.probe_exit(0);
+  services.probe_exit(ExitStatus::exited(0));
   EXPECT_TRUE(outcome.passed);
 }
 

@@ -25,19 +25,22 @@ struct FakeWait {
 TEST(Reaper, CollectsEveryExitedChildInOneCall) {
   auto wait = std::make_shared<FakeWait>();
   wait->exited = {{10, 0}, {11, 256}, {12, 9}};
-  std::vector<std::pair<pid_t, int>> seen;
-  Reaper reaper([&](pid_t pid, int status) { seen.emplace_back(pid, status); },
+  std::vector<std::pair<pid_t, ExitStatus>> seen;
+  Reaper reaper([&](pid_t pid, ExitStatus status) { seen.emplace_back(pid, status); },
                 [wait](int* status) { return (*wait)(status); });
   reaper.reap();
-  EXPECT_EQ(seen, (std::vector<std::pair<pid_t, int>>{{10, 0}, {11, 256}, {12, 9}}));
+  // Decoded once, here, for every reader: exit 0, exit 1, SIGKILL.
+  EXPECT_EQ(seen, (std::vector<std::pair<pid_t, ExitStatus>>{{10, ExitStatus::exited(0)},
+                                                             {11, ExitStatus::exited(1)},
+                                                             {12, ExitStatus::killed(9)}}));
 }
 
 TEST(Reaper, RoutedPidGoesToItsHandlerOnceThenBackToTheDefault) {
   auto wait = std::make_shared<FakeWait>();
   std::vector<pid_t> by_default, by_route;
-  Reaper reaper([&](pid_t pid, int) { by_default.push_back(pid); },
+  Reaper reaper([&](pid_t pid, ExitStatus) { by_default.push_back(pid); },
                 [wait](int* status) { return (*wait)(status); });
-  reaper.route(20, [&](pid_t pid, int) { by_route.push_back(pid); });
+  reaper.route(20, [&](pid_t pid, ExitStatus) { by_route.push_back(pid); });
   wait->exited = {{20, 0}, {21, 0}};
   reaper.reap();
   wait->exited = {{20, 0}};  // a recycled pid later on
@@ -49,9 +52,9 @@ TEST(Reaper, RoutedPidGoesToItsHandlerOnceThenBackToTheDefault) {
 TEST(Reaper, UnroutedPidGoesToTheDefault) {
   auto wait = std::make_shared<FakeWait>();
   std::vector<pid_t> by_default;
-  Reaper reaper([&](pid_t pid, int) { by_default.push_back(pid); },
+  Reaper reaper([&](pid_t pid, ExitStatus) { by_default.push_back(pid); },
                 [wait](int* status) { return (*wait)(status); });
-  reaper.route(30, [](pid_t, int) { FAIL() << "abandoned probe reported"; });
+  reaper.route(30, [](pid_t, ExitStatus) { FAIL() << "abandoned probe reported"; });
   reaper.unroute(30);
   wait->exited = {{30, 0}};
   reaper.reap();
@@ -64,7 +67,7 @@ TEST(Reaper, AnExitIsHandledBeforeTheChildIsReleased) {
   auto wait = std::make_shared<FakeWait>();
   wait->exited = {{30, 0}, {31, 0}};
   std::vector<std::string> order;
-  Reaper reaper([&](pid_t pid, int) { order.push_back("handled " + std::to_string(pid)); },
+  Reaper reaper([&](pid_t pid, ExitStatus) { order.push_back("handled " + std::to_string(pid)); },
                 [wait](int* status) { return (*wait)(status); },
                 [&](pid_t pid) { order.push_back("released " + std::to_string(pid)); });
   reaper.reap();

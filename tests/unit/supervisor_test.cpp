@@ -38,8 +38,8 @@ bool arms(const Actions& actions, TimerKind kind, Generation generation, Duratio
   return false;
 }
 
-int exited(int code) { return (code & 0xff) << 8; }  // a wait status for exit(code)
-int killed(int sig) { return sig; }                  // a wait status for death by sig
+ExitStatus exited(int code) { return ExitStatus::exited(code); }
+ExitStatus killed(int sig) { return ExitStatus::killed(sig); }
 
 class SupervisorTest : public ::testing::Test {
  protected:
@@ -320,7 +320,7 @@ TEST_F(SupervisorTest, AnExitedWorkerIsForgottenOnceItsLeftoversAreKilled) {
   ASSERT_TRUE(first_of<ForgetWorker>(gone));
   EXPECT_EQ(first_of<ForgetWorker>(gone)->pid, 100);
   EXPECT_EQ(first_of<ForgetWorker>(gone)->generation, 1u);
-  EXPECT_TRUE(send(ChildExited{4242, 0}).empty()) << "not a worker: nothing to forget";
+  EXPECT_TRUE(send(ChildExited{4242, exited(0)}).empty()) << "not a worker: nothing to forget";
 }
 
 TEST_F(SupervisorTest, AWorkerKeepsWhenItWasSpawnedAsTheLoopSaid) {

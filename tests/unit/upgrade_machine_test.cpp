@@ -13,13 +13,13 @@ using Step = UpgradeMachine::Step;
 using Phase = UpgradeMachine::Phase;
 using namespace std::chrono_literals;
 
-int exited(int code) { return (code & 0xff) << 8; }
+ExitStatus exited(int code) { return ExitStatus::exited(code); }
 
 // Requested and checked: waiting for the supervisor to settle.
 UpgradeMachine checked() {
   UpgradeMachine machine;
   EXPECT_EQ(machine.requested(false).step, Step::start_check);
-  EXPECT_EQ(machine.check_ended(exited(0), "exited with status 0", "/new").step,
+  EXPECT_EQ(machine.check_ended(exited(0), "/new").step,
             Step::wait_to_settle);
   return machine;
 }
@@ -42,7 +42,7 @@ TEST(UpgradeMachine, NothingStartsWhileReuserunStops) {
 TEST(UpgradeMachine, AFailedCheckSaysWhyAndLeavesNothingUnderWay) {
   UpgradeMachine machine;
   machine.requested(false);
-  const auto failed = machine.check_ended(exited(kExitHandover), "exited with status 6", "/new");
+  const auto failed = machine.check_ended(exited(kExitHandover), "/new");
   EXPECT_EQ(failed.step, Step::fail);
   EXPECT_EQ(failed.ctl_code, kCtlUpgradeFailed);
   EXPECT_EQ(failed.reason,
