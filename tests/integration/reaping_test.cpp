@@ -71,6 +71,16 @@ pid_t read_pid(const std::string& path, bool ignoring = false) {
   return pid;
 }
 
+// True once `pid` is a child of `reuserun` (reparented to the subreaper), within 5 s.
+bool adopted_by(pid_t reuserun, pid_t pid) {
+  return wait_until(
+      [&] {
+        const auto children = child_pids(reuserun);
+        return std::find(children.begin(), children.end(), pid) != children.end();
+      },
+      5s);
+}
+
 TEST(Reaping, ACommandThatDaemonizesIsNamedStoppedAndNotRetried) {
   TempDir dir;
   Launch launch({"--stop-timeout", "1s", "--start-attempts", "unlimited"},
@@ -93,13 +103,7 @@ TEST(Reaping, ReuserunStopsWhatAGenerationLeftHoldingTheSocket) {
   ASSERT_GT(launch.wait_serving(), 0);
   const pid_t daemon = read_pid(dir.file("daemon.pid"), true);
   ASSERT_GT(daemon, 0);
-  EXPECT_TRUE(wait_until(
-      [&] {
-        const auto children = child_pids(launch.process.pid());
-        return std::find(children.begin(), children.end(), daemon) != children.end();
-      },
-      5s))
-      << "reparented to reuserun, the subreaper";
+  EXPECT_TRUE(adopted_by(launch.process.pid(), daemon)) << "reparented to reuserun, the subreaper";
   ::kill(launch.process.pid(), SIGTERM);
   EXPECT_EQ(launch.process.wait_exit(10s), 4) << "it had to be SIGKILLed";
   EXPECT_FALSE(process_exists(daemon)) << "nothing of a generation outlives reuserun";
@@ -114,12 +118,7 @@ TEST(Reaping, WaitingForALeftoverAtStopKeepsTheLoopTurning) {
   ASSERT_GT(launch.wait_serving(), 0);
   const pid_t daemon = read_pid(dir.file("daemon.pid"), true);
   ASSERT_GT(daemon, 0);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        const auto children = child_pids(launch.process.pid());
-        return std::find(children.begin(), children.end(), daemon) != children.end();
-      },
-      5s));
+  ASSERT_TRUE(adopted_by(launch.process.pid(), daemon));
   ::kill(launch.process.pid(), SIGTERM);
   const auto stopping = wait_for_status(
       launch.process.pid(), [](const StatusView& status) { return status.generations.empty(); },
