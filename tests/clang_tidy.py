@@ -88,7 +88,8 @@ def main():
     # that was built, so that its dependency file is there.
     by_file = {}
     for entry in json.loads((build / "compile_commands.json").read_text()):
-        if pathlib.Path(entry["file"]).resolve().parent not in (source / "lib", source / "cmd"):
+        folder = pathlib.Path(entry["file"]).resolve().parent
+        if folder != source / "cmd" and folder.parent != source / "lib":
             continue
         if entry["file"] not in by_file or dependencies(by_file[entry["file"]]) is None:
             by_file[entry["file"]] = entry

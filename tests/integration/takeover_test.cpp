@@ -1,4 +1,4 @@
-// The bind takeover (lib/bind_takeover.hpp): a server that binds reuserun's port itself is given
+// The bind takeover (lib/runtime/bind_takeover.hpp): a server that binds reuserun's port itself is given
 // the shared socket at its own bind(), so it restarts without a lost request and with one
 // listening socket on the port at all times; other binds are left alone; the family must agree;
 // it can be turned off, and where the kernel refuses it reuserun runs as before.

@@ -1,4 +1,4 @@
-// The bind takeover's decisions (lib/bind_takeover.hpp): which of a child's own binds get the
+// The bind takeover's decisions (lib/runtime/bind_takeover.hpp): which of a child's own binds get the
 // shared socket, and what is read out of the sockaddr it passed.
 #include "bind_takeover.hpp"
 
