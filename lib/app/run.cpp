@@ -13,6 +13,7 @@
 #include "command.hpp"
 #include "control.hpp"
 #include "event_loop.hpp"
+#include "real_host.hpp"
 #include "exit_code.hpp"
 #include "free_port.hpp"
 #include "handover.hpp"
@@ -216,7 +217,8 @@ int run(const Config& config) {
     log_error("{}", argv.error().message);
     return kExitUsage;
   }
-  EventLoop loop(config, std::move(listeners.value()), std::move(control.socket));
+  RealHost host;
+  EventLoop loop(host, config, std::move(listeners.value()), std::move(control.socket));
   return loop.run();
 }
 
@@ -254,7 +256,8 @@ int resume(const Config& config, int handover_fd) {
     control.emplace(
         ControlSocket::adopt(UniqueFd(handover.value().control_fd), handover.value().control_path));
   }
-  EventLoop loop(config, std::move(listeners), std::move(control));
+  RealHost host;
+  EventLoop loop(host, config, std::move(listeners), std::move(control));
   return loop.run(&handover.value());
 }
 

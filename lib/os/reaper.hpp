@@ -32,6 +32,8 @@ class Reaper {
   explicit Reaper(ExitHandler default_handler, WaitAny wait_any = peek_any_nohang,
                   Release release = release_child);
 
+  // Every exit that is not routed goes to `handler` from now on.
+  void set_default_handler(ExitHandler handler) { default_handler_ = std::move(handler); }
   // The exit of `pid` goes to `handler` instead of the default handler (once).
   void route(pid_t pid, ExitHandler handler);
   // Back to the default handler.

@@ -3,8 +3,6 @@
 // §4).
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
@@ -18,13 +16,12 @@
 #include "control.hpp"
 #include "group_signal.hpp"
 #include "handover.hpp"
+#include "host.hpp"
 #include "listener.hpp"
 #include "listener_watch.hpp"
 #include "notify_channels.hpp"
 #include "readiness.hpp"
-#include "reaper.hpp"
 #include "restart_ledger.hpp"
-#include "sd_notify.hpp"
 #include "spawn.hpp"
 #include "status.hpp"
 #include "supervisor.hpp"
@@ -62,26 +59,74 @@ struct Upgrade {
   boost::asio::steady_timer commit_timer;
 };
 
+// What the loop holds for each worker besides the supervisor's view of it: its readiness gate,
+// its sd_notify channel and its bind-takeover channel (bind_takeover.hpp).
+struct WorkerChannels {
+  WorkerChannels(boost::asio::io_context& io, NotifyChannels::Pinged pinged,
+                 TakeoverChannels::Hooks hooks)
+      : notify(io, std::move(pinged)), takeovers(io, std::move(hooks)) {}
+  std::map<WorkerKey, std::unique_ptr<Gate>> gates;
+  NotifyChannels notify;
+  // The takeover's filter, built once; nullopt when turned off or refused (said once).
+  std::optional<TakeoverFilter> takeover_filter;
+  bool takeover_refusal_said = false;
+  bool rebound = false;                // the first generation's own bind moved a socket (once)
+  std::set<Generation> takeover_said;  // generations whose own bind was logged
+  TakeoverChannels takeovers;
+};
+
+// The launcher's own life: since when it serves, and how it ends. Once Exit came, the code to
+// exit with when no descendant is left (leftovers.hpp), and how the wait for that goes.
+struct Lifetime {
+  explicit Lifetime(boost::asio::io_context& io, std::chrono::steady_clock::time_point now)
+      : started_at(now), sweep_timer(io) {}
+  std::chrono::steady_clock::time_point started_at;
+  std::optional<std::chrono::steady_clock::time_point> stop_deadline;  // told to systemd
+  std::optional<int> exiting;
+  bool hurry = false;  // a second stop signal while exiting: SIGKILL what is left now
+  bool killed_leftovers = false;
+  std::optional<int> exit_code;  // run() returns it
+  // One look for gone workers' leftovers per interval, however many children exit; then the
+  // looks of the exit.
+  bool sweep_pending = false;
+  boost::asio::steady_timer sweep_timer;
+};
+
+// Routes events to the supervisor and carries out its actions through the Host. Its inputs are
+// plain entry points (a signal, a control request, a timer; child exits through the host's
+// reaper; gate results and notify messages through the channels), which run() wires to the
+// real host and tests/unit/event_loop_test.cpp calls on a fake one.
 class EventLoop final : private GateServices {
  public:
-  // control: the bound control socket, served from run() on (none: `ctl` cannot reach us).
+  // control: the bound control socket, served from start() on (none: `ctl` cannot reach us).
   // listeners: at least one; handed to every generation at fds 3.. in this order. The readiness
   // gates probe the first.
-  EventLoop(const Config& config, std::vector<Listener> listeners,
+  EventLoop(Host& host, const Config& config, std::vector<Listener> listeners,
             std::optional<ControlSocket> control);
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
   ~EventLoop() override;
 
-  // Starts the first generation and runs until the supervisor says Exit; returns its code.
-  // resumed: carry on from an earlier image's handover instead (an upgrade); its listeners and
-  // control socket are the ones given to the constructor.
+  // start(), then turns the host's io_context until the supervisor says Exit; returns its code.
   int run(const Handover* resumed = nullptr);
+
+  // Starts the first generation, or carries on from an earlier image's handover (an upgrade);
+  // its listeners and control socket are the ones given to the constructor.
+  void start(const Handover* resumed = nullptr);
+  void signal(int sig);
+  void control(const ControlRequest& request, ControlServer::Reply reply);
+  void timer_fired(TimerId id);
+  // Set once the supervisor's Exit has been carried out (leftovers swept).
+  std::optional<int> exit_code() const { return lifetime_.exit_code; }
+  const Supervisor& supervisor() const { return supervisor_; }
+  // When `id` fires; nullopt when it is not armed.
+  std::optional<std::chrono::steady_clock::time_point> timer_expiry(TimerId id) const {
+    return timers_.expiry(id);
+  }
 
  private:
   using Clock = std::chrono::steady_clock;
 
-  void on_control(const ControlRequest& request, ControlServer::Reply reply);
   void request_upgrade(std::optional<UpgradeWaiter> waiter);
   void start_upgrade_check();
   void carry_out(const UpgradeMachine::Decision& decision);
@@ -97,9 +142,6 @@ class EventLoop final : private GateServices {
   static RestartResult stopped_result();
   Status status() const;
 
-  void wait_for_signal();
-  void start_watchdog();
-  void ping_watchdog();
   void dispatch(Event event);
   void apply(const Action& action);
   void apply(const SpawnChild& action);
@@ -121,13 +163,10 @@ class EventLoop final : private GateServices {
   void apply(const RestartFinished& action);
   void apply(const Stopping& action);
   void apply(const Exit& action);
-  // Strays (group_signal.hpp): what a worker left behind, reparented to reuserun.
+  // Leftovers (leftovers.hpp): what a worker left behind, reparented to reuserun.
   void on_child_exit(pid_t pid, ExitStatus status);
-  std::vector<pid_t> known_children() const;  // workers, probes and helpers
+  std::vector<pid_t> known_children() const;  // workers, probes, an upgrade's check run
   std::set<ino_t> listener_inodes() const;
-  pid_t left_holding_socket(const ChildState& worker);
-  void end_strays_of_gone_workers();
-  void signal_strays(int sig);
   void sweep_before_exit();
   std::string describe_serving() const;
   std::vector<pid_t> serving_pids() const;
@@ -140,7 +179,7 @@ class EventLoop final : private GateServices {
   void report_stop_progress();
 
   // GateServices
-  boost::asio::io_context& io() override { return io_; }
+  boost::asio::io_context& io() override { return host_.io(); }
   Result<pid_t> start_probe(const std::string& command, const GateSubject& subject,
                             ExitHandler on_exit) override;
   void abandon_probe(pid_t pid) override;
@@ -154,57 +193,28 @@ class EventLoop final : private GateServices {
   ino_t listener_inode() const override;
   bool listener_is_tcp() const override { return probed_listener().is_tcp(); }
   bool watch_notify(WorkerKey worker, NotifyHandler handler) override;
-  const SystemView& system() const override { return real_system(); }
+  const SystemView& system() const override { return host_.system(); }
   std::string listens_elsewhere(WorkerKey worker) const override;
   // GateFailed for a worker's gate, with the hint of what the gate or the takeover saw.
   GateFailed gate_failed(WorkerKey worker, const std::string& reason, bool timed_out,
                          const Gate* gate) const;
 
+  Host& host_;
   const Config& config_;
   std::vector<Listener> listeners_;
-  boost::asio::io_context io_;
-  boost::asio::signal_set signals_;
-  Reaper reaper_;
   Supervisor supervisor_;
-  SystemdNotifier systemd_ = SystemdNotifier::from_environment();
-  TimerTable timers_{io_, [this](TimerId id) { dispatch(TimerFired{id}); }};
-  std::map<WorkerKey, std::unique_ptr<Gate>> gates_;
-  NotifyChannels notify_{io_, [this](WorkerKey worker, bool trigger) {
-                           dispatch(WatchdogPinged{worker.generation, worker.slot, trigger});
-                         }};
-  std::deque<Event> pending_;
-  Clock::time_point started_at_ = Clock::now();
-  Upgrade upgrade_{io_};
-  std::set<pid_t> probes_;                          // exec-gate probes running
-  std::optional<Clock::time_point> stop_deadline_;  // systemd is told how long a stop may take
+  // Events raised while actions are being applied wait here (dispatch).
+  struct Queue {
+    std::deque<Event> pending;
+    bool dispatching = false;
+  } queue_;
+  TimerTable timers_{host_.io(), [this](TimerId id) { timer_fired(id); }};
+  WorkerChannels channels_;
+  Lifetime lifetime_;
+  Upgrade upgrade_{host_.io()};
   RestartLedger restarts_;
   ListenerWatch watch_;
-  // The bind takeover (bind_takeover.hpp): the filter, built once; nullopt when turned off or
-  // refused (said once).
-  std::optional<TakeoverFilter> takeover_filter_;
-  bool takeover_refusal_said_ = false;
-  bool rebound_ = false;  // the first generation's own bind moved a socket (once only)
-  std::set<Generation> takeover_said_;  // generations whose own bind was logged
-  TakeoverChannels takeovers_;
   std::unique_ptr<ControlServer> control_;
-  bool dispatching_ = false;
-  // Strays (group_signal.hpp): what is known of each child; a sweep of gone workers' strays
-  // waiting (one per interval, however many children exit); once Exit came, the code to exit
-  // with when no descendant is left, and the timer of that wait.
-  StrayCache stray_cache_;
-  bool sweep_pending_ = false;
-  boost::asio::steady_timer sweep_timer_{io_};
-  std::optional<int> exiting_;
-  bool hurry_ = false;  // a second stop signal while exiting: SIGKILL what is left now
-  bool killed_strays_ = false;
-  std::set<pid_t> killed_at_exit_;
-  std::optional<int> exit_code_;
-  // systemd's watchdog for reuserun itself (WATCHDOG_USEC): pinged at half the interval.
-  struct WatchdogPing {
-    boost::asio::steady_timer timer;
-    Duration every;
-  };
-  std::optional<WatchdogPing> watchdog_;
 };
 
 }  // namespace reuserun

@@ -1,4 +1,4 @@
-// The event loop's part in starting what runs on the children's behalf: the workers themselves
+// Starting what runs on the children's behalf, the event loop's part: the workers themselves
 // (the plan is launch_plan's; this reads the env file, opens the notify channel and spawns) and
 // the exec: gates' probes, both with the children's identity.
 #include <fcntl.h>
@@ -58,7 +58,7 @@ void EventLoop::apply(const SpawnChild& action) {
                          action.slot});
     return;
   }
-  auto notify = NotifySocket::open(io_, notify_owner());
+  auto notify = host_.open_notify(notify_owner());
   if (notify) {
     env.set("NOTIFY_SOCKET", notify.value()->address());
     if (config_.watchdog > Duration::zero()) {  // sd_watchdog_enabled(3)
@@ -74,13 +74,13 @@ void EventLoop::apply(const SpawnChild& action) {
   SpawnRequest request = children_request(resolved.path, plan.value().argv, env, fds);
   auto report = takeover_report();
   if (report) {
-    request.takeover_filter = takeover_filter_->program();
+    request.takeover_filter = channels_.takeover_filter->program();
     request.takeover_report = report->first.get();
   }
-  const auto spawned = spawn_process(io_, request);
+  const auto spawned = host_.spawn(request);
   if (!spawned) return fail(spawned.error().code);
   const WorkerKey worker{action.generation, action.slot};
-  if (notify) notify_.attach(worker, spawned.value(), std::move(notify.value()));
+  if (notify) channels_.notify.attach(worker, spawned.value(), std::move(notify.value()));
   if (report) {
     report->first.reset();
     attach_takeover(worker, spawned.value(), report->second.get());
@@ -89,7 +89,7 @@ void EventLoop::apply(const SpawnChild& action) {
 }
 
 std::optional<std::pair<UniqueFd, UniqueFd>> EventLoop::takeover_report() {
-  if (!takeover_filter_) return std::nullopt;
+  if (!channels_.takeover_filter) return std::nullopt;
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == -1) {
     log_warn("a child that binds the port itself will not get the shared socket: {}",
@@ -102,11 +102,11 @@ std::optional<std::pair<UniqueFd, UniqueFd>> EventLoop::takeover_report() {
 void EventLoop::attach_takeover(WorkerKey worker, pid_t pid, int report) {
   auto notifications = receive_takeover_fd(report);
   if (notifications) {
-    takeovers_.attach(worker, std::move(notifications.value()));
+    channels_.takeovers.attach(worker, std::move(notifications.value()));
     return;
   }
-  if (takeover_refusal_said_) return;
-  takeover_refusal_said_ = true;  // the same kernel or sandbox refuses every child alike
+  if (channels_.takeover_refusal_said) return;
+  channels_.takeover_refusal_said = true;  // the same kernel or sandbox refuses every child alike
   log_warn("generation {} (pid {}) runs without the bind takeover (a bind of the port of its "
            "own fails as it would without reuserun): {}",
            worker.generation, pid, notifications.error().message);
@@ -122,7 +122,7 @@ TakeoverChannels::Hooks EventLoop::takeover_hooks() {
     // Until a generation has been ready, a socket whose address no --bind chose (nor systemd)
     // follows the first generation's own bind (`--port 5000 -- flask run` binds 127.0.0.1).
     // Once: a child binding one address after another must not move it again and again.
-    const bool fresh = !rebound_ && !supervisor_.ever_ready() && restarts_.count() == 0 &&
+    const bool fresh = !channels_.rebound && !supervisor_.ever_ready() && restarts_.count() == 0 &&
                        upgrade_.count == 0 && config_.listen.size() == listeners_.size();
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
       const Listener& listener = listeners_[i];
@@ -136,7 +136,7 @@ TakeoverChannels::Hooks EventLoop::takeover_hooks() {
     return rebind_listener(index, address, ipv6_only);
   };
   hooks.taken = [this](WorkerKey worker, pid_t tid, const std::string& where) {
-    if (!takeover_said_.insert(worker.generation).second) return;
+    if (!channels_.takeover_said.insert(worker.generation).second) return;
     log_info("generation {} (pid {}) bound {} itself: given the shared socket", worker.generation,
              tid, where);
   };
@@ -166,7 +166,7 @@ bool EventLoop::rebind_listener(std::size_t index, const BindAddress& address, b
   log_info("reuserun's socket on {} moved to {}, where the first generation binds itself (no "
            "--bind was given)",
            old.describe(), format_address(wanted));
-  rebound_ = true;
+  channels_.rebound = true;
   // shutdown() takes the socket's lock, which the generation (fd 3) can hold: the socket helper
   // does it. Closing reuserun's own copy here is no last close and flushes nothing.
   const int leaving = ::fcntl(old.fd(), F_DUPFD_CLOEXEC, 0);
@@ -207,20 +207,16 @@ Result<pid_t> EventLoop::start_probe(const std::string& command, const GateSubje
        launch_variables(config_, {subject.generation, subject.slot, inet_ports()}, env_file.value()))
     env.set(key, value);
   env.set("REUSERUN_CHILD_PID", std::to_string(subject.pid));
-  auto spawned = spawn_process(io_, children_request("/bin/sh", {"sh", "-c", command}, env, {}));
+  auto spawned = host_.spawn(children_request("/bin/sh", {"sh", "-c", command}, env, {}));
   if (!spawned) return spawned;
-  probes_.insert(spawned.value());
-  reaper_.route(spawned.value(), [this, on_exit](pid_t pid, ExitStatus status) {
-    probes_.erase(pid);
-    on_exit(status);
-  });
+  host_.reaper().route(spawned.value(),
+                       [on_exit](pid_t, ExitStatus status) { on_exit(status); });
   return spawned;
 }
 
 void EventLoop::abandon_probe(pid_t pid) {
-  probes_.erase(pid);
-  reaper_.unroute(pid);
-  ::kill(-pid, SIGKILL);
+  host_.reaper().unroute(pid);
+  host_.kill_group(pid);
 }
 
 }  // namespace reuserun

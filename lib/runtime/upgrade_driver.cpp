@@ -50,7 +50,7 @@ void EventLoop::request_upgrade(std::optional<UpgradeWaiter> waiter) {
   if (waiter) upgrade_.waiters.push_back(std::move(*waiter));
   if (decision.step == UpgradeMachine::Step::join)
     return log_info("upgrade requested while one is under way: it answers both");
-  upgrade_.began = Clock::now();
+  upgrade_.began = host_.now();
   upgrade_.executable = config_.reexec_as.empty() ? upgrade_.running : config_.reexec_as;
   auto executable = upgrade_executable(config_.reexec_as, upgrade_.running);
   if (!executable) return carry_out(upgrade_.machine.abort(executable.error().message));
@@ -62,7 +62,7 @@ void EventLoop::request_upgrade(std::optional<UpgradeWaiter> waiter) {
 // fd 3: only whether it can take over matters. A worker still starting is left out: the commit
 // waits until none is.
 void EventLoop::start_upgrade_check() {
-  systemd_.reloading("upgrading reuserun: checking " + upgrade_.executable,
+  host_.systemd().reloading("upgrading reuserun: checking " + upgrade_.executable,
                      kCheckTimeout + config_.ready_timeout + std::chrono::seconds(1));
   Handover state = handover();
   std::erase_if(state.supervisor.children,
@@ -76,13 +76,13 @@ void EventLoop::start_upgrade_check() {
   check.argv.insert(check.argv.begin() + 1, {kUpgradeCheckOption, std::to_string(kListenFdsStart)});
   check.env = &env;
   check.listen_fds = {file.value().get()};
-  const auto spawned = spawn_process(io_, check);
+  const auto spawned = host_.spawn(check);
   if (!spawned)
     return carry_out(upgrade_.machine.abort(fmt::format("cannot run {}: {}", upgrade_.executable,
                                                         std::strerror(spawned.error().code))));
   log_info("upgrade: checking {} (pid {})", upgrade_.executable, spawned.value());
   upgrade_.check_pid = spawned.value();
-  reaper_.route(spawned.value(), [this](pid_t, ExitStatus status) {
+  host_.reaper().route(spawned.value(), [this](pid_t, ExitStatus status) {
     upgrade_.check_pid = 0;
     upgrade_.timer.cancel();
     carry_out(upgrade_.machine.check_ended(status, upgrade_.executable));
@@ -156,10 +156,10 @@ void EventLoop::commit_upgrade() {
     if (worker.takeover_fd >= 0) inherited.push_back(worker.takeover_fd);
   }
   log_info("upgrade: executing {}; pid {}, its sockets and its children ({}) carry on",
-           upgrade_.executable, ::getpid(), state.supervisor.children.size());
+           upgrade_.executable, host_.self(), state.supervisor.children.size());
   auto file = write_handover_file(encode_handover(state));
   const Error error =
-      file ? exec_new_image(upgrade_.executable, config_.arguments, file.value().get(), inherited)
+      file ? host_.exec_new_image(upgrade_.executable, config_.arguments, file.value().get(), inherited)
            : file.error();
   // Still here: execve failed, and this image runs on.
   const auto decision = upgrade_.machine.exec_failed(error.message);
@@ -170,7 +170,7 @@ UpgradeResult EventLoop::upgrade_failure(const std::string& reason,
                                          const std::string& executable) const {
   UpgradeResult result;
   result.reason = reason;
-  result.pid = ::getpid();
+  result.pid = host_.self();
   result.executable = executable;
   result.previous_executable = upgrade_.running;
   result.upgrades = upgrade_.count;
@@ -189,9 +189,9 @@ void EventLoop::fail_upgrade(const std::string& reason, int ctl_code,
   const auto waiters = std::exchange(upgrade_.waiters, {});
   log_error("upgrade failed: {}; this reuserun runs on as it was", reason);
   if (!supervisor_.stopping())
-    systemd_.ready(fmt::format("upgrade failed ({}); serving: {}", reason, describe_serving()));
+    host_.systemd().ready(fmt::format("upgrade failed ({}); serving: {}", reason, describe_serving()));
   UpgradeResult result = upgrade_failure(reason, upgrade_.executable);
-  result.duration_seconds = std::chrono::duration<double>(Clock::now() - upgrade_.began).count();
+  result.duration_seconds = std::chrono::duration<double>(host_.now() - upgrade_.began).count();
   for (const UpgradeWaiter& waiter : waiters) waiter.reply(ctl_code, render(result, waiter.json));
   for (auto& [client, json] : released)
     answer_control_client(std::move(client), ctl_code, render(result, json));
@@ -199,8 +199,8 @@ void EventLoop::fail_upgrade(const std::string& reason, int ctl_code,
 
 Handover EventLoop::handover() const {
   Handover out;
-  out.started_at_ns = nanoseconds(started_at_);
-  out.upgrade_began_ns = nanoseconds(upgrade_.machine.under_way() ? upgrade_.began : Clock::now());
+  out.started_at_ns = nanoseconds(lifetime_.started_at);
+  out.upgrade_began_ns = nanoseconds(upgrade_.machine.under_way() ? upgrade_.began : host_.now());
   out.previous_executable = upgrade_.running;
   out.upgrades = upgrade_.count;
   for (const Listener& listener : listeners_)
@@ -214,15 +214,15 @@ Handover EventLoop::handover() const {
     const WorkerKey key{child.generation, child.slot};
     HandedWorker& worker = out.workers[key];
     worker.spawned_at_ns = child.spawned_at_ns;
-    if (NotifySocket* socket = notify_.socket(key)) {
+    if (NotifySocket* socket = channels_.notify.socket(key)) {
       worker.notify_fd = socket->fd();
       worker.notify_address = socket->address();
     }
-    worker.takeover_fd = takeovers_.fd(key);
-    worker.bound_itself = takeovers_.bound_itself(key);
+    worker.takeover_fd = channels_.takeovers.fd(key);
+    worker.bound_itself = channels_.takeovers.bound_itself(key);
   }
   for (const TimerId& id : out.supervisor.armed) {
-    out.timer_expiries_ns[id] = nanoseconds(timers_.expiry(id).value_or(Clock::now()));
+    out.timer_expiries_ns[id] = nanoseconds(timers_.expiry(id).value_or(host_.now()));
   }
   out.restarts = restarts_.count();
   out.last_restart = restarts_.last();
@@ -233,7 +233,7 @@ Handover EventLoop::handover() const {
 // The new image: the handover's sockets are this loop's already (run.cpp); the children, their
 // notify channels and timers, the counters and the waiting `ctl upgrade` clients are taken here.
 void EventLoop::resume(const Handover& handover) {
-  started_at_ = time_point(handover.started_at_ns);
+  lifetime_.started_at = time_point(handover.started_at_ns);
   upgrade_.count = handover.upgrades + 1;
   restarts_.restore(handover.restarts, handover.last_restart,
                     time_point(handover.last_restart_at_ns));
@@ -248,24 +248,24 @@ void EventLoop::resume(const Handover& handover) {
     const HandedWorker& worker = handover.workers.at(key);
     if (worker.takeover_fd >= 0) {
       (void)::fcntl(worker.takeover_fd, F_SETFD, FD_CLOEXEC);  // inherited without it
-      takeovers_.attach(key, UniqueFd(worker.takeover_fd), worker.bound_itself);
+      channels_.takeovers.attach(key, UniqueFd(worker.takeover_fd), worker.bound_itself);
     }
     if (worker.notify_fd < 0) continue;
-    notify_.attach(key, child.pid,
-                   NotifySocket::adopt(io_, worker.notify_fd, worker.notify_address));
+    channels_.notify.attach(key, child.pid,
+                   NotifySocket::adopt(host_.io(), worker.notify_fd, worker.notify_address));
   }
   for (const TimerId& id : handover.supervisor.armed) {
     const auto expiry = time_point(handover.timer_expiries_ns.at(id));
-    const auto left = std::chrono::ceil<Duration>(expiry - Clock::now());
+    const auto left = std::chrono::ceil<Duration>(expiry - host_.now());
     apply(ArmTimer{id, std::max(left, Duration::zero())});
   }
   UpgradeResult result;
   result.succeeded = true;
-  result.pid = ::getpid();
+  result.pid = host_.self();
   result.executable = upgrade_.running;
   result.previous_executable = handover.previous_executable;
   result.duration_seconds =
-      std::chrono::duration<double>(Clock::now() - time_point(handover.upgrade_began_ns)).count();
+      std::chrono::duration<double>(host_.now() - time_point(handover.upgrade_began_ns)).count();
   result.upgrades = upgrade_.count;
   result.serving = supervisor_.serving();
   log_info("upgraded in place in {}ms: pid {} runs {} (was {}); serving: {}",
@@ -273,9 +273,9 @@ void EventLoop::resume(const Handover& handover) {
            handover.previous_executable, describe_serving());
   for (const HandedWaiter& waiter : handover.waiters)
     answer_control_client(UniqueFd(waiter.fd), kExitOk, render(result, waiter.json));
-  systemd_.ready(fmt::format("upgraded in place; serving: {}", describe_serving()));
+  host_.systemd().ready(fmt::format("upgraded in place; serving: {}", describe_serving()));
   block_upgrade_signals(false);
-  reaper_.reap();  // children that exited while no image was listening
+  host_.reaper().reap();  // children that exited while no image was listening
 }
 
 }  // namespace reuserun
