@@ -27,7 +27,6 @@
 #include "upgrade.hpp"
 
 namespace reuserun {
-namespace {
 
 SupervisorConfig supervisor_config(const Config& config) {
   SupervisorConfig result;
@@ -41,8 +40,6 @@ SupervisorConfig supervisor_config(const Config& config) {
   result.start_attempts = config.start_attempts;
   return result;
 }
-
-}  // namespace
 
 std::int64_t nanoseconds_now() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -140,13 +137,13 @@ void EventLoop::control(const ControlRequest& request, ControlServer::Reply repl
   }
   log_info("restart requested over the control socket");
   restarts_.wait(request.json, std::move(reply));
-  if (supervisor_.stopping()) return restarts_.refuse_all(stopped_result());
+  if (lifetime_.stopping) return restarts_.refuse_all(stopped_result());
   dispatch(RestartRequested{});
 }
 
 ListenerWatch::Hooks EventLoop::watch_hooks() {
   ListenerWatch::Hooks hooks;
-  hooks.paused = [this] { return supervisor_.stopping(); };
+  hooks.paused = [this] { return lifetime_.stopping; };
   hooks.in_a_generation = [this](pid_t pid) {
     return std::any_of(supervisor_.children().begin(), supervisor_.children().end(),
                        [&](const auto& entry) { return is_descendant(pid, entry.second.pid); });

@@ -31,6 +31,9 @@
 
 namespace reuserun {
 
+// The supervisor's part of the configuration.
+SupervisorConfig supervisor_config(const Config& config);
+
 // The steady clock now, in nanoseconds since its epoch (ChildSpawned::at_ns, the handover).
 std::int64_t nanoseconds_now();
 
@@ -83,6 +86,9 @@ struct Lifetime {
   std::chrono::steady_clock::time_point started_at;
   std::optional<std::chrono::steady_clock::time_point> stop_deadline;  // told to systemd
   std::optional<int> exiting;
+  // What the supervisor said (ServiceReady, Stopping; a new image: the handover).
+  bool served = false;
+  bool stopping = false;
   bool hurry = false;  // a second stop signal while exiting: SIGKILL what is left now
   bool killed_leftovers = false;
   std::optional<int> exit_code;  // run() returns it
@@ -169,7 +175,6 @@ class EventLoop final : private GateServices {
   std::set<ino_t> listener_inodes() const;
   void sweep_before_exit();
   std::string describe_serving() const;
-  std::vector<pid_t> serving_pids() const;
   ListenerWatch::Hooks watch_hooks();
   TakeoverChannels::Hooks takeover_hooks();
   bool rebind_listener(std::size_t index, const BindAddress& address, bool ipv6_only);

@@ -4,6 +4,7 @@
 
 #include "event_loop.hpp"
 #include "log.hpp"
+#include "service_view.hpp"
 
 namespace reuserun {
 
@@ -21,27 +22,13 @@ Status EventLoop::status() const {
   Status out;
   out.pid = host_.self();
   out.uptime_seconds = seconds_since(lifetime_.started_at);
-  const auto serving = supervisor_.serving();
-  if (supervisor_.stopping())
-    out.state = "stopping";
-  else if (serving && supervisor_.candidate())
-    out.state = "restarting";
-  else if (serving)
-    out.state = "serving";
-  else if (supervisor_.candidate() && restarts_.count() == 0 && !restarts_.last())
-    out.state = "starting";
-  else
-    out.state = "down";
   for (const Listener& listener : listeners_)
     out.listeners.push_back({listener.describe(), listener.name()});
-  for (const auto& [key, child] : supervisor_.children()) {
-    const Clock::time_point began{std::chrono::nanoseconds(child.spawned_at_ns)};
-    out.generations.push_back({key.generation, child.pid, key.slot, child.phase,
-                               child.spawned_at_ns == 0 ? 0.0 : seconds_since(began),
-                               child.ready_by, channels_.takeovers.bound_itself(key)});
-  }
-  out.serving = serving;
-  out.workers = supervisor_.config().workers;
+  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  host_.now().time_since_epoch())
+                                  .count();
+  describe_workers(supervisor_, now_ns, restarts_.count() > 0 || restarts_.last().has_value(),
+                   [this](WorkerKey key) { return channels_.takeovers.bound_itself(key); }, out);
   out.restarts = restarts_.count();
   out.last_restart = restarts_.last();
   if (restarts_.last()) out.last_restart_seconds_ago = seconds_since(restarts_.last_at());
@@ -50,26 +37,11 @@ Status EventLoop::status() const {
   return out;
 }
 
-// "generation 3 (pid 4242)", "generation 3 (pids 4242, 4243)", for logs and STATUS=.
-std::string EventLoop::describe_serving() const {
-  const auto serving = supervisor_.serving();
-  if (!serving) return "no generation";
-  const auto pids = serving_pids();
-  std::string list;
-  for (const pid_t pid : pids) list += (list.empty() ? "" : ", ") + std::to_string(pid);
-  return fmt::format("generation {} (pid{} {})", *serving, pids.size() == 1 ? "" : "s", list);
-}
-
-std::vector<pid_t> EventLoop::serving_pids() const {
-  std::vector<pid_t> pids;
-  const auto serving = supervisor_.serving();
-  for (const auto& [key, child] : supervisor_.children())
-    if (serving && key.generation == *serving && child.phase == Phase::serving)
-      pids.push_back(child.pid);
-  return pids;
-}
+// "generation 3 (pid 4242)", for logs and STATUS=.
+std::string EventLoop::describe_serving() const { return reuserun::describe_serving(supervisor_); }
 
 void EventLoop::apply(const ServiceReady&) {
+  lifetime_.served = true;
   std::string addresses;
   for (const Listener& listener : listeners_)
     addresses += (addresses.empty() ? "" : ", ") + listener.describe();
@@ -91,7 +63,7 @@ void EventLoop::apply(const RestartFinished& action) {
   result.pids = action.pids;
   if (!result.pids.empty()) result.pid = result.pids.front();
   result.serving = supervisor_.serving();
-  if (result.serving && !serving_pids().empty()) result.serving_pid = serving_pids().front();
+  if (const auto pids = serving_pids(supervisor_); !pids.empty()) result.serving_pid = pids.front();
   restarts_.finished(std::move(result), host_.now());
   const LogFields about{action.succeeded() ? "restart-succeeded" : "restart-failed",
                         action.generation, 0, false, action.pids.empty() ? 0 : action.pids.front()};
@@ -103,7 +75,7 @@ void EventLoop::apply(const RestartFinished& action) {
     log_message(LogLevel::warn,
                 fmt::format("restart failed: generation {}: {}", action.generation, action.reason),
                 about);
-  if (supervisor_.stopping()) return;  // STOPPING=1 went out already; no READY=1 after it
+  if (lifetime_.stopping) return;  // STOPPING=1 went out already; no READY=1 after it
   host_.systemd().ready(action.succeeded() ? fmt::format("serving: {}", describe_serving())
                                     : fmt::format("restart failed ({}); serving: {}", action.reason,
                                                   describe_serving()));

@@ -10,6 +10,7 @@
 
 #include "event_loop.hpp"
 #include "exit_code.hpp"
+#include "service_view.hpp"
 
 namespace reuserun {
 
@@ -21,7 +22,7 @@ void EventLoop::apply(const ForgetWorker& action) {
   const WorkerKey worker{action.generation, action.slot};
   channels_.notify.forget(worker);
   channels_.takeovers.forget(worker);
-  if (!supervisor_.stopping()) host_.end_leftovers_of(worker, action.pid, known_children());
+  if (!lifetime_.stopping) host_.end_leftovers_of(worker, action.pid, known_children());
   report_stop_progress();
 }
 
@@ -91,18 +92,15 @@ void EventLoop::sweep_before_exit() {
 // timeout extended to reuserun's own deadline (--stop-timeout, then SIGKILL) each time one exits.
 void EventLoop::report_stop_progress() {
   if (!lifetime_.stop_deadline) return;
-  const auto& children = supervisor_.children();
-  if (children.empty()) return;
-  std::string waiting;
-  for (const auto& [key, child] : children)
-    waiting += fmt::format("{}generation {} (pid {})", waiting.empty() ? "" : ", ", key.generation,
-                           child.pid);
+  const std::string waiting = describe_workers_left(supervisor_);
+  if (waiting.empty()) return;
   const auto left = std::chrono::ceil<Duration>(*lifetime_.stop_deadline - host_.now());
   host_.systemd().stopping("stopping: waiting for " + waiting,
                            std::max(left, Duration::zero()) + std::chrono::seconds(1));
 }
 
 void EventLoop::apply(const Stopping&) {
+  lifetime_.stopping = true;
   carry_out(upgrade_.machine.stopping());
   host_.signal_leftovers(config_.stop_signal, known_children());
   lifetime_.stop_deadline = host_.now() + config_.stop_timeout;

@@ -39,7 +39,7 @@ std::string render(const UpgradeResult& result, bool json) {
 }  // namespace
 
 void EventLoop::request_upgrade(std::optional<UpgradeWaiter> waiter) {
-  const auto decision = upgrade_.machine.requested(supervisor_.stopping());
+  const auto decision = upgrade_.machine.requested(lifetime_.stopping);
   if (decision.step == UpgradeMachine::Step::refuse) {
     log_warn("upgrade refused: {}", decision.reason);
     if (waiter)
@@ -104,7 +104,7 @@ void EventLoop::carry_out(const UpgradeMachine::Decision& decision) {
       upgrade_.timer.async_wait([this, settle](boost::system::error_code error) {
         if (!error) carry_out(upgrade_.machine.settle_timed_out(settle));
       });
-      return carry_out(upgrade_.machine.supervisor_changed(supervisor_.settled()));
+      return commit_upgrade_when_settled();
     }
     case Step::report_waiting:
       return log_info("upgrade: waiting for the restart or worker start under way to end");
@@ -119,7 +119,7 @@ void EventLoop::carry_out(const UpgradeMachine::Decision& decision) {
       return;
     case Step::unblock:
       block_upgrade_signals(false);
-      return carry_out(upgrade_.machine.supervisor_changed(supervisor_.settled()));
+      return commit_upgrade_when_settled();
     case Step::commit:
       return commit_upgrade();
     case Step::fail:
@@ -188,7 +188,7 @@ void EventLoop::fail_upgrade(const std::string& reason, int ctl_code,
   if (upgrade_.check_pid > 0) abandon_probe(std::exchange(upgrade_.check_pid, 0));
   const auto waiters = std::exchange(upgrade_.waiters, {});
   log_error("upgrade failed: {}; this reuserun runs on as it was", reason);
-  if (!supervisor_.stopping())
+  if (!lifetime_.stopping)
     host_.systemd().ready(fmt::format("upgrade failed ({}); serving: {}", reason, describe_serving()));
   UpgradeResult result = upgrade_failure(reason, upgrade_.executable);
   result.duration_seconds = std::chrono::duration<double>(host_.now() - upgrade_.began).count();
@@ -242,7 +242,8 @@ void EventLoop::resume(const Handover& handover) {
   for (ChildState& child : snapshot.children)
     child.spawned_at_ns =
         handover.workers.at(WorkerKey{child.generation, child.slot}).spawned_at_ns;
-  supervisor_ = Supervisor(supervisor_.config(), snapshot);
+  supervisor_ = Supervisor(supervisor_config(config_), snapshot);
+  lifetime_.served = snapshot.ever_ready;
   for (const ChildState& child : handover.supervisor.children) {
     const WorkerKey key{child.generation, child.slot};
     const HandedWorker& worker = handover.workers.at(key);

@@ -115,14 +115,14 @@ void EventLoop::attach_takeover(WorkerKey worker, pid_t pid, int report) {
 TakeoverChannels::Hooks EventLoop::takeover_hooks() {
   TakeoverChannels::Hooks hooks;
   hooks.nothing_served = [this] {
-    return !supervisor_.ever_ready() && restarts_.count() == 0 && upgrade_.count == 0;
+    return !lifetime_.served && restarts_.count() == 0 && upgrade_.count == 0;
   };
   hooks.held = [this] {
     std::vector<HeldSocket> held;
     // Until a generation has been ready, a socket whose address no --bind chose (nor systemd)
     // follows the first generation's own bind (`--port 5000 -- flask run` binds 127.0.0.1).
     // Once: a child binding one address after another must not move it again and again.
-    const bool fresh = !channels_.rebound && !supervisor_.ever_ready() && restarts_.count() == 0 &&
+    const bool fresh = !channels_.rebound && !lifetime_.served && restarts_.count() == 0 &&
                        upgrade_.count == 0 && config_.listen.size() == listeners_.size();
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
       const Listener& listener = listeners_[i];
