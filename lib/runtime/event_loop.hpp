@@ -179,7 +179,7 @@ class EventLoop final : private GateServices {
   TakeoverChannels::Hooks takeover_hooks();
   bool rebind_listener(std::size_t index, const BindAddress& address, bool ipv6_only);
   // The child's end of a takeover report, and the loop's (none: no takeover for this child).
-  std::optional<std::pair<UniqueFd, UniqueFd>> takeover_report();
+  std::optional<std::pair<UniqueFd, UniqueFd>> takeover_report() const;
   void attach_takeover(WorkerKey worker, pid_t pid, int report);
   void report_stop_progress();
 

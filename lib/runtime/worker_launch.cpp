@@ -88,7 +88,7 @@ void EventLoop::apply(const SpawnChild& action) {
   dispatch(ChildSpawned{action.generation, spawned.value(), action.slot, nanoseconds_now()});
 }
 
-std::optional<std::pair<UniqueFd, UniqueFd>> EventLoop::takeover_report() {
+std::optional<std::pair<UniqueFd, UniqueFd>> EventLoop::takeover_report() const {
   if (!channels_.takeover_filter) return std::nullopt;
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == -1) {
