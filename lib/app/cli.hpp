@@ -1,6 +1,6 @@
-// The command line: argv (and REUSERUN_* environment fallbacks) to a Config. Every option here
-// is documented in man/reuserun.1 and completed by completions/; tests/integration/cli_test.cpp
-// keeps them in step.
+// The command line: argv (and REUSERUN_* environment fallbacks) to a Config. Every option
+// (cli_options.hpp) is documented in man/reuserun.1 and completed by completions/;
+// tests/integration/cli_test.cpp keeps them in step.
 #pragma once
 
 #include <iosfwd>

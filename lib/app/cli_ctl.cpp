@@ -8,6 +8,7 @@
 #include "cli.hpp"
 #include "cli_help.hpp"
 #include "control.hpp"
+#include "control_client.hpp"
 #include "exit_code.hpp"
 #include "status.hpp"
 

@@ -12,6 +12,8 @@
 //     backlog of every generation. Any other listen runs unchanged.
 // The child's socket is taken with pidfd_getfd to learn its kind, family and flags; that copy is
 // closed by a helper (its last close may wait: a SO_LINGER socket).
+// Which binds are taken over, and what a sockaddr says, is decided apart and without a syscall
+// (takeover_decision.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -29,43 +31,11 @@
 #include "listen_spec.hpp"
 #include "result.hpp"
 #include "supervisor.hpp"
+#include "takeover_decision.hpp"
 #include "takeover_filter.hpp"
 #include "unique_fd.hpp"
 
 namespace reuserun {
-
-// What a child asked for in bind(), as far as the takeover cares.
-struct BindAddress {
-  int family = 0;        // AF_INET, AF_INET6 or AF_UNIX
-  SocketAddress inet;    // AF_INET, AF_INET6
-  std::string path;      // AF_UNIX: a file path ("" for an abstract or unnamed address)
-};
-// The sockaddr bytes a child passed: nullopt for a family or length the takeover leaves alone.
-std::optional<BindAddress> parse_bind_address(const void* bytes, std::size_t length);
-std::string describe_bind_address(const BindAddress& address);
-
-// One of reuserun's sockets as the decision sees it.
-struct HeldSocket {
-  ListenSpec::Kind kind = ListenSpec::Kind::tcp;
-  SocketAddress address;  // inet
-  std::string path;       // unix
-  bool rebindable = false;  // no --bind chose its address, and nothing has been served yet
-};
-
-struct BindVerdict {
-  enum class Kind {
-    pass,       // not ours: the bind runs unchanged
-    take_over,  // the child gets held[listener]
-    rebind,     // held[listener] is bound again at the child's address first, then taken over
-    refuse      // ours, but of the other family: the generation fails (`reason`)
-  };
-  Kind kind = Kind::pass;
-  std::size_t listener = 0;
-  std::string reason;
-};
-// `domain` and `type` are the child's socket's (SO_DOMAIN, SO_TYPE).
-BindVerdict decide_bind(const BindAddress& wanted, int domain, int type,
-                        const std::vector<HeldSocket>& held);
 
 // A notification, as the loop needs it (struct seccomp_notif, without the kernel's layout).
 struct TrappedCall {

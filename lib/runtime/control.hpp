@@ -1,4 +1,5 @@
-// The control socket: how `reuserun ctl restart|status` talks to a running reuserun.
+// The control socket: how `reuserun ctl restart|status` talks to a running reuserun (the
+// server here, the client in control_client.hpp).
 //
 // An AF_UNIX stream socket, mode 0600, at --control-socket PATH or by default PORT.sock in the
 // default directory (control_directory.hpp), PORT being the first listener's. Only a peer with
@@ -130,17 +131,5 @@ class ControlServer {
 
 // Answers a client received from an earlier image of reuserun (Reply::release), then closes it.
 void answer_control_client(UniqueFd client, int exit_code, const std::string& text);
-
-// `reuserun ctl`: sends `request` to the socket at `path`, prints the answer, returns the exit
-// status it carries (kCtlUnreachable, after one line on `err`, when there is no answer).
-// `shown`: the name messages give the socket, when `path` is one through /proc/self/fd.
-int send_control_request(const std::string& path, const ControlRequest& request, std::ostream& out,
-                         std::ostream& err, const std::string& shown = "");
-// `reuserun ctl` without --control-socket: the socket of `port` in the default directory, or
-// the only live one there (dead ones are removed: list_control_sockets). The directory is
-// trusted only as the server trusts it, and reached through the fd it was judged on (a name
-// swapped after the check cannot send the request elsewhere).
-int send_to_default_control_socket(std::optional<std::uint16_t> port, const ControlRequest& request,
-                                   std::ostream& out, std::ostream& err);
 
 }  // namespace reuserun

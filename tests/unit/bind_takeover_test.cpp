@@ -1,5 +1,5 @@
-// The bind takeover's decisions (lib/runtime/bind_takeover.hpp): which of a child's own binds get the
-// shared socket, and what is read out of the sockaddr it passed.
+// The bind takeover's decisions (lib/core/takeover_decision.hpp): which of a child's own binds
+// get the shared socket, and what is read out of the sockaddr it passed.
 #include "bind_takeover.hpp"
 
 #include <gtest/gtest.h>
