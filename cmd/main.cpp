@@ -1,4 +1,4 @@
-// reuserun: parse, log, run (lib/run.cpp), or talk to a running reuserun (`reuserun ctl`).
+// reuserun: parse, log, run (lib/app/run.cpp), or talk to a running reuserun (`reuserun ctl`).
 #include <iostream>
 
 #include "cli.hpp"

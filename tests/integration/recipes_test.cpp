@@ -130,7 +130,7 @@ TEST(Recipes, GoNetHttp) {
   run_recipe({"go net/http", {}, {kHelloGo}, "hello from go\n"}, probe_free_port());
 }
 
-// ---- Servers that bind the port themselves (the bind takeover, lib/bind_takeover.hpp) ----
+// ---- Servers that bind the port themselves (the bind takeover, lib/runtime/bind_takeover.hpp) ----
 
 // reuserun with no --bind in front of `command`, which binds 127.0.0.1:`port` itself: its own
 // bind() gets reuserun's socket (moved to 127.0.0.1 at the first one), five restarts under load

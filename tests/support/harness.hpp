@@ -70,7 +70,7 @@ bool has_ipv6_loopback();
 std::optional<pid_t> serving_pid(int port);
 
 bool process_exists(pid_t pid);
-// Direct children, from /proc, but for reuserun's helper (lib/foreign_helper.hpp), which
+// Direct children, from /proc, but for reuserun's helper (lib/os/foreign_helper.hpp), which
 // helper_pids lists.
 std::vector<pid_t> child_pids(pid_t parent);
 std::vector<pid_t> helper_pids(pid_t parent);
