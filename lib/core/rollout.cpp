@@ -1,6 +1,6 @@
 // The supervisor's policies for a generation as a whole: the rollout of a new generation (start,
 // promote, fail, finish), draining, repairs and respawns with backoff, and stopping. The worker
-// lifecycle table and the events are in supervisor.cpp.
+// lifecycle table is in worker_lifecycle.cpp, the events in supervisor.cpp.
 #include <algorithm>
 #include <utility>
 #include <fmt/format.h>
