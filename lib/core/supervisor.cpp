@@ -37,30 +37,29 @@ std::string_view outcome_name(RestartOutcome outcome) {
 }
 
 Supervisor::Supervisor(SupervisorConfig config, const SupervisorSnapshot& snapshot)
-    : config_(config),
-      repairs_in_a_row_(snapshot.repairs_in_a_row),
-      armed_(snapshot.armed.begin(), snapshot.armed.end()),
-      next_generation_(snapshot.next_generation),
-      serving_(snapshot.serving),
-      ever_ready_(snapshot.ever_ready),
-      failures_in_a_row_(snapshot.failures_in_a_row) {
+    : config_(config), armed_(snapshot.armed.begin(), snapshot.armed.end()) {
+  launcher_.next_generation = snapshot.next_generation;
+  launcher_.serving = snapshot.serving;
+  launcher_.ever_ready = snapshot.ever_ready;
+  launcher_.failures_in_a_row = snapshot.failures_in_a_row;
+  launcher_.repairs_in_a_row = snapshot.repairs_in_a_row;
   for (const ChildState& child : snapshot.children)
     children_.emplace(WorkerKey{child.generation, child.slot}, child);
 }
 
 bool Supervisor::settled() const {
-  return !rollout_ && !stopping_ && spawning_.empty() &&
+  return !launcher_.rollout && !stopping() && launcher_.spawning.empty() &&
          std::none_of(children_.begin(), children_.end(),
                       [](const auto& entry) { return entry.second.phase == Phase::starting; });
 }
 
 SupervisorSnapshot Supervisor::snapshot() const {
   SupervisorSnapshot out;
-  out.next_generation = next_generation_;
-  out.serving = serving_;
-  out.ever_ready = ever_ready_;
-  out.failures_in_a_row = failures_in_a_row_;
-  out.repairs_in_a_row = repairs_in_a_row_;
+  out.next_generation = launcher_.next_generation;
+  out.serving = launcher_.serving;
+  out.ever_ready = launcher_.ever_ready;
+  out.failures_in_a_row = launcher_.failures_in_a_row;
+  out.repairs_in_a_row = launcher_.repairs_in_a_row;
   for (const auto& [key, child] : children_) out.children.push_back(child);
   out.armed.assign(armed_.begin(), armed_.end());
   return out;
@@ -83,7 +82,7 @@ void Supervisor::on(const SignalReceived& event) {
   if (event.sig == SIGHUP) {
     request_restart();
   } else if (event.sig == SIGTERM || event.sig == SIGINT) {
-    if (stopping_) {
+    if (stopping()) {
       report(LogLevel::warn,
              fmt::format("{} again: killing every generation now", signal_name(event.sig)));
       force_stop();
@@ -100,10 +99,9 @@ void Supervisor::on(const SignalReceived& event) {
 
 void Supervisor::on(const ChildSpawned& event) {
   const WorkerKey key{event.generation, event.slot};
-  spawning_.erase(key);
+  change(LauncherChange::spawned, {.worker = key, .pid = event.pid});
   ChildState& child =
       children_[key] = {event.generation, event.pid, Phase::starting, event.slot, event.at_ns, {}};
-  if (rollout_ && rollout_->generation == event.generation) rollout_->pids.push_back(event.pid);
   report_worker(child, "started", LogLevel::info,
                 fmt::format("{} started: pid {}", name_of(child), event.pid));
   actions_.push_back(StartGate{event.generation, event.pid, event.slot});
@@ -112,16 +110,17 @@ void Supervisor::on(const ChildSpawned& event) {
 
 void Supervisor::on(const SpawnFailed& event) {
   const WorkerKey key{event.generation, event.slot};
-  spawning_.erase(key);
+  change(LauncherChange::spawn_failed, {.worker = key});
   report(LogLevel::error, fmt::format("generation {}: {}", event.generation, event.reason));
   if (candidate() != event.generation) {  // a repair: try again later
-    if (!stopping_) schedule_repair(key);
+    if (!stopping()) schedule_repair(key);
     return;
   }
-  if (!ever_ready_ && rollout_->kind == LaunchKind::first_start && failures_in_a_row_ == 0) {
+  if (!launcher_.ever_ready && launcher_.rollout->kind == LaunchKind::first_start &&
+      launcher_.failures_in_a_row == 0) {
     // The very first start: nothing to keep serving and nothing that will change by retrying.
-    exit_code_ = exit_code_for_exec_error(event.error);
-    rollout_.reset();
+    change(LauncherChange::exit_decided, {.exit_code = exit_code_for_exec_error(event.error)});
+    change(LauncherChange::rollout_ended);
     begin_stop();
     return;
   }
@@ -131,13 +130,14 @@ void Supervisor::on(const SpawnFailed& event) {
 void Supervisor::on(const BindRefused& event) {
   const auto it = children_.find(WorkerKey{event.generation, event.slot});
   if (it == children_.end()) return;
-  if (!ever_ready_ && rollout_ && rollout_->kind == LaunchKind::first_start &&
+  if (!launcher_.ever_ready && launcher_.rollout &&
+      launcher_.rollout->kind == LaunchKind::first_start &&
       candidate() == event.generation) {
     // The very first start: the command and reuserun's socket disagree, and will again.
     report(LogLevel::error, fmt::format("generation {} (pid {}) {}", event.generation,
                                         it->second.pid, event.reason));
-    exit_code_ = kExitListen;
-    rollout_.reset();
+    change(LauncherChange::exit_decided, {.exit_code = kExitListen});
+    change(LauncherChange::rollout_ended);
     begin_stop();
     return;
   }
@@ -205,14 +205,11 @@ void Supervisor::on(const TimerFired& event) {
       launch_generation(LaunchKind::first_start);
       break;
     case TimerKind::stable:
-      if (serving_ == key.generation) {
-        failures_in_a_row_ = 0;
-        repairs_in_a_row_.clear();
-      }
+      if (launcher_.serving == key.generation) change(LauncherChange::stable);
       break;
     case TimerKind::repair:
-      if (stopping_ || children_.contains(key)) break;
-      spawning_.insert(key);
+      if (stopping() || children_.contains(key)) break;
+      change(LauncherChange::spawn_asked, {.worker = key});
       actions_.push_back(SpawnChild{key.generation, key.slot});
       break;
     case TimerKind::watchdog:

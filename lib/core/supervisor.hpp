@@ -83,13 +83,13 @@ class Supervisor {
   Actions handle(const Event& event);
 
   // Read-only views for status reporting and tests.
-  std::optional<Generation> serving() const { return serving_; }
+  std::optional<Generation> serving() const { return launcher_.serving; }
   std::optional<Generation> candidate() const {
-    return rollout_ ? std::optional(rollout_->generation) : std::nullopt;
+    return launcher_.rollout ? std::optional(launcher_.rollout->generation) : std::nullopt;
   }
-  bool restart_pending() const { return rollout_ && rollout_->another_queued; }
-  bool stopping() const { return stopping_; }
-  bool ever_ready() const { return ever_ready_; }
+  bool restart_pending() const { return launcher_.rollout && launcher_.rollout->another_queued; }
+  bool stopping() const { return launcher_.stage != Stage::running; }
+  bool ever_ready() const { return launcher_.ever_ready; }
   const std::map<WorkerKey, ChildState>& children() const { return children_; }
   const SupervisorConfig& config() const { return config_; }
 
@@ -112,6 +112,46 @@ class Supervisor {
     std::deque<Slot> pending;
     bool another_queued = false;
     std::vector<pid_t> pids;  // its workers spawned so far: RestartFinished names them
+  };
+  // How far reuserun is from exiting: asked to stop; then, if a second signal or the stop
+  // deadline sent SIGKILL to what was left, killing (its exit status says so); Exit sent.
+  enum class Stage { running, stopping, killing, exited };
+  // The launcher's own state, apart from its workers' (children_). change() is its only writer.
+  struct Launcher {
+    Stage stage = Stage::running;
+    std::optional<int> exit_code;  // decided before the last child has gone
+    Generation next_generation = 1;
+    std::optional<Rollout> rollout;
+    std::set<WorkerKey> spawning;  // SpawnChild sent, no answer yet
+    std::optional<Generation> serving;
+    bool ever_ready = false;
+    int failures_in_a_row = 0;             // of whole generations: the respawn's backoff
+    std::map<Slot, int> repairs_in_a_row;  // of each slot's worker: its repair's backoff
+  };
+  // Every way the launcher's state changes (change() applies each), and what one carries.
+  enum class LauncherChange {
+    launched,         // kind: a new generation's rollout begins
+    spawn_asked,      // worker: SpawnChild sent (a slot of the rollout, or a repair)
+    spawned,          // worker, pid: the answer, ChildSpawned
+    spawn_failed,     // worker: the answer, SpawnFailed
+    restart_queued,   // one more restart once the rollout ends (restarts coalesce)
+    rollout_halted,   // a worker of the candidate failed: no more of its slots start
+    rollout_ended,    // the candidate serves, failed, or was given up
+    serves,           // worker.generation: every worker of it serves
+    serving_lost,     // nothing serves any more
+    respawn_counted,  // a whole generation failed
+    repair_counted,   // worker: one worker failed
+    stable,           // the serving generation served for --stable-uptime: the counts start over
+    exit_decided,     // exit_code: what reuserun will exit with, whatever happens meanwhile
+    stop_began,
+    killing,
+    exited
+  };
+  struct Change {
+    WorkerKey worker{0};
+    LaunchKind kind = LaunchKind::first_start;
+    pid_t pid = 0;
+    int exit_code = 0;
   };
   // What a worker's event carries, whichever it is.
   struct Happened {
@@ -164,7 +204,20 @@ class Supervisor {
   void enter(ChildState& child, Phase phase);
   Replacement replacement_for(const ChildState& gone) const;
 
-  // The rollout and the launcher-wide policies (rollout.cpp).
+  // The launcher's state, and its policies for stopping and for what failed (launcher.cpp).
+  void change(LauncherChange what, const Change& carried);
+  void change(LauncherChange what) { change(what, Change{}); }
+  Duration backoff_delay(int failures) const;
+  // Why nothing serves: how the last one ended, and what the user can do about it.
+  void schedule_respawn(RestartOutcome why, const std::string& reason, const std::string& hint);
+  void schedule_repair(WorkerKey gone);
+  void give_up_first_start(const std::string& what);
+  void begin_stop();
+  void force_stop();
+  void exit_if_stopped();
+  void forward_to_serving(int sig);
+
+  // The rollout of a generation (rollout.cpp).
   void request_restart();
   void launch_generation(LaunchKind kind);
   void start_pending_workers();
@@ -176,18 +229,10 @@ class Supervisor {
   void stop_worker(ChildState& child);
   void finish_candidate(RestartOutcome outcome, const std::string& reason,
                         const std::string& hint = {});
-  void schedule_repair(WorkerKey gone);
   void mark_serving(ChildState& child, std::string_view what);
-  Duration backoff_delay(int failures) const;
-  std::string name_of(const ChildState& child) const;
   void limit_draining();
-  // Why nothing serves: how the last one ended, and what the user can do about it.
-  void schedule_respawn(RestartOutcome why, const std::string& reason, const std::string& hint);
-  void give_up_first_start(const std::string& what);
-  void begin_stop();
-  void force_stop();
-  void exit_if_stopped();
-  void forward_to_serving(int sig);
+
+  std::string name_of(const ChildState& child) const;
   void kill_group(const ChildState& child, int sig);
 
   void arm(TimerKind kind, WorkerKey worker, Duration after);
@@ -201,18 +246,8 @@ class Supervisor {
   SupervisorConfig config_;
   Actions actions_;                           // collected while handling one event
   std::map<WorkerKey, ChildState> children_;  // spawned and not yet reaped
-  std::set<WorkerKey> spawning_;              // SpawnChild sent, no answer yet
-  std::optional<Rollout> rollout_;
-  std::map<Slot, int> repairs_in_a_row_;
-  std::optional<int> exit_code_;  // decided before the last child has gone
-  bool exited_ = false;           // Exit was sent
   std::set<TimerId> armed_;
-  Generation next_generation_ = 1;
-  std::optional<Generation> serving_;
-  bool ever_ready_ = false;
-  bool stopping_ = false;
-  bool forced_ = false;
-  int failures_in_a_row_ = 0;
+  Launcher launcher_;
 };
 
 }  // namespace reuserun

@@ -86,7 +86,7 @@ void Supervisor::exited_while_starting(ChildState& gone, const Happened& happene
   const WorkerKey key{gone.generation, gone.slot};
   actions_.push_back(CancelGate{gone.generation, gone.slot});
   if (candidate() != gone.generation) {
-    if (!stopping_) schedule_repair(key);
+    if (!stopping()) schedule_repair(key);
     return;
   }
   std::string reason = fmt::format("pid {} {} before it was ready", gone.pid,
@@ -103,7 +103,7 @@ void Supervisor::exited_while_starting(ChildState& gone, const Happened& happene
     reason += fmt::format(", and pid {} it started holds the socket: the command daemonized; run "
                           "it in the foreground (nginx: daemon off;)",
                           happened.left_holding);
-    if (!ever_ready_ && rollout_->kind == LaunchKind::first_start) {
+    if (!launcher_.ever_ready && launcher_.rollout->kind == LaunchKind::first_start) {
       report(LogLevel::error, fmt::format("generation {} failed: {}", gone.generation, reason));
       return give_up_first_start("the command daemonized: it will again on every retry");
     }
@@ -118,8 +118,8 @@ void Supervisor::exited_while_serving(ChildState& gone, const Happened& happened
                             happened.status.describe()));
   switch (replacement_for(gone)) {
     case Replacement::new_generation:
-      if (serving_ == gone.generation) serving_.reset();
-      if (!rollout_)  // a rollout under way brings one already
+      if (launcher_.serving == gone.generation) change(LauncherChange::serving_lost);
+      if (!launcher_.rollout)  // a rollout under way brings one already
         schedule_respawn(RestartOutcome::exited, "", "");
       break;
     case Replacement::repair:
@@ -138,8 +138,9 @@ Supervisor::Replacement Supervisor::replacement_for(const ChildState& gone) cons
   });
   if (!others_serve) return Replacement::new_generation;
   const bool slot_pending =
-      rollout_ && std::find(rollout_->pending.begin(), rollout_->pending.end(), gone.slot) !=
-                      rollout_->pending.end();
+      launcher_.rollout && std::find(launcher_.rollout->pending.begin(),
+                                     launcher_.rollout->pending.end(),
+                                     gone.slot) != launcher_.rollout->pending.end();
   return slot_pending ? Replacement::rollout : Replacement::repair;
 }
 
