@@ -16,6 +16,24 @@ bool is_forwarded_signal(int sig) {
   return sig == SIGUSR1 || sig == SIGWINCH || sig == SIGTTIN || sig == SIGTTOU;
 }
 
+// A snapshot's field from or to where a supervisor keeps it.
+template <class T>
+void carry(const T& from, T& to) {
+  to = from;
+}
+void carry(const std::map<WorkerKey, ChildState>& from, std::vector<ChildState>& to) {
+  for (const auto& [key, child] : from) to.push_back(child);
+}
+void carry(const std::vector<ChildState>& from, std::map<WorkerKey, ChildState>& to) {
+  for (const ChildState& child : from) to.emplace(WorkerKey{child.generation, child.slot}, child);
+}
+void carry(const std::set<TimerId>& from, std::vector<TimerId>& to) {
+  to.assign(from.begin(), from.end());
+}
+void carry(const std::vector<TimerId>& from, std::set<TimerId>& to) {
+  to.insert(from.begin(), from.end());
+}
+
 }  // namespace
 
 std::string_view outcome_name(RestartOutcome outcome) {
@@ -36,15 +54,20 @@ std::string_view outcome_name(RestartOutcome outcome) {
   return "unknown";
 }
 
+template <class Self>
+auto Supervisor::durable(Self& self) {
+  auto fields = std::tie(self.launcher_.next_generation, self.launcher_.serving,
+                         self.launcher_.ever_ready, self.launcher_.failures_in_a_row,
+                         self.launcher_.repairs_in_a_row, self.children_, self.armed_);
+  static_assert(std::tuple_size_v<decltype(fields)> == kFieldCount<SupervisorSnapshot>,
+                "Supervisor::durable names where each field of SupervisorSnapshot is kept");
+  return fields;
+}
+
 Supervisor::Supervisor(SupervisorConfig config, const SupervisorSnapshot& snapshot)
-    : config_(config), armed_(snapshot.armed.begin(), snapshot.armed.end()) {
-  launcher_.next_generation = snapshot.next_generation;
-  launcher_.serving = snapshot.serving;
-  launcher_.ever_ready = snapshot.ever_ready;
-  launcher_.failures_in_a_row = snapshot.failures_in_a_row;
-  launcher_.repairs_in_a_row = snapshot.repairs_in_a_row;
-  for (const ChildState& child : snapshot.children)
-    children_.emplace(WorkerKey{child.generation, child.slot}, child);
+    : config_(config) {
+  for_each_zipped([](auto field, auto& mine) { carry(field.value, mine); }, snapshot.fields(),
+                  durable(*this));
 }
 
 bool Supervisor::settled() const {
@@ -55,13 +78,8 @@ bool Supervisor::settled() const {
 
 SupervisorSnapshot Supervisor::snapshot() const {
   SupervisorSnapshot out;
-  out.next_generation = launcher_.next_generation;
-  out.serving = launcher_.serving;
-  out.ever_ready = launcher_.ever_ready;
-  out.failures_in_a_row = launcher_.failures_in_a_row;
-  out.repairs_in_a_row = launcher_.repairs_in_a_row;
-  for (const auto& [key, child] : children_) out.children.push_back(child);
-  out.armed.assign(armed_.begin(), armed_.end());
+  for_each_zipped([](const auto& mine, auto field) { carry(mine, field.value); }, durable(*this),
+                  out.fields());
   return out;
 }
 

@@ -14,8 +14,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "aggregate_fields.hpp"
 #include "duration.hpp"
 #include "events.hpp"
 #include "exit_status.hpp"
@@ -59,6 +61,7 @@ struct ChildState {
   Slot slot = 0;
   std::int64_t spawned_at_ns = 0;  // ChildSpawned::at_ns
   std::string ready_by{};          // GatePassed::how, once it served (not carried by upgrades)
+  bool operator==(const ChildState&) const = default;
 };
 
 // Everything a supervisor knows while it is settled (Supervisor::settled): what an in-place
@@ -72,7 +75,25 @@ struct SupervisorSnapshot {
   std::map<Slot, int> repairs_in_a_row;
   std::vector<ChildState> children;
   std::vector<TimerId> armed;
+
+  // Each field once, named as the handover names it, in its order: Supervisor::snapshot() and
+  // the restoring constructor copy along this list, encode_handover and decode_handover walk it.
+  template <class Self>
+  static auto describe(Self& self) {
+    return std::tuple{Field{"next-generation", self.next_generation},
+                      Field{"serving", self.serving},
+                      Field{"ever-ready", self.ever_ready},
+                      Field{"failures-in-a-row", self.failures_in_a_row},
+                      Field{"repairs", self.repairs_in_a_row},
+                      Field{"worker", self.children},
+                      Field{"timer", self.armed}};
+  }
+  auto fields() { return describe(*this); }
+  auto fields() const { return describe(*this); }
 };
+static_assert(std::tuple_size_v<decltype(SupervisorSnapshot{}.fields())> ==
+                  kFieldCount<SupervisorSnapshot>,
+              "SupervisorSnapshot::describe names every field of SupervisorSnapshot");
 
 class Supervisor {
  public:
@@ -242,6 +263,10 @@ class Supervisor {
   void report_worker(const ChildState& child, std::string_view event, LogLevel level,
                      std::string text);
   ChildState* find_by_pid(pid_t pid);
+  // What a snapshot carries, where this supervisor keeps it, in SupervisorSnapshot::describe's
+  // order (supervisor.cpp).
+  template <class Self>
+  static auto durable(Self& self);
 
   SupervisorConfig config_;
   Actions actions_;                           // collected while handling one event
