@@ -199,7 +199,7 @@ std::optional<std::vector<pid_t>> pids_from(std::string_view text) {
 // ---- the supervisor's snapshot, along its description (SupervisorSnapshot::describe) ----
 // Its numbers make one `supervisor` line, in the description's order; each entry of one of its
 // collections is a line of its own, named after the field. A field of a type with no encoding
-// here does not compile.
+// here does not compile; a new field changes the text, and so kHandoverVersion.
 
 template <class T>
 struct IsNumber : std::bool_constant<std::integral<T>> {};
