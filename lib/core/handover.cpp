@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "aggregate_fields.hpp"
+#include "handover_text.hpp"
 #include "text.hpp"
 
 namespace reuserun {
@@ -28,6 +29,8 @@ static_assert(kFieldCount<TimerId> == 3, "the timer lines carry TimerId");
 
 namespace {
 
+using namespace handover_text;  // NOLINT(google-build-using-namespace): its own text
+
 constexpr std::string_view kMagic = "reuserun-handover";
 
 constexpr std::array<std::pair<TimerKind, std::string_view>, 8> kTimerNames = {{
@@ -44,121 +47,6 @@ constexpr std::array<std::pair<TimerKind, std::string_view>, 8> kTimerNames = {{
 constexpr std::array<RestartOutcome, 6> kOutcomes = {
     RestartOutcome::succeeded, RestartOutcome::exited,       RestartOutcome::gate_failed,
     RestartOutcome::timed_out, RestartOutcome::spawn_failed, RestartOutcome::stopped};
-
-// A string as one space-free token: backslash, space and newline escaped; "\e" is empty.
-std::string quote(std::string_view text) {
-  if (text.empty()) return "\\e";
-  std::string out;
-  for (char c : text) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == ' ')
-      out += "\\s";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
-
-std::optional<std::string> unquote(std::string_view token) {
-  if (token == "\\e") return std::string();
-  std::string out;
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    if (token[i] != '\\') {
-      out += token[i];
-      continue;
-    }
-    if (++i == token.size()) return std::nullopt;
-    switch (token[i]) {
-      case '\\':
-        out += '\\';
-        break;
-      case 's':
-        out += ' ';
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      default:
-        return std::nullopt;
-    }
-  }
-  return out;
-}
-
-std::string optional_number(const auto& value) {
-  return value ? std::to_string(*value) : std::string("-");
-}
-
-std::string join_pids(const std::vector<pid_t>& pids) {
-  if (pids.empty()) return "-";
-  std::string out;
-  for (const pid_t pid : pids) out += (out.empty() ? "" : ",") + std::to_string(pid);
-  return out;
-}
-
-// One line's fields, read in order; the first failure is remembered.
-class Fields {
- public:
-  explicit Fields(std::vector<std::string_view> tokens) : tokens_(std::move(tokens)) {}
-
-  template <typename Number>
-  Number number() {
-    Number value{};
-    if (!parse_number(next(), value)) ok_ = false;
-    return value;
-  }
-  template <typename Number>
-  std::optional<Number> optional_number() {
-    const std::string_view token = peek();
-    if (token == "-") {
-      next();
-      return std::nullopt;
-    }
-    return number<Number>();
-  }
-  bool flag() {
-    const std::string_view token = next();
-    if (token != "0" && token != "1") ok_ = false;
-    return token == "1";
-  }
-  std::string text() {
-    auto value = unquote(next());
-    if (!value) ok_ = false;
-    return value.value_or("");
-  }
-  std::string_view word() { return next(); }
-  // One number of the supervisor's line, of the field's type.
-  template <typename Number>
-  void read(Number& value) {
-    if constexpr (std::same_as<Number, bool>)
-      value = flag();
-    else
-      value = number<Number>();
-  }
-  template <typename Number>
-  void read(std::optional<Number>& value) {
-    value = optional_number<Number>();
-  }
-  // Every field was read and valid, and none is left over.
-  bool done() const { return ok_ && index_ == tokens_.size(); }
-
- private:
-  std::string_view peek() const { return index_ < tokens_.size() ? tokens_[index_] : ""; }
-  std::string_view next() {
-    if (index_ >= tokens_.size()) {
-      ok_ = false;
-      return "";
-    }
-    return tokens_[index_++];
-  }
-
-  std::vector<std::string_view> tokens_;
-  std::size_t index_ = 0;
-  bool ok_ = true;
-};
 
 std::optional<Phase> phase_from(std::string_view name) {
   for (Phase phase :
@@ -208,12 +96,6 @@ struct IsNumber<std::optional<T>> : std::bool_constant<std::integral<T>> {};
 template <class T>
 concept OneNumber = IsNumber<std::remove_const_t<T>>::value;
 
-std::string token(bool value) { return value ? "1" : "0"; }
-std::string token(std::integral auto value) { return std::to_string(value); }
-template <class Number>
-std::string token(const std::optional<Number>& value) {
-  return optional_number(value);
-}
 
 std::string encode_entry(std::string_view name, const std::pair<const Slot, int>& repairs,
                          const Handover& /*handover*/) {
