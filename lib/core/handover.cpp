@@ -2,13 +2,34 @@
 
 #include <array>
 #include <cerrno>
+#include <concepts>
+#include <tuple>
 #include <utility>
 #include <fmt/format.h>
 
+#include "aggregate_fields.hpp"
+#include "handover_text.hpp"
 #include "text.hpp"
 
 namespace reuserun {
+
+// Every field of what the handover carries beside the supervisor's snapshot (whose fields are
+// described once, SupervisorSnapshot::describe) is written by encode_handover and read by
+// decode_line by hand. A field added to one of these structs must be added to both, and it
+// changes the format (kHandoverVersion): these counts make that a decision.
+static_assert(kFieldCount<Handover> == 14, "encode_handover and decode_line carry Handover");
+static_assert(kFieldCount<HandedListener> == 3, "the listener lines carry HandedListener");
+static_assert(kFieldCount<HandedWorker> == 5, "the worker and takeover lines carry HandedWorker");
+static_assert(kFieldCount<HandedWaiter> == 2, "the waiter lines carry HandedWaiter");
+static_assert(kFieldCount<RestartResult> == 8, "the last-restart line carries RestartResult");
+// A worker's line carries its generation, slot, pid and phase; spawned_at_ns travels in its
+// HandedWorker, ready_by is not carried.
+static_assert(kFieldCount<ChildState> == 6, "the worker lines carry ChildState");
+static_assert(kFieldCount<TimerId> == 3, "the timer lines carry TimerId");
+
 namespace {
+
+using namespace handover_text;  // NOLINT(google-build-using-namespace): its own text
 
 constexpr std::string_view kMagic = "reuserun-handover";
 
@@ -26,109 +47,6 @@ constexpr std::array<std::pair<TimerKind, std::string_view>, 8> kTimerNames = {{
 constexpr std::array<RestartOutcome, 6> kOutcomes = {
     RestartOutcome::succeeded, RestartOutcome::exited,       RestartOutcome::gate_failed,
     RestartOutcome::timed_out, RestartOutcome::spawn_failed, RestartOutcome::stopped};
-
-// A string as one space-free token: backslash, space and newline escaped; "\e" is empty.
-std::string quote(std::string_view text) {
-  if (text.empty()) return "\\e";
-  std::string out;
-  for (char c : text) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == ' ')
-      out += "\\s";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
-
-std::optional<std::string> unquote(std::string_view token) {
-  if (token == "\\e") return std::string();
-  std::string out;
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    if (token[i] != '\\') {
-      out += token[i];
-      continue;
-    }
-    if (++i == token.size()) return std::nullopt;
-    switch (token[i]) {
-      case '\\':
-        out += '\\';
-        break;
-      case 's':
-        out += ' ';
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      default:
-        return std::nullopt;
-    }
-  }
-  return out;
-}
-
-std::string optional_number(const auto& value) {
-  return value ? std::to_string(*value) : std::string("-");
-}
-
-std::string join_pids(const std::vector<pid_t>& pids) {
-  if (pids.empty()) return "-";
-  std::string out;
-  for (const pid_t pid : pids) out += (out.empty() ? "" : ",") + std::to_string(pid);
-  return out;
-}
-
-// One line's fields, read in order; the first failure is remembered.
-class Fields {
- public:
-  explicit Fields(std::vector<std::string_view> tokens) : tokens_(std::move(tokens)) {}
-
-  template <typename Number>
-  Number number() {
-    Number value{};
-    if (!parse_number(next(), value)) ok_ = false;
-    return value;
-  }
-  template <typename Number>
-  std::optional<Number> optional_number() {
-    const std::string_view token = peek();
-    if (token == "-") {
-      next();
-      return std::nullopt;
-    }
-    return number<Number>();
-  }
-  bool flag() {
-    const std::string_view token = next();
-    if (token != "0" && token != "1") ok_ = false;
-    return token == "1";
-  }
-  std::string text() {
-    auto value = unquote(next());
-    if (!value) ok_ = false;
-    return value.value_or("");
-  }
-  std::string_view word() { return next(); }
-  // Every field was read and valid, and none is left over.
-  bool done() const { return ok_ && index_ == tokens_.size(); }
-
- private:
-  std::string_view peek() const { return index_ < tokens_.size() ? tokens_[index_] : ""; }
-  std::string_view next() {
-    if (index_ >= tokens_.size()) {
-      ok_ = false;
-      return "";
-    }
-    return tokens_[index_++];
-  }
-
-  std::vector<std::string_view> tokens_;
-  std::size_t index_ = 0;
-  bool ok_ = true;
-};
 
 std::optional<Phase> phase_from(std::string_view name) {
   for (Phase phase :
@@ -166,6 +84,108 @@ std::optional<std::vector<pid_t>> pids_from(std::string_view text) {
   return pids;
 }
 
+// ---- the supervisor's snapshot, along its description (SupervisorSnapshot::describe) ----
+// Its numbers make one `supervisor` line, in the description's order; each entry of one of its
+// collections is a line of its own, named after the field. A field of a type with no encoding
+// here does not compile; a new field changes the text, and so kHandoverVersion.
+
+template <class T>
+struct IsNumber : std::bool_constant<std::integral<T>> {};
+template <class T>
+struct IsNumber<std::optional<T>> : std::bool_constant<std::integral<T>> {};
+template <class T>
+concept OneNumber = IsNumber<std::remove_const_t<T>>::value;
+
+
+std::string encode_entry(std::string_view name, const std::pair<const Slot, int>& repairs,
+                         const Handover& /*handover*/) {
+  return fmt::format("{} {} {}\n", name, repairs.first, repairs.second);
+}
+
+std::string encode_entry(std::string_view name, const ChildState& child, const Handover& handover) {
+  const auto found = handover.workers.find(WorkerKey{child.generation, child.slot});
+  const HandedWorker worker = found != handover.workers.end() ? found->second : HandedWorker{};
+  std::string out = fmt::format("{} {} {} {} {} {} {} {}\n", name, child.generation, child.slot,
+                                child.pid, phase_name(child.phase), worker.spawned_at_ns,
+                                worker.notify_fd, quote(worker.notify_address));
+  if (worker.takeover_fd >= 0)
+    out += fmt::format("takeover {} {} {} {}\n", child.generation, child.slot, worker.takeover_fd,
+                       quote(worker.bound_itself));
+  return out;
+}
+
+std::string encode_entry(std::string_view name, const TimerId& id, const Handover& handover) {
+  const auto expiry = handover.timer_expiries_ns.find(id);
+  return fmt::format("{} {} {} {} {}\n", name, timer_name(id.kind), id.generation, id.slot,
+                     expiry != handover.timer_expiries_ns.end() ? expiry->second : 0);
+}
+
+std::string encode_supervisor(const Handover& handover) {
+  std::string numbers;
+  std::string entries;
+  const auto encode = [&]<class T>(const Field<T>& field) {
+    if constexpr (OneNumber<T>) {
+      numbers += ' ' + token(field.value);
+    } else {
+      for (const auto& entry : field.value) entries += encode_entry(field.name, entry, handover);
+    }
+  };
+  std::apply([&](const auto&... field) { (encode(field), ...); }, handover.supervisor.fields());
+  return "supervisor" + numbers + "\n" + entries;
+}
+
+bool decode_entry(Fields& fields, std::map<Slot, int>& repairs, Handover& /*out*/) {
+  const auto slot = fields.number<Slot>();
+  repairs[slot] = fields.number<int>();
+  return true;
+}
+
+bool decode_entry(Fields& fields, std::vector<ChildState>& children, Handover& out) {
+  ChildState child{};
+  child.generation = fields.number<Generation>();
+  child.slot = fields.number<Slot>();
+  child.pid = fields.number<pid_t>();
+  const auto phase = phase_from(fields.word());
+  HandedWorker worker;
+  worker.spawned_at_ns = fields.number<std::int64_t>();
+  worker.notify_fd = fields.number<int>();
+  worker.notify_address = fields.text();
+  // A settled supervisor has nothing starting: a starting worker would need its gate.
+  if (!phase || *phase == Phase::starting || child.pid <= 0) return false;
+  child.phase = *phase;
+  children.push_back(child);
+  out.workers[WorkerKey{child.generation, child.slot}] = std::move(worker);
+  return true;
+}
+
+bool decode_entry(Fields& fields, std::vector<TimerId>& armed, Handover& out) {
+  const auto kind = timer_from(fields.word());
+  const auto generation = fields.number<Generation>();
+  const auto slot = fields.number<Slot>();
+  const auto expires_at_ns = fields.number<std::int64_t>();
+  if (!kind) return false;
+  const TimerId id{*kind, generation, slot};
+  armed.push_back(id);
+  out.timer_expiries_ns[id] = expires_at_ns;
+  return true;
+}
+
+// A line of the supervisor's snapshot into `out`; false when it is none, or malformed.
+bool decode_supervisor(std::string_view keyword, Fields& fields, Handover& out) {
+  bool decoded = false;
+  const auto decode = [&]<class T>(const Field<T>& field) {
+    if constexpr (OneNumber<T>) {
+      if (keyword != "supervisor") return;
+      fields.read(field.value);
+      decoded = true;
+    } else if (keyword == field.name) {
+      decoded = decode_entry(fields, field.value, out);
+    }
+  };
+  std::apply([&](const auto&... field) { (decode(field), ...); }, out.supervisor.fields());
+  return decoded;
+}
+
 Error malformed(std::size_t line_number, std::string_view line) {
   return Error{fmt::format("malformed handover line {}: '{}'", line_number, line), EINVAL};
 }
@@ -188,29 +208,6 @@ bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
     out.control_fd = fields.number<int>();
     out.control_path = fields.text();
     if (out.control_fd < 0) return false;
-  } else if (keyword == "supervisor") {
-    out.supervisor.next_generation = fields.number<Generation>();
-    out.supervisor.serving = fields.optional_number<Generation>();
-    out.supervisor.ever_ready = fields.flag();
-    out.supervisor.failures_in_a_row = fields.number<int>();
-  } else if (keyword == "repairs") {
-    const auto slot = fields.number<Slot>();
-    out.supervisor.repairs_in_a_row[slot] = fields.number<int>();
-  } else if (keyword == "worker") {
-    ChildState child{};
-    child.generation = fields.number<Generation>();
-    child.slot = fields.number<Slot>();
-    child.pid = fields.number<pid_t>();
-    const auto phase = phase_from(fields.word());
-    HandedWorker worker;
-    worker.spawned_at_ns = fields.number<std::int64_t>();
-    worker.notify_fd = fields.number<int>();
-    worker.notify_address = fields.text();
-    // A settled supervisor has nothing starting: a starting worker would need its gate.
-    if (!phase || *phase == Phase::starting || child.pid <= 0) return false;
-    child.phase = *phase;
-    out.supervisor.children.push_back(child);
-    out.workers[WorkerKey{child.generation, child.slot}] = std::move(worker);
   } else if (keyword == "takeover") {  // after its worker's line
     const auto generation = fields.number<Generation>();
     const auto slot = fields.number<Slot>();
@@ -219,15 +216,6 @@ bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
     found->second.takeover_fd = fields.number<int>();
     found->second.bound_itself = fields.text();
     if (found->second.takeover_fd < 0) return false;
-  } else if (keyword == "timer") {
-    const auto kind = timer_from(fields.word());
-    const auto generation = fields.number<Generation>();
-    const auto slot = fields.number<Slot>();
-    const auto expires_at_ns = fields.number<std::int64_t>();
-    if (!kind) return false;
-    const TimerId id{*kind, generation, slot};
-    out.supervisor.armed.push_back(id);
-    out.timer_expiries_ns[id] = expires_at_ns;
   } else if (keyword == "restarts") {
     out.restarts = fields.number<unsigned long>();
   } else if (keyword == "last-restart") {
@@ -249,7 +237,7 @@ bool decode_line(std::string_view keyword, Fields& fields, Handover& out) {
     waiter.fd = fields.number<int>();
     waiter.json = fields.flag();
     if (waiter.fd < 0) return false;
-  } else {
+  } else if (!decode_supervisor(keyword, fields, out)) {
     return false;
   }
   return fields.done();
@@ -267,27 +255,7 @@ std::string encode_handover(const Handover& handover) {
         fmt::format("listener {} {:d} {}\n", listener.fd, listener.owns_path, quote(listener.name));
   if (handover.control_fd >= 0)
     out += fmt::format("control {} {}\n", handover.control_fd, quote(handover.control_path));
-  const SupervisorSnapshot& supervisor = handover.supervisor;
-  out += fmt::format("supervisor {} {} {:d} {}\n", supervisor.next_generation,
-                     optional_number(supervisor.serving), supervisor.ever_ready,
-                     supervisor.failures_in_a_row);
-  for (const auto& [slot, count] : supervisor.repairs_in_a_row)
-    out += fmt::format("repairs {} {}\n", slot, count);
-  for (const ChildState& child : supervisor.children) {
-    const auto found = handover.workers.find(WorkerKey{child.generation, child.slot});
-    const HandedWorker worker = found != handover.workers.end() ? found->second : HandedWorker{};
-    out += fmt::format("worker {} {} {} {} {} {} {}\n", child.generation, child.slot, child.pid,
-                       phase_name(child.phase), worker.spawned_at_ns, worker.notify_fd,
-                       quote(worker.notify_address));
-    if (worker.takeover_fd >= 0)
-      out += fmt::format("takeover {} {} {} {}\n", child.generation, child.slot,
-                         worker.takeover_fd, quote(worker.bound_itself));
-  }
-  for (const TimerId& id : supervisor.armed) {
-    const auto expiry = handover.timer_expiries_ns.find(id);
-    out += fmt::format("timer {} {} {} {}\n", timer_name(id.kind), id.generation, id.slot,
-                       expiry != handover.timer_expiries_ns.end() ? expiry->second : 0);
-  }
+  out += encode_supervisor(handover);
   out += fmt::format("restarts {}\n", handover.restarts);
   if (const auto& last = handover.last_restart)
     out += fmt::format(

@@ -1,3 +1,5 @@
+// The supervisor's events, each routed to the worker lifecycle (worker_lifecycle.cpp) or to the
+// launcher's policies (rollout.cpp), and its bookkeeping: snapshots, timers, reports.
 #include "supervisor.hpp"
 
 #include <algorithm>
@@ -14,36 +16,25 @@ bool is_forwarded_signal(int sig) {
   return sig == SIGUSR1 || sig == SIGWINCH || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-// What a first start that exited before it was ready most likely means (issue 27, finding 3:
-// one hint for every cause was often wrong).
-std::string exit_hint(const ExitStatus& status) {
-  if (status.succeeded())
-    return "it exited with status 0 before it was ready: a server must stay in the foreground "
-           "under reuserun; one that goes to the background exits at once (nginx: daemon off;, "
-           "gunicorn: no --daemon)";
-  return fmt::format("it {}: the server's own error, which its output above explains; "
-                     "\"Address already in use\" there means it binds a port reuserun could not "
-                     "give it (SERVERS THAT BIND THE PORT in reuserun(1))",
-                     status.describe());
+// A snapshot's field from or to where a supervisor keeps it.
+template <class T>
+void carry(const T& from, T& to) {
+  to = from;
+}
+void carry(const std::map<WorkerKey, ChildState>& from, std::vector<ChildState>& to) {
+  for (const auto& [key, child] : from) to.push_back(child);
+}
+void carry(const std::vector<ChildState>& from, std::map<WorkerKey, ChildState>& to) {
+  for (const ChildState& child : from) to.emplace(WorkerKey{child.generation, child.slot}, child);
+}
+void carry(const std::set<TimerId>& from, std::vector<TimerId>& to) {
+  to.assign(from.begin(), from.end());
+}
+void carry(const std::vector<TimerId>& from, std::set<TimerId>& to) {
+  to.insert(from.begin(), from.end());
 }
 
 }  // namespace
-
-std::string_view phase_name(Phase phase) {
-  switch (phase) {
-    case Phase::starting:
-      return "starting";
-    case Phase::serving:
-      return "serving";
-    case Phase::draining:
-      return "draining";
-    case Phase::failed:
-      return "failed";
-    case Phase::stopping:
-      return "stopping";
-  }
-  return "unknown";
-}
 
 std::string_view outcome_name(RestartOutcome outcome) {
   switch (outcome) {
@@ -63,33 +54,32 @@ std::string_view outcome_name(RestartOutcome outcome) {
   return "unknown";
 }
 
+template <class Self>
+auto Supervisor::durable(Self& self) {
+  auto fields = std::tie(self.launcher_.next_generation, self.launcher_.serving,
+                         self.launcher_.ever_ready, self.launcher_.failures_in_a_row,
+                         self.launcher_.repairs_in_a_row, self.children_, self.armed_);
+  static_assert(std::tuple_size_v<decltype(fields)> == kFieldCount<SupervisorSnapshot>,
+                "Supervisor::durable names where each field of SupervisorSnapshot is kept");
+  return fields;
+}
+
 Supervisor::Supervisor(SupervisorConfig config, const SupervisorSnapshot& snapshot)
-    : config_(config),
-      repairs_in_a_row_(snapshot.repairs_in_a_row),
-      armed_(snapshot.armed.begin(), snapshot.armed.end()),
-      next_generation_(snapshot.next_generation),
-      serving_(snapshot.serving),
-      ever_ready_(snapshot.ever_ready),
-      failures_in_a_row_(snapshot.failures_in_a_row) {
-  for (const ChildState& child : snapshot.children)
-    children_.emplace(WorkerKey{child.generation, child.slot}, child);
+    : config_(config) {
+  for_each_zipped([](auto field, auto& mine) { carry(field.value, mine); }, snapshot.fields(),
+                  durable(*this));
 }
 
 bool Supervisor::settled() const {
-  return !rollout_ && !stopping_ && spawning_.empty() &&
+  return !launcher_.rollout && !stopping() && launcher_.spawning.empty() &&
          std::none_of(children_.begin(), children_.end(),
                       [](const auto& entry) { return entry.second.phase == Phase::starting; });
 }
 
 SupervisorSnapshot Supervisor::snapshot() const {
   SupervisorSnapshot out;
-  out.next_generation = next_generation_;
-  out.serving = serving_;
-  out.ever_ready = ever_ready_;
-  out.failures_in_a_row = failures_in_a_row_;
-  out.repairs_in_a_row = repairs_in_a_row_;
-  for (const auto& [key, child] : children_) out.children.push_back(child);
-  out.armed.assign(armed_.begin(), armed_.end());
+  for_each_zipped([](const auto& mine, auto field) { carry(mine, field.value); }, durable(*this),
+                  out.fields());
   return out;
 }
 
@@ -99,164 +89,6 @@ Actions Supervisor::handle(const Event& event) {
   return std::move(actions_);
 }
 
-// ---- the worker lifecycle ----
-
-// Rows: the worker's phase (Phase order). Columns: what happened to it (WorkerEvent order).
-// A late gate result or deadline for a worker already on its way out means nothing.
-const Supervisor::Transition Supervisor::kLifecycle[5][6] = {
-    //             exited                            gate_passed            gate_failed
-    //             ready_deadline                    stop_deadline          watchdog_missed
-    /* starting */ {&Supervisor::exited_while_starting, &Supervisor::gate_passed,
-                    &Supervisor::gate_failed, &Supervisor::ready_deadline_passed,
-                    &Supervisor::ignore, &Supervisor::ignore},
-    // A serving worker's kill deadline is armed only by its missed watchdog.
-    /* serving  */
-    {&Supervisor::exited_while_serving, &Supervisor::ignore, &Supervisor::ignore,
-     &Supervisor::ignore, &Supervisor::stop_deadline_passed, &Supervisor::watchdog_missed},
-    /* draining */
-    {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-     &Supervisor::ignore, &Supervisor::stop_deadline_passed, &Supervisor::ignore},
-    /* failed   */
-    {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-     &Supervisor::ignore, &Supervisor::stop_deadline_passed, &Supervisor::ignore},
-    /* stopping */
-    {&Supervisor::exited_while_stopping, &Supervisor::ignore, &Supervisor::ignore,
-     &Supervisor::ignore, &Supervisor::stop_deadline_passed, &Supervisor::ignore},
-};
-
-void Supervisor::happen(ChildState& child, WorkerEvent event, const Happened& happened) {
-  (this->*kLifecycle[static_cast<int>(child.phase)][static_cast<int>(event)])(child, happened);
-}
-
-// The only writer of a worker's phase once it exists: every transition is reported. The
-// watchdog (--watchdog) watches a worker exactly while it serves.
-void Supervisor::enter(ChildState& child, Phase phase) {
-  if (child.phase == phase) return;
-  report(LogLevel::debug, fmt::format("{} (pid {}): {} -> {}", name_of(child), child.pid,
-                                      phase_name(child.phase), phase_name(phase)));
-  const WorkerKey key{child.generation, child.slot};
-  if (child.phase == Phase::serving) cancel(TimerKind::watchdog, key);
-  child.phase = phase;
-  if (phase == Phase::serving && config_.watchdog > Duration::zero())
-    arm(TimerKind::watchdog, key, config_.watchdog);
-}
-
-void Supervisor::exited_while_starting(ChildState& gone, const Happened& happened) {
-  const WorkerKey key{gone.generation, gone.slot};
-  actions_.push_back(CancelGate{gone.generation, gone.slot});
-  if (candidate() != gone.generation) {
-    if (!stopping_) schedule_repair(key);
-    return;
-  }
-  std::string reason = fmt::format("pid {} {} before it was ready", gone.pid,
-                                   happened.status.describe());
-  // fork, setsid, fork, exit 0: what it left holding the socket serves unsupervised, and each
-  // retry would leave one more (issue 27, finding 1). The loop stops what it left behind. A
-  // leader that failed (exit 1, a helper of its still holding fd 3) did not daemonize: its
-  // failure is retried as any other (attack review).
-  const bool exited_0 = happened.status.succeeded();
-  if (happened.left_holding != 0 && !exited_0)
-    reason += fmt::format(", and pid {} it started still held the socket (stopped)",
-                          happened.left_holding);
-  if (happened.left_holding != 0 && exited_0) {
-    reason += fmt::format(", and pid {} it started holds the socket: the command daemonized; run "
-                          "it in the foreground (nginx: daemon off;)",
-                          happened.left_holding);
-    if (!ever_ready_ && rollout_->kind == LaunchKind::first_start) {
-      report(LogLevel::error, fmt::format("generation {} failed: {}", gone.generation, reason));
-      return give_up_first_start("the command daemonized: it will again on every retry");
-    }
-  }
-  fail_candidate(RestartOutcome::exited, reason, key, Culprit::gone,
-                 exit_hint(happened.status));
-}
-
-void Supervisor::exited_while_serving(ChildState& gone, const Happened& happened) {
-  report_worker(gone, "exited", LogLevel::warn,
-                fmt::format("{} (pid {}) {} while serving", name_of(gone), gone.pid,
-                            happened.status.describe()));
-  switch (replacement_for(gone)) {
-    case Replacement::new_generation:
-      if (serving_ == gone.generation) serving_.reset();
-      if (!rollout_)  // a rollout under way brings one already
-        schedule_respawn(RestartOutcome::exited, "", "");
-      break;
-    case Replacement::repair:
-      schedule_repair(WorkerKey{gone.generation, gone.slot});
-      break;
-    case Replacement::rollout:
-      break;
-  }
-}
-
-// Nothing serves any more: a whole new generation. Other workers serve: the slot gets a new
-// worker of its own generation, unless the rollout under way has yet to replace that slot.
-Supervisor::Replacement Supervisor::replacement_for(const ChildState& gone) const {
-  const bool others_serve = std::any_of(children_.begin(), children_.end(), [](const auto& entry) {
-    return entry.second.phase == Phase::serving;
-  });
-  if (!others_serve) return Replacement::new_generation;
-  const bool slot_pending =
-      rollout_ && std::find(rollout_->pending.begin(), rollout_->pending.end(), gone.slot) !=
-                      rollout_->pending.end();
-  return slot_pending ? Replacement::rollout : Replacement::repair;
-}
-
-void Supervisor::exited_while_stopping(ChildState& gone, const Happened& happened) {
-  report_worker(gone, "exited", LogLevel::info,
-                fmt::format("{} (pid {}) {} ({})", name_of(gone), gone.pid,
-                            happened.status.describe(), phase_name(gone.phase)));
-}
-
-void Supervisor::gate_passed(ChildState& child, const Happened& happened) {
-  child.ready_by = happened.reason;
-  if (candidate() == child.generation) return promote_worker(child);
-  mark_serving(child, "is ready again");  // a repaired worker takes its slot back
-}
-
-void Supervisor::gate_failed(ChildState& child, const Happened& happened) {
-  const WorkerKey key{child.generation, child.slot};
-  if (candidate() == child.generation)
-    return fail_candidate(
-        happened.timed_out ? RestartOutcome::timed_out : RestartOutcome::gate_failed,
-        happened.reason, key, Culprit::running, happened.hint);
-  report(LogLevel::error, fmt::format("{} failed: {}", name_of(child), happened.reason));
-  stop_worker(child);
-  schedule_repair(key);
-}
-
-// The gate gives up and answers GateFailed, naming what it saw.
-void Supervisor::ready_deadline_passed(ChildState& child, const Happened&) {
-  actions_.push_back(ExpireGate{
-      child.generation,
-      fmt::format("not ready within {} (--ready-timeout)", format_duration(config_.ready_timeout)),
-      child.slot});
-}
-
-void Supervisor::stop_deadline_passed(ChildState& child, const Happened& happened) {
-  report(LogLevel::warn,
-         fmt::format(
-             "{} (pid {}) still running after {}: SIGKILL", name_of(child), child.pid,
-             format_duration(happened.timer == TimerKind::drain_deadline ? config_.drain_timeout
-                                                                         : config_.stop_timeout)));
-  actions_.push_back(DescribeStuck{child.generation, child.slot, child.pid});
-  kill_group(child, SIGKILL);
-}
-
-// A serving worker that stopped pinging is hung: SIGABRT (systemd's WatchdogSignal= default,
-// so it leaves a core to look at), SIGKILL after --stop-timeout. It is replaced when it exits,
-// as any worker that dies while serving is.
-void Supervisor::watchdog_missed(ChildState& child, const Happened& happened) {
-  report_worker(child, "watchdog-missed", LogLevel::error,
-                fmt::format("{} (pid {}) {}: treating it as crashed, SIGABRT", name_of(child),
-                            child.pid,
-                            happened.reason.empty()
-                                ? fmt::format("sent no WATCHDOG=1 for {} (--watchdog)",
-                                              format_duration(config_.watchdog))
-                                : happened.reason));
-  kill_group(child, SIGABRT);
-  arm(TimerKind::kill_deadline, WorkerKey{child.generation, child.slot}, config_.stop_timeout);
-}
 
 // ---- events ----
 
@@ -268,7 +100,7 @@ void Supervisor::on(const SignalReceived& event) {
   if (event.sig == SIGHUP) {
     request_restart();
   } else if (event.sig == SIGTERM || event.sig == SIGINT) {
-    if (stopping_) {
+    if (stopping()) {
       report(LogLevel::warn,
              fmt::format("{} again: killing every generation now", signal_name(event.sig)));
       force_stop();
@@ -285,10 +117,9 @@ void Supervisor::on(const SignalReceived& event) {
 
 void Supervisor::on(const ChildSpawned& event) {
   const WorkerKey key{event.generation, event.slot};
-  spawning_.erase(key);
+  change(LauncherChange::spawned, {.worker = key, .pid = event.pid});
   ChildState& child =
       children_[key] = {event.generation, event.pid, Phase::starting, event.slot, event.at_ns, {}};
-  if (rollout_ && rollout_->generation == event.generation) rollout_->pids.push_back(event.pid);
   report_worker(child, "started", LogLevel::info,
                 fmt::format("{} started: pid {}", name_of(child), event.pid));
   actions_.push_back(StartGate{event.generation, event.pid, event.slot});
@@ -297,16 +128,17 @@ void Supervisor::on(const ChildSpawned& event) {
 
 void Supervisor::on(const SpawnFailed& event) {
   const WorkerKey key{event.generation, event.slot};
-  spawning_.erase(key);
+  change(LauncherChange::spawn_failed, {.worker = key});
   report(LogLevel::error, fmt::format("generation {}: {}", event.generation, event.reason));
   if (candidate() != event.generation) {  // a repair: try again later
-    if (!stopping_) schedule_repair(key);
+    if (!stopping()) schedule_repair(key);
     return;
   }
-  if (!ever_ready_ && rollout_->kind == LaunchKind::first_start && failures_in_a_row_ == 0) {
+  if (!launcher_.ever_ready && launcher_.rollout->kind == LaunchKind::first_start &&
+      launcher_.failures_in_a_row == 0) {
     // The very first start: nothing to keep serving and nothing that will change by retrying.
-    exit_code_ = exit_code_for_exec_error(event.error);
-    rollout_.reset();
+    change(LauncherChange::exit_decided, {.exit_code = exit_code_for_exec_error(event.error)});
+    change(LauncherChange::rollout_ended);
     begin_stop();
     return;
   }
@@ -316,13 +148,14 @@ void Supervisor::on(const SpawnFailed& event) {
 void Supervisor::on(const BindRefused& event) {
   const auto it = children_.find(WorkerKey{event.generation, event.slot});
   if (it == children_.end()) return;
-  if (!ever_ready_ && rollout_ && rollout_->kind == LaunchKind::first_start &&
+  if (!launcher_.ever_ready && launcher_.rollout &&
+      launcher_.rollout->kind == LaunchKind::first_start &&
       candidate() == event.generation) {
     // The very first start: the command and reuserun's socket disagree, and will again.
     report(LogLevel::error, fmt::format("generation {} (pid {}) {}", event.generation,
                                         it->second.pid, event.reason));
-    exit_code_ = kExitListen;
-    rollout_.reset();
+    change(LauncherChange::exit_decided, {.exit_code = kExitListen});
+    change(LauncherChange::rollout_ended);
     begin_stop();
     return;
   }
@@ -390,14 +223,11 @@ void Supervisor::on(const TimerFired& event) {
       launch_generation(LaunchKind::first_start);
       break;
     case TimerKind::stable:
-      if (serving_ == key.generation) {
-        failures_in_a_row_ = 0;
-        repairs_in_a_row_.clear();
-      }
+      if (launcher_.serving == key.generation) change(LauncherChange::stable);
       break;
     case TimerKind::repair:
-      if (stopping_ || children_.contains(key)) break;
-      spawning_.insert(key);
+      if (stopping() || children_.contains(key)) break;
+      change(LauncherChange::spawn_asked, {.worker = key});
       actions_.push_back(SpawnChild{key.generation, key.slot});
       break;
     case TimerKind::watchdog:

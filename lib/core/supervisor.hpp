@@ -14,27 +14,16 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <variant>
+#include <tuple>
 #include <vector>
 
+#include "aggregate_fields.hpp"
 #include "duration.hpp"
+#include "events.hpp"
 #include "exit_status.hpp"
 #include "log_level.hpp"
 
 namespace reuserun {
-
-using Generation = std::uint64_t;
-using Slot = unsigned;  // a worker's place in its generation: 0 .. workers-1
-
-// One worker process: its generation and its slot (0 with one worker). Explicit: an implicit
-// conversion from Generation turns set.insert({generation, slot}) into two keys.
-struct WorkerKey {
-  explicit WorkerKey(Generation generation_, Slot slot_ = 0)
-      : generation(generation_), slot(slot_) {}
-  Generation generation;
-  Slot slot;
-  auto operator<=>(const WorkerKey&) const = default;  // NOLINT(modernize-use-nullptr): clang 14
-};
 
 struct SupervisorConfig {
   Duration ready_timeout = std::chrono::seconds(30);
@@ -62,176 +51,6 @@ struct SupervisorConfig {
   int start_attempts = 0;
 };
 
-enum class TimerKind {
-  ready_deadline,
-  drain_deadline,
-  kill_deadline,
-  stop_deadline,
-  backoff,
-  stable,
-  repair,   // respawn one crashed worker after its backoff
-  watchdog  // a serving worker's WATCHDOG=1 is overdue (--watchdog)
-};
-
-struct TimerId {
-  TimerKind kind;
-  Generation generation = 0;  // 0 for the launcher-wide timers (stop_deadline, backoff)
-  Slot slot = 0;
-  auto operator<=>(const TimerId&) const = default;  // NOLINT(modernize-use-nullptr): clang 14 bug
-};
-
-// ---- events ----
-struct StartRequested {};
-// A restart asked for over the control socket (`reuserun ctl restart`); SIGHUP is the other way.
-struct RestartRequested {};
-struct SignalReceived {
-  int sig;
-};
-struct ChildSpawned {
-  Generation generation;
-  pid_t pid;
-  Slot slot = 0;
-  std::int64_t at_ns = 0;  // when, on the loop's steady clock: the supervisor reads no clock
-};
-struct SpawnFailed {
-  Generation generation;
-  int error;  // errno of the failed exec
-  std::string reason;
-  Slot slot = 0;
-};
-struct ChildExited {
-  pid_t pid;
-  ExitStatus status;
-  // A process the worker started that still holds a shared socket once the worker is gone
-  // (reparented to reuserun, the subreaper): the command daemonized. 0: none.
-  pid_t left_holding = 0;
-};
-struct GatePassed {
-  Generation generation;
-  Slot slot = 0;
-  std::string how{};  // how the gate decided ("pid 12 waits in epoll_wait")
-};
-struct GateFailed {
-  Generation generation;
-  std::string reason;
-  bool timed_out = false;  // the gate gave up because the ready deadline passed (ExpireGate)
-  Slot slot = 0;
-  // What the user can do about it, when the gate knows ("GET /health answered 404: ..."):
-  // the hint of a first start that fails (Supervisor::schedule_respawn).
-  std::string hint{};
-};
-struct TimerFired {
-  TimerId id;
-};
-// A worker's process tree sent WATCHDOG=1 (or WATCHDOG=trigger: it asks to be treated as hung).
-struct WatchdogPinged {
-  Generation generation = 0;
-  Slot slot = 0;
-  bool trigger = false;
-};
-// A worker bound reuserun's port itself with a socket of the other family (bind_takeover.hpp):
-// it cannot be given the shared socket, and retrying changes nothing.
-struct BindRefused {
-  Generation generation = 0;
-  Slot slot = 0;
-  std::string reason;
-};
-using Event = std::variant<StartRequested, RestartRequested, SignalReceived, ChildSpawned,
-                           SpawnFailed, ChildExited, GatePassed, GateFailed, TimerFired,
-                           WatchdogPinged, BindRefused>;
-
-// ---- actions ----
-struct SpawnChild {
-  Generation generation;
-  Slot slot = 0;
-};
-struct StartGate {
-  Generation generation;
-  pid_t pid;
-  Slot slot = 0;
-};
-struct CancelGate {
-  Generation generation;
-  Slot slot = 0;
-};
-// The ready deadline passed: the gate must give up and report GateFailed with what it saw.
-struct ExpireGate {
-  Generation generation = 0;
-  std::string reason;
-  Slot slot = 0;
-};
-// A worker has exited and been handled: drop what is held for it (its notify channel), and end
-// what it left behind where reuserun can see it (group_signal.hpp).
-struct ForgetWorker {
-  Generation generation = 0;
-  Slot slot = 0;
-  pid_t pid = 0;
-};
-// A worker did not exit in time and is about to get SIGKILL: the loop says what /proc shows it
-// doing (blocked in accept on the shared socket, ...), which no stop signal can tell.
-struct DescribeStuck {
-  Generation generation = 0;
-  Slot slot = 0;
-  pid_t pid = 0;
-};
-// kill(-process_group, sig): every child leads its own process group.
-struct SignalGroup {
-  pid_t process_group;
-  int sig;
-  bool operator==(const SignalGroup&) const = default;
-};
-struct ArmTimer {
-  TimerId id;
-  Duration after;
-};
-struct CancelTimer {
-  TimerId id;
-};
-struct Report {
-  LogLevel level = LogLevel::info;
-  std::string text;
-  // About one worker (the JSON log's fields): what happened to it, and which it is.
-  std::string event{};  // started, ready, draining, exited; "" when not about a worker
-  Generation generation = 0;
-  Slot slot = 0;
-  pid_t pid = 0;
-};
-// The first generation passed its gate: the service is up.
-struct ServiceReady {};
-// A restart (SIGHUP) began: the new generation is being started.
-struct RestartStarted {
-  Generation generation = 0;
-};
-// reuserun is stopping: every generation has been asked to.
-struct Stopping {};
-// How a restart ended. Part of the interface: `reuserun ctl restart` maps each one to its own
-// exit status (man/reuserun.1, CONTROL).
-enum class RestartOutcome {
-  succeeded,     // the new generation passed its gate and serves
-  exited,        // it exited before it was ready
-  gate_failed,   // its gate failed (exec: probe failed, http: error status, strict adoption)
-  timed_out,     // not ready within --ready-timeout
-  spawn_failed,  // it could not be started at all
-  stopped        // reuserun began stopping before the restart ended
-};
-std::string_view outcome_name(RestartOutcome outcome);
-
-// A restart (SIGHUP) ended: the new generation serves, or it was rolled back.
-struct RestartFinished {
-  Generation generation = 0;
-  RestartOutcome outcome = RestartOutcome::succeeded;
-  std::string reason;
-  std::vector<pid_t> pids;  // of the generation's workers that were spawned, in spawn order
-  bool succeeded() const { return outcome == RestartOutcome::succeeded; }
-};
-struct Exit {
-  int code;
-};
-using Action = std::variant<SpawnChild, StartGate, CancelGate, ExpireGate, SignalGroup,
-                            DescribeStuck, ForgetWorker, ArmTimer, CancelTimer, Report, ServiceReady,
-                            RestartStarted, RestartFinished, Stopping, Exit>;
-using Actions = std::vector<Action>;
-
 enum class Phase { starting, serving, draining, failed, stopping };
 std::string_view phase_name(Phase phase);
 
@@ -242,6 +61,7 @@ struct ChildState {
   Slot slot = 0;
   std::int64_t spawned_at_ns = 0;  // ChildSpawned::at_ns
   std::string ready_by{};          // GatePassed::how, once it served (not carried by upgrades)
+  bool operator==(const ChildState&) const = default;
 };
 
 // Everything a supervisor knows while it is settled (Supervisor::settled): what an in-place
@@ -255,7 +75,25 @@ struct SupervisorSnapshot {
   std::map<Slot, int> repairs_in_a_row;
   std::vector<ChildState> children;
   std::vector<TimerId> armed;
+
+  // Each field once, named as the handover names it, in its order: Supervisor::snapshot() and
+  // the restoring constructor copy along this list, encode_handover and decode_handover walk it.
+  template <class Self>
+  static auto describe(Self& self) {
+    return std::tuple{Field{"next-generation", self.next_generation},
+                      Field{"serving", self.serving},
+                      Field{"ever-ready", self.ever_ready},
+                      Field{"failures-in-a-row", self.failures_in_a_row},
+                      Field{"repairs", self.repairs_in_a_row},
+                      Field{"worker", self.children},
+                      Field{"timer", self.armed}};
+  }
+  auto fields() { return describe(*this); }
+  auto fields() const { return describe(*this); }
 };
+static_assert(std::tuple_size_v<decltype(SupervisorSnapshot{}.fields())> ==
+                  kFieldCount<SupervisorSnapshot>,
+              "SupervisorSnapshot::describe names every field of SupervisorSnapshot");
 
 class Supervisor {
  public:
@@ -266,13 +104,13 @@ class Supervisor {
   Actions handle(const Event& event);
 
   // Read-only views for status reporting and tests.
-  std::optional<Generation> serving() const { return serving_; }
+  std::optional<Generation> serving() const { return launcher_.serving; }
   std::optional<Generation> candidate() const {
-    return rollout_ ? std::optional(rollout_->generation) : std::nullopt;
+    return launcher_.rollout ? std::optional(launcher_.rollout->generation) : std::nullopt;
   }
-  bool restart_pending() const { return rollout_ && rollout_->another_queued; }
-  bool stopping() const { return stopping_; }
-  bool ever_ready() const { return ever_ready_; }
+  bool restart_pending() const { return launcher_.rollout && launcher_.rollout->another_queued; }
+  bool stopping() const { return launcher_.stage != Stage::running; }
+  bool ever_ready() const { return launcher_.ever_ready; }
   const std::map<WorkerKey, ChildState>& children() const { return children_; }
   const SupervisorConfig& config() const { return config_; }
 
@@ -295,6 +133,46 @@ class Supervisor {
     std::deque<Slot> pending;
     bool another_queued = false;
     std::vector<pid_t> pids;  // its workers spawned so far: RestartFinished names them
+  };
+  // How far reuserun is from exiting: asked to stop; then, if a second signal or the stop
+  // deadline sent SIGKILL to what was left, killing (its exit status says so); Exit sent.
+  enum class Stage { running, stopping, killing, exited };
+  // The launcher's own state, apart from its workers' (children_). change() is its only writer.
+  struct Launcher {
+    Stage stage = Stage::running;
+    std::optional<int> exit_code;  // decided before the last child has gone
+    Generation next_generation = 1;
+    std::optional<Rollout> rollout;
+    std::set<WorkerKey> spawning;  // SpawnChild sent, no answer yet
+    std::optional<Generation> serving;
+    bool ever_ready = false;
+    int failures_in_a_row = 0;             // of whole generations: the respawn's backoff
+    std::map<Slot, int> repairs_in_a_row;  // of each slot's worker: its repair's backoff
+  };
+  // Every way the launcher's state changes (change() applies each), and what one carries.
+  enum class LauncherChange {
+    launched,         // kind: a new generation's rollout begins
+    spawn_asked,      // worker: SpawnChild sent (a slot of the rollout, or a repair)
+    spawned,          // worker, pid: the answer, ChildSpawned
+    spawn_failed,     // worker: the answer, SpawnFailed
+    restart_queued,   // one more restart once the rollout ends (restarts coalesce)
+    rollout_halted,   // a worker of the candidate failed: no more of its slots start
+    rollout_ended,    // the candidate serves, failed, or was given up
+    serves,           // worker.generation: every worker of it serves
+    serving_lost,     // nothing serves any more
+    respawn_counted,  // a whole generation failed
+    repair_counted,   // worker: one worker failed
+    stable,           // the serving generation served for --stable-uptime: the counts start over
+    exit_decided,     // exit_code: what reuserun will exit with, whatever happens meanwhile
+    stop_began,
+    killing,
+    exited
+  };
+  struct Change {
+    WorkerKey worker{0};
+    LaunchKind kind = LaunchKind::first_start;
+    pid_t pid = 0;
+    int exit_code = 0;
   };
   // What a worker's event carries, whichever it is.
   struct Happened {
@@ -334,7 +212,7 @@ class Supervisor {
   void on(const BindRefused&);
   void happen(ChildState& child, WorkerEvent event, const Happened& happened);
 
-  // The lifecycle table's transitions (supervisor.cpp).
+  // The lifecycle table's transitions (worker_lifecycle.cpp).
   void ignore(ChildState&, const Happened&) {}
   void exited_while_starting(ChildState& gone, const Happened& happened);
   void exited_while_serving(ChildState& gone, const Happened& happened);
@@ -347,7 +225,20 @@ class Supervisor {
   void enter(ChildState& child, Phase phase);
   Replacement replacement_for(const ChildState& gone) const;
 
-  // The rollout and the launcher-wide policies (supervisor_rollout.cpp).
+  // The launcher's state, and its policies for stopping and for what failed (launcher.cpp).
+  void change(LauncherChange what, const Change& carried);
+  void change(LauncherChange what) { change(what, Change{}); }
+  Duration backoff_delay(int failures) const;
+  // Why nothing serves: how the last one ended, and what the user can do about it.
+  void schedule_respawn(RestartOutcome why, const std::string& reason, const std::string& hint);
+  void schedule_repair(WorkerKey gone);
+  void give_up_first_start(const std::string& what);
+  void begin_stop();
+  void force_stop();
+  void exit_if_stopped();
+  void forward_to_serving(int sig);
+
+  // The rollout of a generation (rollout.cpp).
   void request_restart();
   void launch_generation(LaunchKind kind);
   void start_pending_workers();
@@ -359,18 +250,10 @@ class Supervisor {
   void stop_worker(ChildState& child);
   void finish_candidate(RestartOutcome outcome, const std::string& reason,
                         const std::string& hint = {});
-  void schedule_repair(WorkerKey gone);
   void mark_serving(ChildState& child, std::string_view what);
-  Duration backoff_delay(int failures) const;
-  std::string name_of(const ChildState& child) const;
   void limit_draining();
-  // Why nothing serves: how the last one ended, and what the user can do about it.
-  void schedule_respawn(RestartOutcome why, const std::string& reason, const std::string& hint);
-  void give_up_first_start(const std::string& what);
-  void begin_stop();
-  void force_stop();
-  void exit_if_stopped();
-  void forward_to_serving(int sig);
+
+  std::string name_of(const ChildState& child) const;
   void kill_group(const ChildState& child, int sig);
 
   void arm(TimerKind kind, WorkerKey worker, Duration after);
@@ -380,22 +263,16 @@ class Supervisor {
   void report_worker(const ChildState& child, std::string_view event, LogLevel level,
                      std::string text);
   ChildState* find_by_pid(pid_t pid);
+  // What a snapshot carries, where this supervisor keeps it, in SupervisorSnapshot::describe's
+  // order (supervisor.cpp).
+  template <class Self>
+  static auto durable(Self& self);
 
   SupervisorConfig config_;
   Actions actions_;                           // collected while handling one event
   std::map<WorkerKey, ChildState> children_;  // spawned and not yet reaped
-  std::set<WorkerKey> spawning_;              // SpawnChild sent, no answer yet
-  std::optional<Rollout> rollout_;
-  std::map<Slot, int> repairs_in_a_row_;
-  std::optional<int> exit_code_;  // decided before the last child has gone
-  bool exited_ = false;           // Exit was sent
   std::set<TimerId> armed_;
-  Generation next_generation_ = 1;
-  std::optional<Generation> serving_;
-  bool ever_ready_ = false;
-  bool stopping_ = false;
-  bool forced_ = false;
-  int failures_in_a_row_ = 0;
+  Launcher launcher_;
 };
 
 }  // namespace reuserun

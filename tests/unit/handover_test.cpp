@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "aggregate_fields.hpp"
+
 namespace reuserun {
 namespace {
 
@@ -115,6 +117,35 @@ TEST(Handover, ARestartDurationAndAReasonWithNulBytesSurviveTwoRoundTrips) {
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_EQ(encode_handover(second.value()), encoded);
 }
+
+// The supervisor's snapshot is described once (SupervisorSnapshot::describe), and encode and
+// decode walk that description. Here each described field is set in the sample (one left at its
+// default would go unchecked) and comes back; a field of SupervisorSnapshot left out of the
+// description does not compile (kFieldCount).
+TEST(Handover, EveryDescribedFieldOfTheSupervisorIsSetInTheSampleAndComesBack) {
+  const Handover in = sample();
+  const auto out = decode_handover(encode_handover(in));
+  ASSERT_TRUE(out) << out.error().message;
+  std::size_t checked = 0;
+  for_each_zipped(
+      [&](auto sent, auto received, auto initial) {
+        EXPECT_NE(sent.value, initial.value) << sent.name << ": the sample leaves it at its default";
+        EXPECT_EQ(sent.value, received.value) << sent.name << ": lost in the handover";
+        ++checked;
+      },
+      in.supervisor.fields(), out.value().supervisor.fields(), SupervisorSnapshot{}.fields());
+  EXPECT_EQ(checked, kFieldCount<SupervisorSnapshot>);
+}
+
+// The description counts against the compiler's count of the fields (aggregate_fields.hpp).
+struct TwoNumbersAndAList {
+  int first = 0;
+  std::optional<Generation> second;
+  std::vector<ChildState> list;
+};
+static_assert(kFieldCount<TwoNumbersAndAList> == 3);
+static_assert(kFieldCount<HandedWorker> == 5);
+static_assert(kFieldCount<Handover> == 14, "a member that is itself a struct counts once");
 
 TEST(Handover, AnotherVersionIsRefusedAndNamed) {
   std::string text = encode_handover(sample());

@@ -673,6 +673,29 @@ TEST_F(SupervisorTest, ARestoredSupervisorCarriesOnWhereTheSnapshotWasTaken) {
   EXPECT_TRUE(arms(crash, TimerKind::backoff, 0, config_.backoff_initial));
 }
 
+// A restore and a snapshot walk one description (SupervisorSnapshot::describe): every field,
+// set to something other than its default, comes back.
+TEST_F(SupervisorTest, ARestoredSupervisorGivesBackEveryFieldOfItsSnapshot) {
+  SupervisorSnapshot in;
+  in.next_generation = 5;
+  in.serving = 4;
+  in.ever_ready = true;
+  in.failures_in_a_row = 2;
+  in.repairs_in_a_row = {{0, 1}, {1, 3}};
+  in.children = {{3, 300, Phase::draining, 0, 7, {}}, {4, 400, Phase::serving, 0, 8, "epoll"}};
+  in.armed = {{TimerKind::drain_deadline, 3, 0}, {TimerKind::stable, 4, 0}};
+  const SupervisorSnapshot out = Supervisor(config_, in).snapshot();
+  std::size_t checked = 0;
+  for_each_zipped(
+      [&](auto sent, auto received, auto initial) {
+        EXPECT_NE(sent.value, initial.value) << sent.name << ": left at its default here";
+        EXPECT_EQ(sent.value, received.value) << sent.name << ": not given back";
+        ++checked;
+      },
+      in.fields(), out.fields(), SupervisorSnapshot{}.fields());
+  EXPECT_EQ(checked, kFieldCount<SupervisorSnapshot>);
+}
+
 TEST_F(SupervisorTest, ATimerNotInTheSnapshotDoesNothingAfterARestore) {
   serve_first();
   send(SignalReceived{SIGHUP});
