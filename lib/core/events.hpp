@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -190,6 +191,10 @@ struct RestartFinished {
   RestartOutcome outcome = RestartOutcome::succeeded;
   std::string reason;
   std::vector<pid_t> pids;  // of the generation's workers that were spawned, in spawn order
+  // What serves once the event that ended it is handled (the new generation, the old one after a
+  // rollback, none when reuserun stops).
+  std::optional<Generation> serving{};
+  std::optional<pid_t> serving_pid{};  // its first serving worker
   bool succeeded() const { return outcome == RestartOutcome::succeeded; }
 };
 struct Exit {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "exit_code.hpp"
+#include "service_view.hpp"
 #include "signal_name.hpp"
 
 namespace reuserun {
@@ -86,9 +87,16 @@ SupervisorSnapshot Supervisor::snapshot() const {
 Actions Supervisor::handle(const Event& event) {
   actions_.clear();
   std::visit([this](const auto& e) { on(e); }, event);
+  // A restart's result names what serves once the whole event is handled: a stop that ends the
+  // restart, or a rollout that goes on, comes after RestartFinished in the same event.
+  const auto pids = serving_pids(*this);
+  for (Action& action : actions_)
+    if (auto* finished = std::get_if<RestartFinished>(&action)) {
+      finished->serving = launcher_.serving;
+      finished->serving_pid = pids.empty() ? std::nullopt : std::optional<pid_t>(pids.front());
+    }
   return std::move(actions_);
 }
-
 
 // ---- events ----
 

@@ -145,8 +145,9 @@ ListenerWatch::Hooks EventLoop::watch_hooks() {
   ListenerWatch::Hooks hooks;
   hooks.paused = [this] { return lifetime_.stopping; };
   hooks.in_a_generation = [this](pid_t pid) {
-    return std::any_of(supervisor_.children().begin(), supervisor_.children().end(),
-                       [&](const auto& entry) { return is_descendant(pid, entry.second.pid); });
+    const auto running = workers();
+    return std::any_of(running.begin(), running.end(),
+                       [&](const auto& entry) { return is_descendant(pid, entry.first); });
   };
   hooks.describe_serving = [this] { return describe_serving(); };
   hooks.replaced = [this](const std::string& where) {
@@ -174,7 +175,14 @@ void EventLoop::dispatch(Event event) {
   while (!queue_.pending.empty()) {
     Event next = std::move(queue_.pending.front());
     queue_.pending.pop_front();
-    for (const Action& action : supervisor_.handle(next)) apply(action);
+    const Actions actions = supervisor_.handle(next);
+    // Stopping holds for the whole batch: actions the supervisor queued before it in the same
+    // event (the ForgetWorker of a first start that gives up, its RestartFinished) are carried out
+    // as during a stop (what a worker left gets the stop signal and timeout; no READY=1).
+    if (std::any_of(actions.begin(), actions.end(),
+                    [](const Action& action) { return std::holds_alternative<Stopping>(action); }))
+      lifetime_.stopping = true;
+    for (const Action& action : actions) apply(action);
   }
   queue_.dispatching = false;
   commit_upgrade_when_settled();

@@ -171,6 +171,7 @@ class EventLoop final : private GateServices {
   void apply(const Exit& action);
   // Leftovers (leftovers.hpp): what a worker left behind, reparented to reuserun.
   void on_child_exit(pid_t pid, ExitStatus status);
+  std::map<pid_t, WorkerKey> workers() const;
   std::vector<pid_t> known_children() const;  // workers, probes, an upgrade's check run
   std::set<ino_t> listener_inodes() const;
   void sweep_before_exit();

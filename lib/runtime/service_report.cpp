@@ -62,8 +62,8 @@ void EventLoop::apply(const RestartFinished& action) {
   result.reason = action.reason;
   result.pids = action.pids;
   if (!result.pids.empty()) result.pid = result.pids.front();
-  result.serving = supervisor_.serving();
-  if (const auto pids = serving_pids(supervisor_); !pids.empty()) result.serving_pid = pids.front();
+  result.serving = action.serving;
+  result.serving_pid = action.serving_pid;
   restarts_.finished(std::move(result), host_.now());
   const LogFields about{action.succeeded() ? "restart-succeeded" : "restart-failed",
                         action.generation, 0, false, action.pids.empty() ? 0 : action.pids.front()};

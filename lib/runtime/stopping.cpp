@@ -33,10 +33,10 @@ void EventLoop::apply(const ForgetWorker& action) {
 void EventLoop::on_child_exit(pid_t pid, ExitStatus status) {
   host_.child_reaped(pid);
   if (lifetime_.exiting) return;
-  for (const auto& [key, child] : supervisor_.children())
-    if (child.pid == pid)
-      return dispatch(
-          ChildExited{pid, status, host_.left_holding(key, known_children(), listener_inodes())});
+  const auto running = workers();
+  if (const auto worker = running.find(pid); worker != running.end())
+    return dispatch(ChildExited{
+        pid, status, host_.left_holding(worker->second, known_children(), listener_inodes())});
   dispatch(ChildExited{pid, status});
   if (lifetime_.sweep_pending) return;
   lifetime_.sweep_pending = true;
@@ -44,15 +44,23 @@ void EventLoop::on_child_exit(pid_t pid, ExitStatus status) {
   lifetime_.sweep_timer.async_wait([this](boost::system::error_code error) {
     lifetime_.sweep_pending = false;
     if (error || lifetime_.exiting) return;
-    host_.end_leftovers_of_gone(
-        [this](WorkerKey worker) { return supervisor_.children().contains(worker); },
-        known_children());
+    std::set<WorkerKey> running;
+    for (const auto& [pid, worker] : workers()) running.insert(worker);
+    host_.end_leftovers_of_gone([&](WorkerKey worker) { return running.contains(worker); },
+                                known_children());
   });
+}
+
+// The loop's one look at which workers the supervisor has (spawned, not yet reaped).
+std::map<pid_t, WorkerKey> EventLoop::workers() const {
+  std::map<pid_t, WorkerKey> running;
+  for (const auto& [key, child] : supervisor_.children()) running.emplace(child.pid, key);
+  return running;
 }
 
 std::vector<pid_t> EventLoop::known_children() const {
   std::vector<pid_t> ours = host_.reaper().routed();  // probes, an upgrade's check run
-  for (const auto& [key, child] : supervisor_.children()) ours.push_back(child.pid);
+  for (const auto& [pid, worker] : workers()) ours.push_back(pid);
   return ours;
 }
 
@@ -100,7 +108,7 @@ void EventLoop::report_stop_progress() {
 }
 
 void EventLoop::apply(const Stopping&) {
-  lifetime_.stopping = true;
+  lifetime_.stopping = true;  // set already for the batch that holds it (dispatch)
   carry_out(upgrade_.machine.stopping());
   host_.signal_leftovers(config_.stop_signal, known_children());
   lifetime_.stop_deadline = host_.now() + config_.stop_timeout;

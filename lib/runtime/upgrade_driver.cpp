@@ -268,7 +268,7 @@ void EventLoop::resume(const Handover& handover) {
   result.duration_seconds =
       std::chrono::duration<double>(host_.now() - time_point(handover.upgrade_began_ns)).count();
   result.upgrades = upgrade_.count;
-  result.serving = supervisor_.serving();
+  result.serving = handover.supervisor.serving;
   log_info("upgraded in place in {}ms: pid {} runs {} (was {}); serving: {}",
            static_cast<long>(result.duration_seconds * 1000), result.pid, upgrade_.running,
            handover.previous_executable, describe_serving());

@@ -83,10 +83,14 @@ class FakeHost final : public Host {
   pid_t left_holding(WorkerKey, const std::vector<pid_t>&, const std::set<ino_t>&) override {
     return 0;
   }
-  void end_leftovers_of(WorkerKey, pid_t, const std::vector<pid_t>&) override {}
+  void end_leftovers_of(WorkerKey, pid_t leader, const std::vector<pid_t>&) override {
+    leftovers_killed_of.push_back(leader);
+  }
   void end_leftovers_of_gone(const std::function<bool(WorkerKey)>&,
                              const std::vector<pid_t>&) override {}
-  void signal_leftovers(int, const std::vector<pid_t>&) override {}
+  void signal_leftovers(int sig, const std::vector<pid_t>&) override {
+    leftovers_signalled.push_back(sig);
+  }
   Sweep sweep_leftovers(const std::vector<pid_t>&, bool, bool) override { return {true, false}; }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>&, int,
                        const std::vector<int>&) override {
@@ -109,6 +113,8 @@ class FakeHost final : public Host {
   std::vector<Signalled> signals;
   std::vector<pid_t> reaped;
   std::vector<std::string> execs;
+  std::vector<pid_t> leftovers_killed_of;  // SIGKILL to what the worker of this leader left
+  std::vector<int> leftovers_signalled;    // the stop signal to every leftover
 
  private:
   boost::asio::io_context io_;
@@ -232,6 +238,8 @@ TEST_F(EventLoopTest, CtlRestartStopsTheOldGroupAndAnswersWithTheNewPid) {
   ASSERT_EQ(answer->code, kExitOk) << answer->text;
   EXPECT_NE(answer->text.find("\"pid\":" + std::to_string(new_worker)), std::string::npos)
       << answer->text;
+  EXPECT_NE(answer->text.find("\"serving_pid\":" + std::to_string(new_worker)), std::string::npos)
+      << answer->text;
   EXPECT_EQ(loop_->supervisor().serving(), 2u);
 }
 
@@ -245,6 +253,9 @@ TEST_F(EventLoopTest, ACandidateThatExitsIsRolledBackAndTheOldGenerationServesOn
   exit(candidate, exited(1));
   ASSERT_EQ(answer->code, kCtlExited) << answer->text;
   EXPECT_NE(answer->text.find("exited with status 1"), std::string::npos) << answer->text;
+  EXPECT_NE(answer->text.find("generation 1 (pid " + std::to_string(old_worker) + ") is serving"),
+            std::string::npos)
+      << answer->text;
   EXPECT_EQ(loop_->supervisor().serving(), 1u);
   EXPECT_FALSE(host_.signalled(old_worker, SIGTERM));
   EXPECT_TRUE(host_.signalled(probe, SIGKILL));  // its gate's probe goes with it
@@ -274,6 +285,25 @@ TEST_F(EventLoopTest, AStopThatEveryWorkerObeysExitsZero) {
   loop_->signal(SIGINT);
   exit(worker, exited(0));
   EXPECT_EQ(loop_->exit_code(), kExitOk);
+}
+
+TEST_F(EventLoopTest, AWorkerGoneWhileServingHasItsLeftoversKilled) {
+  start();
+  const pid_t worker = pass_gate_of_last_worker();
+  exit(worker, exited(1));
+  EXPECT_EQ(host_.leftovers_killed_of, (std::vector<pid_t>{worker}));
+  EXPECT_TRUE(host_.leftovers_signalled.empty());
+}
+
+// The worker's exit makes the first start give up: reuserun stops in the same event, so what the
+// worker left gets the stop signal and the stop timeout, as in any stop, not SIGKILL at once.
+TEST_F(EventLoopTest, AFirstStartThatGivesUpStopsLeftoversGently) {
+  start({"--start-attempts", "1"});
+  exit(kFirstPid, exited(1));
+  EXPECT_TRUE(loop_->supervisor().stopping());
+  EXPECT_TRUE(host_.leftovers_killed_of.empty());
+  EXPECT_EQ(host_.leftovers_signalled, (std::vector<int>{SIGTERM}));
+  EXPECT_EQ(loop_->exit_code(), kExitStartFailed);
 }
 
 TEST_F(EventLoopTest, AFailedUpgradeCheckAnswers15AndNothingIsExecuted) {

@@ -107,6 +107,8 @@ TEST_F(SupervisorTest, RestartStopsTheOldGenerationOnlyAfterTheNewOneIsReady) {
   EXPECT_TRUE(arms(ready, TimerKind::drain_deadline, 1, 20s));
   ASSERT_TRUE(first_of<RestartFinished>(ready));
   EXPECT_TRUE(first_of<RestartFinished>(ready)->succeeded());
+  EXPECT_EQ(first_of<RestartFinished>(ready)->serving, 2u);  // what `ctl restart` answers with
+  EXPECT_EQ(first_of<RestartFinished>(ready)->serving_pid, 200);
   EXPECT_FALSE(first_of<ServiceReady>(ready)) << "READY is reported once, for the first start";
   EXPECT_EQ(supervisor_->serving(), 2u);
   EXPECT_EQ(supervisor_->children().at(WorkerKey{1}).phase, Phase::draining);
@@ -214,6 +216,8 @@ TEST_F(SupervisorTest, NewGenerationThatExitsBeforeReadyIsRolledBack) {
   EXPECT_EQ(first_of<RestartFinished>(failed)->outcome, RestartOutcome::exited);
   EXPECT_NE(first_of<RestartFinished>(failed)->reason.find("exited with status 1"),
             std::string::npos);
+  EXPECT_EQ(first_of<RestartFinished>(failed)->serving, 1u);
+  EXPECT_EQ(first_of<RestartFinished>(failed)->serving_pid, 100);
   EXPECT_EQ(supervisor_->serving(), 1u);
   EXPECT_TRUE(all_of<SpawnChild>(failed).empty()) << "a failed deploy is not retried";
 }
@@ -603,6 +607,8 @@ TEST_F(SupervisorTest, StopDuringARestartStopsTheCandidateAndReportsTheRestartFa
   EXPECT_TRUE(sends(stop, 200, SIGTERM));
   ASSERT_TRUE(first_of<RestartFinished>(stop));
   EXPECT_EQ(first_of<RestartFinished>(stop)->outcome, RestartOutcome::stopped);
+  EXPECT_FALSE(first_of<RestartFinished>(stop)->serving) << "nothing serves once it stops";
+  EXPECT_FALSE(first_of<RestartFinished>(stop)->serving_pid);
   EXPECT_TRUE(all_of<SpawnChild>(send(SignalReceived{SIGHUP})).empty()) << "no restart now";
 }
 
