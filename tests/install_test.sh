@@ -14,7 +14,8 @@ for file in bin/reuserun share/man/man1/reuserun.1 share/bash-completion/complet
   [[ -f $root/$file ]] || { echo "missing: $root/$file"; failed=1; }
 done
 [[ -x $root/bin/reuserun ]] || { echo "not executable: bin/reuserun"; failed=1; }
-"$root/bin/reuserun" --version | grep -q '^reuserun ' || { echo "installed binary does not run"; failed=1; }
+grep -q '^reuserun ' <<<"$("$root/bin/reuserun" --version)" ||
+  { echo "installed binary does not run"; failed=1; }
 page=$(MANWIDTH=80 MANPAGER=cat man -l "$root/share/man/man1/reuserun.1" 2>&1)
 for section in NAME SYNOPSIS DESCRIPTION OPTIONS CONTROL "EXIT STATUS" EXAMPLES; do
   grep -q "^$section" <<<"$page" || { echo "man -l: no $section section"; failed=1; }

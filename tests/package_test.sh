@@ -43,7 +43,9 @@ for file in usr/bin/reuserun usr/share/man/man1/reuserun.1.gz \
   usr/share/fish/vendor_completions.d/reuserun.fish usr/share/doc/reuserun/copyright; do
   [[ -f $root/$file ]] || { echo "missing after install: /$file"; exit 1; }
 done
-dpkg --root="$root" -s reuserun | grep -q '^Status: install ok installed'
+# Here-strings, not `cmd | grep -q`: grep leaves at the first match, the writer may die of
+# SIGPIPE, and pipefail would turn the match into a failure.
+grep -q '^Status: install ok installed' <<<"$(dpkg --root="$root" -s reuserun)"
 installed=$root/usr/bin/reuserun
 port=$(free_port)
 "$installed" --port "$port" --bind 127.0.0.1 --control-socket "$work/deb.sock" -- \
@@ -73,7 +75,7 @@ pids+=($!)
 status=$(wait_status "$jail/ctl.sock" "$static") || { cat "$work/static.log"; exit 1; }
 reuserun_pid=$(reuserun_pid_of <<<"$status")
 pids+=("$reuserun_pid")
-curl -s "http://127.0.0.1:$port/info" | grep -q '^uid=65534 gid=65534' ||
+grep -q '^uid=65534 gid=65534' <<<"$(curl -s "http://127.0.0.1:$port/info")" ||
   { echo "the child does not run as nobody"; curl -s "http://127.0.0.1:$port/info"; exit 1; }
 # Load: 600 requests, a new connection each, bounded by curl's own timeouts.
 (

@@ -25,7 +25,9 @@ expect() {
   _reuserun reuserun "${words[-1]}" "${words[-2]}"
   local want
   for want in "${expected[@]}"; do
-    if ! printf '%s\n' "${COMPREPLY[@]}" | grep -qxF -- "$want"; then
+    # Not `printf | grep -q`: grep leaves at the first match, printf may then die of SIGPIPE,
+    # and pipefail turns a found word into a failure (seen once in CI).
+    if ! grep -qxF -- "$want" <<<"$(printf '%s\n' "${COMPREPLY[@]}")"; then
       echo "bash: '${words[*]}' should offer '$want', got: ${COMPREPLY[*]}"
       failed=1
     fi
