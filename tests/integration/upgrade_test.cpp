@@ -186,7 +186,10 @@ TEST_F(Upgrade, ABrokenNewBinaryLeavesTheOldOneRunningAndFailsTheRequest) {
 TEST_F(Upgrade, AnUpgradeAskedForDuringARestartWaitsForItsOutcome) {
   dir.write("args", "");
   auto reuserun = start({}, server_with_args_from(dir.file("args")));
-  dir.write("args", "--start-delay 1000");
+  // Ready 3 s after it starts: the upgrade's check run (a whole reuserun, slow under ASan: 0.5 s
+  // seen, after ctl itself took 0.65 s to connect) passes while the restart is still under way,
+  // so the upgrade has to wait. With 1 s, a slow check found the restart over (CI, once).
+  dir.write("args", "--start-delay 3000");
   reuserun->signal(SIGHUP);
   ASSERT_TRUE(reuserun->wait_for_log("restart: starting generation 2", 10s));
   const Captured answer = ctl({"upgrade"});
