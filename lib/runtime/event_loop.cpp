@@ -41,10 +41,8 @@ SupervisorConfig supervisor_config(const Config& config) {
   return result;
 }
 
-std::int64_t nanoseconds_now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+std::int64_t nanoseconds(std::chrono::steady_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
 }
 
 std::vector<HandedSocket> handed_sockets(const std::vector<Listener>& listeners) {

@@ -34,8 +34,8 @@ namespace reuserun {
 // The supervisor's part of the configuration.
 SupervisorConfig supervisor_config(const Config& config);
 
-// The steady clock now, in nanoseconds since its epoch (ChildSpawned::at_ns, the handover).
-std::int64_t nanoseconds_now();
+// A steady-clock time in nanoseconds since its epoch (ChildSpawned::at_ns, the handover).
+std::int64_t nanoseconds(std::chrono::steady_clock::time_point at);
 
 // The sockets as a generation sees them: fds 3.. in order, with their names.
 std::vector<HandedSocket> handed_sockets(const std::vector<Listener>& listeners);

@@ -24,9 +24,7 @@ Status EventLoop::status() const {
   out.uptime_seconds = seconds_since(lifetime_.started_at);
   for (const Listener& listener : listeners_)
     out.listeners.push_back({listener.describe(), listener.name()});
-  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                  host_.now().time_since_epoch())
-                                  .count();
+  const std::int64_t now_ns = nanoseconds(host_.now());
   describe_workers(supervisor_, now_ns, restarts_.count() > 0 || restarts_.last().has_value(),
                    [this](WorkerKey key) { return channels_.takeovers.bound_itself(key); }, out);
   out.restarts = restarts_.count();

@@ -24,10 +24,6 @@ constexpr auto kCheckTimeout = std::chrono::seconds(10);
 // just before is dispatched now, not lost with this image.
 constexpr auto kCommitDelay = std::chrono::milliseconds(10);
 
-std::int64_t nanoseconds(std::chrono::steady_clock::time_point at) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
-}
-
 std::chrono::steady_clock::time_point time_point(std::int64_t nanoseconds) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(nanoseconds));
 }

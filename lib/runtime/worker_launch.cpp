@@ -85,7 +85,8 @@ void EventLoop::apply(const SpawnChild& action) {
     report->first.reset();
     attach_takeover(worker, spawned.value(), report->second.get());
   }
-  dispatch(ChildSpawned{action.generation, spawned.value(), action.slot, nanoseconds_now()});
+  dispatch(
+      ChildSpawned{action.generation, spawned.value(), action.slot, nanoseconds(host_.now())});
 }
 
 std::optional<std::pair<UniqueFd, UniqueFd>> EventLoop::takeover_report() const {

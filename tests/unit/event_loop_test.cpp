@@ -332,8 +332,7 @@ TEST_F(EventLoopTest, ATimerHandedOverFiresInTheNewImage) {
   const TimerId drain{TimerKind::drain_deadline, 1, 0};
   handover.supervisor.armed = {drain};
   const auto deadline = host_.now() + 5s;
-  handover.timer_expiries_ns[drain] =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  handover.timer_expiries_ns[drain] = nanoseconds(deadline);
   handover.workers[WorkerKey{1, 0}] = HandedWorker{};
   handover.workers[WorkerKey{2, 0}] = HandedWorker{};
   start({}, &handover);
