@@ -6,14 +6,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string_view>
 
 #include "activation.hpp"
 #include "command.hpp"
 #include "control.hpp"
 #include "event_loop.hpp"
 #include "real_host.hpp"
+#include "sd_notify.hpp"
 #include "exit_code.hpp"
 #include "free_port.hpp"
 #include "handover.hpp"
@@ -123,6 +126,21 @@ ControlSocketChoice bind_control_socket(const Config& config, const std::string&
   return {};
 }
 
+// Under systemd with FileDescriptorStoreMax= ($FDSTORE), the listeners go into the unit's fd
+// store: a restart of the unit gets the very same sockets back in LISTEN_FDS (adopted above),
+// even when reuserun was killed and no child survived to hold them. Only sockets reuserun bound
+// itself: adopted ones are in the store already, or a socket unit's, which systemd passes anyway
+// (stored too, a restart would get them twice).
+void store_listeners_with_systemd(const SystemdNotifier& systemd,
+                                  const std::vector<Listener>& listeners) {
+  const char* capacity = ::getenv("FDSTORE");
+  if (capacity == nullptr || std::string_view(capacity) == "0" || !systemd.enabled()) return;
+  std::size_t stored = 0;
+  for (const Listener& listener : listeners) stored += systemd.store_fd(listener.fd(), listener.name());
+  log_info("stored {} of {} sockets in systemd's fd store (FDSTORE={})", stored, listeners.size(),
+           capacity);
+}
+
 }  // namespace
 
 int run(const Config& config) {
@@ -218,7 +236,13 @@ int run(const Config& config) {
     return kExitUsage;
   }
   RealHost host;
+  if (!activated) store_listeners_with_systemd(host.systemd(), listeners.value());
+  const std::size_t count = listeners.value().size();
   EventLoop loop(host, config, std::move(listeners.value()), std::move(control.socket));
+  if (const char* store = ::getenv("FDSTORE"); activated && store != nullptr && *store != '0')
+    loop.recovered({"fd-store", fmt::format("{} socket{} from systemd (LISTEN_FDS), its fd store "
+                                            "in use (FDSTORE={})",
+                                            count, count == 1 ? "" : "s", store)});
   return loop.run();
 }
 

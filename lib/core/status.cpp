@@ -102,6 +102,8 @@ std::string render_status_text(const Status& status) {
   if (status.upgrades > 0)
     out += fmt::format("upgraded in place {} time{}: runs {}\n", status.upgrades,
                        status.upgrades == 1 ? "" : "s", status.executable);
+  if (!status.recovery.how.empty())
+    out += fmt::format("recovered ({}): {}\n", status.recovery.how, status.recovery.detail);
   return out;
 }
 
@@ -124,12 +126,16 @@ std::string render_status_json(const Status& status) {
   return fmt::format(
       R"({{"schema":{},"pid":{},"uptime_seconds":{},"state":{},"listeners":[{}],"workers":{},)"
       R"("serving_generation":{},"generations":[{}],"restarts":{},"last_restart":{},)"
-      R"("last_restart_seconds_ago":{},"upgrades":{},"executable":{}}})"
+      R"("last_restart_seconds_ago":{},"upgrades":{},"executable":{},"recovery":{}}})"
       "\n",
       kStatusSchema, status.pid, json_seconds(status.uptime_seconds), json_string(status.state),
       listeners, status.workers, json_optional(status.serving), generations, status.restarts, last,
       status.last_restart ? json_seconds(status.last_restart_seconds_ago) : "null", status.upgrades,
-      json_string(status.executable));
+      json_string(status.executable),
+      status.recovery.how.empty()
+          ? "null"
+          : fmt::format(R"({{"how":{},"detail":{}}})", json_string(status.recovery.how),
+                        json_string(status.recovery.detail)));
 }
 
 std::string render_restart_text(const RestartResult& result) {

@@ -46,6 +46,16 @@ struct ListenerStatus {
   std::string name;     // its LISTEN_FDNAMES entry
 };
 
+// How this reuserun came to serve what it serves, when it carried on after a crash or a kill
+// (issue 29): how is "in-place" (it re-executed itself after a fatal signal), "adopted" (it took
+// the socket from the children of a killed reuserun), "fd-store" (systemd gave the sockets back
+// from its fd store), "rebound" (a killed reuserun's children could not be adopted: freed, and
+// the port bound again). Empty: an ordinary start.
+struct Recovery {
+  std::string how;
+  std::string detail;  // one line: "after SIGSEGV (1 in 60 s)", "from pid 4242", ...
+};
+
 struct Status {
   pid_t pid = 0;  // reuserun's
   double uptime_seconds = 0;
@@ -59,6 +69,7 @@ struct Status {
   double last_restart_seconds_ago = 0;
   unsigned long upgrades = 0;  // in-place upgrades of reuserun itself
   std::string executable;      // the binary it runs now
+  Recovery recovery;
 };
 
 std::string render_status_text(const Status& status);

@@ -11,6 +11,7 @@
 
 #include "log.hpp"
 #include "notify_socket.hpp"
+#include "scm_rights.hpp"
 #include "text.hpp"
 
 namespace reuserun {
@@ -60,6 +61,25 @@ void SystemdNotifier::send(const std::string& message) const {
     log_warn("Failed to notify {}: {}", address_, std::strerror(errno));
   else
     log_debug("sd_notify: {}", message);
+}
+
+bool SystemdNotifier::store_fd(int fd, std::string_view name) const {
+  if (!enabled()) return false;
+  const auto target = unix_address(address_);
+  if (!target) return false;
+  // A socket of its own, connected: send_with_fd sends on a connected socket.
+  const UniqueFd socket(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  const std::string message = "FDSTORE=1\nFDNAME=" + std::string(name);
+  if (!socket ||
+      ::connect(socket.get(), reinterpret_cast<const sockaddr*>(&target->address),
+                target->length) == -1 ||
+      send_with_fd(socket.get(), message.data(), message.size(), fd) == -1) {
+    log_warn("Failed to store fd {} ({}) in systemd's fd store at {}: {}", fd, name, address_,
+             std::strerror(errno));
+    return false;
+  }
+  log_debug("sd_notify: {} (fd {})", message, fd);
+  return true;
 }
 
 void SystemdNotifier::ready(std::string_view status) const {

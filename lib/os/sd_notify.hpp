@@ -31,6 +31,12 @@ class SystemdNotifier {
   // Sends one datagram; a failure is logged, never fatal (systemd may be gone).
   void send(const std::string& message) const;
 
+  // systemd's file descriptor store (FileDescriptorStoreMax=, sd_pid_notify_with_fds(3)):
+  // FDSTORE=1 and FDNAME=`name` with `fd` attached. A restart of the unit gets it back in
+  // LISTEN_FDS, named, even when reuserun was killed; systemd keeps one copy of a socket stored
+  // twice. False (logged) when it could not be sent.
+  bool store_fd(int fd, std::string_view name) const;
+
  private:
   std::string address_;
   UniqueFd socket_;

@@ -111,6 +111,11 @@ void EventLoop::start(const Handover* resumed) {
     dispatch(StartRequested{});
 }
 
+void EventLoop::recovered(Recovery recovery) {
+  log_info("recovered ({}): {}", recovery.how, recovery.detail);
+  lifetime_.recovery = std::move(recovery);
+}
+
 void EventLoop::signal(int sig) {
   if (sig == SIGCHLD)
     host_.reaper().reap();

@@ -96,6 +96,7 @@ struct Lifetime {
   // looks of the exit.
   bool sweep_pending = false;
   boost::asio::steady_timer sweep_timer;
+  Recovery recovery;  // how it came to serve, after a crash or a kill (ctl status)
 };
 
 // Routes events to the supervisor and carries out its actions through the Host. Its inputs are
@@ -115,6 +116,8 @@ class EventLoop final : private GateServices {
 
   // start(), then turns the host's io_context until the supervisor says Exit; returns its code.
   int run(const Handover* resumed = nullptr);
+  // Said before run(): this reuserun carries on after a crash or a kill (ctl status, the log).
+  void recovered(Recovery recovery);
 
   // Starts the first generation, or carries on from an earlier image's handover (an upgrade);
   // its listeners and control socket are the ones given to the constructor.

@@ -32,6 +32,7 @@ Status EventLoop::status() const {
   if (restarts_.last()) out.last_restart_seconds_ago = seconds_since(restarts_.last_at());
   out.upgrades = upgrade_.count;
   out.executable = upgrade_.running;
+  out.recovery = lifetime_.recovery;
   return out;
 }
 

@@ -37,7 +37,10 @@ class FakeSystemd {
     std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
     EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   }
-  ~FakeSystemd() { ::close(fd_); }
+  ~FakeSystemd() {
+    ::close(fd_);
+    if (passed_ >= 0) ::close(passed_);
+  }
   std::string env() const { return "NOTIFY_SOCKET=" + path_; }
 
   // The next datagram, or "" when none arrives in time.
@@ -45,31 +48,40 @@ class FakeSystemd {
     pollfd readable{fd_, POLLIN, 0};
     if (::poll(&readable, 1, static_cast<int>(limit.count())) <= 0) return "";
     char buffer[4096];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int))];
     iovec data{buffer, sizeof buffer};
     msghdr message{};
     message.msg_iov = &data;
     message.msg_iovlen = 1;
     message.msg_control = control;
     message.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(fd_, &message, 0);
+    const ssize_t n = ::recvmsg(fd_, &message, MSG_CMSG_CLOEXEC);
     sender_ = 0;
+    if (passed_ >= 0) ::close(passed_);
+    passed_ = -1;
     for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
          header = CMSG_NXTHDR(&message, header))
       if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_CREDENTIALS) {
         ucred credentials{};
         std::memcpy(&credentials, CMSG_DATA(header), sizeof credentials);
         sender_ = credentials.pid;
+      } else if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
+        std::memcpy(&passed_, CMSG_DATA(header), sizeof passed_);
       }
     return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "";
   }
   // The pid that sent the last datagram (the kernel's word): what systemd holds as MAINPID.
   pid_t sender() const { return sender_; }
+  // The fd that came with the last datagram (FDSTORE=1), -1 when none did. It stays the fake's
+  // until the next datagram; take it to keep it.
+  int passed() const { return passed_; }
+  int take_passed() { return std::exchange(passed_, -1); }
 
  private:
   std::string path_;
   int fd_ = -1;
   pid_t sender_ = 0;
+  int passed_ = -1;
 };
 
 long long monotonic_usec_now() {
@@ -357,6 +369,65 @@ TEST(SocketActivation, VariablesForAnotherPidAreNotOurs) {
       {"/bin/sh", "-c", "LISTEN_PID=1 LISTEN_FDS=1 exec " + kReuserun + " -- " + kTestServer});
   EXPECT_EQ(without_port.wait_exit(10s), 2);
   EXPECT_NE(without_port.log().find("--port or --listen is required"), std::string::npos);
+}
+
+// The next FDSTORE=1 datagram's fd (kept: the caller closes it) and its message; -1 and "" when
+// none came within `limit` of the one before.
+std::pair<int, std::string> next_stored(FakeSystemd& systemd, Millis limit = 10s) {
+  for (int datagrams = 0; datagrams < 20; ++datagrams) {
+    const std::string message = systemd.next(limit);
+    if (message.empty()) break;
+    if (message.find("FDSTORE=1\n") != std::string::npos) return {systemd.take_passed(), message};
+  }
+  return {-1, ""};
+}
+
+ino_t inode_of(int fd) {
+  struct stat info {};
+  return ::fstat(fd, &info) == 0 ? info.st_ino : 0;
+}
+
+// FileDescriptorStoreMax= in a unit: reuserun stores its listener in systemd's fd store when it
+// starts, and a reuserun that systemd starts again after the first was SIGKILLed gets it back
+// in LISTEN_FDS and serves the very same socket (systemd is the fake; the test does its part).
+TEST(FdStore, TheListenerIsStoredAtStartAndARestartedReuserunServesTheSameSocket) {
+  TempDir dir;
+  FakeSystemd systemd(dir.file("notify"));
+  Launch first({}, {kTestServer}, {systemd.env(), "FDSTORE=4"});
+  auto [stored, message] = next_stored(systemd);
+  ASSERT_GE(stored, 0) << "no FDSTORE=1 with an fd";
+  EXPECT_NE(message.find("FDNAME=reuserun"), std::string::npos) << message;
+  const ino_t inode = inode_of(stored);
+  EXPECT_EQ(listening_inodes(first.port), std::set<unsigned long>{inode})
+      << "the stored fd is the socket reuserun listens on";
+  const pid_t child = first.wait_serving();
+  first.process.signal(SIGKILL);
+  EXPECT_EQ(first.process.wait_exit(10s), 128 + SIGKILL);
+
+  // systemd hands the store back as it starts the unit again: fd 3, LISTEN_FDNAMES from FDNAME=.
+  const int passed = ::fcntl(stored, F_DUPFD, 20);  // not close-on-exec, out of bash's way
+  ::close(stored);
+  Process second({"/bin/bash", "-c",
+                  "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=reuserun FDSTORE=4 " + systemd.env() +
+                      " exec " + kReuserun + " --control-socket " + dir.file("ctl.sock") +
+                      " -- " + kTestServer + " 3<&" + std::to_string(passed) + " " +
+                      std::to_string(passed) + "<&-"});
+  ::close(passed);
+  ASSERT_TRUE(wait_until_serving(second.pid(), 10s)) << second.log();
+  const auto pid = serving_pid(first.port);
+  ASSERT_TRUE(pid);
+  EXPECT_NE(*pid, child) << "a generation of the second reuserun answers";
+  EXPECT_EQ(listening_inodes(first.port), std::set<unsigned long>{inode});
+  EXPECT_NE(info_of(first.port).find("fd 3 socket:[" + std::to_string(inode) + "]"),
+            std::string::npos);
+  const auto status = ctl_status(second.pid());
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->recovery, "fd-store") << "ctl status says where the socket came from";
+  // Not stored again: it is in the store already (a socket unit's would be passed twice).
+  auto [again, repeated] = next_stored(systemd, 1s);
+  EXPECT_EQ(again, -1) << repeated;
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait_exit(10s), 0);
 }
 
 }  // namespace

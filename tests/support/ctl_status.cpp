@@ -159,6 +159,8 @@ std::optional<StatusView> ctl_status(pid_t reuserun) {
     status.serving = static_cast<int>((*json)["serving_generation"].integer());
   status.restarts = static_cast<int>((*json)["restarts"].integer());
   status.upgrades = static_cast<int>((*json)["upgrades"].integer());
+  status.recovery = (*json)["recovery"]["how"].text;
+  status.recovery_detail = (*json)["recovery"]["detail"].text;
   if (const Json& last = (*json)["last_restart"]; !last.is_null())
     status.last_restart =
         RestartView{static_cast<int>(last["generation"].integer()), last["outcome"].text,

@@ -52,6 +52,8 @@ struct StatusView {
   int restarts = 0;            // restarts that ended, either way
   std::optional<RestartView> last_restart;
   int upgrades = 0;
+  std::string recovery;         // "in-place", "adopted", "fd-store", "rebound"; "" for none
+  std::string recovery_detail;  // "after SIGSEGV ...", "from pid 42", ...
   std::vector<std::string> listeners;  // their addresses ("127.0.0.1:8080") or paths
   std::vector<GenerationView> generations;
 
