@@ -4,6 +4,7 @@
 #include "cli.hpp"
 #include "log.hpp"
 #include "run.hpp"
+#include "crash_recovery.hpp"
 #include "upgrade.hpp"
 
 int main(int argc, char** argv) {
@@ -16,5 +17,8 @@ int main(int argc, char** argv) {
     return reuserun::check_handover(*fd);
   if (const auto fd = reuserun::take_fd_variable(reuserun::kHandoverFdVariable))
     return reuserun::resume(*command_line.config, *fd);
+  // Started by the handler of a fatal signal of reuserun's own (crash_recovery.hpp).
+  if (const auto crash = reuserun::take_recovery_variable())
+    return reuserun::recover(*command_line.config, *crash);
   return reuserun::run(*command_line.config);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "crash_recovery.hpp"
 
 namespace reuserun {
 
@@ -11,5 +12,9 @@ int run(const Config& config);
 // The new image of an in-place upgrade: takes over the handover at `handover_fd` (upgrade.hpp)
 // and carries on supervising; kExitHandover when the handover cannot be taken over.
 int resume(const Config& config, int handover_fd);
+
+// The new image of a recovery in place from a fatal signal (crash_recovery.hpp): takes the
+// sockets the crashed image prepared and its children, and replaces them with a fresh generation.
+int recover(const Config& config, const RecoveredCrash& crash);
 
 }  // namespace reuserun

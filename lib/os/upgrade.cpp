@@ -30,7 +30,9 @@ int keep_across_exec(int fd, bool keep) {
 
 }  // namespace
 
-bool handover_expected() { return ::getenv(kHandoverFdVariable) != nullptr; }
+bool handover_expected() {
+  return ::getenv(kHandoverFdVariable) != nullptr || ::getenv("REUSERUN_RECOVERY") != nullptr;
+}
 
 std::optional<int> take_fd_variable(const char* variable) {
   const char* value = ::getenv(variable);
@@ -90,10 +92,14 @@ Result<std::string> read_handover_file(int fd) {
   }
 }
 
+void upgrade_signal_set(sigset_t* set) {
+  ::sigemptyset(set);
+  for (int sig : kUpgradeSignals) ::sigaddset(set, sig);
+}
+
 void block_upgrade_signals(bool block) {
   sigset_t set;
-  ::sigemptyset(&set);
-  for (int sig : kUpgradeSignals) ::sigaddset(&set, sig);
+  upgrade_signal_set(&set);
   ::sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
 }
 

@@ -3,6 +3,7 @@
 // check mode the new binary is run in first. The event loop decides when (event_loop_upgrade.cpp).
 #pragma once
 
+#include <csignal>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,7 +19,8 @@ inline constexpr const char* kHandoverFdVariable = "REUSERUN_HANDOVER_FD";
 // know the option refuses it (exit 2) instead of starting a second launcher on the port.
 inline constexpr const char* kUpgradeCheckOption = "--upgrade-check";
 
-// The new image of an upgrade: the sockets come from the handover.
+// The new image of an upgrade or of a recovery from a crash (crash_recovery.hpp): the sockets
+// come from the handover.
 bool handover_expected();
 
 // Reads and unsets `variable`: the fd it names, -1 when it is malformed, nullopt when unset.
@@ -47,6 +49,8 @@ Error exec_new_image(const std::string& executable, const std::vector<std::strin
 // Blocks (or unblocks) the signals reuserun handles: blocked from just before execve until the
 // new image listens for them (pending ones survive execve; ignoring them would drop them).
 void block_upgrade_signals(bool block);
+// Those signals, as a set (the crash recovery blocks them across its execve too).
+void upgrade_signal_set(sigset_t* set);
 
 // `reuserun --upgrade-check FD ARGS...`: the new binary's check before an upgrade commits. Its
 // command line was parsed already; this reads the handover at fd and decodes it. 0 when this binary

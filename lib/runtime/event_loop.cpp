@@ -94,26 +94,30 @@ EventLoop::EventLoop(Host& host, const Config& config, std::vector<Listener> lis
 
 EventLoop::~EventLoop() = default;
 
-int EventLoop::run(const Handover* resumed) {
-  start(resumed);
+int EventLoop::run(const Handover* resumed, bool after_crash) {
+  start(resumed, after_crash);
   while (!lifetime_.exit_code && host_.io().run_one() > 0) {
   }
   return lifetime_.exit_code.value_or(kExitFailure);
 }
 
-void EventLoop::start(const Handover* resumed) {
+void EventLoop::start(const Handover* resumed, bool after_crash) {
   host_.watch_signals([this](int sig) { signal(sig); });
   host_.start_watchdog();
   watch_.start();
-  if (resumed)
+  prepare_for_crash();
+  if (resumed && after_crash)
+    resume_after_crash(*resumed);
+  else if (resumed)
     resume(*resumed);
   else
     dispatch(StartRequested{});
 }
 
-void EventLoop::recovered(Recovery recovery) {
+void EventLoop::recovered(Recovery recovery, CrashHistory crashes) {
   log_info("recovered ({}): {}", recovery.how, recovery.detail);
   lifetime_.recovery = std::move(recovery);
+  lifetime_.crashes = crashes;
 }
 
 void EventLoop::signal(int sig) {
@@ -155,6 +159,7 @@ ListenerWatch::Hooks EventLoop::watch_hooks() {
   hooks.describe_serving = [this] { return describe_serving(); };
   hooks.replaced = [this](const std::string& where) {
     host_.systemd().status("the socket on " + where + " was broken and has been replaced");
+    prepare_for_crash();  // the new socket is the one to keep
     dispatch(RestartRequested{});
   };
   hooks.replace_failed = [this](const std::string& where) {
@@ -185,6 +190,7 @@ void EventLoop::dispatch(Event event) {
     if (std::any_of(actions.begin(), actions.end(),
                     [](const Action& action) { return std::holds_alternative<Stopping>(action); }))
       lifetime_.stopping = true;
+    if (lifetime_.stopping) host_.end_crash_recovery();  // a crash now ends the stop early
     for (const Action& action : actions) apply(action);
   }
   queue_.dispatching = false;

@@ -97,6 +97,7 @@ struct Lifetime {
   bool sweep_pending = false;
   boost::asio::steady_timer sweep_timer;
   Recovery recovery;  // how it came to serve, after a crash or a kill (ctl status)
+  CrashHistory crashes;
 };
 
 // Routes events to the supervisor and carries out its actions through the Host. Its inputs are
@@ -115,13 +116,16 @@ class EventLoop final : private GateServices {
   ~EventLoop() override;
 
   // start(), then turns the host's io_context until the supervisor says Exit; returns its code.
-  int run(const Handover* resumed = nullptr);
-  // Said before run(): this reuserun carries on after a crash or a kill (ctl status, the log).
-  void recovered(Recovery recovery);
+  // `resumed`: the state of an earlier image of this process, after an in-place upgrade, or
+  // after a crash (`after_crash`: its children are replaced by a fresh generation).
+  int run(const Handover* resumed = nullptr, bool after_crash = false);
+  // Said before run(): this reuserun carries on after a crash or a kill (ctl status, the log);
+  // `crashes`: the recoveries in place so far (crash_policy.hpp).
+  void recovered(Recovery recovery, CrashHistory crashes = {});
 
   // Starts the first generation, or carries on from an earlier image's handover (an upgrade);
   // its listeners and control socket are the ones given to the constructor.
-  void start(const Handover* resumed = nullptr);
+  void start(const Handover* resumed = nullptr, bool after_crash = false);
   void signal(int sig);
   void control(const ControlRequest& request, ControlServer::Reply reply);
   void timer_fired(TimerId id);
@@ -147,7 +151,11 @@ class EventLoop final : private GateServices {
                     std::vector<std::pair<UniqueFd, bool>>&& released = {});
   UpgradeResult upgrade_failure(const std::string& reason, const std::string& executable) const;
   Handover handover() const;
+  Handover handover_of_sockets() const;  // what of handover() the kernel cannot tell
   void resume(const Handover& handover);
+  void restore(const Handover& handover);
+  void resume_after_crash(const Handover& handover);
+  void prepare_for_crash();
   static RestartResult stopped_result();
   Status status() const;
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "crash_recovery.hpp"
 #include "notify_socket.hpp"
 #include "reaper.hpp"
 #include "result.hpp"
@@ -79,6 +80,11 @@ class Host {
     bool killed = false;  // this look sent SIGKILL to something
   };
   virtual Sweep sweep_leftovers(const std::vector<pid_t>& known, bool kill, bool give_up) = 0;
+
+  // The recovery from a fatal signal of reuserun's own (crash_recovery.hpp): prepared again
+  // whenever what it keeps changes, ended when a stop begins.
+  virtual void prepare_crash_recovery(const CrashRecoveryPlan& plan) = 0;
+  virtual void end_crash_recovery() = 0;
 
   // The in-place upgrade's last step (upgrade.hpp): returns only when execve failed.
   virtual Error exec_new_image(const std::string& executable, const std::vector<std::string>& argv,

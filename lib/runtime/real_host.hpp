@@ -50,6 +50,10 @@ class RealHost final : public Host {
     return leftovers_.sweep(known, kill, give_up);
   }
 
+  void prepare_crash_recovery(const CrashRecoveryPlan& plan) override {
+    arm_crash_recovery(plan);
+  }
+  void end_crash_recovery() override { disarm_crash_recovery(); }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>& argv,
                        int handover_fd, const std::vector<int>& inherited) override;
 

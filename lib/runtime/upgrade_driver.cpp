@@ -193,7 +193,7 @@ void EventLoop::fail_upgrade(const std::string& reason, int ctl_code,
     answer_control_client(std::move(client), ctl_code, render(result, json));
 }
 
-Handover EventLoop::handover() const {
+Handover EventLoop::handover_of_sockets() const {
   Handover out;
   out.started_at_ns = nanoseconds(lifetime_.started_at);
   out.upgrade_began_ns = nanoseconds(upgrade_.machine.under_way() ? upgrade_.began : host_.now());
@@ -205,6 +205,11 @@ Handover EventLoop::handover() const {
     out.control_fd = control_->fd();
     out.control_path = control_->path();
   }
+  return out;
+}
+
+Handover EventLoop::handover() const {
+  Handover out = handover_of_sockets();
   out.supervisor = supervisor_.snapshot();
   for (const ChildState& child : out.supervisor.children) {
     const WorkerKey key{child.generation, child.slot};
@@ -229,8 +234,30 @@ Handover EventLoop::handover() const {
 // The new image: the handover's sockets are this loop's already (run.cpp); the children, their
 // notify channels and timers, the counters and the waiting `ctl upgrade` clients are taken here.
 void EventLoop::resume(const Handover& handover) {
-  lifetime_.started_at = time_point(handover.started_at_ns);
   upgrade_.count = handover.upgrades + 1;
+  restore(handover);
+  UpgradeResult result;
+  result.succeeded = true;
+  result.pid = host_.self();
+  result.executable = upgrade_.running;
+  result.previous_executable = handover.previous_executable;
+  result.duration_seconds =
+      std::chrono::duration<double>(host_.now() - time_point(handover.upgrade_began_ns)).count();
+  result.upgrades = upgrade_.count;
+  result.serving = handover.supervisor.serving;
+  log_info("upgraded in place in {}ms: pid {} runs {} (was {}); serving: {}",
+           static_cast<long>(result.duration_seconds * 1000), result.pid, upgrade_.running,
+           handover.previous_executable, describe_serving());
+  for (const HandedWaiter& waiter : handover.waiters)
+    answer_control_client(UniqueFd(waiter.fd), kExitOk, render(result, waiter.json));
+  host_.systemd().ready(fmt::format("upgraded in place; serving: {}", describe_serving()));
+  block_upgrade_signals(false);
+  host_.reaper().reap();  // children that exited while no image was listening
+}
+
+// The children, counters and timers of a handover, for an upgrade's new image or a crash's.
+void EventLoop::restore(const Handover& handover) {
+  lifetime_.started_at = time_point(handover.started_at_ns);
   restarts_.restore(handover.restarts, handover.last_restart,
                     time_point(handover.last_restart_at_ns));
   // decode_handover gives every child its worker entry and every timer its expiry.
@@ -256,23 +283,32 @@ void EventLoop::resume(const Handover& handover) {
     const auto left = std::chrono::ceil<Duration>(expiry - host_.now());
     apply(ArmTimer{id, std::max(left, Duration::zero())});
   }
-  UpgradeResult result;
-  result.succeeded = true;
-  result.pid = host_.self();
-  result.executable = upgrade_.running;
-  result.previous_executable = handover.previous_executable;
-  result.duration_seconds =
-      std::chrono::duration<double>(host_.now() - time_point(handover.upgrade_began_ns)).count();
-  result.upgrades = upgrade_.count;
-  result.serving = handover.supervisor.serving;
-  log_info("upgraded in place in {}ms: pid {} runs {} (was {}); serving: {}",
-           static_cast<long>(result.duration_seconds * 1000), result.pid, upgrade_.running,
-           handover.previous_executable, describe_serving());
-  for (const HandedWaiter& waiter : handover.waiters)
-    answer_control_client(UniqueFd(waiter.fd), kExitOk, render(result, waiter.json));
-  host_.systemd().ready(fmt::format("upgraded in place; serving: {}", describe_serving()));
-  block_upgrade_signals(false);
-  host_.reaper().reap();  // children that exited while no image was listening
+}
+
+// After a crash (crash_recovery.hpp): `handover` holds the sockets the crashed image prepared
+// and the children the kernel showed (run.cpp), all serving as far as anyone can tell. None of
+// the crashed image's memory is trusted: a fresh generation replaces them, as a restart does.
+void EventLoop::resume_after_crash(const Handover& handover) {
+  upgrade_.count = handover.upgrades;
+  restore(handover);
+  block_upgrade_signals(false);  // blocked by the handler across its execve
+  host_.reaper().reap();         // children that exited while no image was listening
+  if (handover.supervisor.children.empty()) return dispatch(StartRequested{});
+  log_info("replacing the generations of the crashed image: {}", describe_serving());
+  dispatch(RestartRequested{});
+}
+
+// What a crash's new image needs and the kernel will not tell it, prepared now: the handler
+// may not allocate (crash_recovery.hpp).
+void EventLoop::prepare_for_crash() {
+  CrashRecoveryPlan plan;
+  plan.argv = config_.arguments;
+  const Handover sockets = handover_of_sockets();
+  for (const HandedListener& listener : sockets.listeners) plan.keep_fds.push_back(listener.fd);
+  if (sockets.control_fd >= 0) plan.keep_fds.push_back(sockets.control_fd);
+  plan.state = encode_handover(sockets);
+  plan.history = lifetime_.crashes;
+  host_.prepare_crash_recovery(plan);
 }
 
 }  // namespace reuserun

@@ -92,6 +92,8 @@ class FakeHost final : public Host {
     leftovers_signalled.push_back(sig);
   }
   Sweep sweep_leftovers(const std::vector<pid_t>&, bool, bool) override { return {true, false}; }
+  void prepare_crash_recovery(const CrashRecoveryPlan& plan) override { crash_plans.push_back(plan); }
+  void end_crash_recovery() override { crash_recovery_ended = true; }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>&, int,
                        const std::vector<int>&) override {
     execs.push_back(executable);
@@ -113,6 +115,8 @@ class FakeHost final : public Host {
   std::vector<Signalled> signals;
   std::vector<pid_t> reaped;
   std::vector<std::string> execs;
+  std::vector<CrashRecoveryPlan> crash_plans;
+  bool crash_recovery_ended = false;
   std::vector<pid_t> leftovers_killed_of;  // SIGKILL to what the worker of this leader left
   std::vector<int> leftovers_signalled;    // the stop signal to every leftover
 
@@ -152,7 +156,8 @@ class EventLoopTest : public ::testing::Test {
   }
 
   // A loop for `reuserun --listen unix:DIR/s --ready exec:true EXTRA -- /bin/true`, started.
-  void start(std::vector<std::string> extra = {}, const Handover* resumed = nullptr) {
+  void start(std::vector<std::string> extra = {}, const Handover* resumed = nullptr,
+             bool after_crash = false) {
     std::vector<std::string> args = {"reuserun", "--listen", "unix:" + (dir_ / "s").string(),
                                      "--ready", "exec:true", "--no-bind-takeover"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -170,7 +175,7 @@ class EventLoopTest : public ::testing::Test {
       listeners.push_back(std::move(listener.value()));
     }
     loop_ = std::make_unique<EventLoop>(host_, config_, std::move(listeners), std::nullopt);
-    loop_->start(resumed);
+    loop_->start(resumed, after_crash);
   }
 
   // `pid` exits; the loop hears SIGCHLD.
@@ -347,6 +352,47 @@ TEST_F(EventLoopTest, ATimerHandedOverFiresInTheNewImage) {
   loop_->timer_fired(drain);  // the drain deadline: the old generation is killed
   EXPECT_TRUE(host_.signalled(501, SIGKILL));
   EXPECT_FALSE(host_.signalled(502, SIGKILL));
+}
+
+TEST_F(EventLoopTest, TheCrashRecoveryKeepsTheListenersAndEndsWhenAStopBegins) {
+  start();
+  ASSERT_EQ(host_.crash_plans.size(), 1u) << "prepared before anything can crash";
+  const CrashRecoveryPlan& plan = host_.crash_plans.front();
+  EXPECT_EQ(plan.argv.front(), "reuserun");
+  ASSERT_EQ(plan.keep_fds.size(), 1u);
+  const auto state = decode_handover(plan.state);
+  ASSERT_TRUE(state) << state.error().message;
+  ASSERT_EQ(state.value().listeners.size(), 1u);
+  EXPECT_EQ(state.value().listeners.front().fd, plan.keep_fds.front());
+  EXPECT_TRUE(state.value().supervisor.children.empty()) << "children are read from the kernel";
+
+  const pid_t worker = pass_gate_of_last_worker();
+  EXPECT_FALSE(host_.crash_recovery_ended);
+  loop_->signal(SIGTERM);
+  EXPECT_TRUE(host_.crash_recovery_ended) << "a crash while stopping is not turned into a restart";
+  exit(worker, exited(0));
+}
+
+TEST_F(EventLoopTest, AfterACrashEveryChildServesUntilAFreshGenerationIsReady) {
+  // What the kernel showed the new image: two workers, of generations 1 and 2, both serving as
+  // far as anyone can tell (run.cpp, add_children_of_crashed_image).
+  Handover handover;
+  handover.supervisor.next_generation = 3;
+  handover.supervisor.serving = 2;
+  handover.supervisor.ever_ready = true;
+  handover.supervisor.children = {{1, 501, Phase::serving, 0}, {2, 502, Phase::serving, 0}};
+  handover.workers[WorkerKey{1, 0}] = HandedWorker{};
+  handover.workers[WorkerKey{2, 0}] = HandedWorker{};
+  start({}, &handover, true);
+
+  ASSERT_EQ(host_.spawns.size(), 2u) << "generation 3 and its exec probe";
+  EXPECT_FALSE(host_.signalled(501, SIGTERM));
+  EXPECT_FALSE(host_.signalled(502, SIGTERM));
+  const pid_t fresh = pass_gate_of_last_worker();
+  EXPECT_EQ(loop_->supervisor().serving(), 3u);
+  EXPECT_TRUE(host_.signalled(501, SIGTERM)) << "drained once generation 3 serves";
+  EXPECT_TRUE(host_.signalled(502, SIGTERM));
+  EXPECT_FALSE(host_.signalled(fresh, SIGTERM));
 }
 
 }  // namespace
