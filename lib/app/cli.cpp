@@ -182,7 +182,7 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     if (auto read = read_env_file(config.env_file, children_reader(config)); !read)
       throw UsageError{read.error().message};
   }
-  config.pdeathsig = !raw.no_pdeathsig;
+  config.pdeathsig = raw.pdeathsig;
   config.bind_takeover = !raw.no_bind_takeover;
   config.workers = raw.workers;
   config.max_surge = std::min(raw.max_surge, raw.workers);

@@ -179,10 +179,17 @@ void add_run_options(CLI::App& app, RawOptions& raw) {
       ->envname("REUSERUN_ENV_FILE")
       ->type_name("FILE")
       ->group(help_group::kChildren);
+  auto* pdeathsig =
+      app.add_flag("--pdeathsig", raw.pdeathsig,
+                   "Have the children get SIGTERM when reuserun dies (SIGKILL, the OOM killer): "
+                   "no orphan is left, but the port refuses connections until the next start. "
+                   "By default they keep serving, and the next reuserun for the port adopts them")
+          ->envname("REUSERUN_PDEATHSIG")
+          ->group(help_group::kChildren);
   app.add_flag("--no-pdeathsig", raw.no_pdeathsig,
-               "Do not have the children killed (SIGTERM) when reuserun dies: they keep serving "
-               "on the inherited socket, unsupervised")
+               "The default since issue 29, kept for scripts: children outlive a killed reuserun")
       ->envname("REUSERUN_NO_PDEATHSIG")
+      ->excludes(pdeathsig)
       ->group(help_group::kChildren);
   app.add_flag("--no-bind-takeover", raw.no_bind_takeover,
                "Do not give the shared socket to a child that binds the port itself (a seccomp "

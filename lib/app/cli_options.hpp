@@ -41,6 +41,7 @@ struct RawOptions {
   std::string control_socket;
   std::string reexec_as;
   int upgrade_check = -1;
+  bool pdeathsig = false;
   bool no_pdeathsig = false;
   bool no_bind_takeover = false;
   unsigned workers = 1;

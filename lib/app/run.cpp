@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,26 +16,54 @@
 #include "activation.hpp"
 #include "command.hpp"
 #include "control.hpp"
-#include "crash_recovery.hpp"
 #include "event_loop.hpp"
 #include "real_host.hpp"
 #include "sd_notify.hpp"
 #include "exit_code.hpp"
 #include "free_port.hpp"
-#include "group_signal.hpp"
-#include "handover.hpp"
 #include "listener.hpp"
 #include "log.hpp"
+#include "orphans.hpp"
 #include "pid_file.hpp"
 #include "readiness.hpp"
-#include "signal_name.hpp"
 #include "system_view.hpp"
-#include "upgrade.hpp"
 
 namespace reuserun {
 namespace {
 
-Result<Listener> open_listener(const Config& config, const ListenSpec& spec) {
+// The uids reuserun runs its children as: an orphan running as another is no child of ours.
+std::vector<uid_t> child_uids(const Config& config) {
+  return {config.user.value_or(::geteuid())};
+}
+
+// What this start found and did about a killed reuserun's generation (orphans.hpp).
+struct Inherited {
+  std::vector<Orphan> orphans;  // to drain once our first generation serves
+  Recovery recovery;            // for ctl status: adopted, rebound
+};
+
+// A killed reuserun's orphans still serving `wanted`: their very socket, when it can be taken
+// (nullopt: nothing to adopt, or it could not be taken and they are freed below instead).
+std::optional<Listener> adopt_from_orphans(const Config& config, const ListenSpec& spec,
+                                           const SocketAddress& wanted, bool v6only,
+                                           Inherited& inherited) {
+  auto adoption = adopt_orphaned_socket(wanted, v6only, child_uids(config));
+  if (!adoption) {
+    log_warn("a killed reuserun's generation still serves {}, but {}: freeing it instead",
+             format_address(wanted), adoption.error().message);
+    inherited.recovery = {"rebound", adoption.error().message};
+    return std::nullopt;
+  }
+  if (adoption.value().orphans.empty()) return std::nullopt;
+  const std::string whose = describe_orphans(adoption.value().orphans);
+  auto listener = Listener::adopt_inet(std::move(adoption.value().socket), spec.kind, wanted,
+                                       spec.name);
+  inherited.recovery = {"adopted", "the socket of a killed reuserun's generation: " + whose};
+  for (Orphan& orphan : adoption.value().orphans) inherited.orphans.push_back(std::move(orphan));
+  return listener;
+}
+
+Result<Listener> open_listener(const Config& config, const ListenSpec& spec, Inherited& inherited) {
   if (is_inet(spec.kind) && spec.port != 0) {
     SocketAddress wanted = spec.address.value_or(any_address_ipv6(spec.port));
     wanted.set_port(spec.port);
@@ -42,6 +71,9 @@ Result<Listener> open_listener(const Config& config, const ListenSpec& spec) {
         spec.kind == ListenSpec::Kind::udp ? Transport::udp : Transport::tcp;
     // --ipv6-only: an IPv4 socket on the port is no competitor, and not to be freed.
     const bool v6only = config.ipv6_only && wanted.family() == AF_INET6;
+    if (config.free_port != FreePortMode::off && transport == Transport::tcp)
+      if (auto adopted = adopt_from_orphans(config, spec, wanted, v6only, inherited))
+        return std::move(*adopted);
     if (config.free_port != FreePortMode::off) {
       if (auto freed =
               free_port(wanted, config.stop_timeout, config.free_port, transport, v6only);
@@ -59,12 +91,17 @@ Result<Listener> open_listener(const Config& config, const ListenSpec& spec) {
   return Listener::open(spec, config.backlog, config.ipv6_only);
 }
 
-Result<std::vector<Listener>> open_listeners(const Config& config) {
+Result<std::vector<Listener>> open_listeners(const Config& config, Inherited& inherited) {
   std::vector<Listener> listeners;
   for (const ListenSpec& spec : config.listen) {
-    auto listener = open_listener(config, spec);
+    const std::size_t adopted = inherited.orphans.size();
+    auto listener = open_listener(config, spec, inherited);
     if (!listener) return listener.error();
-    if (listener.value().is_datagram())
+    if (inherited.orphans.size() > adopted)
+      log_info("adopted {} ({}) from a killed reuserun's generation, which drains once a "
+               "generation of ours is ready",
+               listener.value().describe(), listener.value().name());
+    else if (listener.value().is_datagram())
       log_info("bound {} ({})", listener.value().describe(), listener.value().name());
     else
       log_info("listening on {} ({}, backlog {})", listener.value().describe(),
@@ -83,6 +120,24 @@ Result<std::vector<Listener>> adopt_listeners(const Config& config) {
   for (const Listener& listener : listeners.value())
     log_info("adopted socket-activation listener {} ({})", listener.describe(), listener.name());
   return listeners;
+}
+
+// Socket-activated, from a unit's fd store or socket: the generation a killed reuserun of the
+// unit left (KillMode=process) may still hold these sockets. It drains once ours serves.
+Inherited orphans_of_activated(const Config& config, const std::vector<Listener>& listeners) {
+  Inherited inherited;
+  for (const Listener& listener : listeners) {
+    struct stat info {};
+    if (!listener.is_tcp() || ::fstat(listener.fd(), &info) == -1) continue;
+    for (Orphan& orphan :
+         orphans_holding(info.st_ino, listener.address().port(), child_uids(config)))
+      inherited.orphans.push_back(std::move(orphan));
+  }
+  if (!inherited.orphans.empty())
+    inherited.recovery = {"adopted", "systemd's sockets (LISTEN_FDS), which a killed reuserun's "
+                                     "generation holds too: " +
+                                         describe_orphans(inherited.orphans)};
+  return inherited;
 }
 
 // An explicit --control-socket that cannot be created stops reuserun (exit 1) before it touches
@@ -204,7 +259,8 @@ int run(const Config& config) {
         config, key_known ? control_key(first->kind, first->port, first->path) : "");
     if (control.failed) return kExitFailure;
   }
-  auto listeners = activated ? adopt_listeners(config) : open_listeners(config);
+  Inherited inherited;
+  auto listeners = activated ? adopt_listeners(config) : open_listeners(config, inherited);
   if (!listeners) {
     log_error("{}", listeners.error().message);
     return kExitListen;
@@ -241,111 +297,20 @@ int run(const Config& config) {
   }
   RealHost host;
   if (!activated) store_listeners_with_systemd(host.systemd(), listeners.value());
+  if (activated) inherited = orphans_of_activated(config, listeners.value());
   const std::size_t count = listeners.value().size();
+  host.adopt_orphans(std::move(inherited.orphans));
   EventLoop loop(host, config, std::move(listeners.value()), std::move(control.socket));
   if (const char* store = ::getenv("FDSTORE"); activated && store != nullptr && *store != '0')
-    loop.recovered({"fd-store", fmt::format("{} socket{} from systemd (LISTEN_FDS), its fd store "
-                                            "in use (FDSTORE={})",
-                                            count, count == 1 ? "" : "s", store)});
+    inherited.recovery = {
+        "fd-store", fmt::format("{} socket{} from systemd (LISTEN_FDS), its fd store in use "
+                                "(FDSTORE={}){}",
+                                count, count == 1 ? "" : "s", store,
+                                inherited.recovery.how.empty()
+                                    ? ""
+                                    : "; " + inherited.recovery.detail)};
+  if (!inherited.recovery.how.empty()) loop.recovered(inherited.recovery);
   return loop.run();
-}
-
-namespace {
-
-// The sockets of a handover, adopted by this image: false (logged) when one is not what it says.
-bool adopt_handed_sockets(const Handover& handover, const char* why,
-                          std::vector<Listener>& listeners, std::optional<ControlSocket>& control) {
-  for (const HandedListener& handed : handover.listeners) {
-    auto listener =
-        adopt_listener(handed.fd, handed.name, "handed-over socket fd " + std::to_string(handed.fd),
-                       handed.owns_path);
-    if (!listener) {
-      log_error("{}: cannot take over: {}", why, listener.error().message);
-      return false;
-    }
-    listeners.push_back(std::move(listener.value()));
-  }
-  if (handover.control_fd >= 0) {
-    if (const int error = set_close_on_exec(handover.control_fd))
-      log_warn("{}: the control socket may leak into children: {}", why, std::strerror(error));
-    control.emplace(ControlSocket::adopt(UniqueFd(handover.control_fd), handover.control_path));
-  }
-  return true;
-}
-
-// The workers a crashed image left: its children that lead their own process group and say in
-// their environment which worker they are. Each serves, as far as anyone can tell; none of the
-// crashed image's memory says otherwise.
-void add_children_of_crashed_image(Handover& handover, std::int64_t now_ns) {
-  StrayCache known;
-  SupervisorSnapshot& snapshot = handover.supervisor;
-  for (const Stray& child : strays({}, known)) {
-    if (!child.worker || ::getpgid(child.pid) != child.pid) continue;
-    const WorkerKey key{child.worker->first, child.worker->second};
-    if (handover.workers.count(key) > 0) continue;  // a second leader claiming it: a stray
-    snapshot.children.push_back(ChildState{key.generation, child.pid, Phase::serving, key.slot});
-    handover.workers[key].spawned_at_ns = now_ns;
-    snapshot.next_generation = std::max(snapshot.next_generation, key.generation + 1);
-    snapshot.serving = std::max(snapshot.serving.value_or(0), key.generation);
-  }
-  snapshot.ever_ready = !snapshot.children.empty();
-}
-
-}  // namespace
-
-// The new image of an upgrade: same PID, same children. Nothing is bound, freed or written:
-// the sockets and the pid file are the earlier image's. Until the event loop listens, the
-// signals it handles stay blocked (exec_new_image), so none is lost or ignored meanwhile.
-int resume(const Config& config, int handover_fd) {
-  (void)::signal(SIGPIPE, SIG_IGN);
-  auto text = read_handover_file(handover_fd);
-  if (handover_fd >= 0) ::close(handover_fd);
-  auto handover = text ? decode_handover(text.value()) : Result<Handover>(text.error());
-  if (!handover) {
-    log_error("upgrade: cannot take over: {}", handover.error().message);
-    return kExitHandover;
-  }
-  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
-    log_warn("Failed to become a child subreaper again: {}", std::strerror(errno));
-  std::optional<PidFile> pid_file;
-  if (!config.pid_file.empty()) pid_file.emplace(PidFile::adopt(config.pid_file));
-  std::vector<Listener> listeners;
-  std::optional<ControlSocket> control;
-  if (!adopt_handed_sockets(handover.value(), "upgrade", listeners, control)) return kExitHandover;
-  RealHost host;
-  EventLoop loop(host, config, std::move(listeners), std::move(control));
-  return loop.run(&handover.value());
-}
-
-// The new image of a recovery in place (crash_recovery.hpp): same PID, same children, the
-// sockets the crashed image prepared; what it was doing is read from the kernel, and a fresh
-// generation replaces its children.
-int recover(const Config& config, const RecoveredCrash& crash) {
-  (void)::signal(SIGPIPE, SIG_IGN);
-  auto handover = decode_handover(crash.state);
-  if (!handover) {
-    log_error("recovery: cannot take over: {}", handover.error().message);
-    return kExitHandover;
-  }
-  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
-    log_warn("Failed to become a child subreaper again: {}", std::strerror(errno));
-  std::optional<PidFile> pid_file;
-  if (!config.pid_file.empty()) pid_file.emplace(PidFile::adopt(config.pid_file));
-  std::vector<Listener> listeners;
-  std::optional<ControlSocket> control;
-  if (!adopt_handed_sockets(handover.value(), "recovery", listeners, control))
-    return kExitHandover;
-  RealHost host;
-  add_children_of_crashed_image(handover.value(),
-                                std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    host.now().time_since_epoch())
-                                    .count());
-  EventLoop loop(host, config, std::move(listeners), std::move(control));
-  loop.recovered({"in-place", fmt::format("after {} (recovery {} of at most {} in {} s)",
-                                          signal_name(crash.signal), crash.history.recoveries,
-                                          kMaxRecoveries, kRecoveryWindowNs / 1'000'000'000)},
-                 crash.history);
-  return loop.run(&handover.value(), true);
 }
 
 }  // namespace reuserun

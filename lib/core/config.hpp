@@ -43,7 +43,9 @@ struct Config {
   bool subreaper = true;
   int start_attempts = 0;   // --start-attempts: 0 never gives up (SupervisorConfig)
   bool nonblocking = false;  // --nonblocking: O_NONBLOCK on the shared sockets
-  bool pdeathsig = true;               // children get SIGTERM when reuserun dies
+  // --pdeathsig: children get SIGTERM when reuserun dies. Off by default: a killed reuserun's
+  // children keep serving, and the next reuserun for the port adopts them (orphans.hpp).
+  bool pdeathsig = false;
   bool bind_takeover = true;           // a child's own bind() of our port gets the shared socket
   std::string control_socket;          // empty: the default path (control.hpp)
   std::string reexec_as;               // --reexec-as: what an upgrade executes (empty: upgrade.hpp)

@@ -88,6 +88,14 @@ std::vector<std::uint16_t> marked_ports(std::string_view proc_environ) {
   return ports;
 }
 
+bool is_reuserun_orphan(const ProcessFacts& holder, const SelfFacts& self, std::uint16_t port) {
+  return holder.pid > 1 && !holder.namespace_init && !contains(self.own_tree, holder.pid) &&
+         holder.user_ns == self.self.user_ns && holder.pid_ns == self.self.pid_ns &&
+         holder.net_ns == self.self.net_ns && !holder.parent_is_reuserun &&
+         std::find(holder.marked_ports.begin(), holder.marked_ports.end(), port) !=
+             holder.marked_ports.end();
+}
+
 // The order matters: what must never be signalled first (whatever the mode), then what the safe
 // rule accepts, then why the rest is spared.
 FreeingVerdict judge_holder(const ProcessFacts& holder, const SelfFacts& self, FreePortMode mode,

@@ -53,6 +53,10 @@ struct FreeingVerdict {
   std::string unit;    // the systemd service it belongs to, for the way out
 };
 
+// An orphan of an earlier reuserun for `port`: it carries the port in REUSERUN_PORTS, its parent
+// is no reuserun, and it is no PID 1, not in reuserun's own tree and in reuserun's namespaces.
+bool is_reuserun_orphan(const ProcessFacts& holder, const SelfFacts& self, std::uint16_t port);
+
 // The decision for one holder of `port`.
 FreeingVerdict judge_holder(const ProcessFacts& holder, const SelfFacts& self, FreePortMode mode,
                             std::uint16_t port);

@@ -29,19 +29,6 @@ struct Victim {
   UniqueFd pidfd;  // pins the process: a recycled pid can never receive our signal
 };
 
-SelfFacts self_facts() {
-  SelfFacts self;
-  self.self = read_process_facts(::getpid());
-  self.own_tree = own_process_tree(::getpid());
-  self.invoking_uid = ::getuid();
-  // Under sudo the person at the terminal is SUDO_UID: their stale server may go, root's other
-  // services may not. Only believed when we are root (anyone can set the variable).
-  uid_t sudo_uid = 0;
-  if (const char* text = ::getenv("SUDO_UID");
-      self.invoking_uid == 0 && text != nullptr && parse_number(std::string_view(text), sudo_uid))
-    self.invoking_uid = sudo_uid;
-  return self;
-}
 
 struct Judged {
   PortHolder holder;
@@ -141,6 +128,20 @@ bool wait_for_victims(std::vector<Victim>& victims, Duration limit) {
 }
 
 }  // namespace
+
+SelfFacts self_facts() {
+  SelfFacts self;
+  self.self = read_process_facts(::getpid());
+  self.own_tree = own_process_tree(::getpid());
+  self.invoking_uid = ::getuid();
+  // Under sudo the person at the terminal is SUDO_UID: their stale server may go, root's other
+  // services may not. Only believed when we are root (anyone can set the variable).
+  uid_t sudo_uid = 0;
+  if (const char* text = ::getenv("SUDO_UID");
+      self.invoking_uid == 0 && text != nullptr && parse_number(std::string_view(text), sudo_uid))
+    self.invoking_uid = sudo_uid;
+  return self;
+}
 
 std::string describe_port_holders(const SocketAddress& address, Transport transport,
                                   bool v6only) {

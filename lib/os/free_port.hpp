@@ -23,6 +23,9 @@ namespace reuserun {
 Result<void> free_port(const SocketAddress& address, Duration grace, FreePortMode mode,
                        Transport transport = Transport::tcp, bool v6only = false);
 
+// Who reuserun is, for the freeing rule (its uid: SUDO_UID when root runs it through sudo).
+SelfFacts self_facts();
+
 // "pid 1234 (user alice): python3 -m http.server 8080; ..." or "" when nobody listens there.
 std::string describe_port_holders(const SocketAddress& address,
                                   Transport transport = Transport::tcp, bool v6only = false);

@@ -86,6 +86,11 @@ class Host {
   virtual void prepare_crash_recovery(const CrashRecoveryPlan& plan) = 0;
   virtual void end_crash_recovery() = 0;
 
+  // The generation a killed reuserun left, if this one adopted it (orphans.hpp): `sig` to each
+  // of its processes, SIGKILL after `timeout`. Once, when this reuserun's first generation
+  // serves, or when it stops first.
+  virtual void drain_orphans(int sig, Duration timeout) = 0;
+
   // The in-place upgrade's last step (upgrade.hpp): returns only when execve failed.
   virtual Error exec_new_image(const std::string& executable, const std::vector<std::string>& argv,
                                int handover_fd, const std::vector<int>& inherited) = 0;

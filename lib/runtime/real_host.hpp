@@ -9,6 +9,7 @@
 
 #include "host.hpp"
 #include "leftovers.hpp"
+#include "orphan_drain.hpp"
 
 namespace reuserun {
 
@@ -54,6 +55,9 @@ class RealHost final : public Host {
     arm_crash_recovery(plan);
   }
   void end_crash_recovery() override { disarm_crash_recovery(); }
+  // The generation a killed reuserun left (orphans.hpp), found before the loop started.
+  void adopt_orphans(std::vector<Orphan> orphans) { orphans_.adopt(std::move(orphans)); }
+  void drain_orphans(int sig, Duration timeout) override { orphans_.begin(sig, timeout); }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>& argv,
                        int handover_fd, const std::vector<int>& inherited) override;
 
@@ -68,6 +72,7 @@ class RealHost final : public Host {
   SystemdNotifier systemd_ = SystemdNotifier::from_environment();
   Reaper reaper_{[](pid_t, ExitStatus) {}};
   Leftovers leftovers_;
+  OrphanDrain orphans_{io_};
   // systemd's watchdog for reuserun itself (WATCHDOG_USEC): pinged at half the interval.
   struct WatchdogPing {
     boost::asio::steady_timer timer;

@@ -45,6 +45,7 @@ void EventLoop::apply(const ServiceReady&) {
   for (const Listener& listener : listeners_)
     addresses += (addresses.empty() ? "" : ", ") + listener.describe();
   log_info("serving on {}", addresses);
+  host_.drain_orphans(config_.stop_signal, config_.drain_timeout);
   host_.systemd().ready(fmt::format("serving on {}: {}", addresses, describe_serving()));
 }
 

@@ -111,6 +111,7 @@ void EventLoop::apply(const Stopping&) {
   lifetime_.stopping = true;  // set already for the batch that holds it (dispatch)
   carry_out(upgrade_.machine.stopping());
   host_.signal_leftovers(config_.stop_signal, known_children());
+  host_.drain_orphans(config_.stop_signal, config_.stop_timeout);
   lifetime_.stop_deadline = host_.now() + config_.stop_timeout;
   restarts_.refuse_all(stopped_result());
   host_.systemd().stopping("stopping", config_.stop_timeout + std::chrono::seconds(1));

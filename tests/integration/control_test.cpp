@@ -418,7 +418,7 @@ TEST(CtlDefaults, AUserWithoutXdgRuntimeDirGetsADirectoryOfItsOwnInTmp) {
 
 TEST_F(Ctl, AStaleSocketIsReplacedAndALiveOneIsNot) {
   {
-    Launch killed(with_socket({}), {kTestServer});
+    Launch killed(with_socket({"--pdeathsig"}), {kTestServer});  // leaves no orphan serving
     ASSERT_GT(killed.wait_serving(), 0);
     killed.process.signal(SIGKILL);
     ASSERT_TRUE(killed.process.wait_exit(10s));

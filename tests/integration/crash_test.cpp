@@ -4,6 +4,11 @@
 // process sent (systemd's watchdog), end it with that signal.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <thread>
 
 #include "ctl_status.hpp"
 #include "harness.hpp"
@@ -78,6 +83,88 @@ TEST(Crash, ASigabrtFromAnotherProcessIsNotRecovered) {
   launch.process.signal(SIGABRT);
   EXPECT_EQ(launch.process.wait_exit(10s), 128 + SIGABRT);
   if (process_exists(child)) ::kill(child, SIGKILL);
+}
+
+// kill -9 of reuserun, then the same command again half a second later: the killed reuserun's
+// generation keeps serving meanwhile, the new reuserun takes its very socket, starts its own
+// generation and, once that is ready, drains the orphan.
+TEST(Crash, AKilledReuserunsGenerationIsAdoptedAndDrainedWithoutAFailedRequest) {
+  Launch first({}, {kTestServer});
+  const pid_t orphan = first.wait_serving();
+  const auto inodes = listening_inodes(first.port);
+  ASSERT_EQ(inodes.size(), 1u);
+  Load load(first.port);
+  ASSERT_TRUE(load.wait_for_requests(200));
+  first.process.signal(SIGKILL);
+  ASSERT_EQ(first.process.wait_exit(5s), 128 + SIGKILL);
+  std::this_thread::sleep_for(500ms);
+  Process second({kReuserun, "--port", std::to_string(first.port), "--bind", "127.0.0.1", "--",
+                  kTestServer});
+  const bool drained = wait_until(
+      [&] {
+        const auto pid = serving_pid(first.port);
+        return pid && *pid != orphan && !process_exists(orphan);
+      },
+      15s);
+  ASSERT_TRUE(load.wait_for_requests(load.sent() + 200));
+  const Load::Result result = load.stop();
+  std::printf("kill -9, a new reuserun 0.5 s later: %ld requests, %ld failed\n", result.sent,
+              result.failed);
+  if (process_exists(orphan)) ::kill(orphan, SIGKILL);  // not below the harness any more
+  ASSERT_TRUE(drained) << "a generation of the new reuserun serves and the orphan has exited";
+  EXPECT_EQ(result.failed, 0);
+  EXPECT_EQ(listening_inodes(first.port), inodes) << "the very same listening socket";
+  const auto status = ctl_status(second.pid());
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->recovery, "adopted");
+  EXPECT_EQ(status->generations.size(), 1u) << "one generation serves";
+  EXPECT_NE(status->recovery_detail.find("pid " + std::to_string(orphan)), std::string::npos)
+      << status->recovery_detail;
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait_exit(10s), 0);
+}
+
+// The same without root: pidfd_getfd needs ptrace rights over the orphans, which a user has over
+// its own processes (unless Yama's ptrace_scope is 1 or more: then it falls back to freeing
+// them, tested by the unit of the rule and said in the man page).
+TEST(Crash, AnUnprivilegedReuserunAdoptsItsOwnKilledGeneration) {
+  TempDir dir;
+  const std::string reuserun = copy_for_nobody(kReuserun, dir);
+  const std::string server = copy_for_nobody(kTestServer, dir);
+  const std::string run = dir.file("run");  // nobody's, for the control sockets
+  ASSERT_EQ(::mkdir(run.c_str(), 0700), 0);
+  ASSERT_EQ(::chown(run.c_str(), 65534, 65534), 0);
+  const int port = probe_free_port();
+  const auto command = [&](const std::string& socket) {
+    return as_nobody({reuserun, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                      "--control-socket", run + "/" + socket, "--", server});
+  };
+  Process first(command("first.sock"));
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port).has_value(); }, 10s)) << first.log();
+  const pid_t orphan = *serving_pid(port);
+  const auto inodes = listening_inodes(port);
+  Load load(port);
+  ASSERT_TRUE(load.wait_for_requests(200));
+  first.signal(SIGKILL);
+  ASSERT_TRUE(first.wait_exit(5s).has_value());
+  std::this_thread::sleep_for(500ms);
+  Process second(command("second.sock"));
+  const bool drained = wait_until(
+      [&] {
+        const auto pid = serving_pid(port);
+        return pid && *pid != orphan && !process_exists(orphan);
+      },
+      15s);
+  ASSERT_TRUE(load.wait_for_requests(load.sent() + 200));
+  const Load::Result result = load.stop();
+  if (process_exists(orphan)) ::kill(orphan, SIGKILL);
+  ASSERT_TRUE(drained) << second.log();
+  EXPECT_EQ(result.failed, 0);
+  EXPECT_EQ(listening_inodes(port), inodes);
+  EXPECT_TRUE(second.wait_for_log("adopted 127.0.0.1:" + std::to_string(port), 1s))
+      << second.log();
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait_exit(10s), 0);
 }
 
 }  // namespace

@@ -261,6 +261,29 @@ TEST_F(Hostile, AnOrphanOfAnEarlierReuserunIsFreedWhateverUserItRunsAs) {
   if (process_exists(orphan)) ::kill(orphan, SIGKILL);
 }
 
+TEST_F(Hostile, APlantedOrphanIsFreedButItsSocketIsNeverAdopted) {
+  // uid 65534 listens on the port with REUSERUN_PORTS in its environment, as a killed
+  // reuserun's child would, and reuserun runs its children as nobody too. Adopting that socket
+  // would let nobody keep accepting root's connections through a copy of it: the socket is
+  // nobody's, not reuserun's uid's, so the rule frees the process and reuserun binds its own.
+  const int port = probe_free_port();
+  const std::string server = copy_for_nobody(kTestServer, bin);
+  Process planted(as_nobody({"/usr/bin/env", "REUSERUN_PORTS=" + std::to_string(port), server,
+                             "--listen", std::to_string(port)}));
+  ASSERT_TRUE(wait_until([&] { return serving_pid(port) == planted.pid(); }, 5s));
+  const auto planted_inodes = listening_inodes(port);
+  Process launcher({kReuserun, "--port", std::to_string(port), "--bind", "127.0.0.1", "--user",
+                    "nobody", "--", server});
+  EXPECT_TRUE(planted.wait_exit(10s).has_value()) << "freed: it claims to be an orphan";
+  ASSERT_TRUE(wait_until(
+      [&] { return serving_pid(port) && serving_pid(port) != planted.pid(); }, 10s));
+  const auto ours = listening_inodes(port);
+  for (const unsigned long inode : planted_inodes) EXPECT_EQ(ours.count(inode), 0u);
+  EXPECT_FALSE(contains(launcher.log(), "adopted")) << launcher.log();
+  launcher.signal(SIGTERM);
+  EXPECT_EQ(launcher.wait_exit(10s), 0);
+}
+
 // ---- the notify channel ----
 
 struct Served {

@@ -72,7 +72,7 @@ TEST(Identity, RootBindsAndTheChildServesAsAnotherUserAndStillDiesWithReuserun) 
   std::filesystem::copy_file(kTestServer, server);
   ASSERT_EQ(::chmod(bin.path().c_str(), 0755), 0);
   ASSERT_EQ(::chmod(server.c_str(), 0755), 0);
-  Launch launch({"--user", "nobody"}, {server});
+  Launch launch({"--user", "nobody", "--pdeathsig"}, {server});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0);
   EXPECT_TRUE(has_line(info(launch.port), "uid=65534 gid=65534")) << info(launch.port);

@@ -86,7 +86,7 @@ TEST(Listen, AStaleUnixSocketIsReplacedAndALiveOneRefused) {
   TempDir dir;
   const std::string path = dir.file("app.sock");
   {
-    Launch killed({"--listen", "unix:" + path}, {kTestServer});
+    Launch killed({"--listen", "unix:" + path, "--pdeathsig"}, {kTestServer});
     ASSERT_GT(killed.wait_serving(), 0);
     killed.process.signal(SIGKILL);
     ASSERT_TRUE(killed.process.wait_exit(10s));

@@ -60,8 +60,8 @@ TEST(Stop, StopDuringARestartEndsBothGenerations) {
   for (pid_t child : children) EXPECT_FALSE(process_exists(child)) << child;
 }
 
-TEST(Stop, SigkillOfReuserunLeavesNoChildListeningOnThePort) {
-  Launch launch({}, {kTestServer});
+TEST(Stop, WithPdeathsigASigkillOfReuserunLeavesNoChildListeningOnThePort) {
+  Launch launch({"--pdeathsig"}, {kTestServer});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0);
   launch.process.signal(SIGKILL);
@@ -74,8 +74,8 @@ TEST(Stop, SigkillOfReuserunLeavesNoChildListeningOnThePort) {
   if (process_exists(child)) ::kill(child, SIGKILL);
 }
 
-TEST(Stop, WithNoPdeathsigTheChildOutlivesAKilledReuserunAndKeepsServing) {
-  Launch launch({"--no-pdeathsig"}, {kTestServer});
+TEST(Stop, ByDefaultTheChildOutlivesAKilledReuserunAndKeepsServing) {
+  Launch launch({}, {kTestServer});
   const pid_t child = launch.wait_serving();
   ASSERT_GT(child, 0);
   launch.process.signal(SIGKILL);

@@ -94,6 +94,7 @@ class FakeHost final : public Host {
   Sweep sweep_leftovers(const std::vector<pid_t>&, bool, bool) override { return {true, false}; }
   void prepare_crash_recovery(const CrashRecoveryPlan& plan) override { crash_plans.push_back(plan); }
   void end_crash_recovery() override { crash_recovery_ended = true; }
+  void drain_orphans(int sig, Duration) override { orphans_drained_with.push_back(sig); }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>&, int,
                        const std::vector<int>&) override {
     execs.push_back(executable);
@@ -117,6 +118,7 @@ class FakeHost final : public Host {
   std::vector<std::string> execs;
   std::vector<CrashRecoveryPlan> crash_plans;
   bool crash_recovery_ended = false;
+  std::vector<int> orphans_drained_with;
   std::vector<pid_t> leftovers_killed_of;  // SIGKILL to what the worker of this leader left
   std::vector<int> leftovers_signalled;    // the stop signal to every leftover
 

@@ -1,0 +1,126 @@
+// The new images of this process: after an in-place upgrade (resume) and after a crash
+// (recover). Same pid, same children, the sockets of the earlier image; nothing is bound or freed.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <optional>
+
+#include "control.hpp"
+#include "crash_recovery.hpp"
+#include "event_loop.hpp"
+#include "exit_code.hpp"
+#include "group_signal.hpp"
+#include "handover.hpp"
+#include "listener.hpp"
+#include "log.hpp"
+#include "pid_file.hpp"
+#include "real_host.hpp"
+#include "run.hpp"
+#include "signal_name.hpp"
+#include "upgrade.hpp"
+#include "activation.hpp"
+
+namespace reuserun {
+namespace {
+
+// The sockets of a handover, adopted by this image: false (logged) when one is not what it says.
+bool adopt_handed_sockets(const Handover& handover, const char* why,
+                          std::vector<Listener>& listeners, std::optional<ControlSocket>& control) {
+  for (const HandedListener& handed : handover.listeners) {
+    auto listener =
+        adopt_listener(handed.fd, handed.name, "handed-over socket fd " + std::to_string(handed.fd),
+                       handed.owns_path);
+    if (!listener) {
+      log_error("{}: cannot take over: {}", why, listener.error().message);
+      return false;
+    }
+    listeners.push_back(std::move(listener.value()));
+  }
+  if (handover.control_fd >= 0) {
+    if (const int error = set_close_on_exec(handover.control_fd))
+      log_warn("{}: the control socket may leak into children: {}", why, std::strerror(error));
+    control.emplace(ControlSocket::adopt(UniqueFd(handover.control_fd), handover.control_path));
+  }
+  return true;
+}
+
+// The workers a crashed image left: its children that lead their own process group and say in
+// their environment which worker they are. Each serves, as far as anyone can tell; none of the
+// crashed image's memory says otherwise.
+void add_children_of_crashed_image(Handover& handover, std::int64_t now_ns) {
+  StrayCache known;
+  SupervisorSnapshot& snapshot = handover.supervisor;
+  for (const Stray& child : strays({}, known)) {
+    if (!child.worker || ::getpgid(child.pid) != child.pid) continue;
+    const WorkerKey key{child.worker->first, child.worker->second};
+    if (handover.workers.count(key) > 0) continue;  // a second leader claiming it: a stray
+    snapshot.children.push_back(ChildState{key.generation, child.pid, Phase::serving, key.slot});
+    handover.workers[key].spawned_at_ns = now_ns;
+    snapshot.next_generation = std::max(snapshot.next_generation, key.generation + 1);
+    snapshot.serving = std::max(snapshot.serving.value_or(0), key.generation);
+  }
+  snapshot.ever_ready = !snapshot.children.empty();
+}
+
+}  // namespace
+
+// The new image of an upgrade: same PID, same children. Nothing is bound, freed or written:
+// the sockets and the pid file are the earlier image's. Until the event loop listens, the
+// signals it handles stay blocked (exec_new_image), so none is lost or ignored meanwhile.
+int resume(const Config& config, int handover_fd) {
+  (void)::signal(SIGPIPE, SIG_IGN);
+  auto text = read_handover_file(handover_fd);
+  if (handover_fd >= 0) ::close(handover_fd);
+  auto handover = text ? decode_handover(text.value()) : Result<Handover>(text.error());
+  if (!handover) {
+    log_error("upgrade: cannot take over: {}", handover.error().message);
+    return kExitHandover;
+  }
+  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+    log_warn("Failed to become a child subreaper again: {}", std::strerror(errno));
+  std::optional<PidFile> pid_file;
+  if (!config.pid_file.empty()) pid_file.emplace(PidFile::adopt(config.pid_file));
+  std::vector<Listener> listeners;
+  std::optional<ControlSocket> control;
+  if (!adopt_handed_sockets(handover.value(), "upgrade", listeners, control)) return kExitHandover;
+  RealHost host;
+  EventLoop loop(host, config, std::move(listeners), std::move(control));
+  return loop.run(&handover.value());
+}
+
+// The new image of a recovery in place (crash_recovery.hpp): same PID, same children, the
+// sockets the crashed image prepared; what it was doing is read from the kernel, and a fresh
+// generation replaces its children.
+int recover(const Config& config, const RecoveredCrash& crash) {
+  (void)::signal(SIGPIPE, SIG_IGN);
+  auto handover = decode_handover(crash.state);
+  if (!handover) {
+    log_error("recovery: cannot take over: {}", handover.error().message);
+    return kExitHandover;
+  }
+  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+    log_warn("Failed to become a child subreaper again: {}", std::strerror(errno));
+  std::optional<PidFile> pid_file;
+  if (!config.pid_file.empty()) pid_file.emplace(PidFile::adopt(config.pid_file));
+  std::vector<Listener> listeners;
+  std::optional<ControlSocket> control;
+  if (!adopt_handed_sockets(handover.value(), "recovery", listeners, control))
+    return kExitHandover;
+  RealHost host;
+  add_children_of_crashed_image(handover.value(),
+                                std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    host.now().time_since_epoch())
+                                    .count());
+  EventLoop loop(host, config, std::move(listeners), std::move(control));
+  loop.recovered({"in-place", fmt::format("after {} (recovery {} of at most {} in {} s)",
+                                          signal_name(crash.signal), crash.history.recoveries,
+                                          kMaxRecoveries, kRecoveryWindowNs / 1'000'000'000)},
+                 crash.history);
+  return loop.run(&handover.value(), true);
+}
+
+}  // namespace reuserun

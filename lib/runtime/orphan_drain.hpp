@@ -1,0 +1,33 @@
+// The generation a killed reuserun left (orphans.hpp), drained once this reuserun's own first
+// generation serves: the stop signal to each, SIGKILL to those still there after the timeout.
+// They are not reuserun's children (no SIGCHLD, nothing to reap): their pidfds turn readable
+// when they exit, looked at every 100 ms.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <vector>
+
+#include "duration.hpp"
+#include "orphans.hpp"
+
+namespace reuserun {
+
+class OrphanDrain {
+ public:
+  explicit OrphanDrain(boost::asio::io_context& io) : timer_(io) {}
+  void adopt(std::vector<Orphan> orphans) { orphans_ = std::move(orphans); }
+  // Once: later calls (a stop after the drain began) change nothing.
+  void begin(int sig, Duration timeout);
+
+ private:
+  void look();
+
+  std::vector<Orphan> orphans_;
+  bool begun_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+  boost::asio::steady_timer timer_;
+};
+
+}  // namespace reuserun
