@@ -50,14 +50,19 @@ bool adopt_handed_sockets(const Handover& handover, const char* why,
 
 // The workers a crashed image left: its children that lead their own process group and say in
 // their environment which worker they are. Each serves, as far as anyone can tell; none of the
-// crashed image's memory says otherwise.
-void add_children_of_crashed_image(Handover& handover, std::int64_t now_ns) {
+// crashed image's memory says otherwise. A child writes its own environment: a worker number
+// past --workers, or a generation no reuserun could have reached, names no worker (a stray,
+// stopped with the rest when it exits or at a stop), and a second claim of a worker is a stray.
+void add_children_of_crashed_image(Handover& handover, unsigned workers, std::int64_t now_ns) {
+  constexpr Generation kMostGenerations = Generation{1} << 40;
   StrayCache known;
   SupervisorSnapshot& snapshot = handover.supervisor;
   for (const Stray& child : strays({}, known)) {
     if (!child.worker || ::getpgid(child.pid) != child.pid) continue;
     const WorkerKey key{child.worker->first, child.worker->second};
-    if (handover.workers.count(key) > 0) continue;  // a second leader claiming it: a stray
+    if (key.generation == 0 || key.generation > kMostGenerations || key.slot >= workers ||
+        handover.workers.count(key) > 0)
+      continue;
     snapshot.children.push_back(ChildState{key.generation, child.pid, Phase::serving, key.slot});
     handover.workers[key].spawned_at_ns = now_ns;
     snapshot.next_generation = std::max(snapshot.next_generation, key.generation + 1);
@@ -111,7 +116,7 @@ int recover(const Config& config, const RecoveredCrash& crash) {
   if (!adopt_handed_sockets(handover.value(), "recovery", listeners, control))
     return kExitHandover;
   RealHost host;
-  add_children_of_crashed_image(handover.value(),
+  add_children_of_crashed_image(handover.value(), config.workers,
                                 std::chrono::duration_cast<std::chrono::nanoseconds>(
                                     host.now().time_since_epoch())
                                     .count());
