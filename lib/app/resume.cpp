@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -50,25 +51,35 @@ bool adopt_handed_sockets(const Handover& handover, const char* why,
 
 // The workers a crashed image left: its children that lead their own process group and say in
 // their environment which worker they are. Each serves, as far as anyone can tell; none of the
-// crashed image's memory says otherwise. A child writes its own environment: a worker number
-// past --workers, or a generation no reuserun could have reached, names no worker (a stray,
-// stopped with the rest when it exits or at a stop), and a second claim of a worker is a stray.
-void add_children_of_crashed_image(Handover& handover, unsigned workers, std::int64_t now_ns) {
-  constexpr Generation kMostGenerations = Generation{1} << 40;
+// crashed image's memory says otherwise. A child writes its own environment (nginx overwrites
+// it with its process title): a leader whose claim cannot be placed (none, a worker number past
+// --workers, a generation the crashed image had not started, a worker claimed twice) is
+// returned, to be drained with the rest once the fresh generation serves.
+std::vector<pid_t> add_children_of_crashed_image(Handover& handover, unsigned workers,
+                                                 Generation next, std::int64_t now_ns) {
+  const Generation most = next > 0 ? next - 1 : Generation{1} << 40;
   StrayCache known;
   SupervisorSnapshot& snapshot = handover.supervisor;
+  snapshot.next_generation = std::max(snapshot.next_generation, next);
+  std::vector<pid_t> unplaced;
   for (const Stray& child : strays({}, known)) {
-    if (!child.worker || ::getpgid(child.pid) != child.pid) continue;
-    const WorkerKey key{child.worker->first, child.worker->second};
-    if (key.generation == 0 || key.generation > kMostGenerations || key.slot >= workers ||
-        handover.workers.count(key) > 0)
+    if (::getpgid(child.pid) != child.pid) continue;  // not a leader: a stray, or the core copy
+    const bool placed = child.worker && child.worker->first > 0 &&
+                        child.worker->first <= most && child.worker->second < workers &&
+                        handover.workers.count(WorkerKey{child.worker->first,
+                                                         child.worker->second}) == 0;
+    if (!placed) {
+      unplaced.push_back(child.pid);
       continue;
+    }
+    const WorkerKey key{child.worker->first, child.worker->second};
     snapshot.children.push_back(ChildState{key.generation, child.pid, Phase::serving, key.slot});
     handover.workers[key].spawned_at_ns = now_ns;
     snapshot.next_generation = std::max(snapshot.next_generation, key.generation + 1);
     snapshot.serving = std::max(snapshot.serving.value_or(0), key.generation);
   }
   snapshot.ever_ready = !snapshot.children.empty();
+  return unplaced;
 }
 
 }  // namespace
@@ -101,6 +112,10 @@ int resume(const Config& config, int handover_fd) {
 // sockets the crashed image prepared; what it was doing is read from the kernel, and a fresh
 // generation replaces its children.
 int recover(const Config& config, const RecoveredCrash& crash) {
+  // Executed as /proc/self/exe, its name is "exe": the name it was started by again, which `ps`,
+  // `ss` and the freeing rule (a parent named reuserun) go by.
+  const std::string name = std::filesystem::path(config.arguments.front()).filename().string();
+  (void)::prctl(PR_SET_NAME, name.substr(0, 15).c_str());
   (void)::signal(SIGPIPE, SIG_IGN);
   auto handover = decode_handover(crash.state);
   if (!handover) {
@@ -116,10 +131,18 @@ int recover(const Config& config, const RecoveredCrash& crash) {
   if (!adopt_handed_sockets(handover.value(), "recovery", listeners, control))
     return kExitHandover;
   RealHost host;
-  add_children_of_crashed_image(handover.value(), config.workers,
-                                std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    host.now().time_since_epoch())
-                                    .count());
+  const std::vector<pid_t> unplaced = add_children_of_crashed_image(
+      handover.value(), config.workers, crash.next_generation,
+      std::chrono::duration_cast<std::chrono::nanoseconds>(host.now().time_since_epoch())
+          .count());
+  // A generation of a killed reuserun this image had adopted and not yet drained, and the
+  // children whose worker cannot be told: drained once the fresh generation serves.
+  std::vector<Orphan> orphans = orphans_of_listeners(config, listeners);
+  for (const pid_t pid : unplaced)
+    if (auto pinned = pin_process(pid)) orphans.push_back(std::move(*pinned));
+  if (!orphans.empty())
+    log_info("to drain once the fresh generation serves: {}", describe_orphans(orphans));
+  host.adopt_orphans(std::move(orphans));
   EventLoop loop(host, config, std::move(listeners), std::move(control));
   loop.recovered({"in-place", fmt::format("after {} (recovery {} of at most {} in {} s)",
                                           signal_name(crash.signal), crash.history.recoveries,

@@ -122,17 +122,9 @@ Result<std::vector<Listener>> adopt_listeners(const Config& config) {
   return listeners;
 }
 
-// Socket-activated, from a unit's fd store or socket: the generation a killed reuserun of the
-// unit left (KillMode=process) may still hold these sockets. It drains once ours serves.
 Inherited orphans_of_activated(const Config& config, const std::vector<Listener>& listeners) {
   Inherited inherited;
-  for (const Listener& listener : listeners) {
-    struct stat info {};
-    if (!listener.is_tcp() || ::fstat(listener.fd(), &info) == -1) continue;
-    for (Orphan& orphan :
-         orphans_holding(info.st_ino, listener.address().port(), child_uids(config)))
-      inherited.orphans.push_back(std::move(orphan));
-  }
+  inherited.orphans = orphans_of_listeners(config, listeners);
   if (!inherited.orphans.empty())
     inherited.recovery = {"adopted", "systemd's sockets (LISTEN_FDS), which a killed reuserun's "
                                      "generation holds too: " +
@@ -201,6 +193,19 @@ void store_listeners_with_systemd(const SystemdNotifier& systemd,
 }
 
 }  // namespace
+
+std::vector<Orphan> orphans_of_listeners(const Config& config,
+                                         const std::vector<Listener>& listeners) {
+  std::vector<Orphan> orphans;
+  for (const Listener& listener : listeners) {
+    struct stat info {};
+    if (!listener.is_tcp() || ::fstat(listener.fd(), &info) == -1) continue;
+    for (Orphan& orphan :
+         orphans_holding(info.st_ino, listener.address().port(), child_uids(config)))
+      orphans.push_back(std::move(orphan));
+  }
+  return orphans;
+}
 
 int run(const Config& config) {
   // A write to a closed connection must not kill the launcher; children get SIG_DFL back.

@@ -37,7 +37,7 @@ struct ProcessFacts {
   std::string user_ns, pid_ns, net_ns;  // readlink of /proc/PID/ns/*: "net:[4026531840]"
   std::string cgroup;                   // the unified hierarchy's path ("0::"), else name=systemd's
   std::vector<std::uint16_t> marked_ports;  // from kPortsMarker in its environment
-  bool parent_is_reuserun = false;          // its parent's comm is "reuserun"
+  bool parent_is_reuserun = false;          // its parent's comm starts with "reuserun"
 };
 
 // Who reuserun is.

@@ -17,12 +17,16 @@
 namespace reuserun {
 namespace {
 
-// REUSERUN_RECOVERY=SS RRR WWWWWWWWWWWWWWWWWWWW\n<state>: the signal, the recoveries in the
-// window and its start, written by the handler into fixed-width fields.
+// REUSERUN_RECOVERY=SS RRR WWWWWWWWWWWWWWWWWWWW GGGGGGGGGGGGGGGGGGGG\n<state>: the signal, the
+// recoveries in the window and its start, the next generation number, written by the handler
+// into fixed-width fields.
 constexpr std::size_t kSignalDigits = 2;
 constexpr std::size_t kCountDigits = 3;
 constexpr std::size_t kTimeDigits = 20;
-constexpr std::size_t kHeaderLength = kSignalDigits + 1 + kCountDigits + 1 + kTimeDigits + 1;
+constexpr std::size_t kCountAt = kSignalDigits + 1;
+constexpr std::size_t kTimeAt = kCountAt + kCountDigits + 1;
+constexpr std::size_t kGenerationAt = kTimeAt + kTimeDigits + 1;
+constexpr std::size_t kHeaderLength = kGenerationAt + kTimeDigits + 1;
 
 // What the handler reads. Built by arm_crash_recovery and never freed: a handler may run at any
 // moment, so a plan it could be reading is replaced, not destroyed (the few replaced plans of a
@@ -41,6 +45,9 @@ struct Prepared {
 };
 
 Prepared* volatile armed = nullptr;
+// The next generation number, as the loop last said (note_next_generation): a child's claim of
+// a later one after a crash is a lie.
+volatile std::uint64_t next_generation = 0;
 volatile sig_atomic_t disarmed = 0;
 // Every plan ever armed, so that none is freed while a handler could read it (and none counts
 // as leaked).
@@ -106,9 +113,10 @@ void on_crash(int sig, siginfo_t* info, void*) {
   }
   char* header = plan->variable.data() + plan->header_at;
   write_digits(header, kSignalDigits, sig);
-  write_digits(header + kSignalDigits + 1, kCountDigits, plan->history.recoveries);
-  write_digits(header + kSignalDigits + 1 + kCountDigits + 1, kTimeDigits,
-               plan->history.window_start_ns);
+  write_digits(header + kCountAt, kCountDigits, plan->history.recoveries);
+  write_digits(header + kTimeAt, kTimeDigits, plan->history.window_start_ns);
+  write_digits(header + kGenerationAt, kTimeDigits,
+               static_cast<std::int64_t>(next_generation & 0x7fffffffffffffff));
   for (const int fd : plan->keep_fds) (void)::fcntl(fd, F_SETFD, 0);
   ::sigprocmask(SIG_SETMASK, &plan->exec_mask, nullptr);
   write_line(name, ": recovering in place (re-executing /proc/self/exe)");
@@ -128,8 +136,8 @@ void arm_crash_recovery(const CrashRecoveryPlan& plan) {
   for (char** entry = environ; *entry != nullptr; ++entry)
     if (!std::string_view(*entry).starts_with(prefix)) prepared->env_storage.emplace_back(*entry);
   prepared->variable = prefix + std::string(kHeaderLength - 1, '0') + "\n" + plan.state;
-  prepared->variable[prefix.size() + kSignalDigits] = ' ';
-  prepared->variable[prefix.size() + kSignalDigits + 1 + kCountDigits] = ' ';
+  for (const std::size_t space : {kCountAt - 1, kTimeAt - 1, kGenerationAt - 1})
+    prepared->variable[prefix.size() + space] = ' ';
   prepared->header_at = prefix.size();
   for (std::string& entry : prepared->env_storage) prepared->envp.push_back(entry.data());
   prepared->envp.push_back(prepared->variable.data());
@@ -150,9 +158,15 @@ void arm_crash_recovery(const CrashRecoveryPlan& plan) {
   struct sigaction action {};
   action.sa_sigaction = on_crash;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK;
-  ::sigemptyset(&action.sa_mask);
+  // The loop's signals too: a SIGTERM arriving meanwhile must wait for the new image (the exec
+  // keeps it pending), not run Asio's handler on top of this one and be lost with its pipe.
+  upgrade_signal_set(&action.sa_mask);
   for (const int sig : kCrashSignals) ::sigaddset(&action.sa_mask, sig);
   for (const int sig : kCrashSignals) ::sigaction(sig, &action, nullptr);
+}
+
+void note_next_generation(std::uint64_t next) {
+  if (next > next_generation) next_generation = next;
 }
 
 void disarm_crash_recovery() {
@@ -171,9 +185,9 @@ std::optional<RecoveredCrash> take_recovery_variable() {
   RecoveredCrash crash;
   const std::string_view header(text.data(), kHeaderLength - 1);
   if (!parse_number(header.substr(0, kSignalDigits), crash.signal) ||
-      !parse_number(header.substr(kSignalDigits + 1, kCountDigits), crash.history.recoveries) ||
-      !parse_number(header.substr(kSignalDigits + 1 + kCountDigits + 1, kTimeDigits),
-                    crash.history.window_start_ns))
+      !parse_number(header.substr(kCountAt, kCountDigits), crash.history.recoveries) ||
+      !parse_number(header.substr(kTimeAt, kTimeDigits), crash.history.window_start_ns) ||
+      !parse_number(header.substr(kGenerationAt, kTimeDigits), crash.next_generation))
     return std::nullopt;
   crash.state = text.substr(kHeaderLength);
   return crash;

@@ -14,6 +14,7 @@
 // than kMaxRecoveries in kRecoveryWindowNs; then reuserun dies of the signal.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ struct CrashRecoveryPlan {
 // earlier plan. Called again whenever what it holds changes (a listener replaced).
 void arm_crash_recovery(const CrashRecoveryPlan& plan);
 
+// The next generation number, after each spawn (the highest said counts): carried to a crash's new image, which believes no
+// child that claims a later one (a child writes its own environment).
+void note_next_generation(std::uint64_t next);
+
 // A stop is under way: a fatal signal now ends reuserun (the default action again).
 void disarm_crash_recovery();
 
@@ -43,6 +48,7 @@ void disarm_crash_recovery();
 struct RecoveredCrash {
   int signal = 0;
   CrashHistory history;  // the recovery that started this image included
+  std::uint64_t next_generation = 0;  // the crashed image's: no child had a later one
   std::string state;
 };
 std::optional<RecoveredCrash> take_recovery_variable();

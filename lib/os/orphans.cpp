@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,6 +69,12 @@ std::string misfit(int socket, const SocketAddress& address, bool v6only) {
 
 }  // namespace
 
+std::optional<Orphan> pin_process(pid_t pid) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return std::nullopt;
+  return Orphan{pid, command_line(pid), std::move(pidfd)};
+}
+
 std::string describe_orphans(const std::vector<Orphan>& orphans) {
   std::string text;
   for (const Orphan& orphan : orphans)
@@ -77,11 +84,14 @@ std::string describe_orphans(const std::vector<Orphan>& orphans) {
 }
 
 std::vector<Orphan> orphans_holding(ino_t inode, std::uint16_t port,
-                                    const std::vector<uid_t>& uids) {
+                                    const std::vector<uid_t>& uids, bool* others) {
   const SelfFacts self = self_facts();
   std::vector<Orphan> orphans;
   for (const pid_t pid : list_pids()) {
-    if (pid == ::getpid() || !process_holds_socket(pid, inode)) continue;
+    if (pid == 1 || std::find(self.own_tree.begin(), self.own_tree.end(), pid) !=
+                        self.own_tree.end())
+      continue;
+    if (!process_holds_socket(pid, inode)) continue;
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd) continue;  // gone
     ProcessFacts facts = read_process_facts(pid);
@@ -90,8 +100,10 @@ std::vector<Orphan> orphans_holding(ino_t inode, std::uint16_t port,
     const bool ours = is_reuserun_orphan(facts, self, port) &&
                       std::find(uids.begin(), uids.end(), facts.uid) != uids.end();
     if (!process_holds_socket(pid, inode)) continue;
-    if (!ours) return {};
-    orphans.push_back({pid, command_line(pid), std::move(pidfd)});
+    if (ours)
+      orphans.push_back({pid, command_line(pid), std::move(pidfd)});
+    else if (others != nullptr)
+      *others = true;
   }
   return orphans;
 }
@@ -108,8 +120,9 @@ Result<Adoption> adopt_orphaned_socket(const SocketAddress& address, bool v6only
   if (competing.size() != 1 || competing.front().uid != ::geteuid()) return Adoption{};
   const ino_t inode = competing.front().inode;
   Adoption adoption;
-  adoption.orphans = orphans_holding(inode, address.port(), uids);
-  if (adoption.orphans.empty()) return Adoption{};
+  bool others = false;
+  adoption.orphans = orphans_holding(inode, address.port(), uids, &others);
+  if (adoption.orphans.empty() || others) return Adoption{};  // the freeing rule's to judge
   const std::string whose = describe_orphans(adoption.orphans);
   for (const Orphan& orphan : adoption.orphans) {
     const int fd = fd_of_socket(orphan.pid, inode);
@@ -125,6 +138,9 @@ Result<Adoption> adopt_orphaned_socket(const SocketAddress& address, bool v6only
                    error};
     }
     adoption.socket.reset(taken);  // pidfd_getfd sets FD_CLOEXEC
+    struct stat info {};
+    if (::fstat(taken, &info) == -1 || info.st_ino != inode)  // swapped since it was judged
+      return Error{fmt::format("the socket {} hold changed while it was taken", whose)};
     if (const std::string why = misfit(taken, address, v6only); !why.empty())
       return Error{fmt::format("the socket {} hold is not the one to serve: {}", whose, why)};
     return adoption;

@@ -31,13 +31,18 @@ struct Orphan {
   UniqueFd pidfd;  // pins it: a recycled pid never receives reuserun's signal
 };
 
+// `pid`, pinned; nullopt when it is gone.
+std::optional<Orphan> pin_process(pid_t pid);
+
 // "pid 4242 (./server --flags), pid 4243 (./server --flags)".
 std::string describe_orphans(const std::vector<Orphan>& orphans);
 
-// The processes but reuserun holding listening socket `inode` on `port`, pinned, when every one
-// is such an orphan running as one of `uids`; empty when one is not (or none holds it).
+// The processes holding listening socket `inode` on `port` that are such orphans running as one
+// of `uids`, pinned. `others` (when given) is set when another process holds it too, that is
+// neither in reuserun's own tree (itself, its generations) nor PID 1 (systemd, holding a socket
+// unit's or its fd store's copy).
 std::vector<Orphan> orphans_holding(ino_t inode, std::uint16_t port,
-                                    const std::vector<uid_t>& uids);
+                                    const std::vector<uid_t>& uids, bool* others = nullptr);
 
 // A killed reuserun's listening TCP socket on `address` (exactly that address), taken from its
 // orphans. Error: orphans hold it but it cannot be taken (why, in words: no ptrace rights,

@@ -290,7 +290,8 @@ ProcessFacts read_process_facts(pid_t pid, const std::string& proc_root) {
   const pid_t parent = parent_pid(pid, proc_root);
   std::string parent_name = read_file(proc_root + "/" + std::to_string(parent) + "/comm");
   while (!parent_name.empty() && parent_name.back() == '\n') parent_name.pop_back();
-  facts.parent_is_reuserun = parent > 0 && parent_name == "reuserun";
+  // "reuserun", or "reuserun-static" (the container binary): a live reuserun's child is no orphan.
+  facts.parent_is_reuserun = parent > 0 && parent_name.starts_with("reuserun");
   return facts;
 }
 

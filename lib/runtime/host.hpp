@@ -85,6 +85,7 @@ class Host {
   // whenever what it keeps changes, ended when a stop begins.
   virtual void prepare_crash_recovery(const CrashRecoveryPlan& plan) = 0;
   virtual void end_crash_recovery() = 0;
+  virtual void note_next_generation(Generation next) = 0;
 
   // The generation a killed reuserun left, if this one adopted it (orphans.hpp): `sig` to each
   // of its processes, SIGKILL after `timeout`. Once, when this reuserun's first generation

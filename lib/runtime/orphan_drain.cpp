@@ -19,7 +19,7 @@ constexpr auto kLookInterval = std::chrono::milliseconds(100);
 void send(const Orphan& orphan, int sig) {
   if (::syscall(SYS_pidfd_send_signal, orphan.pidfd.get(), sig, nullptr, 0) == -1 &&
       errno != ESRCH)
-    log_warn("cannot send {} to pid {} of the killed reuserun's generation: {}",
+    log_warn("cannot send {} to pid {}, left by an earlier reuserun: {}",
              signal_name(sig), orphan.pid, std::strerror(errno));
 }
 
@@ -28,7 +28,7 @@ void send(const Orphan& orphan, int sig) {
 void OrphanDrain::begin(int sig, Duration timeout) {
   if (begun_ || orphans_.empty()) return;
   begun_ = true;
-  log_info("the generation a killed reuserun left drains now ({}, up to {}): {}",
+  log_info("what a killed reuserun (or this one before a crash) left drains now ({}, up to {}): {}",
            signal_name(sig), format_duration(timeout), describe_orphans(orphans_));
   for (const Orphan& orphan : orphans_) send(orphan, sig);
   deadline_ = std::chrono::steady_clock::now() + timeout;
@@ -42,7 +42,7 @@ void OrphanDrain::look() {
   for (std::size_t i = fds.size(); i-- > 0;)
     if (fds[i].revents != 0) orphans_.erase(orphans_.begin() + static_cast<std::ptrdiff_t>(i));
   if (orphans_.empty()) {
-    log_info("the generation a killed reuserun left has exited");
+    log_info("what a killed reuserun (or this one before a crash) left has exited");
     return;
   }
   if (std::chrono::steady_clock::now() >= deadline_) {

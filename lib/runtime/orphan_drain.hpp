@@ -1,7 +1,7 @@
-// The generation a killed reuserun left (orphans.hpp), drained once this reuserun's own first
-// generation serves: the stop signal to each, SIGKILL to those still there after the timeout.
-// They are not reuserun's children (no SIGCHLD, nothing to reap): their pidfds turn readable
-// when they exit, looked at every 100 ms.
+// The generation a killed reuserun left (orphans.hpp), and after a crash the children whose
+// worker the new image cannot tell, drained once this reuserun's own generation serves: the stop
+// signal to each, SIGKILL to those still there after the timeout. Orphans are not reuserun's
+// children (no SIGCHLD): their pidfds turn readable when they exit, looked at every 100 ms.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

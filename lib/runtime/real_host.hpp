@@ -55,6 +55,7 @@ class RealHost final : public Host {
     arm_crash_recovery(plan);
   }
   void end_crash_recovery() override { disarm_crash_recovery(); }
+  void note_next_generation(Generation next) override { reuserun::note_next_generation(next); }
   // The generation a killed reuserun left (orphans.hpp), found before the loop started.
   void adopt_orphans(std::vector<Orphan> orphans) { orphans_.adopt(std::move(orphans)); }
   void drain_orphans(int sig, Duration timeout) override { orphans_.begin(sig, timeout); }

@@ -65,6 +65,9 @@ void EventLoop::apply(const RestartFinished& action) {
   result.serving = action.serving;
   result.serving_pid = action.serving_pid;
   restarts_.finished(std::move(result), host_.now());
+  // After a crash, the restart that replaced the crashed image's children: what it had adopted
+  // of a killed reuserun drains now (the first ServiceReady came before the crash).
+  if (action.succeeded()) host_.drain_orphans(config_.stop_signal, config_.drain_timeout);
   const LogFields about{action.succeeded() ? "restart-succeeded" : "restart-failed",
                         action.generation, 0, false, action.pids.empty() ? 0 : action.pids.front()};
   if (action.succeeded())

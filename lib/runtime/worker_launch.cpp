@@ -28,6 +28,7 @@ std::vector<std::uint16_t> EventLoop::inet_ports() const {
 }
 
 void EventLoop::apply(const SpawnChild& action) {
+  host_.note_next_generation(action.generation + 1);  // a crash's new image believes no later one
   const ResolvedCommand resolved =
       resolve_command(config_.command.front(), search_path_of_environment(), check_executable,
                       config_.directory);

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "ctl_status.hpp"
@@ -53,6 +55,10 @@ TEST(Crash, ThreeSegfaultsUnderLoadAreRecoveredInPlaceWithoutAFailedRequest) {
   EXPECT_NE(*pid, first) << "a fresh generation replaced the crashed image's";
   EXPECT_FALSE(process_exists(first)) << "the crashed image's generation drained and exited";
   EXPECT_TRUE(child_pids(launch.process.pid()).size() == 1) << "one worker, no core copy left";
+  std::ifstream comm("/proc/" + std::to_string(launch.process.pid()) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  EXPECT_EQ(name, "reuserun") << "what ps, ss and the freeing rule go by (not \"exe\")";
   launch.process.signal(SIGTERM);
   EXPECT_EQ(launch.process.wait_exit(10s), 0);
 }
@@ -212,6 +218,66 @@ TEST(Crash, AnOrphanWhoseSocketIsNotTheOneAskedForIsFreedAndThePortBoundAgain) {
   EXPECT_EQ(second.count_in_log("freeing it instead"), 1) << second.log();
   second.signal(SIGTERM);
   EXPECT_EQ(second.wait_exit(10s), 0);
+}
+
+TEST(Crash, ASigtermThatArrivesDuringTheRecoveryStopsReuserun) {
+  // Found by the attack review: Asio's handler ran on top of the crash handler, and its wake-up
+  // was lost with the exec.
+  Launch launch({}, {kTestServer});
+  launch.wait_serving();
+  launch.process.signal(SIGSEGV);
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0);
+}
+
+TEST(Crash, ACrashBeforeAnAdoptedGenerationDrainedStillDrainsIt) {
+  // Found by the attack review: the new reuserun adopts a killed one's generation, and crashes
+  // before its own generation is ready; its new image must still drain the orphan.
+  Launch first({}, {kTestServer});
+  const pid_t orphan = first.wait_serving();
+  first.process.signal(SIGKILL);
+  ASSERT_EQ(first.process.wait_exit(5s), 128 + SIGKILL);
+  Process second({kReuserun, "--port", std::to_string(first.port), "--bind", "127.0.0.1",
+                  "--ready", "delay:2s", "--", kTestServer});
+  ASSERT_TRUE(second.wait_for_log("adopted 127.0.0.1:", 10s)) << second.log();
+  second.signal(SIGSEGV);
+  const bool drained = wait_until(
+      [&] {
+        const auto pid = serving_pid(first.port);
+        return pid && *pid != orphan && !process_exists(orphan);
+      },
+      15s);
+  if (process_exists(orphan)) ::kill(orphan, SIGKILL);
+  EXPECT_TRUE(drained) << second.log();
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait_exit(10s), 0);
+}
+
+TEST(Crash, AChildThatLiesAboutItsGenerationIsDrainedAfterARecoveryAndNumbersStaySane) {
+  // A child writes its own environment (found by the attack review: a generation of 2^64-2 made
+  // the next restart generation 0, which failed). After a crash its claim is not believed: it
+  // is drained once the fresh generation serves, which is generation 2.
+  TempDir dir;
+  dir.write("liar", "#!/bin/sh\nREUSERUN_GENERATION=18446744073709551614 exec " + kTestServer +
+                        "\n");
+  ASSERT_EQ(::chmod(dir.file("liar").c_str(), 0755), 0);
+  Launch launch({}, {dir.file("liar")});
+  const pid_t liar = launch.wait_serving();
+  launch.process.signal(SIGSEGV);
+  const auto status = wait_for_status(
+      launch.process.pid(),
+      [&](const StatusView& now) {
+        return now.recovery == "in-place" && now.serving && !process_exists(liar);
+      },
+      15s);
+  ASSERT_TRUE(status) << launch.process.log();
+  EXPECT_EQ(*status->serving, 2);
+  launch.process.signal(SIGHUP);
+  const auto restarted = wait_for_status(
+      launch.process.pid(), [](const StatusView& now) { return now.serving == 3; }, 15s);
+  EXPECT_TRUE(restarted) << launch.process.log();
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0);
 }
 
 }  // namespace

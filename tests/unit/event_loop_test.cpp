@@ -94,6 +94,7 @@ class FakeHost final : public Host {
   Sweep sweep_leftovers(const std::vector<pid_t>&, bool, bool) override { return {true, false}; }
   void prepare_crash_recovery(const CrashRecoveryPlan& plan) override { crash_plans.push_back(plan); }
   void end_crash_recovery() override { crash_recovery_ended = true; }
+  void note_next_generation(Generation) override {}
   void drain_orphans(int sig, Duration) override { orphans_drained_with.push_back(sig); }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>&, int,
                        const std::vector<int>&) override {
