@@ -28,25 +28,38 @@
 namespace reuserun {
 namespace {
 
-// The sockets of a handover, adopted by this image: false (logged) when one is not what it says.
-bool adopt_handed_sockets(const Handover& handover, const char* why,
-                          std::vector<Listener>& listeners, std::optional<ControlSocket>& control) {
+// What a new image of this process takes over from the earlier one: the sockets of the
+// handover, the pid file, being a subreaper.
+struct TakenOver {
+  bool ok = false;  // false (logged): a socket is not what the handover says
+  std::vector<Listener> listeners;
+  std::optional<ControlSocket> control;
+  std::optional<PidFile> pid_file;
+};
+
+TakenOver take_over(const Config& config, const Handover& handover, const char* why) {
+  TakenOver taken;
+  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+    log_warn("Failed to become a child subreaper again: {}", std::strerror(errno));
+  if (!config.pid_file.empty()) taken.pid_file.emplace(PidFile::adopt(config.pid_file));
   for (const HandedListener& handed : handover.listeners) {
     auto listener =
         adopt_listener(handed.fd, handed.name, "handed-over socket fd " + std::to_string(handed.fd),
                        handed.owns_path);
     if (!listener) {
       log_error("{}: cannot take over: {}", why, listener.error().message);
-      return false;
+      return taken;
     }
-    listeners.push_back(std::move(listener.value()));
+    taken.listeners.push_back(std::move(listener.value()));
   }
   if (handover.control_fd >= 0) {
     if (const int error = set_close_on_exec(handover.control_fd))
       log_warn("{}: the control socket may leak into children: {}", why, std::strerror(error));
-    control.emplace(ControlSocket::adopt(UniqueFd(handover.control_fd), handover.control_path));
+    taken.control.emplace(
+        ControlSocket::adopt(UniqueFd(handover.control_fd), handover.control_path));
   }
-  return true;
+  taken.ok = true;
+  return taken;
 }
 
 // The workers a crashed image left: its children that lead their own process group and say in
@@ -96,15 +109,10 @@ int resume(const Config& config, int handover_fd) {
     log_error("upgrade: cannot take over: {}", handover.error().message);
     return kExitHandover;
   }
-  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
-    log_warn("Failed to become a child subreaper again: {}", std::strerror(errno));
-  std::optional<PidFile> pid_file;
-  if (!config.pid_file.empty()) pid_file.emplace(PidFile::adopt(config.pid_file));
-  std::vector<Listener> listeners;
-  std::optional<ControlSocket> control;
-  if (!adopt_handed_sockets(handover.value(), "upgrade", listeners, control)) return kExitHandover;
+  TakenOver taken = take_over(config, handover.value(), "upgrade");
+  if (!taken.ok) return kExitHandover;
   RealHost host;
-  EventLoop loop(host, config, std::move(listeners), std::move(control));
+  EventLoop loop(host, config, std::move(taken.listeners), std::move(taken.control));
   return loop.run(&handover.value());
 }
 
@@ -122,14 +130,8 @@ int recover(const Config& config, const RecoveredCrash& crash) {
     log_error("recovery: cannot take over: {}", handover.error().message);
     return kExitHandover;
   }
-  if (config.subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
-    log_warn("Failed to become a child subreaper again: {}", std::strerror(errno));
-  std::optional<PidFile> pid_file;
-  if (!config.pid_file.empty()) pid_file.emplace(PidFile::adopt(config.pid_file));
-  std::vector<Listener> listeners;
-  std::optional<ControlSocket> control;
-  if (!adopt_handed_sockets(handover.value(), "recovery", listeners, control))
-    return kExitHandover;
+  TakenOver taken = take_over(config, handover.value(), "recovery");
+  if (!taken.ok) return kExitHandover;
   RealHost host;
   const std::vector<pid_t> unplaced = add_children_of_crashed_image(
       handover.value(), config.workers, crash.next_generation,
@@ -137,13 +139,13 @@ int recover(const Config& config, const RecoveredCrash& crash) {
           .count());
   // A generation of a killed reuserun this image had adopted and not yet drained, and the
   // children whose worker cannot be told: drained once the fresh generation serves.
-  std::vector<Orphan> orphans = orphans_of_listeners(config, listeners);
+  std::vector<Orphan> orphans = orphans_of_listeners(config, taken.listeners);
   for (const pid_t pid : unplaced)
     if (auto pinned = pin_process(pid)) orphans.push_back(std::move(*pinned));
   if (!orphans.empty())
     log_info("to drain once the fresh generation serves: {}", describe_orphans(orphans));
   host.adopt_orphans(std::move(orphans));
-  EventLoop loop(host, config, std::move(listeners), std::move(control));
+  EventLoop loop(host, config, std::move(taken.listeners), std::move(taken.control));
   loop.recovered({"in-place", fmt::format("after {} (recovery {} of at most {} in {} s)",
                                           signal_name(crash.signal), crash.history.recoveries,
                                           kMaxRecoveries, kRecoveryWindowNs / 1'000'000'000)},

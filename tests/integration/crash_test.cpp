@@ -33,6 +33,17 @@ std::optional<StatusView> wait_for_recovery(pid_t reuserun, int count, int than)
       15s);
 }
 
+// Waits until another process than `orphan` answers on `port` and `orphan` has exited: the
+// orphan was replaced (and drained, or freed). Bounded at 15 s.
+bool replaced(pid_t orphan, int port) {
+  return wait_until(
+      [&] {
+        const auto pid = serving_pid(port);
+        return pid && *pid != orphan && !process_exists(orphan);
+      },
+      15s);
+}
+
 TEST(Crash, ThreeSegfaultsUnderLoadAreRecoveredInPlaceWithoutAFailedRequest) {
   Launch launch({}, {kTestServer});
   const pid_t first = launch.wait_serving();
@@ -106,12 +117,7 @@ TEST(Crash, AKilledReuserunsGenerationIsAdoptedAndDrainedWithoutAFailedRequest) 
   std::this_thread::sleep_for(500ms);
   Process second({kReuserun, "--port", std::to_string(first.port), "--bind", "127.0.0.1", "--",
                   kTestServer});
-  const bool drained = wait_until(
-      [&] {
-        const auto pid = serving_pid(first.port);
-        return pid && *pid != orphan && !process_exists(orphan);
-      },
-      15s);
+  const bool drained = replaced(orphan, first.port);
   ASSERT_TRUE(load.wait_for_requests(load.sent() + 200));
   const Load::Result result = load.stop();
   std::printf("kill -9, a new reuserun 0.5 s later: %ld requests, %ld failed\n", result.sent,
@@ -169,12 +175,7 @@ TEST(Crash, AnUnprivilegedReuserunAdoptsItsOwnKilledGeneration) {
   ASSERT_TRUE(first.wait_exit(5s).has_value());
   std::this_thread::sleep_for(500ms);
   Process second(command("second.sock"));
-  const bool drained = wait_until(
-      [&] {
-        const auto pid = serving_pid(port);
-        return pid && *pid != orphan && !process_exists(orphan);
-      },
-      15s);
+  const bool drained = replaced(orphan, port);
   ASSERT_TRUE(load.wait_for_requests(load.sent() + 200));
   const Load::Result result = load.stop();
   if (process_exists(orphan)) ::kill(orphan, SIGKILL);
@@ -200,12 +201,7 @@ TEST(Crash, AnOrphanWhoseSocketIsNotTheOneAskedForIsFreedAndThePortBoundAgain) {
   ASSERT_EQ(first.process.wait_exit(5s), 128 + SIGKILL);
   Process second({kReuserun, "--port", std::to_string(first.port), "--control-socket",
                   dir.file("ctl.sock"), "--", kTestServer});
-  const bool rebound = wait_until(
-      [&] {
-        const auto pid = serving_pid(first.port);
-        return pid && *pid != orphan && !process_exists(orphan);
-      },
-      15s);
+  const bool rebound = replaced(orphan, first.port);
   if (process_exists(orphan)) ::kill(orphan, SIGKILL);
   ASSERT_TRUE(rebound) << second.log();
   for (const unsigned long inode : listening_inodes(first.port))
@@ -241,12 +237,7 @@ TEST(Crash, ACrashBeforeAnAdoptedGenerationDrainedStillDrainsIt) {
                   "--ready", "delay:2s", "--", kTestServer});
   ASSERT_TRUE(second.wait_for_log("adopted 127.0.0.1:", 10s)) << second.log();
   second.signal(SIGSEGV);
-  const bool drained = wait_until(
-      [&] {
-        const auto pid = serving_pid(first.port);
-        return pid && *pid != orphan && !process_exists(orphan);
-      },
-      15s);
+  const bool drained = replaced(orphan, first.port);
   if (process_exists(orphan)) ::kill(orphan, SIGKILL);
   EXPECT_TRUE(drained) << second.log();
   second.signal(SIGTERM);
