@@ -105,13 +105,14 @@ void EventLoop::start(const Handover* resumed, bool after_crash) {
   host_.watch_signals([this](int sig) { signal(sig); });
   host_.start_watchdog();
   watch_.start();
+  prepare_for_crash();  // before the first child is spawned
   if (resumed && after_crash)
     resume_after_crash(*resumed);
   else if (resumed)
     resume(*resumed);
   else
     dispatch(StartRequested{});
-  prepare_for_crash();  // with the start time and upgrade count a handover restored
+  if (resumed) prepare_for_crash();  // again, with the start time and counts a handover restored
 }
 
 void EventLoop::recovered(Recovery recovery, CrashHistory crashes) {

@@ -236,6 +236,9 @@ TEST(Crash, ACrashBeforeAnAdoptedGenerationDrainedStillDrainsIt) {
   Process second({kReuserun, "--port", std::to_string(first.port), "--bind", "127.0.0.1",
                   "--ready", "delay:2s", "--", kTestServer});
   ASSERT_TRUE(second.wait_for_log("adopted 127.0.0.1:", 10s)) << second.log();
+  // Its loop runs (the crash handler is armed before the first child is spawned), its own
+  // generation is not ready yet (--ready delay:2s), the orphan not drained.
+  ASSERT_TRUE(second.wait_for_log("generation 1 started", 10s)) << second.log();
   second.signal(SIGSEGV);
   const bool drained = replaced(orphan, first.port);
   if (process_exists(orphan)) ::kill(orphan, SIGKILL);
