@@ -8,7 +8,8 @@ function __reuserun_child_tokens
     test "$tokens[1]" = ctl; and return
     set -l takes_value --port --bind --listen --protocol --backlog --free-port --ready-timeout --ready --ready-interval \
         --ready-host --start-attempts --drain-timeout --stop-timeout --stop-signal --watchdog --log-level --log-format --pid-file \
-        --control-socket --reexec-as --workers --max-surge --user --group --chdir --env --env-file
+        --control-socket --reexec-as --workers --max-surge --user --group --chdir --env --env-file \
+        --restart-signal --watch --watch-settle
     set -l skip 0
     for i in (seq (count $tokens))
         set -l token $tokens[$i]
@@ -82,6 +83,9 @@ complete -c reuserun -n __reuserun_in_options -l group -x -a '(__fish_complete_g
 complete -c reuserun -n __reuserun_in_options -l chdir -x -a '(__fish_complete_directories)' -d 'Start the children in this directory'
 complete -c reuserun -n __reuserun_in_options -l env -x -d 'KEY=VALUE for the children'
 complete -c reuserun -n __reuserun_in_options -l env-file -r -F -d 'Variables for the children, read at each start'
+complete -c reuserun -n __reuserun_in_options -l restart-signal -x -a 'HUP USR1 WINCH TTIN TTOU' -d 'Signal that starts a rolling restart'
+complete -c reuserun -n __reuserun_in_options -l watch -r -F -d 'Restart when this file is replaced or written'
+complete -c reuserun -n __reuserun_in_options -l watch-settle -x -a '500ms 1s 2s 5s' -d 'Quiet time before a watched change restarts'
 complete -c reuserun -n __reuserun_in_options -l pdeathsig -d 'Children get SIGTERM when reuserun dies'
 complete -c reuserun -n __reuserun_in_options -l no-pdeathsig -d 'Let the children outlive reuserun (the default)'
 complete -c reuserun -n __reuserun_in_options -l no-bind-takeover -d 'A child that binds the port itself gets its own socket'

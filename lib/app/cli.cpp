@@ -142,6 +142,17 @@ Config to_config(const RawOptions& raw, std::vector<std::string> command) {
     throw UsageError{"invalid value '" + raw.stop_signal +
                      "' for --stop-signal: expected a signal name such as TERM or a number"};
   config.stop_signal = *sig;
+  // Only a signal reuserun listens for and that means nothing else to it: not TERM or INT
+  // (stop), USR2 (upgrade), CHLD.
+  const auto restart = parse_signal(raw.restart_signal);
+  if (!restart || !is_restart_signal_choice(*restart))
+    throw UsageError{"invalid value '" + raw.restart_signal +
+                     "' for --restart-signal: expected HUP, USR1, WINCH, TTIN or TTOU"};
+  config.restart_signal = *restart;
+  config.watch = raw.watch;
+  config.watch_settle = duration_option("--watch-settle", raw.watch_settle);
+  for (const std::string& path : config.watch)
+    if (path.empty()) throw UsageError{"--watch: the path is empty"};
   config.watchdog = duration_option("--watchdog", raw.watchdog);
   const auto level = parse_log_level(raw.log_level);
   if (!level)

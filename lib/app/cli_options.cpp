@@ -112,6 +112,25 @@ void add_run_options(CLI::App& app, RawOptions& raw) {
       ->capture_default_str()
       ->type_name("DURATION")
       ->group(help_group::kStopping);
+  app.add_option("--restart-signal", raw.restart_signal,
+                 "Signal that starts a rolling restart (HUP, USR1, WINCH, TTIN or TTOU); HUP, when "
+                 "it is not this one, is forwarded to the serving generation as the others are")
+      ->envname("REUSERUN_RESTART_SIGNAL")
+      ->capture_default_str()
+      ->type_name("SIGNAL")
+      ->group(help_group::kReadiness);
+  app.add_option("--watch", raw.watch,
+                 "Restart when this file is replaced or written (a new binary, a config): "
+                 "repeatable; a path that does not exist yet is waited for")
+      ->envname("REUSERUN_WATCH")
+      ->type_name("PATH")
+      ->group(help_group::kReadiness);
+  app.add_option("--watch-settle", raw.watch_settle,
+                 "How long the watched files must stay unchanged before the restart starts")
+      ->envname("REUSERUN_WATCH_SETTLE")
+      ->capture_default_str()
+      ->type_name("DURATION")
+      ->group(help_group::kReadiness);
   app.add_option("--stop-signal", raw.stop_signal,
                  "Signal that asks a generation to drain and exit")
       ->envname("REUSERUN_STOP_SIGNAL")

@@ -30,6 +30,9 @@ struct RawOptions {
   std::string drain_timeout = "30s";
   std::string stop_timeout = "10s";
   std::string stop_signal = "TERM";
+  std::string restart_signal = "HUP";
+  std::vector<std::string> watch;
+  std::string watch_settle = "1s";
   std::string watchdog = "0";
   std::string log_level = "info";
   std::string log_format = "text";

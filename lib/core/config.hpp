@@ -32,6 +32,9 @@ struct Config {
   Duration drain_timeout = std::chrono::seconds(30);
   Duration stop_timeout = std::chrono::seconds(10);
   int stop_signal = SIGTERM;
+  int restart_signal = SIGHUP;  // --restart-signal
+  std::vector<std::string> watch;                  // --watch: a change restarts
+  Duration watch_settle = std::chrono::seconds(1);  // --watch-settle
   Duration watchdog{0};  // --watchdog: each generation's WATCHDOG_USEC (zero: none)
   unsigned workers = 1;    // children per generation
   unsigned max_surge = 1;  // new workers starting at once during a restart

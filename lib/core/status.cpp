@@ -102,12 +102,22 @@ std::string render_status_text(const Status& status) {
   if (status.upgrades > 0)
     out += fmt::format("upgraded in place {} time{}: runs {}\n", status.upgrades,
                        status.upgrades == 1 ? "" : "s", status.executable);
+  if (!status.watching.empty()) {
+    std::string paths;
+    for (const std::string& path : status.watching) paths += (paths.empty() ? "" : ", ") + path;
+    out += "watching: " + paths + "\n";
+  }
+  if (!status.restart_trigger.empty())
+    out += "last restart asked for by: " + status.restart_trigger + "\n";
   if (!status.recovery.how.empty())
     out += fmt::format("recovered ({}): {}\n", status.recovery.how, status.recovery.detail);
   return out;
 }
 
 std::string render_status_json(const Status& status) {
+  std::string watching;
+  for (const std::string& path : status.watching)
+    watching += (watching.empty() ? "" : ",") + json_string(path);
   std::string listeners;
   for (const auto& listener : status.listeners)
     listeners += fmt::format(R"({}{{"address":{},"name":{}}})", listeners.empty() ? "" : ",",
@@ -126,7 +136,8 @@ std::string render_status_json(const Status& status) {
   return fmt::format(
       R"({{"schema":{},"pid":{},"uptime_seconds":{},"state":{},"listeners":[{}],"workers":{},)"
       R"("serving_generation":{},"generations":[{}],"restarts":{},"last_restart":{},)"
-      R"("last_restart_seconds_ago":{},"upgrades":{},"executable":{},"recovery":{}}})"
+      R"("last_restart_seconds_ago":{},"upgrades":{},"executable":{},"recovery":{},"watching":[{}],)"
+      R"("restart_trigger":{}}})"
       "\n",
       kStatusSchema, status.pid, json_seconds(status.uptime_seconds), json_string(status.state),
       listeners, status.workers, json_optional(status.serving), generations, status.restarts, last,
@@ -135,7 +146,9 @@ std::string render_status_json(const Status& status) {
       status.recovery.how.empty()
           ? "null"
           : fmt::format(R"({{"how":{},"detail":{}}})", json_string(status.recovery.how),
-                        json_string(status.recovery.detail)));
+                        json_string(status.recovery.detail)),
+      watching,
+      status.restart_trigger.empty() ? "null" : json_string(status.restart_trigger));
 }
 
 std::string render_restart_text(const RestartResult& result) {

@@ -70,6 +70,8 @@ struct Status {
   unsigned long upgrades = 0;  // in-place upgrades of reuserun itself
   std::string executable;      // the binary it runs now
   Recovery recovery;
+  std::vector<std::string> watching;  // --watch
+  std::string restart_trigger;        // what asked for the last restart: "SIGHUP", ...
 };
 
 std::string render_status_text(const Status& status);

@@ -12,10 +12,13 @@
 namespace reuserun {
 namespace {
 
-// Signals passed on to the serving generation unchanged (documented in man/reuserun.1).
-bool is_forwarded_signal(int sig) {
-  return sig == SIGUSR1 || sig == SIGWINCH || sig == SIGTTIN || sig == SIGTTOU;
+}  // namespace
+
+bool is_restart_signal_choice(int sig) {
+  return sig == SIGHUP || sig == SIGUSR1 || sig == SIGWINCH || sig == SIGTTIN || sig == SIGTTOU;
 }
+
+namespace {
 
 // A snapshot's field from or to where a supervisor keeps it.
 template <class T>
@@ -105,7 +108,7 @@ void Supervisor::on(const StartRequested&) { launch_generation(LaunchKind::first
 void Supervisor::on(const RestartRequested&) { request_restart(); }
 
 void Supervisor::on(const SignalReceived& event) {
-  if (event.sig == SIGHUP) {
+  if (event.sig == config_.restart_signal) {
     request_restart();
   } else if (event.sig == SIGTERM || event.sig == SIGINT) {
     if (stopping()) {
@@ -116,7 +119,7 @@ void Supervisor::on(const SignalReceived& event) {
       report(LogLevel::info, fmt::format("{}: stopping", signal_name(event.sig)));
       begin_stop();
     }
-  } else if (is_forwarded_signal(event.sig)) {
+  } else if (is_restart_signal_choice(event.sig)) {  // passed on unchanged (man/reuserun.1)
     forward_to_serving(event.sig);
   }
   // SIGUSR2 is reuserun's own in-place upgrade (einhorn's and nginx's meaning): the event loop's

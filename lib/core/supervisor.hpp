@@ -30,6 +30,7 @@ struct SupervisorConfig {
   Duration drain_timeout = std::chrono::seconds(30);
   Duration stop_timeout = std::chrono::seconds(10);
   int stop_signal = SIGTERM;
+  int restart_signal = SIGHUP;  // --restart-signal: the others of its kind are forwarded
   // Respawn of a crashed generation: initial * 2^(n-1) after the n-th failure in a row, capped;
   // the count resets once a generation has served for stable_uptime.
   Duration backoff_initial = std::chrono::milliseconds(100);
@@ -50,6 +51,10 @@ struct SupervisorConfig {
   // starts in a row and exit (kExitStartFailed) with the last cause. Zero: never give up.
   int start_attempts = 0;
 };
+
+// What --restart-signal may be: a signal reuserun listens for and that means nothing else to it
+// (HUP, USR1, WINCH, TTIN, TTOU); the rest of them are forwarded to the serving generation.
+bool is_restart_signal_choice(int sig);
 
 enum class Phase { starting, serving, draining, failed, stopping };
 std::string_view phase_name(Phase phase);

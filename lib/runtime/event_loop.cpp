@@ -34,6 +34,7 @@ SupervisorConfig supervisor_config(const Config& config) {
   result.drain_timeout = config.drain_timeout;
   result.stop_timeout = config.stop_timeout;
   result.stop_signal = config.stop_signal;
+  result.restart_signal = config.restart_signal;
   result.workers = config.workers;
   result.max_surge = config.max_surge;
   result.watchdog = config.watchdog;
@@ -106,6 +107,9 @@ void EventLoop::start(const Handover* resumed, bool after_crash) {
   host_.start_watchdog();
   watch_.start();
   prepare_for_crash();  // before the first child is spawned
+  if (!config_.watch.empty())
+    host_.watch_files(config_.watch, config_.watch_settle,
+                      [this](const std::string& path) { file_changed(path); });
   if (resumed && after_crash)
     resume_after_crash(*resumed);
   else if (resumed)
@@ -121,6 +125,18 @@ void EventLoop::recovered(Recovery recovery, CrashHistory crashes) {
   lifetime_.crashes = crashes;
 }
 
+// --watch: a watched file was replaced or written, and has settled.
+void EventLoop::file_changed(const std::string& path) {
+  if (lifetime_.stopping) return;
+  log_info("{} changed (--watch): rolling restart", path);
+  restart_requested_by(path + " changed (--watch)");
+}
+
+void EventLoop::restart_requested_by(std::string trigger) {
+  lifetime_.restart_trigger = std::move(trigger);
+  dispatch(RestartRequested{});
+}
+
 void EventLoop::signal(int sig) {
   if (sig == SIGCHLD)
     host_.reaper().reap();
@@ -128,6 +144,8 @@ void EventLoop::signal(int sig) {
     lifetime_.hurry = true;  // what is left of the generations goes now
   else if (sig == SIGUSR2)
     request_upgrade(std::nullopt);
+  else if (sig == config_.restart_signal && !lifetime_.stopping)
+    restart_requested_by(signal_name(sig));
   else
     dispatch(SignalReceived{sig});
 }
@@ -146,7 +164,7 @@ void EventLoop::control(const ControlRequest& request, ControlServer::Reply repl
   log_info("restart requested over the control socket");
   restarts_.wait(request.json, std::move(reply));
   if (lifetime_.stopping) return restarts_.refuse_all(stopped_result());
-  dispatch(RestartRequested{});
+  restart_requested_by("reuserun ctl restart");
 }
 
 ListenerWatch::Hooks EventLoop::watch_hooks() {
@@ -161,7 +179,7 @@ ListenerWatch::Hooks EventLoop::watch_hooks() {
   hooks.replaced = [this](const std::string& where) {
     host_.systemd().status("the socket on " + where + " was broken and has been replaced");
     prepare_for_crash();  // the new socket is the one to keep
-    dispatch(RestartRequested{});
+    restart_requested_by("the socket on " + where + " was replaced");
   };
   hooks.replace_failed = [this](const std::string& where) {
     host_.systemd().status("the socket on " + where + " is broken and could not be replaced");

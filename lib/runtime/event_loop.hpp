@@ -97,6 +97,7 @@ struct Lifetime {
   bool sweep_pending = false;
   boost::asio::steady_timer sweep_timer;
   Recovery recovery;  // how it came to serve, after a crash or a kill (ctl status)
+  std::string restart_trigger;  // what asked for the last restart (ctl status)
   CrashHistory crashes;
 };
 
@@ -156,6 +157,8 @@ class EventLoop final : private GateServices {
   void restore(const Handover& handover);
   void resume_after_crash(const Handover& handover);
   void prepare_for_crash();
+  void file_changed(const std::string& path);
+  void restart_requested_by(std::string trigger);
   static RestartResult stopped_result();
   Status status() const;
 

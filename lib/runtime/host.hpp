@@ -87,6 +87,10 @@ class Host {
   virtual void end_crash_recovery() = 0;
   virtual void note_next_generation(Generation next) = 0;
 
+  // --watch: `changed` with the first path that changed, once the changes have settled.
+  virtual void watch_files(const std::vector<std::string>& paths, Duration settle,
+                           std::function<void(const std::string&)> changed) = 0;
+
   // The generation a killed reuserun left, if this one adopted it (orphans.hpp): `sig` to each
   // of its processes, SIGKILL after `timeout`. Once, when this reuserun's first generation
   // serves, or when it stops first.

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "host.hpp"
+#include "file_watch.hpp"
 #include "leftovers.hpp"
 #include "orphan_drain.hpp"
 
@@ -59,6 +60,10 @@ class RealHost final : public Host {
   // The generation a killed reuserun left (orphans.hpp), found before the loop started.
   void adopt_orphans(std::vector<Orphan> orphans) { orphans_.adopt(std::move(orphans)); }
   void drain_orphans(int sig, Duration timeout) override { orphans_.begin(sig, timeout); }
+  void watch_files(const std::vector<std::string>& paths, Duration settle,
+                   std::function<void(const std::string&)> changed) override {
+    files_.start(paths, settle, std::move(changed));
+  }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>& argv,
                        int handover_fd, const std::vector<int>& inherited) override;
 
@@ -74,6 +79,7 @@ class RealHost final : public Host {
   Reaper reaper_{[](pid_t, ExitStatus) {}};
   Leftovers leftovers_;
   OrphanDrain orphans_{io_};
+  FileWatch files_{io_};
   // systemd's watchdog for reuserun itself (WATCHDOG_USEC): pinged at half the interval.
   struct WatchdogPing {
     boost::asio::steady_timer timer;

@@ -33,6 +33,8 @@ Status EventLoop::status() const {
   out.upgrades = upgrade_.count;
   out.executable = upgrade_.running;
   out.recovery = lifetime_.recovery;
+  out.watching = config_.watch;
+  out.restart_trigger = lifetime_.restart_trigger;
   return out;
 }
 

@@ -161,6 +161,8 @@ std::optional<StatusView> ctl_status(pid_t reuserun) {
   status.upgrades = static_cast<int>((*json)["upgrades"].integer());
   status.recovery = (*json)["recovery"]["how"].text;
   status.recovery_detail = (*json)["recovery"]["detail"].text;
+  for (const Json& path : (*json)["watching"].items) status.watching.push_back(path.text);
+  status.restart_trigger = (*json)["restart_trigger"].text;
   if (const Json& last = (*json)["last_restart"]; !last.is_null())
     status.last_restart =
         RestartView{static_cast<int>(last["generation"].integer()), last["outcome"].text,

@@ -54,6 +54,8 @@ struct StatusView {
   int upgrades = 0;
   std::string recovery;         // "in-place", "adopted", "fd-store", "rebound"; "" for none
   std::string recovery_detail;  // "after SIGSEGV ...", "from pid 42", ...
+  std::vector<std::string> watching;  // --watch
+  std::string restart_trigger;        // what asked for the last restart, "" for none
   std::vector<std::string> listeners;  // their addresses ("127.0.0.1:8080") or paths
   std::vector<GenerationView> generations;
 

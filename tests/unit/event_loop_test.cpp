@@ -96,6 +96,11 @@ class FakeHost final : public Host {
   void end_crash_recovery() override { crash_recovery_ended = true; }
   void note_next_generation(Generation) override {}
   void drain_orphans(int sig, Duration) override { orphans_drained_with.push_back(sig); }
+  void watch_files(const std::vector<std::string>& paths, Duration,
+                   std::function<void(const std::string&)> changed) override {
+    watched = paths;
+    file_changed = std::move(changed);
+  }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>&, int,
                        const std::vector<int>&) override {
     execs.push_back(executable);
@@ -120,6 +125,8 @@ class FakeHost final : public Host {
   std::vector<CrashRecoveryPlan> crash_plans;
   bool crash_recovery_ended = false;
   std::vector<int> orphans_drained_with;
+  std::vector<std::string> watched;
+  std::function<void(const std::string&)> file_changed;  // the test's hand: a watched file changed
   std::vector<pid_t> leftovers_killed_of;  // SIGKILL to what the worker of this leader left
   std::vector<int> leftovers_signalled;    // the stop signal to every leftover
 
@@ -355,6 +362,21 @@ TEST_F(EventLoopTest, ATimerHandedOverFiresInTheNewImage) {
   loop_->timer_fired(drain);  // the drain deadline: the old generation is killed
   EXPECT_TRUE(host_.signalled(501, SIGKILL));
   EXPECT_FALSE(host_.signalled(502, SIGKILL));
+}
+
+TEST_F(EventLoopTest, AWatchedFileThatChangedRestartsAsSighupWouldAndStatusSaysWhy) {
+  start({"--watch", "/srv/app/bin/server"});
+  EXPECT_EQ(host_.watched, std::vector<std::string>{"/srv/app/bin/server"});
+  pass_gate_of_last_worker();
+  const std::size_t spawned = host_.spawns.size();
+  ASSERT_TRUE(host_.file_changed);
+  host_.file_changed("/srv/app/bin/server");
+  ASSERT_GT(host_.spawns.size(), spawned) << "generation 2 started";
+  const std::string status = ask(ControlRequest::Verb::status, true)->text;
+  EXPECT_NE(status.find(R"j("restart_trigger":"/srv/app/bin/server changed (--watch)")j"),
+            std::string::npos)
+      << status;
+  EXPECT_NE(status.find(R"("watching":["/srv/app/bin/server"])"), std::string::npos) << status;
 }
 
 TEST_F(EventLoopTest, TheCrashRecoveryKeepsTheListenersAndEndsWhenAStopBegins) {

@@ -628,6 +628,21 @@ TEST_F(SupervisorTest, ForwardsDocumentedSignalsToTheServingGeneration) {
   EXPECT_TRUE(sends(send(SignalReceived{SIGTTOU}), 100, SIGTTOU));
 }
 
+TEST_F(SupervisorTest, ARestartSignalOfOnesChoiceRestartsAndHupIsThenForwarded) {
+  // --restart-signal USR1: for setups where SIGHUP is taken (a terminal that closes, a process
+  // manager that sends it for its own reasons).
+  config_.restart_signal = SIGUSR1;
+  serve_first();
+  const auto hup = send(SignalReceived{SIGHUP});
+  EXPECT_TRUE(sends(hup, 100, SIGHUP)) << "passed on, as USR1 is by default";
+  EXPECT_FALSE(first_of<RestartStarted>(hup));
+  const auto usr1 = send(SignalReceived{SIGUSR1});
+  ASSERT_TRUE(first_of<RestartStarted>(usr1));
+  EXPECT_FALSE(sends(usr1, 100, SIGUSR1));
+  ASSERT_TRUE(first_of<SpawnChild>(usr1));
+  EXPECT_EQ(first_of<SpawnChild>(usr1)->generation, 2u);
+}
+
 TEST_F(SupervisorTest, Sigusr2IsNotForwarded) {
   // It upgrades reuserun itself (the event loop's business): the children never see it.
   serve_first();

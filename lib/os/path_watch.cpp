@@ -1,0 +1,75 @@
+#include "path_watch.hpp"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <iterator>
+#include <set>
+
+namespace reuserun {
+namespace {
+
+constexpr std::uint32_t kAppeared = IN_CREATE | IN_MOVED_TO;
+constexpr std::uint32_t kMask = kAppeared | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR;
+
+}  // namespace
+
+Result<PathWatch> PathWatch::open(const std::vector<std::string>& paths) {
+  PathWatch watch;
+  watch.fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!watch.fd_) return system_error("inotify_init1", errno);
+  for (const std::string& path : paths)
+    watch.paths_.push_back(std::filesystem::absolute(path).lexically_normal().string());
+  watch.arm();
+  return watch;
+}
+
+// For each component of each path: its parent directory, watched for its name. Directories that
+// are not there (yet) are skipped; those no path needs any more are let go.
+void PathWatch::arm() {
+  std::map<int, std::multimap<std::string, Name>> names;
+  for (std::size_t index = 0; index < paths_.size(); ++index) {
+    const std::filesystem::path relative = std::filesystem::path(paths_[index]).relative_path();
+    std::filesystem::path directory = "/";
+    for (auto component = relative.begin(); component != relative.end(); ++component) {
+      // A symlinked directory on the way is watched where it points now, and set again when the
+      // link is switched (an event for its name in its parent).
+      const int wd = ::inotify_add_watch(fd_.get(), directory.c_str(), kMask);
+      if (wd < 0) break;  // not there yet: its parent's watch sees it appear
+      names[wd].emplace(component->string(),
+                        Name{index, std::next(component) == relative.end()});
+      directory /= *component;
+    }
+  }
+  for (const auto& [wd, unused] : names_)
+    if (names.count(wd) == 0) (void)::inotify_rm_watch(fd_.get(), wd);
+  names_ = std::move(names);
+}
+
+std::vector<std::string> PathWatch::take_changes() {
+  std::set<std::size_t> changed;
+  alignas(inotify_event) char buffer[16 * 1024];
+  while (true) {
+    const ssize_t length = ::read(fd_.get(), buffer, sizeof buffer);
+    if (length <= 0) break;
+    for (ssize_t at = 0; at < length;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      if (event->len == 0) continue;
+      const auto watched = names_.find(event->wd);
+      if (watched == names_.end()) continue;
+      const auto [first, last] = watched->second.equal_range(event->name);
+      for (auto it = first; it != last; ++it)
+        if (it->second.last || (event->mask & kAppeared) != 0) changed.insert(it->second.path);
+    }
+  }
+  arm();
+  std::vector<std::string> paths;
+  for (const std::size_t index : changed) paths.push_back(paths_[index]);
+  return paths;
+}
+
+}  // namespace reuserun
