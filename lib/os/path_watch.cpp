@@ -51,22 +51,30 @@ void PathWatch::arm() {
 
 std::vector<std::string> PathWatch::take_changes() {
   std::set<std::size_t> changed;
+  bool rearm = false;
   alignas(inotify_event) char buffer[16 * 1024];
-  while (true) {
+  // At most 16 reads a wake-up: anyone may create files in /tmp or /, watched for a component's
+  // name, as fast as they like; the rest waits for the next turn of the loop.
+  for (int reads = 0; reads < 16; ++reads) {
     const ssize_t length = ::read(fd_.get(), buffer, sizeof buffer);
     if (length <= 0) break;
     for (ssize_t at = 0; at < length;) {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
       at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      rearm = rearm || (event->mask & IN_IGNORED) != 0;  // a watched directory went away
       if (event->len == 0) continue;
       const auto watched = names_.find(event->wd);
       if (watched == names_.end()) continue;
       const auto [first, last] = watched->second.equal_range(event->name);
-      for (auto it = first; it != last; ++it)
+      for (auto it = first; it != last; ++it) {
+        rearm = true;
         if (it->second.last || (event->mask & kAppeared) != 0) changed.insert(it->second.path);
+      }
     }
   }
-  arm();
+  // Set again only when a watched name or directory changed: what others do beside it costs a
+  // read, not a walk of every path.
+  if (rearm) arm();
   std::vector<std::string> paths;
   for (const std::size_t index : changed) paths.push_back(paths_[index]);
   return paths;

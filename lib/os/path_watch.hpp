@@ -23,7 +23,8 @@ class PathWatch {
   int fd() const { return fd_.get(); }  // readable when something happened (non-blocking)
   const std::vector<std::string>& paths() const { return paths_; }
 
-  // Reads what happened, sets the watches again, and returns the watched paths that changed:
+  // Reads what happened (a bounded amount: call again while fd() stays readable), sets the
+  // watches again when a watched name changed, and returns the watched paths that changed:
   // one of their components was created, renamed into place, written and closed, or had its
   // attributes changed (chmod +x).
   std::vector<std::string> take_changes();

@@ -96,6 +96,32 @@ TEST(Deploy, AWatchedPathThatDoesNotExistYetIsWaitedFor) {
   EXPECT_EQ(launch.process.wait_exit(10s), 0);
 }
 
+TEST(Deploy, ASwitchedReleaseSymlinkRestartsIntoTheNewRelease) {
+  // current -> releases/1, then a new link renamed over it (ln -sfn's atomic form): the watched
+  // path's file did not change, a directory on its way did.
+  TempDir dir;
+  for (const char* number : {"1", "2"}) {
+    const std::string release = dir.file(std::string("releases/") + number);
+    std::filesystem::create_directories(release);
+    dir.write(std::string("releases/") + number + "/server",
+              "#!/bin/sh\nAPP_RELEASE=" + std::string(number) + " exec " + kTestServer + "\n");
+    ASSERT_EQ(::chmod((release + "/server").c_str(), 0755), 0);
+  }
+  std::filesystem::create_directory_symlink(dir.file("releases/1"), dir.file("current"));
+  const std::string server = dir.file("current/server");
+  Launch launch({"--watch", server, "--watch-settle", "200ms"}, {server});
+  launch.wait_serving();
+  EXPECT_NE(http_get(launch.port, "/info").body.find("APP_RELEASE=1"), std::string::npos);
+  std::filesystem::create_directory_symlink(dir.file("releases/2"), dir.file("current.new"));
+  std::filesystem::rename(dir.file("current.new"), dir.file("current"));
+  const auto status = wait_for_ended(launch.process.pid(), 1);
+  ASSERT_TRUE(status) << launch.process.log();
+  EXPECT_TRUE(status->last_restart && status->last_restart->succeeded);
+  EXPECT_NE(http_get(launch.port, "/info").body.find("APP_RELEASE=2"), std::string::npos);
+  launch.process.signal(SIGTERM);
+  EXPECT_EQ(launch.process.wait_exit(10s), 0);
+}
+
 TEST(Deploy, ARestartSignalOfOnesChoiceRestarts) {
   Launch launch({"--restart-signal", "USR1"}, {kTestServer});
   const pid_t first = launch.wait_serving();
