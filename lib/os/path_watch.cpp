@@ -76,6 +76,7 @@ std::vector<std::string> PathWatch::take_changes() {
   // read, not a walk of every path.
   if (rearm) arm();
   std::vector<std::string> paths;
+  paths.reserve(changed.size());
   for (const std::size_t index : changed) paths.push_back(paths_[index]);
   return paths;
 }
