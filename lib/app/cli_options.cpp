@@ -113,8 +113,8 @@ void add_run_options(CLI::App& app, RawOptions& raw) {
       ->type_name("DURATION")
       ->group(help_group::kStopping);
   app.add_option("--restart-signal", raw.restart_signal,
-                 "Signal that starts a rolling restart (HUP, USR1, WINCH, TTIN or TTOU); HUP, when "
-                 "it is not this one, is forwarded to the serving generation as the others are")
+                 "Signal that starts a rolling restart (HUP, USR1, WINCH, TTIN or TTOU); SIGHUP, "
+                 "when it is not this one, is ignored")
       ->envname("REUSERUN_RESTART_SIGNAL")
       ->capture_default_str()
       ->type_name("SIGNAL")

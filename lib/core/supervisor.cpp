@@ -119,6 +119,11 @@ void Supervisor::on(const SignalReceived& event) {
       report(LogLevel::info, fmt::format("{}: stopping", signal_name(event.sig)));
       begin_stop();
     }
+  } else if (event.sig == SIGHUP) {
+    // --restart-signal names another: SIGHUP is taken (a terminal that closes, a process
+    // manager's), and passing it on would end most servers.
+    report(LogLevel::info, "SIGHUP ignored: the restart signal is " +
+                               signal_name(config_.restart_signal) + " (--restart-signal)");
   } else if (is_restart_signal_choice(event.sig)) {  // passed on unchanged (man/reuserun.1)
     forward_to_serving(event.sig);
   }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <set>
@@ -13,7 +14,8 @@ namespace reuserun {
 namespace {
 
 constexpr std::uint32_t kAppeared = IN_CREATE | IN_MOVED_TO;
-constexpr std::uint32_t kMask = kAppeared | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR;
+constexpr std::uint32_t kWent = IN_DELETE | IN_MOVED_FROM;  // set the watches again, no restart
+constexpr std::uint32_t kMask = kAppeared | kWent | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR;
 
 }  // namespace
 
@@ -21,8 +23,11 @@ Result<PathWatch> PathWatch::open(const std::vector<std::string>& paths) {
   PathWatch watch;
   watch.fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!watch.fd_) return system_error("inotify_init1", errno);
-  for (const std::string& path : paths)
-    watch.paths_.push_back(std::filesystem::absolute(path).lexically_normal().string());
+  for (const std::string& path : paths) {
+    std::filesystem::path normal = std::filesystem::absolute(path).lexically_normal();
+    if (!normal.has_filename() && normal.has_parent_path()) normal = normal.parent_path();  // "f/"
+    watch.paths_.push_back(normal.string());
+  }
   watch.arm();
   return watch;
 }
@@ -38,7 +43,14 @@ void PathWatch::arm() {
       // A symlinked directory on the way is watched where it points now, and set again when the
       // link is switched (an event for its name in its parent).
       const int wd = ::inotify_add_watch(fd_.get(), directory.c_str(), kMask);
-      if (wd < 0) break;  // not there yet: its parent's watch sees it appear
+      if (wd < 0) {
+        // Not there yet (its parent's watch sees it appear), or not a directory yet. Anything
+        // else (no permission, out of watches) means a change there would go unseen: said once.
+        if (errno != ENOENT && errno != ENOTDIR && warned_.insert(directory.string()).second)
+          unwatchable_ += (unwatchable_.empty() ? "" : "; ") + directory.string() + ": " +
+                          std::strerror(errno);
+        break;
+      }
       names[wd].emplace(component->string(),
                         Name{index, std::next(component) == relative.end()});
       directory /= *component;
@@ -62,12 +74,19 @@ std::vector<std::string> PathWatch::take_changes() {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
       at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       rearm = rearm || (event->mask & IN_IGNORED) != 0;  // a watched directory went away
+      if ((event->mask & IN_Q_OVERFLOW) != 0) {
+        // Events were lost (a flood in a directory on the way): any path may have changed.
+        overflowed_ = true;
+        rearm = true;
+        for (std::size_t index = 0; index < paths_.size(); ++index) changed.insert(index);
+      }
       if (event->len == 0) continue;
       const auto watched = names_.find(event->wd);
       if (watched == names_.end()) continue;
       const auto [first, last] = watched->second.equal_range(event->name);
       for (auto it = first; it != last; ++it) {
         rearm = true;
+        if ((event->mask & kWent) != 0) continue;  // gone: watched again when it comes back
         if (it->second.last || (event->mask & kAppeared) != 0) changed.insert(it->second.path);
       }
     }

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "result.hpp"
@@ -29,6 +31,12 @@ class PathWatch {
   // attributes changed (chmod +x).
   std::vector<std::string> take_changes();
 
+  // Directories on the way that could not be watched for another reason than not being there
+  // (no permission, no inotify watches left): "dir: reason; ...", taken (said once each).
+  std::string take_unwatchable() { return std::exchange(unwatchable_, {}); }
+  // True once after the kernel's event queue overflowed (every path counted as changed).
+  bool take_overflow() { return std::exchange(overflowed_, false); }
+
  private:
   void arm();
 
@@ -42,6 +50,9 @@ class PathWatch {
     bool last;
   };
   std::map<int, std::multimap<std::string, Name>> names_;
+  std::set<std::string> warned_;
+  std::string unwatchable_;
+  bool overflowed_ = false;
 };
 
 }  // namespace reuserun

@@ -107,9 +107,10 @@ void EventLoop::start(const Handover* resumed, bool after_crash) {
   host_.start_watchdog();
   watch_.start();
   prepare_for_crash();  // before the first child is spawned
-  if (!config_.watch.empty())
-    host_.watch_files(config_.watch, config_.watch_settle,
-                      [this](const std::string& path) { file_changed(path); });
+  if (!config_.watch.empty() &&
+      host_.watch_files(config_.watch, config_.watch_settle,
+                        [this](const std::string& path) { file_changed(path); }))
+    lifetime_.watching = config_.watch;
   if (resumed && after_crash)
     resume_after_crash(*resumed);
   else if (resumed)

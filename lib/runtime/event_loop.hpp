@@ -98,6 +98,7 @@ struct Lifetime {
   boost::asio::steady_timer sweep_timer;
   Recovery recovery;  // how it came to serve, after a crash or a kill (ctl status)
   std::string restart_trigger;  // what asked for the last restart (ctl status)
+  std::vector<std::string> watching;  // --watch, once watched
   CrashHistory crashes;
 };
 

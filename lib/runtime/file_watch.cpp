@@ -8,11 +8,11 @@ FileWatch::~FileWatch() {
   if (stream_.is_open()) (void)stream_.release();  // the PathWatch's fd: it closes it
 }
 
-void FileWatch::start(const std::vector<std::string>& paths, Duration settle, Changed changed) {
+bool FileWatch::start(const std::vector<std::string>& paths, Duration settle, Changed changed) {
   auto watch = PathWatch::open(paths);
   if (!watch) {
     log_error("--watch: {}: nothing is watched", watch.error().message);
-    return;
+    return false;
   }
   watch_.emplace(std::move(watch.value()));
   settle_ = settle;
@@ -22,7 +22,10 @@ void FileWatch::start(const std::vector<std::string>& paths, Duration settle, Ch
   for (const std::string& path : watch_->paths()) names += (names.empty() ? "" : ", ") + path;
   log_info("watching {} (a change restarts, once none came for {})", names,
            format_duration(settle_));
+  if (const std::string unwatchable = watch_->take_unwatchable(); !unwatchable.empty())
+    log_warn("--watch: a change there would go unseen: {}", unwatchable);
   wait();
+  return true;
 }
 
 void FileWatch::wait() {
@@ -30,6 +33,12 @@ void FileWatch::wait() {
                      [this](const boost::system::error_code& error) {
                        if (error) return;
                        const std::vector<std::string> paths = watch_->take_changes();
+                       if (watch_->take_overflow())
+                         log_warn("--watch: the kernel dropped events (too many in a directory "
+                                  "on the way): restarting, as a watched file may have changed");
+                       if (const std::string unwatchable = watch_->take_unwatchable();
+                           !unwatchable.empty())
+                         log_warn("--watch: a change there would go unseen: {}", unwatchable);
                        if (!paths.empty()) {
                          if (changed_path_.empty()) changed_path_ = paths.front();
                          log_debug("--watch: {} changed", paths.front());

@@ -24,8 +24,8 @@ class FileWatch {
   FileWatch(const FileWatch&) = delete;
   FileWatch& operator=(const FileWatch&) = delete;
 
-  // Logged, and nothing watched, when inotify cannot be had.
-  void start(const std::vector<std::string>& paths, Duration settle, Changed changed);
+  // False (logged), and nothing watched, when inotify cannot be had.
+  bool start(const std::vector<std::string>& paths, Duration settle, Changed changed);
 
  private:
   void wait();

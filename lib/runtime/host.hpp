@@ -87,8 +87,9 @@ class Host {
   virtual void end_crash_recovery() = 0;
   virtual void note_next_generation(Generation next) = 0;
 
-  // --watch: `changed` with the first path that changed, once the changes have settled.
-  virtual void watch_files(const std::vector<std::string>& paths, Duration settle,
+  // --watch: `changed` with the first path that changed, once the changes have settled. False
+  // (logged) when nothing can be watched (no inotify).
+  virtual bool watch_files(const std::vector<std::string>& paths, Duration settle,
                            std::function<void(const std::string&)> changed) = 0;
 
   // The generation a killed reuserun left, if this one adopted it (orphans.hpp): `sig` to each

@@ -60,9 +60,9 @@ class RealHost final : public Host {
   // The generation a killed reuserun left (orphans.hpp), found before the loop started.
   void adopt_orphans(std::vector<Orphan> orphans) { orphans_.adopt(std::move(orphans)); }
   void drain_orphans(int sig, Duration timeout) override { orphans_.begin(sig, timeout); }
-  void watch_files(const std::vector<std::string>& paths, Duration settle,
+  bool watch_files(const std::vector<std::string>& paths, Duration settle,
                    std::function<void(const std::string&)> changed) override {
-    files_.start(paths, settle, std::move(changed));
+    return files_.start(paths, settle, std::move(changed));
   }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>& argv,
                        int handover_fd, const std::vector<int>& inherited) override;

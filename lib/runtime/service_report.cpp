@@ -33,7 +33,7 @@ Status EventLoop::status() const {
   out.upgrades = upgrade_.count;
   out.executable = upgrade_.running;
   out.recovery = lifetime_.recovery;
-  out.watching = config_.watch;
+  out.watching = lifetime_.watching;
   out.restart_trigger = lifetime_.restart_trigger;
   return out;
 }

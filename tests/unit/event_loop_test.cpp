@@ -96,10 +96,11 @@ class FakeHost final : public Host {
   void end_crash_recovery() override { crash_recovery_ended = true; }
   void note_next_generation(Generation) override {}
   void drain_orphans(int sig, Duration) override { orphans_drained_with.push_back(sig); }
-  void watch_files(const std::vector<std::string>& paths, Duration,
+  bool watch_files(const std::vector<std::string>& paths, Duration,
                    std::function<void(const std::string&)> changed) override {
     watched = paths;
     file_changed = std::move(changed);
+    return true;
   }
   Error exec_new_image(const std::string& executable, const std::vector<std::string>&, int,
                        const std::vector<int>&) override {

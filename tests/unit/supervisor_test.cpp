@@ -628,13 +628,13 @@ TEST_F(SupervisorTest, ForwardsDocumentedSignalsToTheServingGeneration) {
   EXPECT_TRUE(sends(send(SignalReceived{SIGTTOU}), 100, SIGTTOU));
 }
 
-TEST_F(SupervisorTest, ARestartSignalOfOnesChoiceRestartsAndHupIsThenForwarded) {
+TEST_F(SupervisorTest, ARestartSignalOfOnesChoiceRestartsAndHupIsThenIgnored) {
   // --restart-signal USR1: for setups where SIGHUP is taken (a terminal that closes, a process
   // manager that sends it for its own reasons).
   config_.restart_signal = SIGUSR1;
   serve_first();
   const auto hup = send(SignalReceived{SIGHUP});
-  EXPECT_TRUE(sends(hup, 100, SIGHUP)) << "passed on, as USR1 is by default";
+  EXPECT_FALSE(sends(hup, 100, SIGHUP)) << "taken by a terminal or a process manager: ignored";
   EXPECT_FALSE(first_of<RestartStarted>(hup));
   const auto usr1 = send(SignalReceived{SIGUSR1});
   ASSERT_TRUE(first_of<RestartStarted>(usr1));
