@@ -182,10 +182,17 @@ ControlSocketChoice bind_control_socket(const Config& config, const std::string&
 // even when reuserun was killed and no child survived to hold them. Only sockets reuserun bound
 // itself: adopted ones are in the store already, or a socket unit's, which systemd passes anyway
 // (stored too, a restart would get them twice).
+// $FDSTORE when systemd keeps an fd store for the unit (above 0), else nullptr.
+const char* fd_store() {
+  const char* capacity = ::getenv("FDSTORE");
+  return capacity == nullptr || *capacity == '\0' || std::string_view(capacity) == "0" ? nullptr
+                                                                                      : capacity;
+}
+
 void store_listeners_with_systemd(const SystemdNotifier& systemd,
                                   const std::vector<Listener>& listeners) {
-  const char* capacity = ::getenv("FDSTORE");
-  if (capacity == nullptr || std::string_view(capacity) == "0" || !systemd.enabled()) return;
+  const char* capacity = fd_store();
+  if (capacity == nullptr || !systemd.enabled()) return;
   std::size_t stored = 0;
   for (const Listener& listener : listeners) stored += systemd.store_fd(listener.fd(), listener.name());
   log_info("stored {} of {} sockets in systemd's fd store (FDSTORE={})", stored, listeners.size(),
@@ -301,12 +308,14 @@ int run(const Config& config) {
     return kExitUsage;
   }
   RealHost host;
-  if (!activated) store_listeners_with_systemd(host.systemd(), listeners.value());
-  if (activated) inherited = orphans_of_activated(config, listeners.value());
+  if (activated)
+    inherited = orphans_of_activated(config, listeners.value());
+  else
+    store_listeners_with_systemd(host.systemd(), listeners.value());
   const std::size_t count = listeners.value().size();
   host.adopt_orphans(std::move(inherited.orphans));
   EventLoop loop(host, config, std::move(listeners.value()), std::move(control.socket));
-  if (const char* store = ::getenv("FDSTORE"); activated && store != nullptr && *store != '0')
+  if (const char* store = fd_store(); activated && store != nullptr)
     inherited.recovery = {
         "fd-store", fmt::format("{} socket{} from systemd (LISTEN_FDS), its fd store in use "
                                 "(FDSTORE={}){}",

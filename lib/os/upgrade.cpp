@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "command.hpp"
+#include "crash_recovery.hpp"
 #include "exit_code.hpp"
 #include "handover.hpp"
 #include "log.hpp"
@@ -31,7 +32,7 @@ int keep_across_exec(int fd, bool keep) {
 }  // namespace
 
 bool handover_expected() {
-  return ::getenv(kHandoverFdVariable) != nullptr || ::getenv("REUSERUN_RECOVERY") != nullptr;
+  return ::getenv(kHandoverFdVariable) != nullptr || ::getenv(kRecoveryVariable) != nullptr;
 }
 
 std::optional<int> take_fd_variable(const char* variable) {
