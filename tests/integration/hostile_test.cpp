@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <fcntl.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -836,6 +838,35 @@ TEST_F(Hostile, AChildsSelectOverEveryFdDelaysNeitherStatusNorTheReadyTimeoutNor
   EXPECT_LT(stopped_after, 3.0);
 }
 
+// The pid of the `nth` "trapped 0x<address> <pid>" line in `log` (1 = the first); 0 when none.
+pid_t trapped_pid(const std::string& log, int nth) {
+  std::size_t at = 0;
+  for (int seen = 0; (at = log.find("trapped 0x", at)) != std::string::npos; ++at)
+    if (++seen == nth) {
+      const std::size_t space = log.find(' ', at + 10);
+      return space == std::string::npos ? 0 : std::atoi(log.c_str() + space + 1);
+    }
+  return 0;
+}
+
+// When `pid` started, on the steady clock: its start time in /proc/PID/stat (clock ticks since
+// boot) against CLOCK_BOOTTIME now.
+std::chrono::steady_clock::time_point started_at(pid_t pid) {
+  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string skipped;
+  for (int field = 3; field < 22; ++field) fields >> skipped;  // state .. itrealvalue
+  unsigned long long ticks = 0;
+  fields >> ticks;
+  timespec boot{};
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);
+  const double age = static_cast<double>(boot.tv_sec) + static_cast<double>(boot.tv_nsec) / 1e9 -
+                     static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return std::chrono::steady_clock::now() -
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+             std::chrono::duration<double>(age));
+}
+
 // Issue 25, finding 2: a child whose poll array sits in a FUSE file it serves itself, and which
 // stops answering, made the gate's pread of /proc/PID/mem wait in the kernel: no `ctl`, no
 // ready-timeout, no SIGTERM until the FUSE connection died. Memory is now read by a helper
@@ -847,7 +878,6 @@ TEST_F(Hostile, AChildWhosePollArrayNeverFaultsInCannotFreezeTheLoop) {
     ::close(fuse);
   TempDir dir;
   const std::string control = dir.file("ctl.sock");
-  const auto began = std::chrono::steady_clock::now();
   // --lifetime: were the loop frozen, the trap ends itself after 20 s and frees it.
   Launch launch({"--ready-timeout", "3s", "--control-socket", control},
                 {kFuseTrap, "--lifetime", "20"});
@@ -855,8 +885,12 @@ TEST_F(Hostile, AChildWhosePollArrayNeverFaultsInCannotFreezeTheLoop) {
   ASSERT_TRUE(launch.process.wait_for_log("trapped 0x", 10s)) << launch.process.log();
   if (contains(launch.process.log(), "fuse_trap: unavailable"))
     GTEST_SKIP() << "FUSE cannot be mounted here";
+  // The trap says so only once it has seen its thread settle; on a loaded machine that can be a
+  // later generation than the first, so the ready-timeout is timed from the trapped one's start.
+  const pid_t trapped = trapped_pid(launch.process.log(), 1);
+  ASSERT_GT(trapped, 0) << launch.process.log();
   expect_prompt_through("poll array in a FUSE file that never answers",
-                        status_while_alive(control, child_pids(reuserun).at(0), began));
+                        status_while_alive(control, trapped, started_at(trapped)));
 
   ASSERT_TRUE(launch.process.wait_for_log("trapped 0x", 10s, 2)) << "the next generation";
   std::vector<pid_t> left = descendants(reuserun);
