@@ -18,7 +18,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -849,15 +848,10 @@ pid_t trapped_pid(const std::string& log, int nth) {
   return 0;
 }
 
-// When `pid` started, on the steady clock: its start time in /proc/PID/stat (clock ticks since
-// boot) against CLOCK_BOOTTIME now.
+// When `pid` started, on the steady clock: its start time (clock ticks since boot) against
+// CLOCK_BOOTTIME now.
 std::chrono::steady_clock::time_point started_at(pid_t pid) {
-  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string skipped;
-  for (int field = 3; field < 22; ++field) fields >> skipped;  // state .. itrealvalue
-  unsigned long long ticks = 0;
-  fields >> ticks;
+  const unsigned long long ticks = stat_number(pid, 22);
   timespec boot{};
   ::clock_gettime(CLOCK_BOOTTIME, &boot);
   const double age = static_cast<double>(boot.tv_sec) + static_cast<double>(boot.tv_nsec) / 1e9 -

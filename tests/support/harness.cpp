@@ -227,13 +227,20 @@ long vm_rss_kib(pid_t pid) { return std::atol(status_field(pid, "VmRSS").c_str()
 
 long vm_hwm_kib(pid_t pid) { return std::atol(status_field(pid, "VmHWM").c_str()); }
 
+unsigned long long stat_number(pid_t pid, int field) {
+  if (pid <= 0 || field < 3) return 0;
+  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  const std::size_t name_end = stat.rfind(')');  // the name (field 2) may hold spaces and ')'
+  if (name_end == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(name_end + 1));
+  std::string text;
+  for (int at = 3; at <= field && fields >> text; ++at)
+    if (at == field) return std::strtoull(text.c_str(), nullptr, 10);
+  return 0;
+}
+
 double cpu_ms(pid_t pid) {
-  if (pid <= 0) return 0;
-  std::istringstream stat(read_text("/proc/" + std::to_string(pid) + "/stat"));
-  std::string field;
-  unsigned long ticks = 0;
-  for (int i = 1; i <= 15 && stat >> field; ++i)
-    if (i == 14 || i == 15) ticks += std::stoul(field);
+  const unsigned long long ticks = stat_number(pid, 14) + stat_number(pid, 15);
   return 1000.0 * static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 

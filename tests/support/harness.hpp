@@ -78,6 +78,9 @@ std::vector<pid_t> descendants(pid_t ancestor);  // the whole tree below
 bool is_zombie(pid_t pid);
 long vm_rss_kib(pid_t pid);
 long vm_hwm_kib(pid_t pid);  // the peak RSS
+// Field `field` (numbered from 1 as in proc(5), 3 or above) of /proc/PID/stat as a number;
+// 0 when the process or the field is not there.
+unsigned long long stat_number(pid_t pid, int field);
 double cpu_ms(pid_t pid);    // user + system CPU time so far (clock-tick resolution)
 
 // Clients sending GET / to 127.0.0.1:port in a loop, a new connection per request, until stop()
